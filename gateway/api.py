@@ -1,0 +1,123 @@
+"""The consent API under the prefix: read, record and withdraw a choice."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, Router
+from starlette.types import Receive, Scope, Send
+
+from .banner import Banner
+from .consent import Consent
+from .cookie import consent_token, expire_consent_cookie, set_consent_cookie
+from .locale import negotiate
+from .preferences import PreferencesForm
+from .recorder import Recorder, sends_gpc
+from .settings import Settings
+from .store import ConsentStore
+from .validation import APIError, Endpoint, check_media_type, check_same_site, read_body, refusing_errors, validate_choice
+
+class ConsentAPI:
+    """The ASGI app that answers everything under the prefix."""
+
+    def __init__(self, settings: Settings, store: ConsentStore, recorder: Recorder, banner: Banner) -> None:
+        self.settings = settings
+        self.store = store
+        self.recorder = recorder
+        self.banner = banner
+        form = PreferencesForm(settings, recorder, self.confirm)
+        prefix = settings.prefix
+        self.router = Router(
+            routes=[
+                Route(prefix, refusing_errors(self.current), methods=["GET"]),
+                Route(prefix, refusing_errors(self.give), methods=["POST"]),
+                Route(prefix, refusing_errors(self.withdraw), methods=["DELETE"]),
+                Route(f"{prefix}/banner.js", self.banner_script, methods=["GET"]),
+                Route(f"{prefix}/preferences", refusing_errors(form.show), methods=["GET"]),
+                Route(f"{prefix}/preferences", refusing_errors(self.submit_form(form)), methods=["POST"]),
+                Route(f"{prefix}/healthz", self.health, methods=["GET"]),
+            ],
+            redirect_slashes=False,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.router(scope, receive, send)
+
+    def language(self, request: Request, requested: Any = None) -> str:
+        return negotiate(request.headers, requested if isinstance(requested, str) else None, self.settings.default_language)
+
+    async def current(self, request: Request) -> Response:
+        consent: Consent = request.scope["consent"]
+        return JSONResponse(consent.as_json(self.settings.category_names) | {"gpc": sends_gpc(request.scope)})
+
+    async def give(self, request: Request) -> Response:
+        check_same_site(request, self.settings)
+        check_media_type(request, "application/json")
+        try:
+            choice = json.loads(await read_body(request))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise APIError(400, "invalid_json", "the body is not valid JSON") from None
+        if not isinstance(choice, dict):
+            raise APIError(400, "invalid_json", "the body must be a JSON object")
+        action, categories = validate_choice(self.settings, choice.get("action", "custom"), choice.get("categories", []))
+        page = choice.get("page") if isinstance(choice.get("page"), str) else None
+        consent = await self.confirm(request, action, categories, self.language(request, choice.get("language")), page)
+        token = self.recorder.codec.dumps(consent)
+        response = JSONResponse(
+            {
+                "id": consent.id,
+                "categories": [c for c in self.settings.category_names if consent.allows(c)],
+                "revision": consent.revision,
+                "method": consent.method,
+                "token": token,
+            }
+        )
+        set_consent_cookie(response, token, request.scope, self.settings)
+        return response
+
+    async def confirm(self, request: Request, action: str, categories: list[str], language: str, page: str | None) -> Consent:
+        """Record the choice durably; a store that fails is a 503, never a silent loss."""
+        previous = self.recorder.previous(consent_token(request.scope, self.settings))
+        try:
+            return await self.recorder.record(request.scope, action, categories, language, page, previous)
+        except Exception:
+            raise APIError(503, "store_unavailable", "the choice could not be stored; please try again") from None
+
+    async def withdraw(self, request: Request) -> Response:
+        check_same_site(request, self.settings)
+        previous = self.recorder.previous(consent_token(request.scope, self.settings))
+        required = self.settings.categories[0].name
+        body = {"id": None, "categories": [required], "revision": self.settings.revision, "method": "withdraw"}
+        if previous is not None:
+            try:
+                consent = await self.recorder.record(
+                    request.scope, "withdraw", [], self.language(request), request.headers.get("referer"), previous
+                )
+            except Exception:
+                raise APIError(503, "store_unavailable", "the withdrawal could not be stored; please try again") from None
+            body["id"] = consent.id
+        response = JSONResponse(body)
+        expire_consent_cookie(response, request.scope, self.settings)
+        return response
+
+    def submit_form(self, form: PreferencesForm) -> Endpoint:
+        async def submit(request: Request) -> Response:
+            check_same_site(request, self.settings)
+            check_media_type(request, "application/x-www-form-urlencoded")
+            return await form.submit(request, await read_body(request))
+
+        return submit
+
+    async def banner_script(self, request: Request) -> Response:
+        return self.banner.response(request)
+
+    async def health(self, request: Request) -> Response:
+        try:
+            await self.store.ping()
+        except Exception as error:
+            return JSONResponse({"status": "failing", "store": type(error).__name__}, status_code=503)
+        return JSONResponse({"status": "ok"})
+

@@ -1,0 +1,77 @@
+"""The embeddable banner script, rendered once per configuration.
+
+The site's categories, texts, revision and prefix are baked into one file, so
+a page needs a single ``<script>`` tag. The file's hash is its version: the
+injected tag carries it in the URL, which makes a long cache safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .assets import BANNER_DIR
+from .locale import texts
+from .settings import LANGUAGES, Settings
+
+LONG_CACHE = "public, max-age=31536000, immutable"
+SHORT_CACHE = "public, max-age=300"
+
+templates = Environment(
+    loader=FileSystemLoader(str(BANNER_DIR / "templates")),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def shown_text(settings: Settings, language: str) -> dict:
+    """Everything the visitor reads before choosing, in ``language``."""
+    return {
+        "texts": dict(texts(language)),
+        "categories": [[c.name, *c.text(language)] for c in settings.categories],
+        "revision": settings.revision,
+        "privacy_url": settings.privacy_url,
+    }
+
+
+def text_hash(settings: Settings, language: str) -> str:
+    canonical = json.dumps(shown_text(settings, language), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+class Banner:
+    """banner.js for one ``Settings``, with its version and per-language text hashes."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.text_hashes = {language: text_hash(settings, language) for language in LANGUAGES}
+        config = {
+            "prefix": settings.prefix,
+            "cookie": settings.cookie_name,
+            "revision": settings.revision,
+            "defaultLanguage": settings.default_language,
+            "required": settings.categories[0].name,
+            "categories": [c.name for c in settings.categories],
+            "shown": {language: shown_text(settings, language) for language in LANGUAGES},
+        }
+        stylesheet = (BANNER_DIR / "banner.css").read_text(encoding="utf-8")
+        source = templates.get_template("banner.js").render(config=config, stylesheet=stylesheet)
+        self.body = source.encode("utf-8")
+        self.version = hashlib.sha256(self.body).hexdigest()[:12]
+        self.url = f"{settings.prefix}/banner.js?v={self.version}"
+
+    def script_tag(self, nonce: str | None = None) -> bytes:
+        nonce_attribute = f' nonce="{nonce}"' if nonce else ""
+        return f'<script src="{self.url}"{nonce_attribute}></script>'.encode()
+
+    def response(self, request: Request) -> Response:
+        etag = f'"{self.version}"'
+        versioned = request.query_params.get("v") == self.version
+        headers = {"ETag": etag, "Cache-Control": LONG_CACHE if versioned else SHORT_CACHE}
+        if etag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+        return Response(self.body, media_type="text/javascript; charset=utf-8", headers=headers)

@@ -1,0 +1,55 @@
+"""The ``consent-gateway`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from .settings import SettingsError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="consent-gateway", description="Cookie consent and analytics gateway.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="run the bundled demo learning site behind the gateway")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8080)
+
+    serve = commands.add_parser("serve", help="run the gateway as a reverse proxy in front of a site")
+    serve.add_argument("--upstream", help="the site to protect, e.g. http://127.0.0.1:8000 (or GATEWAY_UPSTREAM)")
+    serve.add_argument("--config", help="a gateway.toml file")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    return parser
+
+
+def run(app: object, host: str, port: int) -> None:
+    # proxy_headers off: forwarding headers are judged by our own trusted_proxies setting.
+    uvicorn.run(app, host=host, port=port, lifespan="on", proxy_headers=False, server_header=False, log_level="info")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    try:
+        if arguments.command == "demo":
+            from .demo import demo_app
+
+            app = demo_app()
+            print(f"Demo learning site: http://{arguments.host}:{arguments.port}/", file=sys.stderr)
+            run(app, arguments.host, arguments.port)
+        elif arguments.command == "serve":
+            from .proxy import proxy_app
+
+            run(proxy_app(arguments.upstream, arguments.config), arguments.host, arguments.port)
+    except SettingsError as error:
+        print(f"consent-gateway: configuration error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""A visitor's consent and its signed cookie form.
+
+The token is ``<payload>.<timestamp>.<signature>`` from itsdangerous'
+``TimestampSigner``; the payload is unpadded base64url of compact JSON so
+the banner script can read it with ``atob`` (nothing is compressed). The
+server never trusts a token it has not verified: anything expired,
+tampered, unparsable or signed for another revision reads as "no consent".
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from itsdangerous import BadSignature, TimestampSigner
+
+METHODS = ("accept_all", "reject_all", "custom", "gpc", "withdraw")
+TOKEN_SALT = "consent-gateway.cookie"
+
+
+@dataclass(frozen=True)
+class Consent:
+    """One choice: who (a random id), what was granted, under which policy, when and how."""
+
+    id: str | None
+    categories: frozenset[str]
+    revision: int
+    given_at: float | None = None
+    method: str | None = None
+    gpc: bool = False
+
+    @classmethod
+    def undecided(cls, revision: int, required: str = "functional", gpc: bool = False) -> Consent:
+        return cls(None, frozenset({required}), revision, gpc=gpc)
+
+    @property
+    def decided(self) -> bool:
+        return self.id is not None
+
+    def allows(self, category: str) -> bool:
+        return category in self.categories
+
+    def as_json(self, order: Iterable[str]) -> dict:
+        return {
+            "id": self.id,
+            "decided": self.decided,
+            "categories": [name for name in order if name in self.categories],
+            "revision": self.revision,
+            "method": self.method,
+            "given_at": self.given_at,
+            "gpc": self.gpc,
+        }
+
+
+def new_consent_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class TokenCodec:
+    """Signs consents into cookie tokens and verifies them.
+
+    ``secrets`` are newest first: the first signs, every one verifies, so a
+    key can be rotated without forgetting every visitor's choice.
+    """
+
+    secrets: tuple[str, ...]
+    max_age: int
+    _signer: TimestampSigner = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # itsdangerous signs with the *last* key of the list.
+        signer = TimestampSigner(list(reversed(self.secrets)), salt=TOKEN_SALT)
+        object.__setattr__(self, "_signer", signer)
+
+    def dumps(self, consent: Consent) -> str:
+        payload = {
+            "i": consent.id,
+            "c": sorted(consent.categories),
+            "r": consent.revision,
+            "t": int(consent.given_at or time.time()),
+            "m": consent.method,
+        }
+        if consent.gpc:
+            payload["g"] = 1
+        raw = json.dumps(payload, separators=(",", ":")).encode()
+        encoded = base64.urlsafe_b64encode(raw).rstrip(b"=")
+        return self._signer.sign(encoded).decode("ascii")
+
+    def loads(self, token: str | None) -> Consent | None:
+        """The consent in ``token``, or ``None`` when it cannot be trusted."""
+        if not token:
+            return None
+        try:
+            encoded = self._signer.unsign(token, max_age=self.max_age)
+            payload = json.loads(base64.urlsafe_b64decode(encoded + b"=" * (-len(encoded) % 4)))
+            consent = Consent(
+                id=str(uuid.UUID(payload["i"])),
+                categories=frozenset(str(c) for c in payload["c"]),
+                revision=int(payload["r"]),
+                given_at=float(payload["t"]),
+                method=payload.get("m") if payload.get("m") in METHODS else None,
+                gpc=bool(payload.get("g")),
+            )
+        except (BadSignature, binascii.Error, ValueError, KeyError, TypeError, AttributeError):
+            return None
+        return consent

@@ -1,0 +1,87 @@
+"""``ConsentMiddleware``: the gateway wrapped around any ASGI application."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .api import ConsentAPI
+from .banner import Banner
+from .consent import Consent, TokenCodec
+from .cookie import consent_token
+from .injection import BannerInjector
+from .recorder import Recorder, sends_gpc
+from .settings import Settings
+from .store import ConsentStore, open_store
+
+
+class ConsentMiddleware:
+    """Reads the visitor's consent, answers the consent API and injects the banner.
+
+    The parsed consent is put in ``scope["consent"]`` (a ``Consent``; an
+    undecided one when the cookie is missing, stale or not to be trusted), so
+    the wrapped app can ask ``scope["consent"].allows("analytics")``.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings | None = None, store: ConsentStore | None = None) -> None:
+        self.app = app
+        self.settings = settings if settings is not None else Settings.load()
+        self.codec = TokenCodec(self.settings.secret_key, self.settings.cookie_max_age)
+        self.store = store if store is not None else open_store(self.settings.database_url)
+        self.banner = Banner(self.settings)
+        self.recorder = Recorder(self.settings, self.store, self.codec, self.banner.text_hashes)
+        self.api = ConsentAPI(self.settings, self.store, self.recorder, self.banner)
+        self.banner_tag = self.banner.script_tag()
+        self._store_open = False
+        self._store_lock = asyncio.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.lifespan(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        scope["consent"] = self.read_consent(scope)
+        path: str = scope["path"]
+        if path == self.settings.prefix or path.startswith(self.settings.prefix + "/"):
+            await self.open_store()
+            await self.api(scope, receive, send)
+            return
+        await BannerInjector(self.app, self.banner_tag)(scope, receive, send)
+
+    def read_consent(self, scope: Scope) -> Consent:
+        consent = self.codec.loads(consent_token(scope, self.settings))
+        if consent is None or consent.revision != self.settings.revision:
+            return Consent.undecided(self.settings.revision, self.settings.categories[0].name, sends_gpc(scope))
+        return consent
+
+    async def open_store(self) -> None:
+        """Open the store on start-up, or on first use when the server sends no lifespan."""
+        if self._store_open:
+            return
+        async with self._store_lock:
+            if not self._store_open:
+                await self.store.open()
+                self._store_open = True
+
+    async def close_store(self) -> None:
+        if self._store_open:
+            await self.store.close()
+            self._store_open = False
+
+    async def lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def receive_and_manage_store() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.open_store()
+            return message
+
+        async def send_after_closing_store(message: Message) -> None:
+            if message["type"] == "lifespan.shutdown.complete":
+                await self.close_store()
+            await send(message)
+
+        await self.app(scope, receive_and_manage_store, send_after_closing_store)

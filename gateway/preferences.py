@@ -1,0 +1,86 @@
+"""The preferences page: a plain HTML form that works with JavaScript off.
+
+It is also where the banner's "settings" button leads, so every visitor can
+give, change or withdraw consent with the same few clicks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qs, urlencode
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.types import Scope
+
+from .banner import templates
+from .consent import Consent
+from .cookie import set_consent_cookie
+from .locale import negotiate, texts
+from .origin import normalise_origin, request_origin
+from .recorder import Recorder, sends_gpc
+from .settings import Settings
+from .validation import APIError, validate_choice
+
+Confirm = Callable[[Request, str, list[str], str, str | None], Awaitable[Consent]]
+
+
+def safe_next(target: str | None, scope: Scope, settings: Settings) -> str:
+    """``target`` when it stays on this site, else ``/``: the form is no open redirect."""
+    if not target or any(ord(char) < 0x20 for char in target) or "\\" in target:
+        return "/"
+    if target.startswith("/") and not target.startswith("//"):
+        return target
+    own = request_origin(scope, settings.trusted_proxies)
+    return target if own is not None and normalise_origin(target) == own else "/"
+
+
+class PreferencesForm:
+    def __init__(self, settings: Settings, recorder: Recorder, confirm: Confirm) -> None:
+        self.settings = settings
+        self.recorder = recorder
+        self.confirm = confirm
+        self.template = templates.get_template("preferences.html")
+
+    async def show(self, request: Request) -> Response:
+        language = negotiate(request.headers, request.query_params.get("lang"), self.settings.default_language)
+        consent: Consent = request.scope["consent"]
+        next_url = safe_next(request.query_params.get("next"), request.scope, self.settings)
+        other_language = "en" if language == "nl" else "nl"
+        categories = [
+            {
+                "name": category.name,
+                "label": category.text(language)[0],
+                "description": category.text(language)[1],
+                "required": category.required,
+                "checked": consent.allows(category.name),
+            }
+            for category in self.settings.categories
+        ]
+        page = self.template.render(
+            t=texts(language),
+            language=language,
+            categories=categories,
+            consent=consent,
+            gpc=sends_gpc(request.scope),
+            next_url=next_url,
+            action=f"{self.settings.prefix}/preferences",
+            switch_url=f"{self.settings.prefix}/preferences?" + urlencode({"lang": other_language, "next": next_url}),
+            privacy_url=self.settings.privacy_url,
+        )
+        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+    async def submit(self, request: Request, body: bytes) -> Response:
+        try:
+            fields = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+        except UnicodeDecodeError:
+            raise APIError(400, "invalid_form", "the form is not valid UTF-8") from None
+        action, categories = validate_choice(
+            self.settings, fields.get("action", ["custom"])[-1], fields.get("categories", [])
+        )
+        language = negotiate(request.headers, fields.get("lang", [None])[-1], self.settings.default_language)
+        next_url = safe_next(fields.get("next", ["/"])[-1], request.scope, self.settings)
+        consent = await self.confirm(request, action, categories, language, next_url)
+        response = RedirectResponse(next_url, status_code=303)
+        set_consent_cookie(response, self.recorder.codec.dumps(consent), request.scope, self.settings)
+        return response

@@ -1,0 +1,102 @@
+"""Turning a visitor's choice into a durable record and a signed consent."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+from starlette.datastructures import Headers
+from starlette.types import Scope
+
+from .consent import Consent, TokenCodec, new_consent_id
+from .network import anonymise, client_address
+from .settings import Settings
+from .store import ConsentRecord, ConsentStore
+from .useragent import classify
+
+ACTIONS = ("accept_all", "reject_all", "custom")
+# Global Privacy Control is an objection to selling and sharing: a blanket
+# "accept all" does not override it, an explicit tick on the category does.
+GPC_DENIED_CATEGORIES = frozenset({"marketing"})
+MAX_PATH_LENGTH = 512
+
+
+def sends_gpc(scope: Scope) -> bool:
+    return Headers(scope=scope).get("sec-gpc", "").strip() == "1"
+
+
+def clean_path(page: str | None) -> str:
+    """The path of a page, without query string or fragment (they can carry personal data)."""
+    if not page:
+        return ""
+    path = urlsplit(page).path if "://" in page else page.split("?", 1)[0].split("#", 1)[0]
+    return path[:MAX_PATH_LENGTH] if path.startswith("/") else ""
+
+
+def decide(action: str, requested: Iterable[str], settings: Settings, gpc: bool) -> tuple[frozenset[str], str]:
+    """Granted categories and the recorded method for ``action``."""
+    required = settings.categories[0].name
+    if action == "accept_all":
+        granted = frozenset(settings.category_names)
+        if gpc and granted & GPC_DENIED_CATEGORIES:
+            return granted - GPC_DENIED_CATEGORIES, "gpc"
+        return granted, action
+    if action == "custom":
+        return frozenset({required, *requested}), action
+    return frozenset({required}), action  # reject_all, withdraw
+
+
+class Recorder:
+    """Stores a choice first, then hands back the consent to sign into the cookie."""
+
+    def __init__(self, settings: Settings, store: ConsentStore, codec: TokenCodec, text_hashes: dict[str, str]) -> None:
+        self.settings = settings
+        self.store = store
+        self.codec = codec
+        self.text_hashes = text_hashes
+
+    def previous(self, token: str | None) -> Consent | None:
+        """The visitor's earlier consent, even under an older revision: its id carries over."""
+        return self.codec.loads(token)
+
+    async def record(
+        self,
+        scope: Scope,
+        action: str,
+        requested: Iterable[str],
+        language: str,
+        page: str | None,
+        previous: Consent | None,
+    ) -> Consent:
+        gpc = sends_gpc(scope)
+        granted, method = decide(action, requested, self.settings, gpc)
+        now = time.time()
+        consent = Consent(
+            id=previous.id if previous else new_consent_id(),
+            categories=granted,
+            revision=self.settings.revision,
+            given_at=now,
+            method=method,
+            gpc=gpc,
+        )
+        agent = classify(Headers(scope=scope).get("user-agent", ""))
+        await self.store.record(
+            ConsentRecord(
+                consent_id=consent.id or "",
+                recorded_at=datetime.fromtimestamp(now, timezone.utc),
+                granted=tuple(c for c in self.settings.category_names if c in granted),
+                denied=tuple(c for c in self.settings.category_names if c not in granted),
+                revision=self.settings.revision,
+                method=method,
+                language=language,
+                banner_hash=self.text_hashes[language],
+                page_path=clean_path(page),
+                ip_prefix=anonymise(client_address(scope, self.settings.trusted_proxies)),
+                browser=agent.browser,
+                device=agent.device,
+                gpc=gpc,
+            )
+        )
+        return consent

@@ -1,0 +1,254 @@
+"""Gateway configuration: one settled, validated object read by everything else.
+
+Values come from a TOML file and from ``GATEWAY_*`` environment variables;
+the environment wins. Every problem stops start-up with a ``SettingsError``
+that names the key, so an operator never has to guess which line is wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "GATEWAY_"
+LANGUAGES = ("nl", "en")
+REQUIRED_CATEGORY = "functional"
+MIN_SECRET_LENGTH = 16
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class SettingsError(ValueError):
+    """A configuration problem; the message names the offending key."""
+
+
+@dataclass(frozen=True)
+class Category:
+    """A consent category as the visitor sees it."""
+
+    name: str
+    label: Mapping[str, str]
+    description: Mapping[str, str]
+    required: bool = False
+
+    def text(self, language: str) -> tuple[str, str]:
+        """Label and description in ``language``, falling back to English."""
+        label = self.label.get(language) or self.label.get("en") or self.name
+        description = self.description.get(language) or self.description.get("en") or ""
+        return label, description
+
+
+DEFAULT_CATEGORIES: tuple[Category, ...] = (
+    Category(
+        "functional",
+        {"nl": "Noodzakelijk", "en": "Necessary"},
+        {
+            "nl": "Nodig om de site te laten werken en je keuze te onthouden. Altijd aan.",
+            "en": "Needed for the site to work and to remember your choice. Always on.",
+        },
+        required=True,
+    ),
+    Category(
+        "analytics",
+        {"nl": "Statistieken", "en": "Statistics"},
+        {
+            "nl": "Anoniem meten hoe de site en de cursussen gebruikt worden, zodat we ze kunnen verbeteren.",
+            "en": "Measuring anonymously how the site and its courses are used, so we can improve them.",
+        },
+    ),
+    Category(
+        "marketing",
+        {"nl": "Marketing", "en": "Marketing"},
+        {
+            "nl": "Advertenties, social media en ingesloten video's die je over sites heen kunnen volgen.",
+            "en": "Advertising, social media and embedded videos that can follow you across sites.",
+        },
+    ),
+)
+
+
+def _default_categories() -> tuple[Category, ...]:
+    return DEFAULT_CATEGORIES
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything an operator can change, with defaults that are safe to run."""
+
+    secret_key: tuple[str, ...] | str = ()
+    demo: bool = False
+    cookie_name: str = "consent"
+    cookie_domain: str | None = None
+    cookie_max_age: int = 180 * 24 * 3600
+    categories: tuple[Category, ...] = field(default_factory=_default_categories)
+    revision: int = 1
+    prefix: str = "/_consent"
+    database_url: str = "sqlite:///consent.db"
+    trusted_proxies: tuple[Network, ...] | tuple[str, ...] = ()
+    privacy_url: str = "/privacy"
+    default_language: str = "nl"
+
+    def __post_init__(self) -> None:
+        secrets = (self.secret_key,) if isinstance(self.secret_key, str) else tuple(self.secret_key)
+        self._settle("secret_key", tuple(s for s in secrets if s))
+        self._settle("trusted_proxies", tuple(_network(p) for p in self.trusted_proxies))
+        self._settle("categories", _ordered_categories(self.categories))
+        self._validate()
+
+    def _settle(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+
+    def _validate(self) -> None:
+        if not self.secret_key and not self.demo:
+            raise SettingsError("secret_key: required outside demo mode (set GATEWAY_SECRET_KEY)")
+        for secret in self.secret_key:
+            if len(secret) < MIN_SECRET_LENGTH and not self.demo:
+                raise SettingsError(f"secret_key: each secret needs at least {MIN_SECRET_LENGTH} characters")
+        if not self.cookie_name or not self.cookie_name.isascii() or any(c in self.cookie_name for c in " ;,="):
+            raise SettingsError(f"cookie_name: {self.cookie_name!r} is not a valid cookie name")
+        if self.cookie_max_age <= 0:
+            raise SettingsError("cookie_max_age: must be a positive number of seconds")
+        if self.revision < 1:
+            raise SettingsError("revision: must be 1 or higher")
+        if not self.prefix.startswith("/") or self.prefix.endswith("/") or len(self.prefix) < 2:
+            raise SettingsError(f"prefix: {self.prefix!r} must start with '/' and not end with one")
+        if self.default_language not in LANGUAGES:
+            raise SettingsError(f"default_language: {self.default_language!r} is not one of {', '.join(LANGUAGES)}")
+        if not self.database_url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise SettingsError("database_url: expected sqlite:///path or postgresql://...")
+
+    @property
+    def category_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.categories)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        defaults: Mapping[str, Any] | None = None,
+        **overrides: Any,
+    ) -> Settings:
+        """``defaults``, then ``path`` (TOML), then the environment, then ``overrides``; later wins."""
+        values: dict[str, Any] = dict(defaults or {})
+        if path is not None:
+            values.update(_read_toml(Path(path)))
+        values.update(_read_environ(os.environ if environ is None else environ))
+        values.update(overrides)
+        return cls(**values)
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def _network(value: Network | str) -> Network:
+    if isinstance(value, ipaddress.IPv4Network | ipaddress.IPv6Network):
+        return value
+    try:
+        return ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        raise SettingsError(f"trusted_proxies: {value!r} is not an IP address or CIDR range") from None
+
+
+def _ordered_categories(categories: tuple[Category, ...]) -> tuple[Category, ...]:
+    """Put the required category first; add it when a site left it out."""
+    by_name = {c.name: c for c in categories}
+    if len(by_name) != len(categories):
+        raise SettingsError("categories: a category name appears twice")
+    for name in by_name:
+        if not name.isidentifier() or not name.islower():
+            raise SettingsError(f"categories: {name!r} must be a lowercase word")
+    required = by_name.pop(REQUIRED_CATEGORY, DEFAULT_CATEGORIES[0])
+    required = dataclasses.replace(required, required=True)
+    return (required, *(dataclasses.replace(c, required=False) for c in by_name.values()))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"config: file {str(path)!r} not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"config: {path} is not valid TOML ({exc})") from None
+    values: dict[str, Any] = {}
+    for key, raw in data.items():
+        if key not in FIELDS:
+            raise SettingsError(f"{key}: unknown setting in {path}")
+        values[key] = _categories_from_toml(raw) if key == "categories" else _check_type(key, raw)
+    return values
+
+
+def _categories_from_toml(raw: Any) -> tuple[Category, ...]:
+    """``[categories.<name>]`` tables with ``label`` and ``description`` per language."""
+    if not isinstance(raw, dict):
+        raise SettingsError("categories: expected tables like [categories.analytics]")
+    defaults = {c.name: c for c in DEFAULT_CATEGORIES}
+    result = []
+    for name, spec in raw.items():
+        if not isinstance(spec, dict) or set(spec) - {"label", "description"}:
+            raise SettingsError(f"categories.{name}: only 'label' and 'description' tables are allowed")
+        base = defaults.get(name, Category(name, {}, {}))
+        label = {**base.label, **_language_table(f"categories.{name}.label", spec.get("label", {}))}
+        description = {**base.description, **_language_table(f"categories.{name}.description", spec.get("description", {}))}
+        result.append(Category(name, label, description))
+    return tuple(result)
+
+
+def _language_table(key: str, raw: Any) -> dict[str, str]:
+    if isinstance(raw, str):
+        return {language: raw for language in LANGUAGES}
+    if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+        raise SettingsError(f"{key}: expected a text or a table like {{nl = \"...\", en = \"...\"}}")
+    return dict(raw)
+
+
+def _check_type(key: str, raw: Any) -> Any:
+    expected = FIELDS[key].type
+    if key in ("secret_key", "trusted_proxies"):
+        if isinstance(raw, str) or (isinstance(raw, list) and all(isinstance(v, str) for v in raw)):
+            return tuple(raw) if isinstance(raw, list) else raw
+        raise SettingsError(f"{key}: expected a text or a list of texts")
+    wants = {"bool": bool, "int": int}.get(expected.split(" ")[0], str)
+    if wants is int and isinstance(raw, bool) or not isinstance(raw, wants):
+        raise SettingsError(f"{key}: expected {wants.__name__}, got {raw!r}")
+    return raw
+
+
+def _read_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        key = name[len(ENV_PREFIX):].lower()
+        if key not in FIELDS:
+            raise SettingsError(f"{name}: unknown setting")
+        values[key] = _from_env_text(name, key, raw)
+    return values
+
+
+def _from_env_text(name: str, key: str, raw: str) -> Any:
+    if key in ("secret_key", "trusted_proxies"):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if key == "categories":
+        names = [part.strip() for part in raw.split(",") if part.strip()]
+        defaults = {c.name: c for c in DEFAULT_CATEGORIES}
+        return tuple(defaults.get(n, Category(n, {}, {})) for n in names)
+    kind = FIELDS[key].type.split(" ")[0]
+    if kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"{name}: expected a whole number, got {raw!r}") from None
+    if kind == "bool":
+        if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
+            raise SettingsError(f"{name}: expected true or false, got {raw!r}")
+        return raw.lower() in ("1", "true", "yes")
+    if key == "cookie_domain" and not raw:
+        return None
+    return raw

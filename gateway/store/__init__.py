@@ -1,0 +1,92 @@
+"""The consent record: what every store keeps and the operations it offers.
+
+A store is chosen by the database URL (``sqlite:///...`` by default). Every
+``record`` call returns only once the row is durably committed, so the API
+never says "OK" about a choice it could still lose.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    """One row of the consent log; nothing in it identifies a person by itself."""
+
+    consent_id: str
+    recorded_at: datetime
+    granted: tuple[str, ...]
+    denied: tuple[str, ...]
+    revision: int
+    method: str
+    language: str
+    banner_hash: str
+    page_path: str
+    ip_prefix: str | None
+    browser: str
+    device: str
+    gpc: bool
+
+    def as_dict(self) -> dict:
+        row = asdict(self)
+        row["recorded_at"] = format_time(self.recorded_at)
+        row["granted"] = list(self.granted)
+        row["denied"] = list(self.denied)
+        return row
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+class ConsentStore(abc.ABC):
+    """Durable, append-mostly storage of consent records."""
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect and bring the schema up to date."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Finish pending writes and disconnect."""
+
+    @abc.abstractmethod
+    async def record(self, record: ConsentRecord) -> None:
+        """Store ``record``; returns once it is committed to disk."""
+
+    @abc.abstractmethod
+    async def latest(self, consent_id: str) -> ConsentRecord | None:
+        """The most recent record of ``consent_id``."""
+
+    @abc.abstractmethod
+    async def history(self, consent_id: str) -> list[ConsentRecord]:
+        """Every record of ``consent_id``, oldest first."""
+
+    @abc.abstractmethod
+    def export(self, since: datetime | None = None, until: datetime | None = None) -> AsyncIterator[ConsentRecord]:
+        """Records with ``since <= recorded_at < until``, oldest first, streamed."""
+
+    @abc.abstractmethod
+    async def erase(self, consent_id: str) -> int:
+        """Delete every record of ``consent_id`` (an erasure request); returns how many."""
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise when the store cannot answer."""
+
+
+def open_store(database_url: str) -> ConsentStore:
+    """The store for ``database_url``; call ``await store.open()`` before use."""
+    if database_url.startswith("sqlite:///"):
+        from .sqlite import SQLiteStore
+
+        return SQLiteStore(database_url.removeprefix("sqlite:///"))
+    raise ValueError(f"database_url: no store for {database_url.split(':', 1)[0]!r} yet")
