@@ -95,6 +95,7 @@ class SQLiteStore(ConsentStore):
         self._pending: list[tuple[tuple, asyncio.Future[None]]] = []
         self._wakeup: asyncio.Event | None = None
         self._writer_task: asyncio.Task[None] | None = None
+        self._closing = False
         self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="consent-sqlite-writer")
         self._reader_thread = ThreadPoolExecutor(1, thread_name_prefix="consent-sqlite-reader")
         self._writer: sqlite3.Connection | None = None
@@ -107,13 +108,16 @@ class SQLiteStore(ConsentStore):
         await self._on(self._writer_thread, migrate, self._writer)
         self._reader = await self._on(self._reader_thread, connect, self.path)
         self._wakeup = asyncio.Event()
+        self._closing = False
         self._writer_task = asyncio.create_task(self._write_forever(), name="consent-sqlite-writer")
 
     async def close(self) -> None:
         if self._writer_task is not None:
-            self._writer_task.cancel()
-            await asyncio.gather(self._writer_task, return_exceptions=True)
-            await self._commit_pending()
+            # Let the writer finish what was handed to it: nobody waits forever.
+            self._closing = True
+            assert self._wakeup is not None
+            self._wakeup.set()
+            await self._writer_task
             self._writer_task = None
         for connection, thread in ((self._writer, self._writer_thread), (self._reader, self._reader_thread)):
             if connection is not None:
@@ -121,7 +125,7 @@ class SQLiteStore(ConsentStore):
         self._writer = self._reader = None
 
     async def record(self, record: ConsentRecord) -> None:
-        if self._wakeup is None:
+        if self._wakeup is None or self._closing:
             raise RuntimeError("the consent store is not open")
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((to_row(record), done))
@@ -134,6 +138,8 @@ class SQLiteStore(ConsentStore):
             await self._wakeup.wait()
             self._wakeup.clear()
             await self._commit_pending()
+            if self._closing and not self._pending:
+                return
 
     async def _commit_pending(self) -> None:
         batch, self._pending = self._pending, []
@@ -141,13 +147,14 @@ class SQLiteStore(ConsentStore):
             return
         try:
             await self._on(self._writer_thread, self._insert, [row for row, _ in batch])
-        except Exception as exc:  # every waiting request learns its row was not stored
-            outcome: Callable[[asyncio.Future[None]], None] = lambda f: f.set_exception(exc)
-        else:
-            outcome = lambda f: f.set_result(None)
+        except Exception as error:  # every waiting request learns its row was not stored
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(error)
+            return
         for _, done in batch:
             if not done.done():
-                outcome(done)
+                done.set_result(None)
 
     def _insert(self, rows: list[tuple]) -> None:
         assert self._writer is not None

@@ -1,0 +1,83 @@
+"""Shared test helpers: a tiny site, a demo server on loopback, reading records back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+
+SECRET = "test-secret-0123456789abcdef"
+
+
+PAGE = "<!doctype html><html><head><title>Les 1</title></head><body><p>Hallo</p></body></html>"
+
+
+def site() -> Starlette:
+    async def page(request):
+        return HTMLResponse(PAGE)
+
+    return Starlette(routes=[Route("/", page), Route("/cursus/les-1", page)])
+
+
+def rows(db_path: Path) -> list[dict]:
+    """Read records back through a connection of our own, as an auditor would."""
+    connection = sqlite3.connect(db_path)
+    connection.row_factory = sqlite3.Row
+    try:
+        return [dict(row) for row in connection.execute("SELECT * FROM consent_record ORDER BY seq")]
+    finally:
+        connection.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    db_path: Path
+    process: subprocess.Popen
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+
+def start_demo(db_path: Path, extra_env: dict[str, str] | None = None) -> Server:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update({"GATEWAY_DATABASE_URL": f"sqlite:///{db_path}", "GATEWAY_SECRET_KEY": SECRET, **(extra_env or {})})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "demo", "--port", str(port)],
+        env=env,
+        cwd=db_path.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    server = Server(f"http://127.0.0.1:{port}", db_path, process)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"demo exited: {process.stderr.read().decode() if process.stderr else ''}")
+        try:
+            if httpx.get(f"{server.url}/_consent/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.1)
+    server.kill()
+    raise RuntimeError("demo did not start within 20 s")

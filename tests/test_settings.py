@@ -1,0 +1,81 @@
+from pathlib import Path
+
+import pytest
+
+from gateway.settings import Settings, SettingsError
+
+SECRET = "s" * 32
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "gateway.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults() -> None:
+    settings = Settings(secret_key=SECRET)
+    assert settings.category_names == ("functional", "analytics", "marketing")
+    assert settings.cookie_max_age == 180 * 24 * 3600
+    assert settings.prefix == "/_consent"
+    assert settings.database_url.startswith("sqlite:///")
+    assert settings.secret_key == (SECRET,)
+
+
+def test_environment_wins_over_file(tmp_path: Path) -> None:
+    path = write(tmp_path, f'secret_key = "{SECRET}"\ncookie_name = "from_file"\nrevision = 3\n')
+    settings = Settings.load(path, environ={"GATEWAY_COOKIE_NAME": "from_env", "GATEWAY_TRUSTED_PROXIES": "10.0.0.0/8, ::1"})
+    assert settings.cookie_name == "from_env"
+    assert settings.revision == 3
+    assert [str(n) for n in settings.trusted_proxies] == ["10.0.0.0/8", "::1/128"]
+
+
+def test_list_of_secrets_from_environment() -> None:
+    settings = Settings.load(environ={"GATEWAY_SECRET_KEY": f"{'n' * 20},{'o' * 20}"})
+    assert settings.secret_key == ("n" * 20, "o" * 20)
+
+
+def test_sites_add_categories_with_labels(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        f'secret_key = "{SECRET}"\n'
+        "[categories.marketing]\n[categories.analytics]\n"
+        '[categories.video]\nlabel = {nl = "Video\'s", en = "Videos"}\ndescription = "YouTube"\n',
+    )
+    settings = Settings.load(path, environ={})
+    # The required category leads; the rest keep the site's order.
+    assert settings.category_names == ("functional", "marketing", "analytics", "video")
+    video = settings.categories[-1]
+    assert video.text("nl") == ("Video's", "YouTube")
+    assert settings.categories[0].required and not video.required
+
+
+@pytest.mark.parametrize(
+    ("toml", "environ", "named"),
+    [
+        (f'secret_key = "{SECRET}"\ncookie_nmae = "x"\n', {}, "cookie_nmae"),
+        (f'secret_key = "{SECRET}"\nrevision = "two"\n', {}, "revision"),
+        (f'secret_key = "{SECRET}"\n', {"GATEWAY_COOKIE_MAX_AGE": "soon"}, "GATEWAY_COOKIE_MAX_AGE"),
+        (f'secret_key = "{SECRET}"\n', {"GATEWAY_SECRETKEY": "x"}, "GATEWAY_SECRETKEY"),
+        (f'secret_key = "{SECRET}"\ntrusted_proxies = ["10.0.0.0/33"]\n', {}, "trusted_proxies"),
+        (f'secret_key = "{SECRET}"\ndefault_language = "fy"\n', {}, "default_language"),
+        (f'secret_key = "{SECRET}"\nprefix = "consent/"\n', {}, "prefix"),
+        (f'secret_key = "{SECRET}"\ndatabase_url = "mysql://x"\n', {}, "database_url"),
+        ('secret_key = "short"\n', {}, "secret_key"),
+        ("revision = 2\n", {}, "secret_key"),
+        (f'secret_key = "{SECRET}"\n[categories.analytics]\ncolour = "red"\n', {}, "categories.analytics"),
+    ],
+)
+def test_bad_configuration_names_the_key(tmp_path: Path, toml: str, environ: dict, named: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.load(write(tmp_path, toml), environ=environ)
+    assert str(caught.value).startswith(named)
+
+
+def test_demo_mode_needs_no_secret() -> None:
+    assert Settings(demo=True).demo
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="not found"):
+        Settings.load(tmp_path / "nope.toml", environ={})
