@@ -7,9 +7,11 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, Router
+from starlette.routing import Mount, Route, Router
+from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
+from .assets import STATIC_DIR
 from .banner import Banner
 from .consent import Consent
 from .cookie import consent_token, expire_consent_cookie, set_consent_cookie
@@ -39,6 +41,7 @@ class ConsentAPI:
                 Route(f"{prefix}/preferences", refusing_errors(form.show), methods=["GET"]),
                 Route(f"{prefix}/preferences", refusing_errors(self.submit_form(form)), methods=["POST"]),
                 Route(f"{prefix}/healthz", self.health, methods=["GET"]),
+                Mount(f"{prefix}/static", StaticFiles(directory=STATIC_DIR)),
             ],
             redirect_slashes=False,
         )

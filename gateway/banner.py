@@ -18,6 +18,11 @@ from .assets import BANNER_DIR
 from .locale import texts
 from .settings import LANGUAGES, Settings
 
+# What the banner and the preferences form show; the hash of these is recorded with each choice.
+SHOWN_KEYS = (
+    "title", "intro", "privacy_link", "accept_all", "reject_all", "settings", "save", "reopen",
+    "preferences_title", "preferences_intro", "always_on", "gpc_notice",
+)
 LONG_CACHE = "public, max-age=31536000, immutable"
 SHORT_CACHE = "public, max-age=300"
 
@@ -32,7 +37,7 @@ templates = Environment(
 def shown_text(settings: Settings, language: str) -> dict:
     """Everything the visitor reads before choosing, in ``language``."""
     return {
-        "texts": dict(texts(language)),
+        "texts": {key: texts(language)[key] for key in SHOWN_KEYS},
         "categories": [[c.name, *c.text(language)] for c in settings.categories],
         "revision": settings.revision,
         "privacy_url": settings.privacy_url,

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ENV_PREFIX = "GATEWAY_"
 LANGUAGES = ("nl", "en")
@@ -93,6 +94,9 @@ class Settings:
     trusted_proxies: tuple[Network, ...] | tuple[str, ...] = ()
     privacy_url: str = "/privacy"
     default_language: str = "nl"
+    upstream: str | None = None
+    upstream_connect_timeout: float = 5.0
+    upstream_read_timeout: float = 60.0
 
     def __post_init__(self) -> None:
         secrets = (self.secret_key,) if isinstance(self.secret_key, str) else tuple(self.secret_key)
@@ -122,6 +126,11 @@ class Settings:
             raise SettingsError(f"default_language: {self.default_language!r} is not one of {', '.join(LANGUAGES)}")
         if not self.database_url.startswith(("sqlite:///", "postgresql://", "postgres://")):
             raise SettingsError("database_url: expected sqlite:///path or postgresql://...")
+        if self.upstream is not None and not _is_http_url(self.upstream):
+            raise SettingsError(f"upstream: {self.upstream!r} is not an http:// or https:// URL")
+        for name in ("upstream_connect_timeout", "upstream_read_timeout"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{name}: must be a positive number of seconds")
 
     @property
     def category_names(self) -> tuple[str, ...]:
@@ -145,6 +154,11 @@ class Settings:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def _is_http_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.query and not parts.fragment
 
 
 def _network(value: Network | str) -> Network:
@@ -214,10 +228,11 @@ def _check_type(key: str, raw: Any) -> Any:
         if isinstance(raw, str) or (isinstance(raw, list) and all(isinstance(v, str) for v in raw)):
             return tuple(raw) if isinstance(raw, list) else raw
         raise SettingsError(f"{key}: expected a text or a list of texts")
-    wants = {"bool": bool, "int": int}.get(expected.split(" ")[0], str)
-    if wants is int and isinstance(raw, bool) or not isinstance(raw, wants):
-        raise SettingsError(f"{key}: expected {wants.__name__}, got {raw!r}")
-    return raw
+    wants = {"bool": bool, "int": int, "float": (int, float)}.get(expected.split(" ")[0], str)
+    if isinstance(raw, bool) and wants is not bool or not isinstance(raw, wants):
+        kind = "number" if wants == (int, float) else getattr(wants, "__name__", "value")
+        raise SettingsError(f"{key}: expected {kind}, got {raw!r}")
+    return float(raw) if wants == (int, float) else raw
 
 
 def _read_environ(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -245,10 +260,15 @@ def _from_env_text(name: str, key: str, raw: str) -> Any:
             return int(raw)
         except ValueError:
             raise SettingsError(f"{name}: expected a whole number, got {raw!r}") from None
+    if kind == "float":
+        try:
+            return float(raw)
+        except ValueError:
+            raise SettingsError(f"{name}: expected a number, got {raw!r}") from None
     if kind == "bool":
         if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
             raise SettingsError(f"{name}: expected true or false, got {raw!r}")
         return raw.lower() in ("1", "true", "yes")
-    if key == "cookie_domain" and not raw:
+    if key in ("cookie_domain", "upstream") and not raw:
         return None
     return raw

@@ -1,0 +1,62 @@
+"""The banner and static files are served from an installed wheel, not from the checkout."""
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PROBE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import gateway, gateway.assets
+from starlette.testclient import TestClient
+from gateway import ConsentMiddleware, Settings
+from gateway.demo import demo_site
+assert gateway.__file__.startswith(sys.argv[1]), gateway.__file__
+assert str(gateway.assets.BANNER_DIR).startswith(sys.argv[1]), gateway.assets.BANNER_DIR
+settings = Settings(secret_key="wheel-test-secret-0123", database_url="sqlite:///" + sys.argv[2])
+with TestClient(ConsentMiddleware(demo_site(), settings=settings)) as client:
+    script = client.get("/_consent/banner.js")
+    form = client.get("/_consent/preferences?lang=en")
+    page = client.get("/")
+print(script.status_code, form.status_code, page.status_code, "consentGateway" in script.text, "Reject all" in form.text, "banner.js" in page.text)
+"""
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+        check=True,
+    )
+    [built] = out.glob("consent_gateway-*.whl")
+    return built
+
+
+def test_wheel_carries_banner_static_and_demo(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "gateway/_assets/banner/templates/banner.js" in names
+    assert "gateway/_assets/banner/locales/nl.json" in names
+    assert any(name.startswith("gateway/_assets/static/") for name in names)
+    assert "gateway/demo/templates/base.html" in names
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "consent-gateway = gateway.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def test_installed_wheel_serves_the_banner_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:
+    installed = tmp_path / "site-packages"
+    zipfile.ZipFile(wheel).extractall(installed)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, str(installed), str(tmp_path / "consent.db")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["200", "200", "200", "True", "True", "True"]
