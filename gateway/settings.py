@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -99,8 +100,11 @@ class Settings:
     upstream_read_timeout: float = 60.0
 
     def __post_init__(self) -> None:
-        secrets = (self.secret_key,) if isinstance(self.secret_key, str) else tuple(self.secret_key)
-        self._settle("secret_key", tuple(s for s in secrets if s))
+        keys = (self.secret_key,) if isinstance(self.secret_key, str) else tuple(self.secret_key)
+        keys = tuple(key for key in keys if key)
+        if self.demo and not keys:
+            keys = (secrets.token_urlsafe(32),)  # demo only: choices are forgotten on restart
+        self._settle("secret_key", keys)
         self._settle("trusted_proxies", tuple(_network(p) for p in self.trusted_proxies))
         self._settle("categories", _ordered_categories(self.categories))
         self._validate()

@@ -72,8 +72,9 @@ def test_bad_configuration_names_the_key(tmp_path: Path, toml: str, environ: dic
     assert str(caught.value).startswith(named)
 
 
-def test_demo_mode_needs_no_secret() -> None:
-    assert Settings(demo=True).demo
+def test_demo_mode_generates_a_secret() -> None:
+    first, second = Settings(demo=True), Settings(demo=True)
+    assert len(first.secret_key[0]) >= 32 and first.secret_key != second.secret_key
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ ships today, and the middleware around it does the rest.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -70,7 +69,7 @@ def demo_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Demo mode: a fresh secret per run and a SQLite file in the working directory."""
     return Settings.load(
         environ=environ,
-        defaults={"secret_key": secrets.token_urlsafe(32), "database_url": "sqlite:///consent-demo.db"},
+        defaults={"database_url": "sqlite:///consent-demo.db"},
         demo=True,
     )
 
