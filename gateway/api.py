@@ -13,8 +13,9 @@ from starlette.types import Receive, Scope, Send
 
 from .assets import STATIC_DIR
 from .banner import Banner
+from .catalogue import Catalogue
 from .consent import Consent
-from .cookie import consent_token, expire_consent_cookie, set_consent_cookie
+from .cookie import consent_token, expire_consent_cookie, expire_denied_cookies, set_consent_cookie
 from .locale import negotiate
 from .preferences import PreferencesForm
 from .recorder import Recorder, sends_gpc
@@ -25,8 +26,9 @@ from .validation import APIError, Endpoint, check_media_type, check_same_site, r
 class ConsentAPI:
     """The ASGI app that answers everything under the prefix."""
 
-    def __init__(self, settings: Settings, store: ConsentStore, recorder: Recorder, banner: Banner) -> None:
+    def __init__(self, settings: Settings, store: ConsentStore, recorder: Recorder, banner: Banner, catalogue: Catalogue) -> None:
         self.settings = settings
+        self.catalogue = catalogue
         self.store = store
         self.recorder = recorder
         self.banner = banner
@@ -79,6 +81,7 @@ class ConsentAPI:
             }
         )
         set_consent_cookie(response, token, request.scope, self.settings)
+        expire_denied_cookies(response, request.scope, consent.categories, self.settings, self.catalogue)
         return response
 
     async def confirm(self, request: Request, action: str, categories: list[str], language: str, page: str | None) -> Consent:
@@ -104,6 +107,7 @@ class ConsentAPI:
             body["id"] = consent.id
         response = JSONResponse(body)
         expire_consent_cookie(response, request.scope, self.settings)
+        expire_denied_cookies(response, request.scope, frozenset({required}), self.settings, self.catalogue)
         return response
 
     def submit_form(self, form: PreferencesForm) -> Endpoint:

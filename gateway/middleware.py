@@ -8,16 +8,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .api import ConsentAPI
 from .banner import Banner
+from .catalogue import Catalogue
 from .consent import Consent, TokenCodec
 from .cookie import consent_token
-from .injection import BannerInjector
+from .policy import granted_for
 from .recorder import Recorder, sends_gpc
-from .settings import Settings
+from .encoding import limit_accept_encoding
+from .responder import PageResponder, PageRules
+from .settings import Settings, SettingsError
 from .store import ConsentStore, open_store
 
 
 class ConsentMiddleware:
-    """Reads the visitor's consent, answers the consent API and injects the banner.
+    """Reads the visitor's consent, answers the consent API and keeps pages free of trackers.
 
     The parsed consent is put in ``scope["consent"]`` (a ``Consent``; an
     undecided one when the cookie is missing, stale or not to be trusted), so
@@ -29,10 +32,11 @@ class ConsentMiddleware:
         self.settings = settings if settings is not None else Settings.load()
         self.codec = TokenCodec(self.settings.secret_key, self.settings.cookie_max_age)
         self.store = store if store is not None else open_store(self.settings.database_url)
+        self.catalogue = load_catalogue(self.settings)
         self.banner = Banner(self.settings)
         self.recorder = Recorder(self.settings, self.store, self.codec, self.banner.text_hashes)
-        self.api = ConsentAPI(self.settings, self.store, self.recorder, self.banner)
-        self.banner_tag = self.banner.script_tag()
+        self.api = ConsentAPI(self.settings, self.store, self.recorder, self.banner, self.catalogue)
+        self.page_rules = PageRules(self.settings, self.catalogue, self.banner)
         self._store_open = False
         self._store_lock = asyncio.Lock()
 
@@ -44,13 +48,15 @@ class ConsentMiddleware:
             await self.app(scope, receive, send)
             return
 
-        scope["consent"] = self.read_consent(scope)
+        consent = scope["consent"] = self.read_consent(scope)
+        limit_accept_encoding(scope)
         path: str = scope["path"]
         if path == self.settings.prefix or path.startswith(self.settings.prefix + "/"):
             await self.open_store()
             await self.api(scope, receive, send)
             return
-        await BannerInjector(self.app, self.banner_tag)(scope, receive, send)
+        granted = granted_for(path, consent.categories, self.settings.path_policies)
+        await PageResponder(self.app, self.page_rules, granted)(scope, receive, send)
 
     def read_consent(self, scope: Scope) -> Consent:
         consent = self.codec.loads(consent_token(scope, self.settings))
@@ -85,3 +91,12 @@ class ConsentMiddleware:
             await send(message)
 
         await self.app(scope, receive_and_manage_store, send_after_closing_store)
+
+
+def load_catalogue(settings: Settings) -> Catalogue:
+    try:
+        return Catalogue.load(
+            settings.services, settings.open_cookie_database, categories=settings.category_names[1:]
+        )
+    except ValueError as error:
+        raise SettingsError(str(error)) from None

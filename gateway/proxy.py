@@ -34,7 +34,7 @@ FORWARDING = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-hos
 
 def request_headers(scope: Scope, settings: Settings, upstream_host: str) -> list[tuple[str, str]]:
     headers = Headers(scope=scope)
-    dropped = HOP_BY_HOP | FORWARDING | {"host", "accept-encoding"}
+    dropped = HOP_BY_HOP | FORWARDING | {"host"}
     dropped |= {token.strip().lower() for token in headers.get("connection", "").split(",")}
     forwarded = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"] if k.decode("latin-1") not in dropped]
 
@@ -49,8 +49,6 @@ def request_headers(scope: Scope, settings: Settings, upstream_host: str) -> lis
     host = headers.get("host", "")
     forwarded += [
         ("host", upstream_host),
-        # The banner is injected into HTML; until compressed bodies are rewritten, ask for identity.
-        ("accept-encoding", "identity"),
         ("x-forwarded-for", ", ".join(chain)),
         ("x-forwarded-proto", scheme),
         ("x-forwarded-host", host),

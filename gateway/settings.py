@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .policy import PathPolicy, parse_path_policies
+
 ENV_PREFIX = "GATEWAY_"
 LANGUAGES = ("nl", "en")
 REQUIRED_CATEGORY = "functional"
@@ -95,6 +97,9 @@ class Settings:
     trusted_proxies: tuple[Network, ...] | tuple[str, ...] = ()
     privacy_url: str = "/privacy"
     default_language: str = "nl"
+    path_policies: tuple[PathPolicy, ...] | tuple[dict, ...] = ()
+    services: tuple[dict, ...] = ()
+    open_cookie_database: str | None = None
     upstream: str | None = None
     upstream_connect_timeout: float = 5.0
     upstream_read_timeout: float = 60.0
@@ -107,7 +112,17 @@ class Settings:
         self._settle("secret_key", keys)
         self._settle("trusted_proxies", tuple(_network(p) for p in self.trusted_proxies))
         self._settle("categories", _ordered_categories(self.categories))
+        self._settle("services", tuple(self.services))
+        self._settle("path_policies", self._parsed_path_policies())
         self._validate()
+
+    def _parsed_path_policies(self) -> tuple[PathPolicy, ...]:
+        if all(isinstance(p, PathPolicy) for p in self.path_policies):
+            return tuple(self.path_policies)  # type: ignore[arg-type]
+        try:
+            return parse_path_policies(self.path_policies, self.category_names, REQUIRED_CATEGORY)  # type: ignore[arg-type]
+        except ValueError as error:
+            raise SettingsError(str(error)) from None
 
     def _settle(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
@@ -130,6 +145,8 @@ class Settings:
             raise SettingsError(f"default_language: {self.default_language!r} is not one of {', '.join(LANGUAGES)}")
         if not self.database_url.startswith(("sqlite:///", "postgresql://", "postgres://")):
             raise SettingsError("database_url: expected sqlite:///path or postgresql://...")
+        if self.open_cookie_database is not None and not Path(self.open_cookie_database).is_file():
+            raise SettingsError(f"open_cookie_database: {self.open_cookie_database!r} is not a file")
         if self.upstream is not None and not _is_http_url(self.upstream):
             raise SettingsError(f"upstream: {self.upstream!r} is not an http:// or https:// URL")
         for name in ("upstream_connect_timeout", "upstream_read_timeout"):
@@ -232,11 +249,18 @@ def _check_type(key: str, raw: Any) -> Any:
         if isinstance(raw, str) or (isinstance(raw, list) and all(isinstance(v, str) for v in raw)):
             return tuple(raw) if isinstance(raw, list) else raw
         raise SettingsError(f"{key}: expected a text or a list of texts")
+    if key in TABLE_LISTS:
+        if not isinstance(raw, list) or not all(isinstance(v, dict) for v in raw):
+            raise SettingsError(f"{key}: expected a list of tables ([[{key}]])")
+        return tuple(raw)
     wants = {"bool": bool, "int": int, "float": (int, float)}.get(expected.split(" ")[0], str)
     if isinstance(raw, bool) and wants is not bool or not isinstance(raw, wants):
         kind = "number" if wants == (int, float) else getattr(wants, "__name__", "value")
         raise SettingsError(f"{key}: expected {kind}, got {raw!r}")
     return float(raw) if wants == (int, float) else raw
+
+
+TABLE_LISTS = ("path_policies", "services")
 
 
 def _read_environ(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -247,6 +271,8 @@ def _read_environ(environ: Mapping[str, str]) -> dict[str, Any]:
         key = name[len(ENV_PREFIX):].lower()
         if key not in FIELDS:
             raise SettingsError(f"{name}: unknown setting")
+        if key in TABLE_LISTS:
+            raise SettingsError(f"{name}: {key} can only be set in the config file")
         values[key] = _from_env_text(name, key, raw)
     return values
 
@@ -273,6 +299,6 @@ def _from_env_text(name: str, key: str, raw: str) -> Any:
         if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
             raise SettingsError(f"{name}: expected true or false, got {raw!r}")
         return raw.lower() in ("1", "true", "yes")
-    if key in ("cookie_domain", "upstream") and not raw:
+    if key in ("cookie_domain", "upstream", "open_cookie_database") and not raw:
         return None
     return raw

@@ -1,0 +1,60 @@
+"""Content-Encoding on the way through: decode compressed HTML, rewrite, encode it again."""
+
+from __future__ import annotations
+
+import zlib
+
+import brotli
+from starlette.types import Scope
+
+SUPPORTED = frozenset({"gzip", "x-gzip", "deflate", "br", "identity", ""})
+
+
+class Transcoder:
+    """Streaming decoder and encoder for one ``Content-Encoding``."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding.strip().lower()
+        if self.encoding not in SUPPORTED:
+            raise ValueError(f"unsupported content-encoding {encoding!r}")
+        if self.encoding in ("gzip", "x-gzip"):
+            self._decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)
+            self._encoder = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+        elif self.encoding == "deflate":
+            self._decoder = None  # zlib-wrapped or raw: decided on the first bytes
+            self._encoder = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS)
+        elif self.encoding == "br":
+            self._decoder = brotli.Decompressor()
+            self._encoder = brotli.Compressor(quality=5)
+        self.identity = self.encoding in ("identity", "")
+
+    def decode(self, data: bytes) -> bytes:
+        """Raises ``ValueError`` on a corrupt body."""
+        if self.identity or not data:
+            return data
+        try:
+            if self.encoding == "br":
+                return self._decoder.process(data)
+            if self._decoder is None:
+                # RFC 9110 deflate is zlib-wrapped, but some servers send raw deflate.
+                wrapped = len(data) < 2 or ((data[0] & 0x0F) == 8 and ((data[0] << 8) | data[1]) % 31 == 0)
+                self._decoder = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+            return self._decoder.decompress(data)
+        except (zlib.error, brotli.error) as error:
+            raise ValueError(f"corrupt {self.encoding} body: {error}") from None
+
+    def encode(self, data: bytes, final: bool = False) -> bytes:
+        if self.identity:
+            return data
+        if self.encoding == "br":
+            return self._encoder.process(data) + (self._encoder.finish() if final else self._encoder.flush())
+        return self._encoder.compress(data) + self._encoder.flush(zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH)
+
+
+def limit_accept_encoding(scope: Scope) -> None:
+    """Ask the site only for encodings the rewriter can read, so no page slips through unread."""
+    headers = scope["headers"]
+    for index, (name, value) in enumerate(headers):
+        if name == b"accept-encoding":
+            codings = [c for c in value.decode("latin-1").split(",") if c.split(";")[0].strip().lower() in SUPPORTED]
+            headers[index] = (name, ",".join(codings).strip().encode("latin-1") or b"identity")

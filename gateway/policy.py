@@ -1,0 +1,50 @@
+"""Per-path policy: areas of a site where some categories stay off whatever was granted.
+
+A learner's course or exam pages (``/cursus/*``, ``/toets/*``) can be kept
+free of analytics and marketing even for visitors who accepted everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PathPolicy:
+    paths: tuple[str, ...]
+    deny: frozenset[str]
+
+    def applies_to(self, path: str) -> bool:
+        return any(fnmatchcase(path, pattern) for pattern in self.paths)
+
+
+def parse_path_policies(raw: Iterable[Mapping[str, Any]], categories: Iterable[str], required: str) -> tuple[PathPolicy, ...]:
+    """Validate ``[[path_policies]]`` tables: ``paths = [...]`` and ``deny = [...]``."""
+    known = set(categories)
+    policies = []
+    for index, table in enumerate(raw):
+        where = f"path_policies[{index}]"
+        if not isinstance(table, Mapping) or set(table) != {"paths", "deny"}:
+            raise ValueError(f"{where}: needs exactly 'paths' and 'deny'")
+        paths, deny = table["paths"], table["deny"]
+        if not isinstance(paths, list) or not paths or not all(isinstance(p, str) and p.startswith("/") for p in paths):
+            raise ValueError(f"{where}.paths: a list of path patterns starting with '/'")
+        if not isinstance(deny, list) or not all(isinstance(c, str) for c in deny):
+            raise ValueError(f"{where}.deny: a list of category names")
+        unknown = set(deny) - known
+        if unknown:
+            raise ValueError(f"{where}.deny: unknown category {', '.join(sorted(unknown))}")
+        if required in deny:
+            raise ValueError(f"{where}.deny: {required!r} is required and cannot be denied")
+        policies.append(PathPolicy(tuple(paths), frozenset(deny)))
+    return tuple(policies)
+
+
+def granted_for(path: str, granted: frozenset[str], policies: Iterable[PathPolicy]) -> frozenset[str]:
+    for policy in policies:
+        if policy.applies_to(path):
+            granted = granted - policy.deny
+    return granted

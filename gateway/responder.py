@@ -1,0 +1,205 @@
+"""What the middleware does to each response of the wrapped site.
+
+Every response: ``Set-Cookie`` headers for categories the visitor has not
+granted are dropped. HTML pages besides: decoded if compressed, rewritten so
+trackers stay inert, the banner and a Consent Mode default placed first in
+``<head>``, cookies of denied categories the browser still holds expired,
+and re-encoded. The start message is held until the first body chunk shows
+whether the body arrives whole (exact ``Content-Length``) or streamed
+(no length). Neutralised pages are the same for every visitor without
+consent; a page with live trackers is marked ``private`` so no shared cache
+can hand it to someone who did not consent.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import cookie_parser
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import csp
+from .banner import Banner
+from .catalogue import Catalogue, Service
+from .cookies import expiry_headers, filter_set_cookies
+from .encoding import SUPPORTED, Transcoder
+from .locale import negotiate, texts
+from .rewrite import Rewriter, RewritePolicy
+from .settings import Settings
+
+logger = logging.getLogger("gateway.responder")
+
+ASCII_UNSAFE_CHARSETS = ("utf-16", "utf-32", "ucs-2", "ucs-4", "utf-7")
+CSP_HEADERS = ("content-security-policy", "content-security-policy-report-only")
+
+CONSENT_MODE_DEFAULT = (
+    "window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push(arguments);}"
+    "gtag('consent','default',{ad_storage:'denied',ad_user_data:'denied',ad_personalization:'denied',"
+    "analytics_storage:'denied',wait_for_update:500});"
+)
+
+
+class PageRules:
+    """Everything about page handling that is settled at start-up."""
+
+    def __init__(self, settings: Settings, catalogue: Catalogue, banner: Banner) -> None:
+        self.settings = settings
+        self.catalogue = catalogue
+        self.banner = banner
+        self.required = settings.categories[0].name
+        self.protected_cookies = {settings.cookie_name}
+
+    def head_injection(self, nonce: str | None) -> bytes:
+        nonce_attribute = f' nonce="{nonce}"' if nonce else ""
+        consent_mode = f"<script{nonce_attribute}>{CONSENT_MODE_DEFAULT}</script>".encode()
+        return self.banner.script_tag(nonce) + consent_mode
+
+    def placeholder(self, language: str, next_path: str):
+        """A small page shown inside a blocked embed: what it is, and where to allow it."""
+        t = texts(language)
+        link = f"{self.settings.prefix}/preferences?lang={language}&next={html.escape(next_path)}"
+
+        def render(service: Service) -> str:
+            message = t["embed_blocked"].format(service=html.escape(service.name))
+            return (
+                f'<!doctype html><html lang="{language}"><body style="margin:0;display:grid;place-items:center;'
+                "min-height:100vh;font:15px/1.4 system-ui,sans-serif;background:#f1f0ec;color:#1a1a1a;text-align:center\">"
+                f'<div style="padding:1rem"><p>{message}</p><a href="{link}" target="_top" '
+                'style="display:inline-block;padding:.5rem 1rem;background:#0b4f8a;color:#fff;border-radius:.375rem;'
+                f'text-decoration:none;font-weight:600">{html.escape(t["embed_settings"])}</a></div></body></html>'
+            )
+
+        return render
+
+
+def is_html(headers: Headers) -> bool:
+    content_type = headers.get("content-type", "").lower()
+    return content_type.startswith(("text/html", "application/xhtml+xml")) and not any(
+        charset in content_type for charset in ASCII_UNSAFE_CHARSETS
+    )
+
+
+def make_private(cache_control: str) -> str:
+    kept = [d.strip() for d in cache_control.split(",") if d.strip() and d.strip().split("=")[0].lower() not in ("public", "s-maxage")]
+    return ", ".join(["private", *kept])
+
+
+class PageResponder:
+    """One per request; wraps ``send``."""
+
+    def __init__(self, app: ASGIApp, rules: PageRules, granted: frozenset[str]) -> None:
+        self.app = app
+        self.rules = rules
+        self.granted = granted
+        self.send: Send
+        self.scope: Scope
+        self.held_start: Message | None = None
+        self.rewriter: Rewriter | None = None  # set while this response is being rewritten
+        self.transcoder: Transcoder | None = None
+        self.discarding = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.scope = scope
+        self.send = send
+        await self.app(scope, receive, self.send_rewritten)
+
+    async def send_rewritten(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            await self.on_start(message)
+        elif message["type"] == "http.response.body" and self.discarding:
+            return
+        elif message["type"] == "http.response.body" and self.rewriter is not None:
+            await self.on_body(message)
+        else:
+            await self.send(message)
+
+    async def on_start(self, message: Message) -> None:
+        raw = filter_set_cookies(list(message.get("headers", [])), self.granted, self.rules.catalogue, self.rules.protected_cookies)
+        message["headers"] = raw
+        headers = MutableHeaders(raw=raw)
+        if not is_html(headers):
+            await self.send(message)
+            return
+        self.expire_denied_cookies(headers)
+        encoding = headers.get("content-encoding", "identity")
+        rewritable = message["status"] not in (204, 206, 304) and self.scope.get("method") != "HEAD"
+        if not rewritable or encoding.strip().lower() not in SUPPORTED:
+            if self.scope.get("method") == "HEAD" and "content-length" in headers:
+                del headers["content-length"]  # the GET body is rewritten: its length is not known here
+            await self.send(message)
+            return
+        self.transcoder = Transcoder(encoding)
+        self.rewriter = Rewriter(self.policy(headers))
+        self.mark_cacheability(headers)
+        self.held_start = message
+
+    def policy(self, headers: MutableHeaders) -> RewritePolicy:
+        nonce = None
+        for name in CSP_HEADERS:
+            values = headers.getlist(name)
+            if any(csp.has_restriction(value) for value in values):
+                nonce = nonce or csp.new_nonce()
+                del headers[name]
+                for value in values:
+                    headers.append(name, csp.add_nonce(value, nonce))
+        request = Headers(scope=self.scope)
+        language = negotiate(request, None, self.rules.settings.default_language)
+        return RewritePolicy(
+            catalogue=self.rules.catalogue,
+            granted=self.granted,
+            site_host=request.get("host", ""),
+            head_injection=self.rules.head_injection(nonce),
+            placeholder=self.rules.placeholder(language, self.scope.get("path", "/")),
+        )
+
+    def expire_denied_cookies(self, headers: MutableHeaders) -> None:
+        request = Headers(scope=self.scope)
+        present = cookie_parser(request.get("cookie", "")).keys()
+        denied = [c for c in self.rules.settings.category_names if c not in self.granted]
+        headers.raw.extend(expiry_headers(present, denied, request.get("host", ""), self.rules.catalogue))
+
+    def mark_cacheability(self, headers: MutableHeaders) -> None:
+        headers.add_vary_header("Cookie")
+        if self.granted - {self.rules.required}:
+            headers["cache-control"] = make_private(headers.get("cache-control", ""))
+
+    async def on_body(self, message: Message) -> None:
+        assert self.rewriter is not None and self.transcoder is not None
+        more_body = message.get("more_body", False)
+        try:
+            decoded = self.transcoder.decode(message.get("body", b""))
+        except ValueError as error:
+            await self.give_up(message, error)
+            return
+        rewritten = self.rewriter.feed(decoded) + (b"" if more_body else self.rewriter.finish())
+        body = self.transcoder.encode(rewritten, final=not more_body)
+        if self.held_start is not None:
+            await self.send_start(None if more_body else len(body))
+        await self.send({"type": "http.response.body", "body": body, "more_body": more_body})
+
+    async def send_start(self, length: int | None) -> None:
+        """Send the held start message: exact length for a whole body, none for a stream."""
+        assert self.held_start is not None
+        headers = MutableHeaders(raw=self.held_start["headers"])
+        if length is not None:
+            headers["content-length"] = str(length)
+        elif "content-length" in headers:
+            del headers["content-length"]
+        if headers.get("etag", "").startswith('"'):
+            headers["etag"] = "W/" + headers["etag"]
+        start, self.held_start = self.held_start, None
+        await self.send(start)
+
+    async def give_up(self, message: Message, error: ValueError) -> None:
+        """A body that cannot be decoded: before the start, pass it on as it is; after, end the response."""
+        logger.warning("cannot rewrite %s: %s", self.scope.get("path"), error)
+        self.rewriter = None
+        if self.held_start is not None:
+            start, self.held_start = self.held_start, None
+            await self.send(start)
+            await self.send(message)
+        else:
+            self.discarding = True
+            await self.send({"type": "http.response.body", "body": b"", "more_body": False})

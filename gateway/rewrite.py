@@ -1,0 +1,381 @@
+"""Streaming HTML rewriter: trackers stay inert until their category is granted.
+
+The scanner works on bytes of any ASCII-compatible charset. One possessive
+regular expression swallows long runs of text and uninteresting tags
+(quoted attribute values included, so ``<div title="<script>">`` is no
+script), and Python only looks at the few tags that matter: ``script``,
+``img``, ``iframe``, ``link``, ``head`` and the raw-text elements whose
+content must not be read as markup. Bytes outside the tags it changes are
+passed through unchanged, and any chunking of the input gives the same
+output as the whole body at once.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from .catalogue import Catalogue, Service
+
+# Decisions about inline scripts look at this much of the body, whatever the chunking.
+INLINE_SCAN_LIMIT = 64 * 1024
+# A "<" without a complete tag within this many bytes is text.
+MAX_TAG = 64 * 1024
+# Give up looking for <head> after this much markup.
+MAX_HEAD_SEARCH = 64 * 1024
+
+_ATTRS = rb'(?:[\s/]*+[^\s/>][^\s/>=]*+(?:\s*+=\s*+(?:"[^"]*+"|\'[^\']*+\'|[^\s>]++))?+)*+[\s/]*+'
+_INTERESTING = rb"script|style|textarea|title|xmp|iframe|img|link|head|plaintext|noembed|noframes"
+_COMMENT = rb"<!--(?:-?>|(?:[^-]++|-(?!->))*+-->)"
+_CDATA = rb"<!\[CDATA\[(?:[^\]]++|\](?!\]>))*+\]\]>"
+
+BULK = re.compile(
+    rb"(?:[^<]++"
+    rb"|<(?!(?i:" + _INTERESTING + rb")[\s/>])[a-zA-Z][^\s/>]*+" + _ATTRS + rb">"
+    rb"|</[a-zA-Z][^\s/>]*+" + _ATTRS + rb">"
+    rb"|" + _COMMENT + rb"|" + _CDATA + rb"|<[!?](?!--|\[CDATA\[)[^>]*+>|</(?![a-zA-Z])[^>]*+>"
+    rb"|<(?=[^a-zA-Z!/?]))*+"
+)
+START_TAG = re.compile(rb"<([a-zA-Z][^\s/>]*+)(" + _ATTRS + rb")>")
+ATTRIBUTE = re.compile(rb"([\s/]*+)([^\s/>][^\s/>=]*+)(?:(\s*+=\s*+)(\"[^\"]*+\"|'[^']*+'|[^\s>]++))?+")
+COMMENT = re.compile(_COMMENT)
+CDATA = re.compile(_CDATA)
+END_TAG = re.compile(rb"</[a-zA-Z][^\s/>]*+" + _ATTRS + rb">")
+BOGUS = re.compile(rb"<(?:[!?](?!--|\[CDATA\[)|/(?![a-zA-Z]))[^>]*+>")
+COMPLETE_CONSTRUCTS = (COMMENT, CDATA, END_TAG, BOGUS)
+# Openers of long constructs that are streamed through instead of held: opener -> terminator.
+STREAMED_OPENERS = ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"))
+# Enough bytes after "<!--" to tell "<!-->" and "<!--->" from a long comment.
+OPENER_LOOKAHEAD = 6
+
+RAW_TEXT = frozenset({b"script", b"style", b"textarea", b"title", b"xmp", b"iframe", b"noembed", b"noframes"})
+JS_TYPES = frozenset(
+    {"", "text/javascript", "application/javascript", "module", "text/ecmascript", "application/ecmascript",
+     "application/x-javascript", "text/jscript", "text/livescript", "text/x-javascript"}
+)
+TINY_SIZES = frozenset({"0", "1", "0px", "1px"})
+HINT_RELS = frozenset({"preconnect", "dns-prefetch", "preload", "prefetch", "modulepreload", "prerender"})
+# Markup written for other consent managers: the banner revives it, the rewriter leaves it alone.
+HAND_MARKED = (b"data-consent", b"data-category", b"data-name")
+GENERIC_BEACON_CATEGORY = "marketing"
+
+
+class Tag:
+    """A start tag with its attributes, kept as raw bytes until something changes."""
+
+    def __init__(self, name: bytes, attributes: bytes) -> None:
+        self.name = name
+        self.parts: list[list[bytes]] = []  # [leading, name, equals, value]
+        self.values: dict[bytes, str] = {}
+        for match in ATTRIBUTE.finditer(attributes):
+            leading, attribute, equals, value = match.groups(b"")
+            self.parts.append([leading, attribute, equals, value])
+            key = attribute.lower()
+            if key not in self.values:
+                self.values[key] = html.unescape(value.strip(b"\"'").decode("latin-1")) if equals else ""
+        self.tail = attributes[sum(len(b"".join(p)) for p in self.parts) :]
+        self.changed = False
+
+    def get(self, name: bytes) -> str | None:
+        return self.values.get(name)
+
+    def has_any(self, names: tuple[bytes, ...]) -> bool:
+        return any(name in self.values for name in names)
+
+    def rename(self, old: bytes, new: bytes) -> None:
+        for part in self.parts:
+            if part[1].lower() == old:
+                part[1] = new
+                self.changed = True
+
+    def set(self, name: bytes, value: str) -> None:
+        quoted = b'"' + html.escape(value, quote=True).encode("latin-1", "xmlcharrefreplace") + b'"'
+        for part in self.parts:
+            if part[1].lower() == name:
+                part[2], part[3] = b"=", quoted
+                break
+        else:
+            self.parts.append([b" ", name, b"=", quoted])
+        self.values[name] = value
+        self.changed = True
+
+    def mark(self, service: Service | None, category: str) -> None:
+        self.set(b"data-consent", category)
+        if service is not None:
+            self.set(b"data-consent-service", service.id)
+
+    def to_bytes(self) -> bytes:
+        attributes = b"".join(b"".join(part) for part in self.parts)
+        return b"<" + self.name + attributes + self.tail + b">"
+
+
+@dataclass
+class RewritePolicy:
+    """What one response may carry: the catalogue, what is granted, what goes into <head>."""
+
+    catalogue: Catalogue
+    granted: frozenset[str]
+    site_host: str = ""
+    head_injection: bytes = b""
+    placeholder: Callable[[Service], str] | None = None
+    blocked: list[str] = field(default_factory=list)  # service ids neutralised, for metrics and tests
+
+    def allows(self, category: str) -> bool:
+        return category in self.granted
+
+
+class Rewriter:
+    """Feed body chunks in, get rewritten bytes out; call ``finish`` after the last chunk."""
+
+    def __init__(self, policy: RewritePolicy) -> None:
+        self.policy = policy
+        self.buffer = b""
+        self.raw_end: bytes | None = None  # inside a raw-text element, looking for this end tag
+        self.plaintext = False
+        self.head_pending = bool(policy.head_injection)
+        self.seen_document = False
+        self.scanned = 0  # bytes of markup passed while looking for <head>
+
+    def feed(self, data: bytes) -> bytes:
+        self.buffer += data
+        return self._run(final=False)
+
+    def finish(self) -> bytes:
+        return self._run(final=True)
+
+    def _run(self, final: bool) -> bytes:
+        buffer, out, position = self.buffer, [], 0
+        while position < len(buffer):
+            if self.plaintext:
+                out.append(buffer[position:])
+                position = len(buffer)
+                break
+            if self.raw_end is not None:
+                position, done = self._skip_raw_text(buffer, position, out, final)
+                if not done:
+                    break
+                continue
+            if self.head_pending:
+                step = self._before_head(buffer, position, out, final)
+            else:
+                end = BULK.match(buffer, position).end()
+                if end > position:
+                    out.append(buffer[position:end])
+                    position = end
+                    continue
+                step = self._interesting(buffer, position, out, final)
+            if step is None:  # needs more input
+                break
+            position = step
+        self.buffer = buffer[position:]
+        if final and self.buffer:
+            out.append(self.buffer)
+            self.buffer = b""
+        return b"".join(out)
+
+    def _skip_raw_text(self, buffer: bytes, position: int, out: list[bytes], final: bool) -> tuple[int, bool]:
+        end_tag = self.raw_end or b""
+        found = _find_end(buffer, end_tag, position)
+        if found >= 0:
+            out.append(buffer[position:found])
+            self.raw_end = None
+            return found, True
+        keep = 0 if final else len(end_tag)
+        stop = max(position, len(buffer) - keep)
+        out.append(buffer[position:stop])
+        return stop, final
+
+    def _before_head(self, buffer: bytes, position: int, out: list[bytes], final: bool) -> int | None:
+        """Until the banner is placed, walk tag by tag: it goes right after <head>."""
+        if self.scanned > MAX_HEAD_SEARCH:
+            self.head_pending = False
+            return position
+        start = buffer.find(b"<", position)
+        if start < 0:
+            out.append(buffer[position:])
+            self.scanned += len(buffer) - position
+            return len(buffer)
+        if start > position:
+            out.append(buffer[position:start])
+            self.scanned += start - position
+            return start
+        for pattern in COMPLETE_CONSTRUCTS:
+            match = pattern.match(buffer, start)
+            if match:
+                if buffer[start + 1 : start + 9].lower() == b"!doctype":
+                    self.seen_document = True
+                out.append(match.group())
+                self.scanned += match.end() - start
+                return match.end()
+        streamed = self._stream_long_construct(buffer, start, out, final)
+        if streamed is not None:
+            return streamed
+        match = START_TAG.match(buffer, start)
+        if match is None:
+            return self._incomplete(buffer, start, out, final)
+        name = match.group(1).lower()
+        if name == b"html":
+            self.seen_document = True
+        elif name == b"head":
+            self.head_pending = False
+            out.append(match.group() + self.policy.head_injection)
+            return match.end()
+        else:
+            # No <head>: a document gets the banner before its first element; a fragment gets none.
+            if self.seen_document:
+                out.append(self.policy.head_injection)
+            self.head_pending = False
+            return start
+        out.append(match.group())
+        self.scanned += match.end() - start
+        return match.end()
+
+    def _stream_long_construct(self, buffer: bytes, start: int, out: list[bytes], final: bool) -> int | None:
+        """An unterminated comment or CDATA section is passed on as it comes, not held."""
+        for opener, terminator in STREAMED_OPENERS:
+            if buffer.startswith(opener, start) and (final or len(buffer) - start >= len(opener) + OPENER_LOOKAHEAD):
+                out.append(opener)
+                self.raw_end = terminator
+                return start + len(opener)
+        return None
+
+    def _incomplete(self, buffer: bytes, start: int, out: list[bytes], final: bool) -> int | None:
+        """A "<" that starts no complete construct: wait for more, or treat it as text."""
+        if not final and len(buffer) - start < MAX_TAG and _may_complete(buffer, start):
+            return None
+        out.append(b"<")
+        return start + 1
+
+    def _interesting(self, buffer: bytes, position: int, out: list[bytes], final: bool) -> int | None:
+        match = START_TAG.match(buffer, position)
+        if match is None:
+            streamed = self._stream_long_construct(buffer, position, out, final)
+            return streamed if streamed is not None else self._incomplete(buffer, position, out, final)
+        name = match.group(1).lower()
+        tag = Tag(match.group(1), match.group(2))
+        if name == b"script":
+            return self._script(tag, buffer, match.end(), out, final)
+        if name == b"img":
+            self._image(tag)
+        elif name == b"iframe":
+            self._iframe(tag)
+        elif name == b"link":
+            self._link(tag)
+        elif name == b"plaintext":
+            self.plaintext = True
+        out.append(tag.to_bytes() if tag.changed else match.group())
+        if name in RAW_TEXT:
+            self.raw_end = b"</" + name
+        return match.end()
+
+    def _script(self, tag: Tag, buffer: bytes, body_start: int, out: list[bytes], final: bool) -> int | None:
+        self.raw_end = b"</script"
+        src = tag.get(b"src")
+        script_type = (tag.get(b"type") or "").strip().lower()
+        if script_type not in JS_TYPES or tag.has_any(HAND_MARKED):
+            out.append(tag.to_bytes())
+            return body_start
+        if src is not None:
+            service = self.policy.catalogue.match_script(src)
+        else:
+            window = INLINE_SCAN_LIMIT + len(b"</script>")
+            end = _find_end(buffer[: body_start + window], b"</script", body_start)
+            available = len(buffer) - body_start
+            if end < 0 and available < window and not final:
+                self.raw_end = None
+                return None  # hold the tag until its body is known
+            body_end = min(end if end >= 0 else len(buffer), body_start + INLINE_SCAN_LIMIT)
+            code = buffer[body_start:body_end].decode("latin-1")
+            service = self.policy.catalogue.match_inline(code)
+        if service is not None and not self.policy.allows(service.category):
+            if script_type:
+                tag.set(b"data-consent-type", tag.get(b"type") or "")
+            tag.set(b"type", "text/plain")
+            tag.mark(service, service.category)
+            self.policy.blocked.append(service.id)
+        out.append(tag.to_bytes())
+        return body_start
+
+    def _image(self, tag: Tag) -> None:
+        src = tag.get(b"src")
+        if not src or tag.has_any(HAND_MARKED + (b"data-consent-src",)):
+            return
+        service = self.policy.catalogue.match_beacon(src)
+        if service is not None:
+            category = service.category
+        elif tag.get(b"width") in TINY_SIZES and tag.get(b"height") in TINY_SIZES and is_third_party(src, self.policy.site_host):
+            category = GENERIC_BEACON_CATEGORY
+        else:
+            return
+        if self.policy.allows(category):
+            return
+        tag.rename(b"src", b"data-consent-src")
+        tag.rename(b"srcset", b"data-consent-srcset")
+        tag.mark(service, category)
+        self.policy.blocked.append(service.id if service else "web-beacon")
+
+    def _iframe(self, tag: Tag) -> None:
+        src = tag.get(b"src")
+        if not src or tag.has_any(HAND_MARKED + (b"data-consent-src",)):
+            return
+        service = self.policy.catalogue.match_iframe(src)
+        if service is None or self.policy.allows(service.category):
+            return
+        tag.rename(b"src", b"data-consent-src")
+        tag.mark(service, service.category)
+        if self.policy.placeholder is not None:
+            tag.rename(b"srcdoc", b"data-consent-srcdoc")
+            tag.set(b"srcdoc", self.policy.placeholder(service))
+        self.policy.blocked.append(service.id)
+
+    def _link(self, tag: Tag) -> None:
+        rel = (tag.get(b"rel") or "").lower().split()
+        href = tag.get(b"href")
+        if not href or not HINT_RELS.intersection(rel) or tag.has_any(HAND_MARKED):
+            return
+        host = absolute_host(href)
+        service = self.policy.catalogue.match_host(host) if host else None
+        if service is None or self.policy.allows(service.category):
+            return
+        tag.rename(b"rel", b"data-consent-rel")
+        tag.mark(service, service.category)
+        self.policy.blocked.append(service.id)
+
+
+def absolute_host(url: str) -> str:
+    """The host of an absolute or protocol-relative URL; "" for relative URLs and garbage."""
+    url = url.strip()
+    if not url.startswith("//") and "://" not in url[:10]:
+        return ""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def is_third_party(url: str, site_host: str) -> bool:
+    host = absolute_host(url)
+    site = site_host.split(":")[0].lower()
+    return bool(host) and host != site and host.split(".")[-2:] != site.split(".")[-2:]
+
+
+def _find_end(buffer: bytes, end_tag: bytes, start: int) -> int:
+    """Case-insensitive search for a raw-text end tag ("</script" followed by space, "/" or ">")."""
+    pattern = _end_patterns.get(end_tag)
+    if pattern is None:
+        follow = rb"(?=[\s/>])" if end_tag.startswith(b"</") else b""
+        pattern = _end_patterns[end_tag] = re.compile(re.escape(end_tag) + follow, re.IGNORECASE)
+    found = pattern.search(buffer, start)
+    return found.start() if found else -1
+
+
+_end_patterns: dict[bytes, re.Pattern[bytes]] = {}
+
+
+def _may_complete(buffer: bytes, start: int) -> bool:
+    """Could more input turn what starts at ``start`` into a tag, comment or declaration?"""
+    rest = buffer[start + 1 : start + 2]
+    return rest == b"" or rest.isalpha() or rest in (b"!", b"/", b"?")

@@ -1,0 +1,160 @@
+"""The middleware on the wrapped site's responses: banner, rewriting, cookies, caching."""
+
+import gzip
+import re
+
+import brotli
+import pytest
+from helpers import SECRET
+from starlette.testclient import TestClient
+
+from gateway import ConsentMiddleware, Settings
+
+
+def streaming_app(chunks: list[bytes], headers: list[tuple[bytes, bytes]] | None = None, status: int = 200):
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        await send({"type": "http.response.start", "status": status, "headers": headers or [(b"content-type", b"text/html; charset=utf-8")]})
+        for index, chunk in enumerate(chunks):
+            await send({"type": "http.response.body", "body": chunk, "more_body": index < len(chunks) - 1})
+
+    return app
+
+
+def fetch(settings: Settings, chunks, headers=None, method="GET", status=200, cookies=None, path="/"):
+    app = ConsentMiddleware(streaming_app(chunks, headers, status), settings=settings)
+    with TestClient(app) as client:
+        for name, value in (cookies or {}).items():
+            client.cookies.set(name, value)
+        return client.request(method, path), app.page_rules.head_injection(None)
+
+
+def test_tag_goes_first_in_head_across_chunk_boundaries(settings: Settings) -> None:
+    chunks = [b"<!DOCTYPE html>\n<!-- <head> in a comment -->\n<ht", b'ml lang="nl"><HE', b'AD data-x="a>b">', b"<title>Les</title>", b"</head><body>tekst</body></html>"]
+    response, tag = fetch(settings, chunks)
+    original = b"".join(chunks)
+    point = original.index(b'data-x="a>b">') + len(b'data-x="a>b">')
+    assert response.content == original[:point] + tag + original[point:]
+    assert "content-length" not in response.headers or int(response.headers["content-length"]) == len(response.content)
+
+
+def test_whole_body_gets_exact_content_length_and_weak_etag(settings: Settings) -> None:
+    body = b"<html><head><title>x</title></head><body></body></html>"
+    headers = [(b"content-type", b"text/html"), (b"content-length", str(len(body)).encode()), (b"etag", b'"abc"')]
+    response, tag = fetch(settings, [body], headers)
+    assert response.content == b"<html><head>" + tag + body[len(b"<html><head>") :]
+    assert response.headers["content-length"] == str(len(body) + len(tag))
+    assert response.headers["etag"] == 'W/"abc"'
+
+
+def test_head_omitted_tag_goes_before_first_element(settings: Settings) -> None:
+    response, tag = fetch(settings, [b"<!doctype html><meta charset=utf-8><title>x</title>"])
+    assert response.content == b"<!doctype html>" + tag + b"<meta charset=utf-8><title>x</title>"
+
+
+@pytest.mark.parametrize(
+    ("chunks", "headers"),
+    [
+        ([b"<div>fragment from htmx</div>"], None),
+        ([b'{"html": "<head>"}'], [(b"content-type", b"application/json")]),
+        ([b"<html><head></head></html>".decode().encode("utf-16")], [(b"content-type", b"text/html; charset=utf-16")]),
+        ([b"<html><head></head></html>"], [(b"content-type", b"text/html"), (b"content-encoding", b"zstd")]),
+    ],
+)
+def test_non_documents_pass_untouched(settings: Settings, chunks, headers) -> None:
+    response, _ = fetch(settings, chunks, headers)
+    assert response.content == b"".join(chunks)
+    assert b"banner.js" not in response.content
+
+
+@pytest.mark.parametrize(("encoding", "compress", "decompress"), [("gzip", gzip.compress, gzip.decompress), ("br", brotli.compress, brotli.decompress)])
+def test_compressed_html_is_decoded_rewritten_and_encoded_again(settings: Settings, encoding, compress, decompress) -> None:
+    page = b'<html><head><script src="https://connect.facebook.net/en_US/fbevents.js"></script></head></html>'
+    compressed = compress(page)
+    headers = [(b"content-type", b"text/html"), (b"content-encoding", encoding.encode())]
+    app = ConsentMiddleware(streaming_app([compressed[:10], compressed[10:]], headers), settings=settings)
+    with TestClient(app) as client:
+        with client.stream("GET", "/") as response:
+            raw = b"".join(response.iter_raw())
+    assert response.headers["content-encoding"] == encoding
+    body = decompress(raw)
+    assert body.startswith(b"<html><head>" + app.page_rules.head_injection(None))
+    assert b'type="text/plain" data-consent="marketing"' in body
+
+
+def test_large_streamed_page_is_not_held_back(settings: Settings) -> None:
+    head = b"<!doctype html><html><head><title>x</title></head><body>"
+    chunks = [head] + [b"<p>" + b"x" * 4096 + b"</p>" for _ in range(100)] + [b"</body></html>"]
+    response, tag = fetch(settings, chunks)
+    assert response.content == head[: head.index(b"<title>")] + tag + b"".join(chunks)[head.index(b"<title>") :]
+
+
+def test_head_request_drops_the_length(settings: Settings) -> None:
+    response, _ = fetch(settings, [b""], [(b"content-type", b"text/html"), (b"content-length", b"120")], method="HEAD")
+    assert "content-length" not in response.headers
+
+
+def test_csp_gets_a_nonce_for_the_injected_scripts(settings: Settings) -> None:
+    policy = (b"content-security-policy", b"default-src 'self'; script-src 'self' https://cdn.example")
+    response, _ = fetch(settings, [b"<html><head></head></html>"], [(b"content-type", b"text/html"), policy])
+    nonce = re.search(r"'nonce-([^']+)'", response.headers["content-security-policy"]).group(1)
+    assert response.headers["content-security-policy"].startswith(f"default-src 'self'; script-src 'self' https://cdn.example 'nonce-{nonce}'")
+    assert response.text.count(f'nonce="{nonce}"') == 2  # banner.js and the Consent Mode default
+
+
+def test_consent_mode_default_denies_everything_first(settings: Settings) -> None:
+    response, _ = fetch(settings, [b"<html><head><title>x</title></head></html>"])
+    head = response.text.split("<head>", 1)[1]
+    assert head.index("gtag('consent','default'") < head.index("<title>")
+    assert "analytics_storage:'denied'" in head and "ad_user_data:'denied'" in head and "wait_for_update:500" in head
+
+
+def consent_cookie(settings: Settings, categories: list[str]) -> str:
+    app = ConsentMiddleware(streaming_app([b""]), settings=settings)
+    with TestClient(app) as client:
+        return client.post("/_consent", json={"action": "custom", "categories": categories}).json()["token"]
+
+
+def test_pages_with_live_trackers_are_private_to_the_visitor(settings: Settings) -> None:
+    page = [b"<html><head></head></html>"]
+    headers = [(b"content-type", b"text/html"), (b"cache-control", b"public, max-age=600")]
+    anonymous, _ = fetch(settings, page, headers)
+    assert anonymous.headers["cache-control"] == "public, max-age=600" and "Cookie" in anonymous.headers["vary"]
+    consented, _ = fetch(settings, page, headers, cookies={"consent": consent_cookie(settings, ["analytics"])})
+    assert consented.headers["cache-control"] == "private, max-age=600" and "Cookie" in consented.headers["vary"]
+
+
+def test_set_cookie_of_denied_categories_is_dropped(settings: Settings) -> None:
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"set-cookie", b"_ga=GA1.1.1.1; Path=/; Max-Age=63072000"),
+        (b"set-cookie", b"_fbp=fb.1.1.1; Path=/"),
+        (b"set-cookie", b"MoodleSession=abc; Path=/; HttpOnly"),
+    ]
+    response, _ = fetch(settings, [b"{}"], headers)
+    assert [c.split("=")[0] for c in response.headers.get_list("set-cookie")] == ["MoodleSession"]
+    granted, _ = fetch(settings, [b"{}"], headers, cookies={"consent": consent_cookie(settings, ["analytics"])})
+    assert [c.split("=")[0] for c in granted.headers.get_list("set-cookie")] == ["_ga", "MoodleSession"]
+
+
+def test_tracker_cookies_still_held_are_expired_on_pages(settings: Settings) -> None:
+    response, _ = fetch(settings, [b"<html><head></head></html>"], cookies={"_ga": "GA1.2.3", "_ga_ABC": "x", "keep": "1"})
+    expired = [c for c in response.headers.get_list("set-cookie") if "Max-Age=0" in c]
+    assert {c.split("=")[0] for c in expired} == {"_ga", "_ga_ABC"}
+
+
+def test_learner_areas_stay_free_of_analytics_whatever_was_granted(db_path) -> None:
+    settings = Settings(
+        secret_key=SECRET, database_url=f"sqlite:///{db_path}",
+        path_policies=({"paths": ["/cursus/*", "/toets/*"], "deny": ["analytics", "marketing"]},),
+    )
+    page = [b'<html><head><script src="https://www.googletagmanager.com/gtag/js?id=G-1"></script></head></html>']
+    token = consent_cookie(settings, ["analytics", "marketing"])
+    open_page, _ = fetch(settings, page, cookies={"consent": token}, path="/catalogus")
+    lesson, _ = fetch(settings, page, cookies={"consent": token}, path="/cursus/les-1")
+    assert b'type="text/plain"' not in open_page.content
+    assert b'type="text/plain" data-consent="analytics"' in lesson.content
