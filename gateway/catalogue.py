@@ -54,6 +54,7 @@ LIST_FIELDS = ("scripts", "inline", "beacons", "iframes", "hosts", "cookies")
 TEXT_FIELDS = ("id", "name", "vendor", "category", "privacy_url")
 REQUIRED_FIELDS = (*TEXT_FIELDS, "purpose", "retention")
 MIN_SIGNATURE_LENGTH = 4
+MEMO_SIZE = 16384
 
 # Open Cookie Database: only these categories are ours to block. Functional,
 # Security, Necessary and Personalization cookies keep a site working, so an
@@ -104,7 +105,7 @@ class Service:
 class Catalogue:
     """All known services, indexed once for fast look-ups; never changes after it is built."""
 
-    __slots__ = ("services", "_by_id", "_scripts", "_beacons", "_iframes", "_hosts", "_signatures", "_cookies", "_ocd")
+    __slots__ = ("services", "_by_id", "_scripts", "_beacons", "_iframes", "_hosts", "_signatures", "_cookies", "_ocd", "_memo")
 
     def __init__(self, services: Iterable[Service], open_cookie_database: Mapping[str, str] | None = None) -> None:
         self.services: tuple[Service, ...] = tuple(services)
@@ -118,6 +119,8 @@ class Catalogue:
         self._signatures = _signatures(self.services)
         self._cookies = _CookieIndex((pattern, service) for service in self.services for pattern in service.cookies)
         self._ocd = _CookieIndex(open_cookie_database.items()) if open_cookie_database else None
+        # A site repeats its URLs on every page: remember recent answers.
+        self._memo: dict[tuple[str, str], Service | None] = {}
 
     @classmethod
     def load(
@@ -175,6 +178,15 @@ class Catalogue:
         """The service whose longest signature occurs in an inline script body."""
         if not isinstance(code, str) or not code:
             return None
+        key = ("inline", code)
+        if key in self._memo:
+            return self._memo[key]
+        if len(self._memo) >= MEMO_SIZE:
+            self._memo.clear()
+        found = self._memo[key] = self._match_inline_uncached(code)
+        return found
+
+    def _match_inline_uncached(self, code: str) -> Service | None:
         normalised = code.translate(_NORMALISE_CODE)
         for signature, service in self._signatures:
             if signature in normalised:
@@ -223,6 +235,17 @@ class Catalogue:
         return {"categories": categories, "services": services}
 
     def _match_url(self, index: _UrlIndex, url: str, by_host: bool) -> Service | None:
+        key = (index.kind, url)
+        try:
+            return self._memo[key]
+        except KeyError:
+            pass
+        if len(self._memo) >= MEMO_SIZE:
+            self._memo.clear()
+        found = self._memo[key] = self._match_url_uncached(index, url, by_host)
+        return found
+
+    def _match_url_uncached(self, index: _UrlIndex, url: str, by_host: bool) -> Service | None:
         parts = _split_url(url)
         if parts is None:
             return None
@@ -443,9 +466,10 @@ class _PathRule:
 class _UrlIndex:
     """URL patterns of one kind: rules per exact host, per wildcard suffix, and per last path segment."""
 
-    __slots__ = ("exact", "suffix", "ends")
+    __slots__ = ("kind", "exact", "suffix", "ends")
 
     def __init__(self, services: Iterable[Service], kind: str) -> None:
+        self.kind = kind
         self.exact: dict[str, list[_PathRule]] = {}
         self.suffix: dict[str, list[_PathRule]] = {}
         self.ends: dict[str, list[tuple[str, Service]]] = {}

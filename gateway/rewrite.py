@@ -27,23 +27,35 @@ MAX_TAG = 64 * 1024
 # Give up looking for <head> after this much markup.
 MAX_HEAD_SEARCH = 64 * 1024
 
-_ATTRS = rb'(?:[\s/]*+[^\s/>][^\s/>=]*+(?:\s*+=\s*+(?:"[^"]*+"|\'[^\']*+\'|[^\s>]++))?+)*+[\s/]*+'
+# Attributes as the HTML tokenizer reads them: a quote opens a value only right after "=".
+_ATTRS = rb"(?:[^>=]++|=\s*+(?:\"[^\"]*+\"|'[^']*+'|[^\s>]*+))*+"
 _INTERESTING = rb"script|style|textarea|title|xmp|iframe|img|link|head|plaintext|noembed|noframes"
+_NOT_INTERESTING = rb"(?!(?i:" + _INTERESTING + rb")[\s/>])"
 _COMMENT = rb"<!--(?:-?>|(?:[^-]++|-(?!->))*+-->)"
 _CDATA = rb"<!\[CDATA\[(?:[^\]]++|\](?!\]>))*+\]\]>"
 
+# Alternatives ordered by how often they occur; tags whose first letter starts
+# no interesting name skip the (costlier) name check.
+# Raw-text elements the rewriter never changes are passed over whole when they are complete.
+_PLAIN_RAW_TEXT = b"".join(
+    rb"|<(?i:" + name + rb")(?=[\s/>])" + _ATTRS + rb">(?:[^<]++|<(?!/(?i:" + name + rb")[\s/>]))*+</(?i:" + name + rb")(?=[\s/>])"
+    for name in (rb"style", rb"title", rb"textarea")
+)
 BULK = re.compile(
     rb"(?:[^<]++"
-    rb"|<(?!(?i:" + _INTERESTING + rb")[\s/>])[a-zA-Z][^\s/>]*+" + _ATTRS + rb">"
-    rb"|</[a-zA-Z][^\s/>]*+" + _ATTRS + rb">"
+    rb"|</[a-zA-Z]" + _ATTRS + rb">"
+    rb"|<(?![sStTxXiIlLhHpPnN])[a-zA-Z]" + _ATTRS + rb">"
+    rb"|<" + _NOT_INTERESTING + rb"[a-zA-Z]" + _ATTRS + rb">"
+    + _PLAIN_RAW_TEXT +
     rb"|" + _COMMENT + rb"|" + _CDATA + rb"|<[!?](?!--|\[CDATA\[)[^>]*+>|</(?![a-zA-Z])[^>]*+>"
     rb"|<(?=[^a-zA-Z!/?]))*+"
 )
 START_TAG = re.compile(rb"<([a-zA-Z][^\s/>]*+)(" + _ATTRS + rb")>")
 ATTRIBUTE = re.compile(rb"([\s/]*+)([^\s/>][^\s/>=]*+)(?:(\s*+=\s*+)(\"[^\"]*+\"|'[^']*+'|[^\s>]++))?+")
+ATTRIBUTE_VALUES = re.compile(rb"[\s/]*+([^\s/>][^\s/>=]*+)(?:\s*+=\s*+(\"[^\"]*+\"|'[^']*+'|[^\s>]++))?+")
 COMMENT = re.compile(_COMMENT)
 CDATA = re.compile(_CDATA)
-END_TAG = re.compile(rb"</[a-zA-Z][^\s/>]*+" + _ATTRS + rb">")
+END_TAG = re.compile(rb"</[a-zA-Z]" + _ATTRS + rb">")
 BOGUS = re.compile(rb"<(?:[!?](?!--|\[CDATA\[)|/(?![a-zA-Z]))[^>]*+>")
 COMPLETE_CONSTRUCTS = (COMMENT, CDATA, END_TAG, BOGUS)
 # Openers of long constructs that are streamed through instead of held: opener -> terminator.
@@ -51,6 +63,7 @@ STREAMED_OPENERS = ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"))
 # Enough bytes after "<!--" to tell "<!-->" and "<!--->" from a long comment.
 OPENER_LOOKAHEAD = 6
 
+REWRITTEN = frozenset({b"script", b"img", b"iframe", b"link"})
 RAW_TEXT = frozenset({b"script", b"style", b"textarea", b"title", b"xmp", b"iframe", b"noembed", b"noframes"})
 JS_TYPES = frozenset(
     {"", "text/javascript", "application/javascript", "module", "text/ecmascript", "application/ecmascript",
@@ -60,30 +73,40 @@ TINY_SIZES = frozenset({"0", "1", "0px", "1px"})
 HINT_RELS = frozenset({"preconnect", "dns-prefetch", "preload", "prefetch", "modulepreload", "prerender"})
 # Markup written for other consent managers: the banner revives it, the rewriter leaves it alone.
 HAND_MARKED = (b"data-consent", b"data-category", b"data-name")
+ALREADY_HELD = (*HAND_MARKED, b"data-consent-src")
 GENERIC_BEACON_CATEGORY = "marketing"
 
 
 class Tag:
-    """A start tag with its attributes, kept as raw bytes until something changes."""
+    """A start tag; its attributes are read lazily and only re-serialised when something changes."""
 
     def __init__(self, name: bytes, attributes: bytes) -> None:
         self.name = name
-        self.parts: list[list[bytes]] = []  # [leading, name, equals, value]
-        self.values: dict[bytes, str] = {}
-        for match in ATTRIBUTE.finditer(attributes):
-            leading, attribute, equals, value = match.groups(b"")
-            self.parts.append([leading, attribute, equals, value])
-            key = attribute.lower()
-            if key not in self.values:
-                self.values[key] = html.unescape(value.strip(b"\"'").decode("latin-1")) if equals else ""
-        self.tail = attributes[sum(len(b"".join(p)) for p in self.parts) :]
+        self.attributes = attributes
+        self.raw_values: dict[bytes, bytes] = {}
+        for attribute, value in reversed(ATTRIBUTE_VALUES.findall(attributes)):
+            self.raw_values[attribute.lower()] = value  # the first occurrence wins, as in browsers
+        self.parsed: list[list[bytes]] | None = None
         self.changed = False
 
     def get(self, name: bytes) -> str | None:
-        return self.values.get(name)
+        raw = self.raw_values.get(name)
+        if raw is None:
+            return None
+        text = raw[1:-1] if raw[:1] in (b'"', b"'") else raw
+        return html.unescape(text.decode("latin-1")) if b"&" in text else text.decode("latin-1")
 
     def has_any(self, names: tuple[bytes, ...]) -> bool:
-        return any(name in self.values for name in names)
+        return any(name in self.raw_values for name in names)
+
+    @property
+    def parts(self) -> list[list[bytes]]:
+        """[leading, name, equals, value] per attribute, parsed on first change."""
+        if self.parsed is None:
+            self.parsed = [list(m.groups(b"")) for m in ATTRIBUTE.finditer(self.attributes)]
+            consumed = sum(len(b"".join(part)) for part in self.parsed)
+            self.tail = self.attributes[consumed:]
+        return self.parsed
 
     def rename(self, old: bytes, new: bytes) -> None:
         for part in self.parts:
@@ -99,7 +122,7 @@ class Tag:
                 break
         else:
             self.parts.append([b" ", name, b"=", quoted])
-        self.values[name] = value
+        self.raw_values[name] = quoted
         self.changed = True
 
     def mark(self, service: Service | None, category: str) -> None:
@@ -108,6 +131,8 @@ class Tag:
             self.set(b"data-consent-service", service.id)
 
     def to_bytes(self) -> bytes:
+        if not self.changed:
+            return b"<" + self.name + self.attributes + b">"
         attributes = b"".join(b"".join(part) for part in self.parts)
         return b"<" + self.name + attributes + self.tail + b">"
 
@@ -148,10 +173,13 @@ class Rewriter:
 
     def _run(self, final: bool) -> bytes:
         buffer, out, position = self.buffer, [], 0
-        while position < len(buffer):
+        size = len(buffer)
+        bulk = BULK.match
+        view = memoryview(buffer)  # unchanged runs are joined from the view: one copy fewer
+        while position < size:
             if self.plaintext:
                 out.append(buffer[position:])
-                position = len(buffer)
+                position = size
                 break
             if self.raw_end is not None:
                 position, done = self._skip_raw_text(buffer, position, out, final)
@@ -161,11 +189,12 @@ class Rewriter:
             if self.head_pending:
                 step = self._before_head(buffer, position, out, final)
             else:
-                end = BULK.match(buffer, position).end()
+                end = bulk(buffer, position).end()
                 if end > position:
-                    out.append(buffer[position:end])
+                    out.append(view[position:end])
                     position = end
-                    continue
+                    if position == size:
+                        break
                 step = self._interesting(buffer, position, out, final)
             if step is None:  # needs more input
                 break
@@ -255,6 +284,13 @@ class Rewriter:
             streamed = self._stream_long_construct(buffer, position, out, final)
             return streamed if streamed is not None else self._incomplete(buffer, position, out, final)
         name = match.group(1).lower()
+        if name not in REWRITTEN:
+            out.append(match.group())
+            if name == b"plaintext":
+                self.plaintext = True
+            elif name in RAW_TEXT:
+                self.raw_end = b"</" + name
+            return match.end()
         tag = Tag(match.group(1), match.group(2))
         if name == b"script":
             return self._script(tag, buffer, match.end(), out, final)
@@ -262,13 +298,11 @@ class Rewriter:
             self._image(tag)
         elif name == b"iframe":
             self._iframe(tag)
-        elif name == b"link":
+        else:
             self._link(tag)
-        elif name == b"plaintext":
-            self.plaintext = True
         out.append(tag.to_bytes() if tag.changed else match.group())
-        if name in RAW_TEXT:
-            self.raw_end = b"</" + name
+        if name == b"iframe":
+            self.raw_end = b"</iframe"
         return match.end()
 
     def _script(self, tag: Tag, buffer: bytes, body_start: int, out: list[bytes], final: bool) -> int | None:
@@ -282,7 +316,7 @@ class Rewriter:
             service = self.policy.catalogue.match_script(src)
         else:
             window = INLINE_SCAN_LIMIT + len(b"</script>")
-            end = _find_end(buffer[: body_start + window], b"</script", body_start)
+            end = _find_end(buffer, b"</script", body_start, body_start + window)
             available = len(buffer) - body_start
             if end < 0 and available < window and not final:
                 self.raw_end = None
@@ -301,7 +335,7 @@ class Rewriter:
 
     def _image(self, tag: Tag) -> None:
         src = tag.get(b"src")
-        if not src or tag.has_any(HAND_MARKED + (b"data-consent-src",)):
+        if not src or tag.has_any(ALREADY_HELD):
             return
         service = self.policy.catalogue.match_beacon(src)
         if service is not None:
@@ -319,7 +353,7 @@ class Rewriter:
 
     def _iframe(self, tag: Tag) -> None:
         src = tag.get(b"src")
-        if not src or tag.has_any(HAND_MARKED + (b"data-consent-src",)):
+        if not src or tag.has_any(ALREADY_HELD):
             return
         service = self.policy.catalogue.match_iframe(src)
         if service is None or self.policy.allows(service.category):
@@ -362,17 +396,27 @@ def is_third_party(url: str, site_host: str) -> bool:
     return bool(host) and host != site and host.split(".")[-2:] != site.split(".")[-2:]
 
 
-def _find_end(buffer: bytes, end_tag: bytes, start: int) -> int:
-    """Case-insensitive search for a raw-text end tag ("</script" followed by space, "/" or ">")."""
-    pattern = _end_patterns.get(end_tag)
-    if pattern is None:
-        follow = rb"(?=[\s/>])" if end_tag.startswith(b"</") else b""
-        pattern = _end_patterns[end_tag] = re.compile(re.escape(end_tag) + follow, re.IGNORECASE)
-    found = pattern.search(buffer, start)
-    return found.start() if found else -1
+def _find_end(buffer: bytes, end_tag: bytes, start: int, stop: int | None = None) -> int:
+    """Where ``end_tag`` ("</script", "-->") starts, ASCII case-insensitively; -1 if not before ``stop``.
+
+    ``bytes.find`` on the fixed start ("</", "-->") is far faster than a
+    case-insensitive regular expression; the rare candidates are checked by hand.
+    """
+    stop = len(buffer) if stop is None else min(stop, len(buffer))
+    if not end_tag.startswith(b"</"):
+        found = buffer.find(end_tag, start, stop)
+        return found if found >= 0 and found + len(end_tag) <= stop else -1
+    name = end_tag[2:]
+    position = buffer.find(b"</", start, stop)
+    while position >= 0:
+        after = position + len(end_tag)
+        if after < len(buffer) and buffer[position + 2 : after].lower() == name and buffer[after] in END_TAG_FOLLOWERS:
+            return position
+        position = buffer.find(b"</", position + 2, stop)
+    return -1
 
 
-_end_patterns: dict[bytes, re.Pattern[bytes]] = {}
+END_TAG_FOLLOWERS = frozenset(b" \t\n\r\f/>")
 
 
 def _may_complete(buffer: bytes, start: int) -> bool:
