@@ -275,3 +275,58 @@ def test_banner_screenshots_and_fit_on_a_narrow_phone(new_context, demo_server, 
         control_box = control.bounding_box()
         assert control_box["x"] >= 0 and control_box["x"] + control_box["width"] <= 320, (name, control_box)
     assert narrow.evaluate("document.documentElement.scrollWidth") <= 320
+
+
+def third_party_hosts(context, own: str) -> list[str]:
+    """Record every request the page makes to a host other than the demo server."""
+    seen: list[str] = []
+    context.on("request", lambda request: seen.append(urlsplit(request.url).hostname) if urlsplit(request.url).netloc != own else None)
+    return seen
+
+
+GOOGLE = {"www.googletagmanager.com"}
+MARKETING = {"connect.facebook.net", "snap.licdn.com", "www.youtube.com", "stats.partnernetwerk-demo.nl"}
+
+
+def test_no_tracker_request_before_a_choice_or_after_reject(new_context, demo_server) -> None:
+    context = new_context()
+    seen = third_party_hosts(context, urlsplit(demo_server.url).netloc)
+    page = context.new_page()
+    page.goto(demo_server.url + LESSON)
+    page.wait_for_load_state("networkidle")
+    assert seen == []
+    assert page.evaluate("window.dataLayer && window.dataLayer[0][0]") == "consent"  # Consent Mode default came first
+    assert page.locator("iframe[data-consent-src]").count() == 1  # the video waits behind a placeholder
+    with page.expect_navigation():
+        banner(page).get_by_role("button", name="Alles weigeren", exact=True).click()
+    page.wait_for_load_state("networkidle")
+    page.reload()
+    page.wait_for_load_state("networkidle")
+    assert seen == []
+    assert not [c for c in context.cookies() if c["name"].startswith(("_ga", "_fbp", "_hj"))]
+
+
+def test_analytics_only_loads_google_and_nothing_else(new_context, demo_server) -> None:
+    context = new_context()
+    seen = third_party_hosts(context, urlsplit(demo_server.url).netloc)
+    page = context.new_page()
+    page.goto(demo_server.url + LESSON)
+    page.evaluate(
+        "fetch('/_consent', {method: 'POST', headers: {'Content-Type': 'application/json'},"
+        " body: JSON.stringify({action: 'custom', categories: ['analytics']})})"
+    )
+    page.reload()
+    page.wait_for_load_state("networkidle")
+    assert set(seen) & GOOGLE
+    assert not set(seen) & MARKETING
+
+
+def test_accept_all_loads_every_tracker(new_context, demo_server) -> None:
+    context = new_context()
+    seen = third_party_hosts(context, urlsplit(demo_server.url).netloc)
+    page = context.new_page()
+    page.goto(demo_server.url + LESSON)
+    with page.expect_navigation():
+        banner(page).get_by_role("button", name="Alles accepteren", exact=True).click()
+    page.wait_for_load_state("networkidle")
+    assert GOOGLE | {"connect.facebook.net", "www.youtube.com", "stats.partnernetwerk-demo.nl"} <= set(seen)
