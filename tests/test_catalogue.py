@@ -1,4 +1,6 @@
 import csv
+import re
+from collections.abc import Iterable
 import json
 from pathlib import Path
 
@@ -340,150 +342,32 @@ def test_matching_never_raises_on_garbage(catalogue: Catalogue) -> None:
 
 # --- inline snippets, as vendors publish them ---------------------------------------------------
 
-SNIPPETS = {
-    "google-analytics": """
-  window.dataLayer = window.dataLayer || [];
-  function gtag(){dataLayer.push(arguments);}
-  gtag('js', new Date());
-
-  gtag('config', 'G-ABC123XYZ');
-""",
-    "google-ads": """
-  window.dataLayer = window.dataLayer || [];
-  function gtag(){dataLayer.push(arguments);}
-  gtag('js', new Date());
-  gtag("config", "AW-123456789");
-""",
-    "google-tag-manager": """(function(w,d,s,l,i){w[l]=w[l]||[];w[l].push({'gtm.start':
-new Date().getTime(),event:'gtm.js'});var f=d.getElementsByTagName(s)[0],
-j=d.createElement(s),dl=l!='dataLayer'?'&l='+l:'';j.async=true;j.src=
-'https://www.googletagmanager.com/gtm.js?id='+i+dl;f.parentNode.insertBefore(j,f);
-})(window,document,'script','dataLayer','GTM-ABC123');""",
-    "meta-pixel": """!function(f,b,e,v,n,t,s)
-{if(f.fbq)return;n=f.fbq=function(){n.callMethod?
-n.callMethod.apply(n,arguments):n.queue.push(arguments)};
-if(!f._fbq)f._fbq=n;n.push=n;n.loaded=!0;n.version='2.0';
-n.queue=[];t=b.createElement(e);t.async=!0;
-t.src=v;s=b.getElementsByTagName(e)[0];
-s.parentNode.insertBefore(t,s)}(window, document,'script',
-'https://connect.facebook.net/en_US/fbevents.js');
-fbq('init', '123456789');
-fbq('track', 'PageView');""",
-    "facebook-social": """(function(d, s, id) {
-  var js, fjs = d.getElementsByTagName(s)[0];
-  if (d.getElementById(id)) return;
-  js = d.createElement(s); js.id = id;
-  js.src = "https://connect.facebook.net/nl_NL/sdk.js#xfbml=1&version=v19.0";
-  fjs.parentNode.insertBefore(js, fjs);
-}(document, 'script', 'facebook-jssdk'));""",
-    "linkedin-insight": """
-_linkedin_partner_id = "1234567";
-window._linkedin_data_partner_ids = window._linkedin_data_partner_ids || [];
-window._linkedin_data_partner_ids.push(_linkedin_partner_id);
-(function(l) {
-if (!l){window.lintrk = function(a,b){window.lintrk.q.push([a,b])};
-window.lintrk.q=[]}
-var s = document.getElementsByTagName("script")[0];
-var b = document.createElement("script");
-b.type = "text/javascript";b.async = true;
-b.src = "https://snap.licdn.com/li.lms-analytics/insight.min.js";
-s.parentNode.insertBefore(b, s);})(window.lintrk);""",
-    "hotjar": """
-    (function(h,o,t,j,a,r){
-        h.hj=h.hj||function(){(h.hj.q=h.hj.q||[]).push(arguments)};
-        h._hjSettings={hjid:1234567,hjsv:6};
-        a=o.getElementsByTagName('head')[0];
-        r=o.createElement('script');r.async=1;
-        r.src=t+h._hjSettings.hjid+j+h._hjSettings.hjsv;
-        a.appendChild(r);
-    })(window,document,'https://static.hotjar.com/c/hotjar-','.js?sv=');""",
-    "microsoft-clarity": """
-    (function(c,l,a,r,i,t,y){
-        c[a]=c[a]||function(){(c[a].q=c[a].q||[]).push(arguments)};
-        t=l.createElement(r);t.async=1;t.src="https://www.clarity.ms/tag/"+i;
-        y=l.getElementsByTagName(r)[0];y.parentNode.insertBefore(t,y);
-    })(window, document, "clarity", "script", "abcdefghij");""",
-    "matomo": """
-  var _paq = window._paq = window._paq || [];
-  _paq.push(['trackPageView']);
-  _paq.push(['enableLinkTracking']);
-  (function() {
-    var u="//stats.leerplein.nl/";
-    _paq.push(['setTrackerUrl', u+'matomo.php']);
-    _paq.push(['setSiteId', '1']);
-    var d=document, g=d.createElement('script'), s=d.getElementsByTagName('script')[0];
-    g.async=true; g.src=u+'matomo.js'; s.parentNode.insertBefore(g,s);
-  })();""",
-    "bing-uet": """(function(w,d,t,r,u){var f,n,i;w[u]=w[u]||[],f=function(){var o={ti:"12345678", enableAutoSpaCapture: true};
-o.q=w[u],w[u]=new UET(o),w[u].push("pageLoad")},n=d.createElement(t),n.src=r,n.async=1,n.onload=n.onreadystatechange=function(){
-var s=this.readyState;s&&s!=="loaded"&&s!=="complete"||(f(),n.onload=n.onreadystatechange=null)},i=d.getElementsByTagName(t)[0],
-i.parentNode.insertBefore(n,i)})(window,document,"script","//bat.bing.com/bat.js","uetq");""",
-    "tiktok-pixel": """!function (w, d, t) {
-  w.TiktokAnalyticsObject=t;var ttq=w[t]=w[t]||[];ttq.methods=["page","track"];
-  ttq.load=function(e,n){var r="https://analytics.tiktok.com/i18n/pixel/events.js";ttq._i=ttq._i||{}};
-  ttq.load('C123ABC');
-  ttq.page();
-}(window, document, 'ttq');""",
-    "x-pixel": """!function(e,t,n,s,u,a){e.twq||(s=e.twq=function(){s.exe?s.exe.apply(s,arguments):s.queue.push(arguments);
-},s.version='1.1',s.queue=[],u=t.createElement(n),u.async=!0,u.src='https://static.ads-twitter.com/uwt.js',
-a=t.getElementsByTagName(n)[0],a.parentNode.insertBefore(u,a))}(window,document,'script');
-twq('config','abcde');""",
-    "x-embed": """window.twttr = (function(d, s, id) {
-  var js, fjs = d.getElementsByTagName(s)[0], t = window.twttr || {};
-  if (d.getElementById(id)) return t;
-  js = d.createElement(s); js.id = id;
-  js.src = "https://platform.twitter.com/widgets.js";
-  fjs.parentNode.insertBefore(js, fjs);
-  return t;
-}(document, "script", "twitter-wjs"));""",
-    "pinterest-tag": """!function(e){if(!window.pintrk){window.pintrk = function () {
-window.pintrk.queue.push(Array.prototype.slice.call(arguments))};var
-n=window.pintrk;n.queue=[],n.version="3.0";var
-t=document.createElement("script");t.async=!0,t.src=e;var
-r=document.getElementsByTagName("script")[0];
-r.parentNode.insertBefore(t,r)}}("https://s.pinimg.com/ct/core.js");
-pintrk('load', '2612345678901');
-pintrk('page');""",
-    "snapchat-pixel": """(function(e,t,n){if(e.snaptr)return;var a=e.snaptr=function()
-{a.handleRequest?a.handleRequest.apply(a,arguments):a.queue.push(arguments)};
-a.queue=[];var s='script';r=t.createElement(s);r.async=!0;
-r.src=n;var u=t.getElementsByTagName(s)[0];
-u.parentNode.insertBefore(r,u);})(window,document,
-'https://sc-static.net/scevent.min.js');
-snaptr('init', 'abc-123', {});
-snaptr('track', 'PAGE_VIEW');""",
-    "reddit-pixel": """!function(w,d){if(!w.rdt){var p=w.rdt=function(){p.sendEvent?p.sendEvent.apply(p,arguments):p.callQueue.push(arguments)};
-p.callQueue=[];var t=d.createElement("script");t.src="https://www.redditstatic.com/ads/pixel.js",t.async=!0;
-var s=d.getElementsByTagName("script")[0];s.parentNode.insertBefore(t,s)}}(window,document);
-rdt('init','t2_abc');rdt('track', 'PageVisit');""",
-    "hubspot": """var _hsq = window._hsq = window._hsq || [];
-_hsq.push(['setPath', '/cursussen']);
-_hsq.push(['trackPageView']);""",
-    "leadinfo": """(function(l,e,a,d,i,n,f,o){if(!l[i]){l.GlobalLeadinfoNamespace=l.GlobalLeadinfoNamespace||[];
-l.GlobalLeadinfoNamespace.push(i);l[i]=function(){(l[i].q=l[i].q||[]).push(arguments)};l[i].t=l[i].t||n;
-l[i].q=l[i].q||[];o=e.createElement(a);f=e.getElementsByTagName(a)[0];o.async=1;o.src=d;f.parentNode.insertBefore(o,f);}
-}(window,document,"script","https://cdn.leadinfo.net/ping.js","leadinfo","LI-123ABC"));""",
-    "youtube": """var tag = document.createElement('script');
-tag.src = "https://www.youtube.com/iframe_api";
-var firstScriptTag = document.getElementsByTagName('script')[0];
-firstScriptTag.parentNode.insertBefore(tag, firstScriptTag);
-function onYouTubeIframeAPIReady() { player = new YT.Player('player', {videoId: 'abc'}); }""",
-    "mouseflow": """window._mfq = window._mfq || [];
-  (function() {
-    var mf = document.createElement("script");
-    mf.type = "text/javascript"; mf.defer = true;
-    mf.src = "//cdn.mouseflow.com/projects/abc-123.js";
-    document.getElementsByTagName("head")[0].appendChild(mf);
-  })();""",
-    "google-adsense": "(adsbygoogle = window.adsbygoogle || []).push({});",
-    "instagram-embed": "window.instgrm.Embeds.process();",
-    "plausible": "window.plausible = window.plausible || function() { (window.plausible.q = window.plausible.q || []).push(arguments) }",
-}
+CORPUS = Path(__file__).parent / "corpus"
 
 
-@pytest.mark.parametrize("expected", sorted(SNIPPETS))
-def test_match_inline_recognises_published_snippets(catalogue: Catalogue, expected: str) -> None:
-    service = catalogue.match_inline(SNIPPETS[expected])
+def corpus_service(stem: str, services: Iterable[str]) -> str:
+    """The service a corpus file is named after: the longest service id its name starts with."""
+    return max((s for s in services if stem == s or stem.startswith(s + "-")), key=len)
+
+
+def inline_snippets() -> dict[str, str]:
+    """Inline script bodies of the corpus, by file name (the published snippet forms)."""
+    bodies = {}
+    for path in sorted(CORPUS.glob("*.html")):
+        for body in re.findall(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", path.read_text(), re.S):
+            if body.strip():
+                bodies.setdefault(path.stem, "")
+                bodies[path.stem] += body
+    return bodies
+
+
+SNIPPETS = inline_snippets()
+
+
+@pytest.mark.parametrize("stem", sorted(SNIPPETS))
+def test_match_inline_recognises_published_snippets(catalogue: Catalogue, stem: str) -> None:
+    expected = corpus_service(stem, [s.id for s in catalogue.services])
+    service = catalogue.match_inline(SNIPPETS[stem])
     assert service is not None and service.id == expected
 
 
@@ -504,7 +388,7 @@ def test_match_inline_leaves_site_code_alone(catalogue: Catalogue, code: str) ->
 
 
 def test_match_inline_prefers_the_stricter_tag_in_a_mixed_block(catalogue: Catalogue) -> None:
-    code = SNIPPETS["google-analytics"] + "gtag('config', 'AW-123');"
+    code = SNIPPETS["google-analytics-gtag"] + "gtag('config', 'AW-123');"
     assert catalogue.match_inline(code).id == "google-ads"
 
 
