@@ -15,6 +15,7 @@ from .assets import STATIC_DIR
 from .banner import Banner
 from .catalogue import Catalogue
 from .consent import Consent
+from .cors import CrossOrigin
 from .cookie import consent_token, expire_consent_cookie, expire_denied_cookies, set_consent_cookie
 from .locale import negotiate
 from .preferences import PreferencesForm
@@ -42,14 +43,16 @@ class ConsentAPI:
                 Route(f"{prefix}/banner.js", self.banner_script, methods=["GET"]),
                 Route(f"{prefix}/preferences", refusing_errors(form.show), methods=["GET"]),
                 Route(f"{prefix}/preferences", refusing_errors(self.submit_form(form)), methods=["POST"]),
+                Route(f"{prefix}/services", self.services, methods=["GET"]),
                 Route(f"{prefix}/healthz", self.health, methods=["GET"]),
                 Mount(f"{prefix}/static", StaticFiles(directory=STATIC_DIR)),
             ],
             redirect_slashes=False,
         )
+        self.app = CrossOrigin(self.router, settings.allowed_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.router(scope, receive, send)
+        await self.app(scope, receive, send)
 
     def language(self, request: Request, requested: Any = None) -> str:
         return negotiate(request.headers, requested if isinstance(requested, str) else None, self.settings.default_language)
@@ -69,7 +72,8 @@ class ConsentAPI:
             raise APIError(400, "invalid_json", "the body must be a JSON object")
         action, categories = validate_choice(self.settings, choice.get("action", "custom"), choice.get("categories", []))
         page = choice.get("page") if isinstance(choice.get("page"), str) else None
-        consent = await self.confirm(request, action, categories, self.language(request, choice.get("language")), page)
+        language = self.language(request, choice.get("language"))
+        consent = await self.confirm(request, action, categories, language, page, body_token(choice))
         token = self.recorder.codec.dumps(consent)
         response = JSONResponse(
             {
@@ -84,17 +88,29 @@ class ConsentAPI:
         expire_denied_cookies(response, request.scope, consent.categories, self.settings, self.catalogue)
         return response
 
-    async def confirm(self, request: Request, action: str, categories: list[str], language: str, page: str | None) -> Consent:
+    async def confirm(
+        self, request: Request, action: str, categories: list[str], language: str, page: str | None, token: str | None = None
+    ) -> Consent:
         """Record the choice durably; a store that fails is a 503, never a silent loss."""
-        previous = self.recorder.previous(consent_token(request.scope, self.settings))
+        previous = self.previous(request, token)
         try:
             return await self.recorder.record(request.scope, action, categories, language, page, previous)
         except Exception:
             raise APIError(503, "store_unavailable", "the choice could not be stored; please try again") from None
 
+    def previous(self, request: Request, token: str | None) -> Consent | None:
+        """The visitor's earlier consent: from the cookie, or from the body when the banner runs on another origin."""
+        return self.recorder.previous(consent_token(request.scope, self.settings)) or self.recorder.previous(token)
+
     async def withdraw(self, request: Request) -> Response:
         check_same_site(request, self.settings)
-        previous = self.recorder.previous(consent_token(request.scope, self.settings))
+        token = None
+        if request.headers.get("content-type", "").startswith("application/json"):
+            try:
+                token = body_token(json.loads(await read_body(request)))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                raise APIError(400, "invalid_json", "the body is not valid JSON") from None
+        previous = self.previous(request, token)
         required = self.settings.categories[0].name
         body = {"id": None, "categories": [required], "revision": self.settings.revision, "method": "withdraw"}
         if previous is not None:
@@ -121,6 +137,20 @@ class ConsentAPI:
     async def banner_script(self, request: Request) -> Response:
         return self.banner.response(request)
 
+    async def services(self, request: Request) -> Response:
+        """The catalogue in the visitor's language, for the banner's settings layer."""
+        language = self.language(request, request.query_params.get("lang"))
+        listed = [
+            {
+                "id": s.id, "name": s.name, "vendor": s.vendor, "category": s.category,
+                "purpose": s.text(language)[0], "retention": s.text(language)[1],
+                "cookies": list(s.cookies), "privacy_url": s.privacy_url,
+            }
+            for s in self.catalogue.services
+            if s.category in self.settings.category_names
+        ]
+        return JSONResponse({"services": listed}, headers={"Cache-Control": "public, max-age=3600"})
+
     async def health(self, request: Request) -> Response:
         try:
             await self.store.ping()
@@ -128,3 +158,7 @@ class ConsentAPI:
             return JSONResponse({"status": "failing", "store": type(error).__name__}, status_code=503)
         return JSONResponse({"status": "ok"})
 
+
+def body_token(body: Any) -> str | None:
+    token = body.get("token") if isinstance(body, dict) else None
+    return token if isinstance(token, str) else None

@@ -33,7 +33,7 @@ class ConsentMiddleware:
         self.codec = TokenCodec(self.settings.secret_key, self.settings.cookie_max_age)
         self.store = store if store is not None else open_store(self.settings.database_url)
         self.catalogue = load_catalogue(self.settings)
-        self.banner = Banner(self.settings)
+        self.banner = Banner(self.settings, self.catalogue)
         self.recorder = Recorder(self.settings, self.store, self.codec, self.banner.text_hashes)
         self.api = ConsentAPI(self.settings, self.store, self.recorder, self.banner, self.catalogue)
         self.page_rules = PageRules(self.settings, self.catalogue, self.banner)

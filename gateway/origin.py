@@ -8,7 +8,7 @@ Browsers say where a request comes from (``Sec-Fetch-Site``, ``Origin``,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
@@ -54,12 +54,16 @@ def request_origin(scope: Scope, trusted: Sequence[Network]) -> str | None:
     return normalise_origin(f"{request_scheme(scope, trusted)}://{host}")
 
 
-def is_cross_site(scope: Scope, trusted: Sequence[Network]) -> bool:
+def is_cross_site(scope: Scope, trusted: Sequence[Network], allowed: Collection[str] = ()) -> bool:
+    """Does a browser say this request comes from a site other than ours and the allowed ones?"""
     headers = Headers(scope=scope)
+    claimed = headers.get("origin") or headers.get("referer")
+    claimed_origin = normalise_origin(claimed) if claimed else None
+    if claimed_origin is not None and claimed_origin in allowed:
+        return False
     if headers.get("sec-fetch-site") == "cross-site":
         return True
-    claimed = headers.get("origin") or headers.get("referer")
     if claimed is None:
         return False
     own = request_origin(scope, trusted)
-    return own is None or normalise_origin(claimed) != own
+    return own is None or claimed_origin != own

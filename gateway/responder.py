@@ -25,7 +25,7 @@ from .banner import Banner
 from .catalogue import Catalogue, Service
 from .cookies import expiry_headers, filter_set_cookies
 from .encoding import SUPPORTED, Transcoder
-from .locale import negotiate, texts
+from .locale import texts
 from .rewrite import Rewriter, RewritePolicy
 from .settings import Settings
 
@@ -54,7 +54,8 @@ class PageRules:
     def head_injection(self, nonce: str | None) -> bytes:
         nonce_attribute = f' nonce="{nonce}"' if nonce else ""
         consent_mode = f"<script{nonce_attribute}>{CONSENT_MODE_DEFAULT}</script>".encode()
-        return self.banner.script_tag(nonce) + consent_mode
+        # The default comes first: the banner may send an update for a stored choice at once.
+        return consent_mode + self.banner.script_tag(nonce)
 
     def placeholder(self, language: str, next_path: str):
         """A small page shown inside a blocked embed: what it is, and where to allow it."""
@@ -145,7 +146,8 @@ class PageResponder:
                 for value in values:
                     headers.append(name, csp.add_nonce(value, nonce))
         request = Headers(scope=self.scope)
-        language = negotiate(request, None, self.rules.settings.default_language)
+        # The site's own language: pages are written in it, whatever the browser prefers.
+        language = self.rules.settings.default_language
         return RewritePolicy(
             catalogue=self.rules.catalogue,
             granted=self.granted,

@@ -97,6 +97,7 @@ class Settings:
     trusted_proxies: tuple[Network, ...] | tuple[str, ...] = ()
     privacy_url: str = "/privacy"
     default_language: str = "nl"
+    allowed_origins: tuple[str, ...] = ()
     path_policies: tuple[PathPolicy, ...] | tuple[dict, ...] = ()
     services: tuple[dict, ...] = ()
     open_cookie_database: str | None = None
@@ -111,6 +112,7 @@ class Settings:
             keys = (secrets.token_urlsafe(32),)  # demo only: choices are forgotten on restart
         self._settle("secret_key", keys)
         self._settle("trusted_proxies", tuple(_network(p) for p in self.trusted_proxies))
+        self._settle("allowed_origins", tuple(_origin(o) for o in self.allowed_origins))
         self._settle("categories", _ordered_categories(self.categories))
         self._settle("services", tuple(self.services))
         self._settle("path_policies", self._parsed_path_policies())
@@ -182,6 +184,15 @@ def _is_http_url(value: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.query and not parts.fragment
 
 
+def _origin(value: str) -> str:
+    from .origin import normalise_origin  # origin imports network, which imports settings
+
+    origin = normalise_origin(value) if isinstance(value, str) and "/" not in value.split("://", 1)[-1] else None
+    if origin is None:
+        raise SettingsError(f"allowed_origins: {value!r} is not an origin like https://www.example.nl")
+    return origin
+
+
 def _network(value: Network | str) -> Network:
     if isinstance(value, ipaddress.IPv4Network | ipaddress.IPv6Network):
         return value
@@ -245,7 +256,7 @@ def _language_table(key: str, raw: Any) -> dict[str, str]:
 
 def _check_type(key: str, raw: Any) -> Any:
     expected = FIELDS[key].type
-    if key in ("secret_key", "trusted_proxies"):
+    if key in ("secret_key", "trusted_proxies", "allowed_origins"):
         if isinstance(raw, str) or (isinstance(raw, list) and all(isinstance(v, str) for v in raw)):
             return tuple(raw) if isinstance(raw, list) else raw
         raise SettingsError(f"{key}: expected a text or a list of texts")
@@ -278,7 +289,7 @@ def _read_environ(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _from_env_text(name: str, key: str, raw: str) -> Any:
-    if key in ("secret_key", "trusted_proxies"):
+    if key in ("secret_key", "trusted_proxies", "allowed_origins"):
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     if key == "categories":
         names = [part.strip() for part in raw.split(",") if part.strip()]

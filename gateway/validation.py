@@ -43,7 +43,7 @@ def refusing_errors(endpoint: Endpoint) -> Endpoint:
 
 
 def check_same_site(request: Request, settings: Settings) -> None:
-    if is_cross_site(request.scope, settings.trusted_proxies):
+    if is_cross_site(request.scope, settings.trusted_proxies, settings.allowed_origins):
         raise APIError(403, "cross_site", "consent can only be changed from this site")
 
 

@@ -35,7 +35,8 @@ def test_payload_is_plain_base64url_json_for_the_banner() -> None:
 @pytest.mark.parametrize(
     "tamper",
     [
-        lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),  # signature changed
+        # signature changed (not its last character: that one also carries unused padding bits)
+        lambda t: t[:-5] + ("A" if t[-5] != "A" else "B") + t[-4:],
         lambda t: base64.urlsafe_b64encode(b'{"i":"x","c":["marketing"],"r":1,"t":1}').decode().rstrip("=")
         + t[t.index(".") :],  # payload swapped
         lambda t: t.split(".")[0],  # signature removed

@@ -86,7 +86,8 @@ def gateway(upstream, tmp_path, monkeypatch):
 def test_html_gets_the_banner_and_the_rest_passes(gateway) -> None:
     response = httpx.get(gateway.url + "/")
     assert response.status_code == 200
-    assert response.text.startswith('<!DOCTYPE html><html lang=nl><head><script src="/_consent/banner.js?v=')
+    assert response.text.startswith("<!DOCTYPE html><html lang=nl><head><script>window.dataLayer")
+    assert '<script src="/_consent/banner.js?v=' in response.text
     assert response.text.endswith("<title>Moodle</title></head><body><h1>Cursus</h1></body></html>")
 
 

@@ -1,12 +1,24 @@
-/* consent-gateway banner: asks before any non-essential cookie or tracker. */
+/* consent-gateway banner: nothing non-essential runs before the visitor says yes. */
 (function () {
   "use strict";
   if (window.consentGateway) return;
-  var CONFIG = {{ config | tojson }};
-  var STYLESHEET = {{ stylesheet | tojson }};
+  var C = {{ config | tojson }};
+  var CSS = {{ stylesheet | tojson }};
+  var doc = document, loc = location;
+  var me = doc.currentScript;
+  var base = me && me.src ? new URL(me.src, loc.href) : null;
+  var remote = !!base && base.origin !== loc.origin;
+  var api = (remote ? base.origin : "") + C.prefix;
+  var nonce = (me && (me.nonce || me.getAttribute("nonce"))) || "";
+  var granted = {};
+  var handlers = [];
+  var ui = {};
+  var setAttribute = Element.prototype.setAttribute;
+
+  /* ---- consent state ------------------------------------------------ */
 
   function readCookie(name) {
-    var parts = document.cookie ? document.cookie.split("; ") : [];
+    var parts = doc.cookie ? doc.cookie.split("; ") : [];
     for (var i = 0; i < parts.length; i++) {
       var eq = parts[i].indexOf("=");
       if (parts[i].slice(0, eq) === name) return parts[i].slice(eq + 1);
@@ -14,111 +26,433 @@
     return null;
   }
 
-  /* The server verifies the signature; the banner only reads the payload. */
-  function readConsent() {
-    var token = readCookie(CONFIG.cookie);
+  /* The server verifies the signature; here the payload only says what to revive. */
+  function stored() {
+    var token = readCookie(C.cookie);
     if (!token) return null;
     try {
-      var encoded = token.split(".")[0].replace(/-/g, "+").replace(/_/g, "/");
-      var payload = JSON.parse(atob(encoded + "===".slice((encoded.length + 3) % 4)));
-      if (payload.r !== CONFIG.revision) return null;
-      return { id: payload.i, categories: payload.c, revision: payload.r, method: payload.m };
-    } catch (error) {
+      var part = token.replace(/^"|"$/g, "").split(".")[0].replace(/-/g, "+").replace(/_/g, "/");
+      var p = JSON.parse(atob(part + "===".slice((part.length + 3) % 4)));
+      return p.r === C.revision ? { id: p.i, categories: p.c, revision: p.r, method: p.m } : null;
+    } catch (e) {
       return null;
     }
   }
 
-  function language() {
-    var lang = (document.documentElement.lang || "").slice(0, 2).toLowerCase();
-    return CONFIG.shown[lang] ? lang : CONFIG.defaultLanguage;
+  function grant(list) {
+    granted = {};
+    granted[C.required] = true;
+    (list || []).forEach(function (c) { granted[c] = true; });
   }
 
-  function record(action, categories) {
-    return fetch(CONFIG.prefix, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({
-        action: action,
-        categories: categories || [],
-        language: language(),
-        page: location.pathname
-      })
-    }).then(function (response) {
-      if (!response.ok) throw new Error("consent not recorded: HTTP " + response.status);
-      return response.json();
+  function current() {
+    return C.categories.filter(function (c) { return granted[c]; });
+  }
+
+  /* ---- which requests wait for consent -------------------------------- */
+
+  function hostOf(url) {
+    try { return new URL(url, loc.href).hostname.toLowerCase(); } catch (e) { return ""; }
+  }
+
+  function hostMatches(host, pattern) {
+    if (pattern.slice(0, 2) !== "*.") return host === pattern;
+    var root = pattern.slice(2);
+    return host === root || host.slice(-root.length - 1) === "." + root;
+  }
+
+  /* The category a URL needs, when it is not granted; null when it may load. */
+  function heldFor(url) {
+    var host = typeof url === "string" || url instanceof URL ? hostOf(String(url)) : "";
+    if (!host || host === loc.hostname) return null;
+    for (var cat in C.guard) {
+      if (granted[cat]) continue;
+      var hosts = C.guard[cat];
+      for (var i = 0; i < hosts.length; i++) if (hostMatches(host, hosts[i])) return cat;
+    }
+    return null;
+  }
+
+  function hold(el, url, cat) {
+    el.setAttribute("data-consent-src", url);
+    el.setAttribute("data-consent", cat);
+    if (el.tagName === "SCRIPT") {
+      if (el.type && el.type !== "text/plain") el.setAttribute("data-consent-type", el.type);
+      el.type = "text/plain";
+    }
+  }
+
+  var GUARDED = { SCRIPT: 1, IFRAME: 1, IMG: 1 };
+
+  function guard() {
+    [window.HTMLScriptElement, window.HTMLIFrameElement, window.HTMLImageElement].forEach(function (type) {
+      var d = Object.getOwnPropertyDescriptor(type.prototype, "src");
+      Object.defineProperty(type.prototype, "src", {
+        configurable: true, enumerable: d.enumerable, get: d.get,
+        set: function (v) {
+          var cat = heldFor(v);
+          if (cat) hold(this, String(v), cat); else d.set.call(this, v);
+        }
+      });
+    });
+    Element.prototype.setAttribute = function (name, value) {
+      var cat = GUARDED[this.tagName] && String(name).toLowerCase() === "src" && heldFor(String(value));
+      if (cat) return hold(this, String(value), cat);
+      return setAttribute.call(this, name, value);
+    };
+    var fetch = window.fetch;
+    if (fetch) window.fetch = function (input) {
+      var url = input && typeof input === "object" && "url" in input ? input.url : input;
+      if (heldFor(url)) return Promise.reject(new TypeError("held until consent"));
+      return fetch.apply(this, arguments);
+    };
+    var open = XMLHttpRequest.prototype.open, send = XMLHttpRequest.prototype.send;
+    XMLHttpRequest.prototype.open = function (method, url) {
+      this._cgHeld = !!heldFor(url);
+      return open.apply(this, arguments);
+    };
+    XMLHttpRequest.prototype.send = function () {
+      if (!this._cgHeld) return send.apply(this, arguments);
+      var xhr = this;
+      setTimeout(function () { xhr.dispatchEvent(new ProgressEvent("error")); }, 0);
+    };
+    if (navigator.sendBeacon) {
+      var beacon = navigator.sendBeacon.bind(navigator);
+      navigator.sendBeacon = function (url) { return heldFor(url) ? false : beacon.apply(null, arguments); };
+    }
+    /* Markup the server did not rewrite (script-tag mode): catch what the parser adds. */
+    new MutationObserver(function (records) {
+      records.forEach(function (r) {
+        r.addedNodes.forEach(function (n) {
+          if (!GUARDED[n.tagName] || n.hasAttribute("data-consent")) return;
+          var url = n.getAttribute("src"), cat = url && heldFor(url);
+          if (!cat) return;
+          hold(n, url, cat);
+          n.removeAttribute("src");
+        });
+      });
+    }).observe(doc.documentElement, { childList: true, subtree: true });
+  }
+
+  /* ---- bringing back what was consented -------------------------------- */
+
+  function categoryOf(el) {
+    var cat = el.getAttribute("data-consent") || el.getAttribute("data-category");
+    if (cat) return cat;
+    var name = (el.getAttribute("data-name") || "").toLowerCase().replace(/[^a-z0-9]/g, "");
+    return C.klaro[name] || (C.categories.indexOf(name) >= 0 ? name : "marketing");
+  }
+
+  function revive() {
+    var scripts = [];
+    var nodes = doc.querySelectorAll("[data-consent],script[type='text/plain'][data-category],[data-name][type='text/plain'],iframe[data-name][data-src]");
+    Array.prototype.forEach.call(nodes, function (el) {
+      if (!granted[categoryOf(el)]) return;
+      var tag = el.tagName;
+      if (tag === "SCRIPT") return scripts.push(el);
+      var src = el.getAttribute("data-consent-src") || el.getAttribute("data-src");
+      clean(el);
+      if (tag === "LINK") {
+        el.rel = el.getAttribute("data-consent-rel");
+        el.removeAttribute("data-consent-rel");
+      } else if (src) {
+        if (tag === "IFRAME") {
+          var srcdoc = el.getAttribute("data-consent-srcdoc");
+          el.removeAttribute("data-consent-srcdoc");
+          if (srcdoc) el.setAttribute("srcdoc", srcdoc); else el.removeAttribute("srcdoc");
+        }
+        var srcset = el.getAttribute("data-consent-srcset");
+        if (srcset) { el.setAttribute("srcset", srcset); el.removeAttribute("data-consent-srcset"); }
+        el.src = src;
+      }
+    });
+    runInOrder(scripts, 0);
+  }
+
+  /* A held embed can be loaded this once, without consenting to its category. */
+  function offerOnce() {
+    Array.prototype.forEach.call(doc.querySelectorAll("iframe[data-consent-src]"), function (frame) {
+      var wire = function () {
+        var inner = frame.contentDocument;
+        if (!inner || !inner.body || inner.querySelector("[data-consent-load]")) return;
+        var b = el("button", { type: "button", "data-consent-load": "", style: "margin:.5rem;padding:.5rem 1rem;font:inherit" }, t().load_once);
+        b.addEventListener("click", function () {
+          var src = frame.getAttribute("data-consent-src");
+          clean(frame);
+          frame.removeAttribute("srcdoc");
+          setAttribute.call(frame, "src", src);
+        });
+        (inner.querySelector("div") || inner.body).appendChild(b);
+      };
+      frame.addEventListener("load", wire);
+      wire();
+    });
+  }
+
+  function clean(el) {
+    ["data-consent", "data-consent-src", "data-consent-service", "data-category", "data-src"].forEach(function (a) {
+      el.removeAttribute(a);
+    });
+  }
+
+  /* External scripts load one after another, so each finds what the previous one set up. */
+  function runInOrder(scripts, i) {
+    if (i >= scripts.length) return;
+    var old = scripts[i], fresh = doc.createElement("script");
+    var src = old.getAttribute("data-consent-src") || old.getAttribute("src");
+    var type = old.getAttribute("data-consent-type") || old.getAttribute("data-type") || "";
+    Array.prototype.forEach.call(old.attributes, function (a) {
+      if (!/^(type|src|data-consent.*|data-category|data-type)$/.test(a.name)) fresh.setAttribute(a.name, a.value);
+    });
+    if (type) fresh.type = type;
+    if (nonce) fresh.nonce = nonce;
+    if (src) {
+      fresh.onload = fresh.onerror = function () { runInOrder(scripts, i + 1); };
+      fresh.src = src;
+      old.parentNode.replaceChild(fresh, old);
+    } else {
+      fresh.text = old.text;
+      old.parentNode.replaceChild(fresh, old);
+      runInOrder(scripts, i + 1);
+    }
+  }
+
+  /* ---- telling the page ------------------------------------------------ */
+
+  function consentMode(kind) {
+    var w = window;
+    w.dataLayer = w.dataLayer || [];
+    var state = function (c) { return granted[c] ? "granted" : "denied"; };
+    (function () { w.dataLayer.push(arguments); })("consent", kind, {
+      analytics_storage: state("analytics"), ad_storage: state("marketing"),
+      ad_user_data: state("marketing"), ad_personalization: state("marketing")
+    });
+  }
+
+  function announce() {
+    var detail = { categories: current(), id: (stored() || {}).id || null };
+    consentMode("update");
+    window.dataLayer.push({ event: "consent_update", consent_categories: detail.categories });
+    doc.dispatchEvent(new CustomEvent("consent:change", { detail: detail }));
+    handlers.forEach(function (fn) { try { fn(detail); } catch (e) { setTimeout(function () { throw e; }); } });
+  }
+
+  /* ---- recording a choice ---------------------------------------------- */
+
+  function lang() {
+    var l = (doc.documentElement.lang || "").slice(0, 2).toLowerCase();
+    return C.text[l] ? l : C.defaultLanguage;
+  }
+
+  function writeCookie(token, maxAge) {
+    doc.cookie = C.cookie + "=" + token + "; Path=/; Max-Age=" + maxAge + "; SameSite=Lax" +
+      (loc.protocol === "https:" ? "; Secure" : "");
+  }
+
+  function send(method, body) {
+    var options = { method: method, credentials: remote ? "omit" : "same-origin", headers: { "Content-Type": "application/json" } };
+    body = body || {};
+    if (remote) body.token = readCookie(C.cookie);
+    options.body = JSON.stringify(body);
+    return fetch.call(window, api, options).then(function (r) {
+      if (!r.ok) throw new Error("consent not recorded: HTTP " + r.status);
+      return r.json();
     });
   }
 
   function choose(action, categories) {
-    return record(action, categories).then(function (answer) {
-      location.reload();
-      return answer;
+    var before = current();
+    return send("POST", { action: action, categories: categories || [], language: lang(), page: loc.pathname })
+      .then(function (answer) {
+        if (remote) writeCookie(answer.token, C.maxAge);
+        apply(answer.categories, before);
+        return answer;
+      });
+  }
+
+  function apply(list, before) {
+    grant(list);
+    close();
+    var lost = before.filter(function (c) { return !granted[c]; });
+    if (lost.length) {
+      clearCookies(lost);
+      announce();
+      /* What already ran cannot be unloaded: a fresh page starts clean. */
+      return loc.reload();
+    }
+    revive();
+    announce();
+    showReopen();
+  }
+
+  function withdraw() {
+    var before = current();
+    return send("DELETE").then(function () {
+      if (remote) writeCookie("", 0);
+      apply([], before);
     });
   }
 
-  function preferencesUrl() {
-    return CONFIG.prefix + "/preferences?lang=" + language() +
-      "&next=" + encodeURIComponent(location.pathname + location.search);
+  function clearCookies(categories) {
+    var patterns = [];
+    categories.forEach(function (c) { patterns = patterns.concat(C.cookies[c] || []); });
+    var host = loc.hostname.split("."), domains = [""];
+    for (var i = 0; i < host.length - 1; i++) domains.push("; Domain=." + host.slice(i).join("."));
+    (doc.cookie ? doc.cookie.split("; ") : []).forEach(function (pair) {
+      var name = pair.split("=")[0];
+      var hit = patterns.some(function (p) {
+        return p.slice(-1) === "*" ? name.indexOf(p.slice(0, -1)) === 0 : name === p;
+      });
+      if (hit) domains.forEach(function (d) { doc.cookie = name + "=; Max-Age=0; Path=/" + d; });
+    });
   }
 
-  function element(tag, attributes, text) {
-    var node = document.createElement(tag);
-    for (var name in attributes) node.setAttribute(name, attributes[name]);
-    if (text) node.textContent = text;
-    return node;
+  /* ---- the banner ------------------------------------------------------ */
+
+  function el(tag, attrs, text) {
+    var n = doc.createElement(tag);
+    for (var k in attrs) n.setAttribute(k, attrs[k]);
+    if (text) n.textContent = text;
+    return n;
   }
 
-  function addStylesheet() {
-    if (document.getElementById("cg-style")) return;
-    var style = element("style", { id: "cg-style" });
-    style.textContent = STYLESHEET;
-    document.head.appendChild(style);
+  function button(text, onClick, cls) {
+    var b = el("button", { type: "button", "class": cls || "cg-btn" }, text);
+    b.addEventListener("click", onClick);
+    return b;
   }
+
+  function style() {
+    if (ui.style) return;
+    ui.style = el("style", nonce ? { nonce: nonce } : {});
+    ui.style.textContent = CSS;
+    doc.head.appendChild(ui.style);
+  }
+
+  function t() { return C.text[lang()]; }
 
   function showBanner() {
-    addStylesheet();
-    var shown = CONFIG.shown[language()];
-    var t = shown.texts;
-    var dialog = element("div", {
-      id: "cg-banner", role: "dialog", "aria-modal": "false",
-      "aria-labelledby": "cg-title", "aria-describedby": "cg-intro", lang: language()
-    });
-    dialog.appendChild(element("h2", { id: "cg-title" }, t.title));
-    var intro = element("p", { id: "cg-intro" }, t.intro + " ");
-    intro.appendChild(element("a", { href: shown.privacy_url }, t.privacy_link));
-    dialog.appendChild(intro);
-    var actions = element("div", { "class": "cg-actions" });
-    var accept = element("button", { type: "button", "data-action": "accept_all" }, t.accept_all);
-    var reject = element("button", { type: "button", "data-action": "reject_all" }, t.reject_all);
-    var settings = element("a", { "class": "cg-button", href: preferencesUrl() }, t.settings);
-    accept.addEventListener("click", function () { choose("accept_all"); });
-    reject.addEventListener("click", function () { choose("reject_all"); });
-    actions.appendChild(accept);
-    actions.appendChild(reject);
-    actions.appendChild(settings);
-    dialog.appendChild(actions);
-    document.body.appendChild(dialog);
-    accept.focus();
+    style();
+    close();
+    var x = t();
+    var box = ui.banner = el("div", { id: "cg-banner", role: "dialog", "aria-modal": "false", "aria-labelledby": "cg-title", "aria-describedby": "cg-intro", lang: lang() });
+    box.appendChild(el("h2", { id: "cg-title" }, x.title));
+    var intro = el("p", { id: "cg-intro" }, x.intro + " ");
+    intro.appendChild(el("a", { href: C.privacyUrl }, x.privacy_link));
+    box.appendChild(intro);
+    var row = el("div", { "class": "cg-actions" });
+    row.appendChild(button(x.accept_all, function () { choose("accept_all"); }));
+    row.appendChild(button(x.reject_all, function () { choose("reject_all"); }));
+    row.appendChild(button(x.settings, showSettings));
+    box.appendChild(row);
+    doc.body.appendChild(box);
+    box.querySelector("button").focus();
   }
 
-  function showReopenButton() {
-    addStylesheet();
-    var t = CONFIG.shown[language()].texts;
-    document.body.appendChild(element("a", { id: "cg-reopen", "class": "cg-button", href: preferencesUrl() }, t.reopen));
+  function showSettings() {
+    style();
+    var returnTo = doc.activeElement;
+    close();
+    var x = t(), l = lang(), s = stored();
+    var dialog = ui.settings = el("div", { id: "cg-settings", role: "dialog", "aria-modal": "true", "aria-labelledby": "cg-settings-title", lang: l });
+    var panel = el("div", { "class": "cg-panel" });
+    dialog.appendChild(panel);
+    panel.appendChild(el("h2", { id: "cg-settings-title" }, x.preferences_title));
+    panel.appendChild(el("p", {}, x.preferences_intro));
+    if (navigator.globalPrivacyControl) panel.appendChild(el("p", { "class": "cg-note", role: "note" }, x.gpc_notice));
+    var boxes = {};
+    C.labels[l].forEach(function (c) {
+      var row = el("div", { "class": "cg-category" });
+      var id = "cg-cat-" + c[0];
+      var input = boxes[c[0]] = el("input", { type: "checkbox", id: id, role: "switch" });
+      input.checked = !!granted[c[0]] && !!s || c[0] === C.required;
+      input.disabled = c[0] === C.required;
+      var label = el("label", { "for": id }, c[1] + (input.disabled ? " (" + x.always_on + ")" : ""));
+      row.appendChild(input);
+      row.appendChild(label);
+      row.appendChild(el("p", {}, c[2]));
+      var more = el("details", { "class": "cg-services", hidden: "" });
+      more.appendChild(el("summary", {}, x.services));
+      more.appendChild(el("ul", { "data-category": c[0] }));
+      row.appendChild(more);
+      panel.appendChild(row);
+    });
+    if (s) panel.appendChild(el("p", { "class": "cg-meta" }, x.consent_id + ": " + s.id));
+    var row = el("div", { "class": "cg-actions" });
+    row.appendChild(button(x.accept_all, function () { choose("accept_all"); }));
+    row.appendChild(button(x.reject_all, function () { choose("reject_all"); }));
+    row.appendChild(button(x.save, function () {
+      choose("custom", C.categories.filter(function (c) { return boxes[c].checked && c !== C.required; }));
+    }));
+    panel.appendChild(row);
+    dialog.addEventListener("keydown", function (e) {
+      if (e.key === "Escape") { close(); if (stored()) { showReopen(); (returnTo || ui.reopen).focus(); } else showBanner(); }
+      if (e.key === "Tab") trapFocus(e, dialog);
+    });
+    doc.body.appendChild(dialog);
+    dialog.querySelector("input:not([disabled]),button").focus();
+    listServices(dialog, l);
   }
+
+  function trapFocus(e, dialog) {
+    var f = dialog.querySelectorAll("input:not([disabled]),button,a[href]");
+    var first = f[0], last = f[f.length - 1];
+    if (e.shiftKey && doc.activeElement === first) { last.focus(); e.preventDefault(); }
+    else if (!e.shiftKey && doc.activeElement === last) { first.focus(); e.preventDefault(); }
+  }
+
+  /* Service details are only fetched when someone opens the settings. */
+  function listServices(dialog, l) {
+    fetch.call(window, api + "/services?lang=" + l, { credentials: "omit" }).then(function (r) { return r.json(); }).then(function (data) {
+      data.services.forEach(function (s) {
+        var list = dialog.querySelector("ul[data-category='" + s.category + "']");
+        if (!list) return;
+        list.parentNode.removeAttribute("hidden");
+        var item = el("li", {}, s.name + " (" + s.vendor + "): " + s.purpose + " ");
+        var meta = [s.retention, s.cookies.join(", ")].filter(Boolean).join(" · ");
+        if (meta) item.appendChild(el("span", { "class": "cg-meta" }, meta + " "));
+        item.appendChild(el("a", { href: s.privacy_url, rel: "noopener", target: "_blank" }, t().vendor_privacy));
+        list.appendChild(item);
+      });
+    }).catch(function () {});
+  }
+
+  function close() {
+    ["banner", "settings"].forEach(function (k) { if (ui[k]) { ui[k].remove(); ui[k] = null; } });
+  }
+
+  function showReopen() {
+    style();
+    if (ui.reopen || doc.querySelector("[data-consent-open]")) return;
+    ui.reopen = button(t().reopen, showSettings, "cg-btn cg-reopen");
+    doc.body.appendChild(ui.reopen);
+  }
+
+  /* ---- the page's handle ------------------------------------------------- */
 
   window.consentGateway = {
-    get: readConsent,
+    get: function () { var s = stored(); return s ? { id: s.id, categories: current(), revision: s.revision } : null; },
     acceptAll: function () { return choose("accept_all"); },
     rejectAll: function () { return choose("reject_all"); },
     accept: function (categories) { return choose("custom", categories); },
-    open: function () { location.href = preferencesUrl(); }
+    withdraw: withdraw,
+    open: showSettings,
+    on: function (event, fn) { if (event === "change") handlers.push(fn); }
   };
 
+  var saved = stored();
+  grant(saved ? saved.categories : []);
+  guard();
+  consentMode("default");
+  if (saved) consentMode("update");
+
   function start() {
-    if (readConsent()) showReopenButton(); else showBanner();
+    doc.addEventListener("click", function (e) {
+      var opener = e.target.closest && e.target.closest("[data-consent-open]");
+      if (opener) { e.preventDefault(); showSettings(); }
+    });
+    if (stored()) { revive(); showReopen(); } else showBanner();
+    offerOnce();
   }
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-  else start();
+  if (doc.readyState === "loading") doc.addEventListener("DOMContentLoaded", start); else start();
 })();
