@@ -187,7 +187,8 @@ def _is_http_url(value: str) -> bool:
 def _origin(value: str) -> str:
     from .origin import normalise_origin  # origin imports network, which imports settings
 
-    origin = normalise_origin(value) if isinstance(value, str) and "/" not in value.split("://", 1)[-1] else None
+    bare = value.strip().rstrip("/") if isinstance(value, str) else ""
+    origin = normalise_origin(bare) if "/" not in bare.split("://", 1)[-1] else None
     if origin is None:
         raise SettingsError(f"allowed_origins: {value!r} is not an origin like https://www.example.nl")
     return origin
