@@ -41,6 +41,7 @@ class ConsentAPI:
                 Route(prefix, refusing_errors(self.give), methods=["POST"]),
                 Route(prefix, refusing_errors(self.withdraw), methods=["DELETE"]),
                 Route(f"{prefix}/banner.js", self.banner_script, methods=["GET"]),
+                Route(f"{prefix}/settings.js", self.settings_script, methods=["GET"]),
                 Route(f"{prefix}/preferences", refusing_errors(form.show), methods=["GET"]),
                 Route(f"{prefix}/preferences", refusing_errors(self.submit_form(form)), methods=["POST"]),
                 Route(f"{prefix}/services", self.services, methods=["GET"]),
@@ -136,6 +137,9 @@ class ConsentAPI:
 
     async def banner_script(self, request: Request) -> Response:
         return self.banner.response(request)
+
+    async def settings_script(self, request: Request) -> Response:
+        return self.banner.settings_layer.response(request)
 
     async def services(self, request: Request) -> Response:
         """The catalogue in the visitor's language, for the banner's settings layer."""

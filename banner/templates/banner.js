@@ -2,8 +2,8 @@
 (function () {
   "use strict";
   if (window.consentGateway) return;
-  var C = {{ config | tojson }};
-  var CSS = {{ stylesheet | tojson }};
+  var C = __CONFIG__;
+  var CSS = __STYLESHEET__;
   var doc = document, loc = location;
   var me = doc.currentScript;
   var base = me && me.src ? new URL(me.src, loc.href) : null;
@@ -134,16 +134,36 @@
     }).observe(doc.documentElement, { childList: true, subtree: true });
   }
 
+  /* ---- the catalogue's service details, fetched only when needed ---------- */
+
+  var catalogue = null;
+  function services() {
+    catalogue = catalogue || fetch.call(window, api + "/services?lang=" + lang(), { credentials: "omit" })
+      .then(function (r) { return r.json(); })
+      .then(function (d) { return d.services; }, function () { catalogue = null; return []; });
+    return catalogue;
+  }
+
   /* ---- bringing back what was consented -------------------------------- */
 
+  var klaro = {};
   function categoryOf(el) {
     var cat = el.getAttribute("data-consent") || el.getAttribute("data-category");
     if (cat) return cat;
+    /* Klaro names services ("googleAnalytics"): match them to the catalogue's ids. */
     var name = (el.getAttribute("data-name") || "").toLowerCase().replace(/[^a-z0-9]/g, "");
-    return C.klaro[name] || (C.categories.indexOf(name) >= 0 ? name : "marketing");
+    return klaro[name] || (C.categories.indexOf(name) >= 0 ? name : "marketing");
   }
 
   function revive() {
+    if (!doc.querySelector("[data-name]")) return reviveNow();
+    services().then(function (list) {
+      list.forEach(function (s) { klaro[s.id.replace(/[^a-z0-9]/g, "")] = s.category; });
+      reviveNow();
+    });
+  }
+
+  function reviveNow() {
     var scripts = [];
     var nodes = doc.querySelectorAll("[data-consent],script[type='text/plain'][data-category],[data-name][type='text/plain'],iframe[data-name][data-src]");
     Array.prototype.forEach.call(nodes, function (el) {
@@ -275,10 +295,9 @@
     close();
     var lost = before.filter(function (c) { return !granted[c]; });
     if (lost.length) {
-      clearCookies(lost);
       announce();
       /* What already ran cannot be unloaded: a fresh page starts clean. */
-      return loc.reload();
+      return services().then(function (list) { clearCookies(lost, list); loc.reload(); });
     }
     revive();
     announce();
@@ -293,9 +312,9 @@
     });
   }
 
-  function clearCookies(categories) {
+  function clearCookies(categories, list) {
     var patterns = [];
-    categories.forEach(function (c) { patterns = patterns.concat(C.cookies[c] || []); });
+    list.forEach(function (s) { if (categories.indexOf(s.category) >= 0) patterns = patterns.concat(s.cookies); });
     var host = loc.hostname.split("."), domains = [""];
     for (var i = 0; i < host.length - 1; i++) domains.push("; Domain=." + host.slice(i).join("."));
     (doc.cookie ? doc.cookie.split("; ") : []).forEach(function (pair) {
@@ -349,72 +368,18 @@
     box.querySelector("button").focus();
   }
 
+  /* The settings layer is a second, small file, fetched when a visitor opens it. */
+  var layer = null;
   function showSettings() {
-    style();
-    var returnTo = doc.activeElement;
-    close();
-    var x = t(), l = lang(), s = stored();
-    var dialog = ui.settings = el("div", { id: "cg-settings", role: "dialog", "aria-modal": "true", "aria-labelledby": "cg-settings-title", lang: l });
-    var panel = el("div", { "class": "cg-panel" });
-    dialog.appendChild(panel);
-    panel.appendChild(el("h2", { id: "cg-settings-title" }, x.preferences_title));
-    panel.appendChild(el("p", {}, x.preferences_intro));
-    if (navigator.globalPrivacyControl) panel.appendChild(el("p", { "class": "cg-note", role: "note" }, x.gpc_notice));
-    var boxes = {};
-    C.labels[l].forEach(function (c) {
-      var row = el("div", { "class": "cg-category" });
-      var id = "cg-cat-" + c[0];
-      var input = boxes[c[0]] = el("input", { type: "checkbox", id: id, role: "switch" });
-      input.checked = !!granted[c[0]] && !!s || c[0] === C.required;
-      input.disabled = c[0] === C.required;
-      var label = el("label", { "for": id }, c[1] + (input.disabled ? " (" + x.always_on + ")" : ""));
-      row.appendChild(input);
-      row.appendChild(label);
-      row.appendChild(el("p", {}, c[2]));
-      var more = el("details", { "class": "cg-services", hidden: "" });
-      more.appendChild(el("summary", {}, x.services));
-      more.appendChild(el("ul", { "data-category": c[0] }));
-      row.appendChild(more);
-      panel.appendChild(row);
+    layer = layer || new Promise(function (resolve, reject) {
+      var tag = doc.createElement("script");
+      if (nonce) tag.nonce = nonce;
+      tag.onload = function () { resolve(window.consentGatewaySettings(core)); };
+      tag.onerror = function () { layer = null; reject(new Error("settings layer not loaded")); };
+      tag.src = api + "/settings.js?v=" + C.settingsVersion;
+      doc.head.appendChild(tag);
     });
-    if (s) panel.appendChild(el("p", { "class": "cg-meta" }, x.consent_id + ": " + s.id));
-    var row = el("div", { "class": "cg-actions" });
-    row.appendChild(button(x.accept_all, function () { choose("accept_all"); }));
-    row.appendChild(button(x.reject_all, function () { choose("reject_all"); }));
-    row.appendChild(button(x.save, function () {
-      choose("custom", C.categories.filter(function (c) { return boxes[c].checked && c !== C.required; }));
-    }));
-    panel.appendChild(row);
-    dialog.addEventListener("keydown", function (e) {
-      if (e.key === "Escape") { close(); if (stored()) { showReopen(); (returnTo || ui.reopen).focus(); } else showBanner(); }
-      if (e.key === "Tab") trapFocus(e, dialog);
-    });
-    doc.body.appendChild(dialog);
-    dialog.querySelector("input:not([disabled]),button").focus();
-    listServices(dialog, l);
-  }
-
-  function trapFocus(e, dialog) {
-    var f = dialog.querySelectorAll("input:not([disabled]),button,a[href]");
-    var first = f[0], last = f[f.length - 1];
-    if (e.shiftKey && doc.activeElement === first) { last.focus(); e.preventDefault(); }
-    else if (!e.shiftKey && doc.activeElement === last) { first.focus(); e.preventDefault(); }
-  }
-
-  /* Service details are only fetched when someone opens the settings. */
-  function listServices(dialog, l) {
-    fetch.call(window, api + "/services?lang=" + l, { credentials: "omit" }).then(function (r) { return r.json(); }).then(function (data) {
-      data.services.forEach(function (s) {
-        var list = dialog.querySelector("ul[data-category='" + s.category + "']");
-        if (!list) return;
-        list.parentNode.removeAttribute("hidden");
-        var item = el("li", {}, s.name + " (" + s.vendor + "): " + s.purpose + " ");
-        var meta = [s.retention, s.cookies.join(", ")].filter(Boolean).join(" · ");
-        if (meta) item.appendChild(el("span", { "class": "cg-meta" }, meta + " "));
-        item.appendChild(el("a", { href: s.privacy_url, rel: "noopener", target: "_blank" }, t().vendor_privacy));
-        list.appendChild(item);
-      });
-    }).catch(function () {});
+    return layer.then(function (open) { open(); });
   }
 
   function close() {
@@ -429,6 +394,12 @@
   }
 
   /* ---- the page's handle ------------------------------------------------- */
+
+  var core = {
+    C: C, ui: ui, el: el, button: button, style: style, close: close, lang: lang, stored: stored,
+    choose: choose, services: services, showBanner: showBanner, showReopen: showReopen,
+    granted: function (c) { return !!granted[c]; }
+  };
 
   window.consentGateway = {
     get: function () { var s = stored(); return s ? { id: s.id, categories: current(), revision: s.revision } : null; },
