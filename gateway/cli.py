@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help="a gateway.toml file")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (share one secret and one store)")
     serve.add_argument("--access-log", action="store_true", help="log every request (costs about a fifth of the throughput)")
     return parser
 
@@ -33,6 +35,8 @@ def run(app: object, arguments: argparse.Namespace) -> None:
     # proxy_headers off: forwarding headers are judged by our own trusted_proxies setting.
     uvicorn.run(
         app,
+        factory=isinstance(app, str),
+        workers=getattr(arguments, "workers", 1) if isinstance(app, str) else None,
         host=arguments.host,
         port=arguments.port,
         lifespan="on",
@@ -52,9 +56,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"Demo learning site: http://{arguments.host}:{arguments.port}/", file=sys.stderr)
             run(app, arguments)
         elif arguments.command == "serve":
-            from .proxy import proxy_app
+            from .proxy import CONFIG_ENVIRONMENT, proxy_app
 
-            run(proxy_app(arguments.upstream, arguments.config), arguments)
+            app = proxy_app(arguments.upstream, arguments.config)  # settles the settings before any worker starts
+            if arguments.workers > 1:
+                # Workers build their own app from the environment.
+                os.environ[CONFIG_ENVIRONMENT] = arguments.config or ""
+                if arguments.upstream:
+                    os.environ["GATEWAY_UPSTREAM"] = arguments.upstream
+                app = "gateway.proxy:proxy_app_from_environment"
+            run(app, arguments)
     except SettingsError as error:
         print(f"consent-gateway: configuration error: {error}", file=sys.stderr)
         return 2

@@ -9,71 +9,21 @@ no request can steer the gateway elsewhere: it is no open proxy.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import aiohttp
 from starlette.datastructures import Headers
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from .banner import templates
+from .forwarding import request_headers, response_headers
 from .locale import negotiate, texts
 from .middleware import ConsentMiddleware
-from .network import client_address, forwarded_chain, is_trusted, parse_address
-from .origin import request_scheme
 from .settings import Settings, SettingsError
-
-HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
-     "transfer-encoding", "upgrade", "proxy-connection"}
-)
-# Replaced with what this hop knows; a visitor must not be able to set them.
-FORWARDING = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded"})
-
-
-def request_headers(scope: Scope, settings: Settings, upstream_host: str) -> list[tuple[str, str]]:
-    headers = Headers(scope=scope)
-    dropped = HOP_BY_HOP | FORWARDING | {"host"}
-    dropped |= {token.strip().lower() for token in headers.get("connection", "").split(",")}
-    forwarded = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"] if k.decode("latin-1") not in dropped]
-
-    peer = scope.get("client")
-    chain: list[str] = []
-    if peer and is_trusted(parse_address(peer[0]), settings.trusted_proxies):
-        chain = [hop.strip() for hop in forwarded_chain(headers)]
-    visitor = client_address(scope, settings.trusted_proxies)
-    if peer:
-        chain.append(peer[0])
-    scheme = request_scheme(scope, settings.trusted_proxies)
-    host = headers.get("host", "")
-    forwarded += [
-        ("host", upstream_host),
-        ("x-forwarded-for", ", ".join(chain)),
-        ("x-forwarded-proto", scheme),
-        ("x-forwarded-host", host),
-        ("forwarded", forwarded_element(visitor, scheme, host)),
-    ]
-    return forwarded
-
-
-def forwarded_element(visitor: object, scheme: str, host: str) -> str:
-    """One RFC 7239 element; IPv6 addresses are bracketed and every value quoted."""
-    parts = [f"proto={scheme}", f'host="{host}"']
-    if visitor is not None:
-        address = str(visitor)
-        parts.insert(0, f'for="[{address}]"' if ":" in address else f'for="{address}"')
-    return ";".join(parts)
-
-
-def response_headers(upstream: aiohttp.ClientResponse) -> list[tuple[bytes, bytes]]:
-    dropped = HOP_BY_HOP | {t.strip().lower() for t in upstream.headers.get("connection", "").split(",")}
-    return [
-        (name.lower(), value)
-        for name, value in upstream.raw_headers
-        if name.decode("latin-1").lower() not in dropped
-    ]
-
+from .websocket import bridge
 
 class UpstreamProxy:
     """ASGI app that forwards HTTP requests to ``settings.upstream``."""
@@ -84,6 +34,7 @@ class UpstreamProxy:
         self.settings = settings
         parts = urlsplit(settings.upstream)
         self.base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+        self.origin = f"{parts.scheme}://{parts.netloc}"
         self.upstream_host = parts.netloc
         self.timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=settings.upstream_connect_timeout, sock_read=settings.upstream_read_timeout
@@ -93,10 +44,35 @@ class UpstreamProxy:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self.lifespan(receive, send)
+        elif self.refused(scope):
+            await self.refuse(scope, receive, send)
         elif scope["type"] == "http":
             await self.forward(scope, receive, send)
         elif scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1011})
+            headers = request_headers(scope, self.settings, self.upstream_host)
+            await bridge(self.open_session(), self.target(scope, websocket=True), headers, scope, receive, send)
+
+    def refused(self, scope: Scope) -> bool:
+        """No open proxy: tunnels, absolute-form targets and foreign hosts are not forwarded."""
+        if scope.get("method") == "CONNECT" or not scope.get("path", "").startswith("/"):
+            return True
+        public_hosts = self.settings.public_hosts
+        host = Headers(scope=scope).get("host", "").split(":")[0].lower()
+        return bool(public_hosts) and host not in public_hosts
+
+    async def refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        status = 405 if scope.get("method") == "CONNECT" else 421 if scope.get("path", "").startswith("/") else 400
+        await PlainTextResponse("not forwarded by this gateway", status_code=status)(scope, receive, send)
+
+    def target(self, scope: Scope, websocket: bool = False) -> str:
+        base = self.base.replace("http", "ws", 1) if websocket else self.base
+        target = base + scope.get("raw_path", scope["path"].encode()).decode("latin-1")
+        if scope.get("query_string"):
+            target += "?" + scope["query_string"].decode("latin-1")
+        return target
 
     async def lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -122,9 +98,7 @@ class UpstreamProxy:
         return self.session
 
     async def forward(self, scope: Scope, receive: Receive, send: Send) -> None:
-        target = self.base + scope.get("raw_path", scope["path"].encode()).decode("latin-1")
-        if scope.get("query_string"):
-            target += "?" + scope["query_string"].decode("latin-1")
+        target = self.target(scope)
         headers = request_headers(scope, self.settings, self.upstream_host)
         incoming = Headers(scope=scope)
         has_body = "transfer-encoding" in incoming or incoming.get("content-length", "0") != "0"
@@ -137,7 +111,8 @@ class UpstreamProxy:
                 data=request_body(receive) if has_body else None,
                 allow_redirects=False,
             ) as upstream:
-                await send({"type": "http.response.start", "status": upstream.status, "headers": response_headers(upstream)})
+                headers = response_headers(upstream, scope, self.settings, self.origin)
+                await send({"type": "http.response.start", "status": upstream.status, "headers": headers})
                 started = True
                 async for chunk in upstream.content.iter_any():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -165,8 +140,16 @@ async def request_body(receive: Receive) -> AsyncIterator[bytes]:
             return
 
 
+CONFIG_ENVIRONMENT = "CONSENT_GATEWAY_CONFIG"
+
+
 def proxy_app(upstream: str | None = None, config: str | None = None) -> ConsentMiddleware:
     """The gateway in front of ``upstream``, configured from ``config`` and the environment."""
     overrides = {"upstream": upstream} if upstream else {}
     settings = Settings.load(config, **overrides)
     return ConsentMiddleware(UpstreamProxy(settings), settings=settings)
+
+
+def proxy_app_from_environment() -> ConsentMiddleware:
+    """Factory for worker processes: the config file path comes from ``CONSENT_GATEWAY_CONFIG``."""
+    return proxy_app(None, os.environ.get(CONFIG_ENVIRONMENT) or None)

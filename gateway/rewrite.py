@@ -28,7 +28,7 @@ MAX_TAG = 64 * 1024
 MAX_HEAD_SEARCH = 64 * 1024
 
 # Attributes as the HTML tokenizer reads them: a quote opens a value only right after "=".
-_ATTRS = rb"(?:[^>=]++|=\s*+(?:\"[^\"]*+\"|'[^']*+'|[^\s>]*+))*+"
+_ATTRS = rb"(?:[^>=]++|=\s*+(?:\"[^\"]*+\"|'[^']*+'|(?=[^\"'])[^\s>]*+))*+"
 _INTERESTING = rb"script|style|textarea|title|xmp|iframe|img|link|head|plaintext|noembed|noframes"
 _NOT_INTERESTING = rb"(?!(?i:" + _INTERESTING + rb")[\s/>])"
 _COMMENT = rb"<!--(?:-?>|(?:[^-]++|-(?!->))*+-->)"
@@ -272,9 +272,17 @@ class Rewriter:
         return None
 
     def _incomplete(self, buffer: bytes, start: int, out: list[bytes], final: bool) -> int | None:
-        """A "<" that starts no complete construct: wait for more, or treat it as text."""
-        if not final and len(buffer) - start < MAX_TAG and _may_complete(buffer, start):
-            return None
+        """A "<" that starts no complete construct yet: wait for more, or decide at the end.
+
+        At the end of the document a tag that never closes (an unterminated
+        quote, say) runs to the end, as in the browser's tokenizer: what
+        follows it is no markup, so nothing in it is rewritten.
+        """
+        if len(buffer) - start < MAX_TAG and _may_complete(buffer, start):
+            if not final:
+                return None
+            out.append(buffer[start:])
+            return len(buffer)
         out.append(b"<")
         return start + 1
 

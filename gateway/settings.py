@@ -102,6 +102,8 @@ class Settings:
     services: tuple[dict, ...] = ()
     open_cookie_database: str | None = None
     upstream: str | None = None
+    preserve_host: bool = False
+    public_hosts: tuple[str, ...] = ()
     upstream_connect_timeout: float = 5.0
     upstream_read_timeout: float = 60.0
 
@@ -113,6 +115,7 @@ class Settings:
         self._settle("secret_key", keys)
         self._settle("trusted_proxies", tuple(_network(p) for p in self.trusted_proxies))
         self._settle("allowed_origins", tuple(_origin(o) for o in self.allowed_origins))
+        self._settle("public_hosts", tuple(h.strip().lower() for h in self.public_hosts if h.strip()))
         self._settle("categories", _ordered_categories(self.categories))
         self._settle("services", tuple(self.services))
         self._settle("path_policies", self._parsed_path_policies())
@@ -257,7 +260,7 @@ def _language_table(key: str, raw: Any) -> dict[str, str]:
 
 def _check_type(key: str, raw: Any) -> Any:
     expected = FIELDS[key].type
-    if key in ("secret_key", "trusted_proxies", "allowed_origins"):
+    if key in LIST_SETTINGS:
         if isinstance(raw, str) or (isinstance(raw, list) and all(isinstance(v, str) for v in raw)):
             return tuple(raw) if isinstance(raw, list) else raw
         raise SettingsError(f"{key}: expected a text or a list of texts")
@@ -273,6 +276,7 @@ def _check_type(key: str, raw: Any) -> Any:
 
 
 TABLE_LISTS = ("path_policies", "services")
+LIST_SETTINGS = ("secret_key", "trusted_proxies", "allowed_origins", "public_hosts")
 
 
 def _read_environ(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -290,7 +294,7 @@ def _read_environ(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _from_env_text(name: str, key: str, raw: str) -> Any:
-    if key in ("secret_key", "trusted_proxies", "allowed_origins"):
+    if key in LIST_SETTINGS:
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     if key == "categories":
         names = [part.strip() for part in raw.split(",") if part.strip()]

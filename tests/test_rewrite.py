@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -175,15 +174,23 @@ def test_everything_granted_changes_nothing(body: bytes, chunks: list[int]) -> N
     assert rewrite(body, ALL, chunks) == body
 
 
+def pieces(body: bytes) -> list[bytes]:
+    """Text and start tags, alternating, as the tag grammar splits them."""
+    parts, position = [], 0
+    for match in START_TAG.finditer(body):
+        parts += [body[position : match.start()], match.group()]
+        position = match.end()
+    return [*parts, body[position:]]
+
+
 @quick
 @given(documents, grants)
 def test_changes_stay_inside_tags(body: bytes, granted) -> None:
-    out = rewrite(body, granted)
-    tags = [(m.start(), m.end()) for m in START_TAG.finditer(body)]
-    matcher = difflib.SequenceMatcher(None, body, out, autojunk=False)
-    for op, i1, i2, _, _ in matcher.get_opcodes():
-        if op != "equal":
-            assert any(start <= i1 and i2 <= end for start, end in tags), (op, body[i1:i2])
+    before, after = pieces(body), pieces(rewrite(body, granted))
+    assert len(before) == len(after)
+    for index, (old, new) in enumerate(zip(before, after)):
+        if index % 2 == 0 or b"data-consent" not in new:
+            assert old == new  # text between tags, and every tag left alone, is byte for byte the same
 
 
 @quick
