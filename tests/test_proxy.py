@@ -10,7 +10,8 @@ from helpers import SECRET, ThreadedServer, rows
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from gateway.proxy import proxy_app
 from gateway.settings import SettingsError
@@ -51,6 +52,24 @@ async def cookies(request: Request) -> Response:
     return response
 
 
+async def absolute_redirect(request: Request) -> Response:
+    response = RedirectResponse(f"http://{request.headers['host']}/welkom?x=1", status_code=301)
+    response.set_cookie("sessie", "1", domain=request.headers["host"].split(":")[0])
+    return response
+
+
+async def echo_socket(websocket: WebSocket) -> None:
+    await websocket.accept(subprotocol=websocket.scope["subprotocols"][0] if websocket.scope["subprotocols"] else None)
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        if message.get("text") is not None:
+            await websocket.send_text("echo: " + message["text"])
+        else:
+            await websocket.send_bytes(message["bytes"][::-1])
+
+
 async def slow(request: Request) -> Response:
     await asyncio.sleep(3)
     return Response("late")
@@ -64,6 +83,8 @@ upstream_site = Starlette(
         Route("/oud", redirect),
         Route("/cookies", cookies),
         Route("/traag", slow),
+        Route("/absoluut", absolute_redirect),
+        WebSocketRoute("/ws", echo_socket),
     ]
 )
 
@@ -154,3 +175,59 @@ def test_serve_needs_an_upstream(monkeypatch) -> None:
     monkeypatch.delenv("GATEWAY_UPSTREAM", raising=False)
     with pytest.raises(SettingsError, match="^upstream"):
         proxy_app(None)
+
+
+def test_upstream_address_never_reaches_the_visitor(gateway) -> None:
+    moved = httpx.get(gateway.url + "/absoluut")
+    assert moved.headers["location"] == gateway.url + "/welkom?x=1"
+    assert "domain" not in moved.headers["set-cookie"].lower()
+
+
+def test_websockets_pass_through(gateway) -> None:
+    import websockets.sync.client
+
+    with websockets.sync.client.connect(gateway.url.replace("http", "ws") + "/ws", subprotocols=["chat"]) as socket:
+        assert socket.subprotocol == "chat"
+        socket.send("hallo")
+        assert socket.recv() == "echo: hallo"
+        socket.send(b"\x01\x02\x03")
+        assert socket.recv() == b"\x03\x02\x01"
+
+
+def test_no_open_proxy(gateway, upstream, tmp_path, monkeypatch) -> None:
+    import socket
+
+    def raw(request: bytes) -> bytes:
+        with socket.create_connection(("127.0.0.1", gateway.port)) as connection:
+            connection.sendall(request)
+            return connection.recv(4096)
+
+    # uvicorn's parser already refuses CONNECT (400); the proxy itself would answer 405.
+    assert raw(b"CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n").split()[1] in (b"400", b"405")
+    # An absolute-form target never steers the gateway: the configured upstream answers.
+    answer = raw(b"GET http://evil.example/echo HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200") and upstream.url.removeprefix("http://").encode() in answer
+
+    monkeypatch.setenv("GATEWAY_PUBLIC_HOSTS", "www.leerplein.nl")
+    with ThreadedServer(proxy_app(upstream.url)) as strict:
+        refused = httpx.get(strict.url + "/", headers={"host": "evil.example"})
+        served = httpx.get(strict.url + "/", headers={"host": "www.leerplein.nl"})
+    assert refused.status_code == 421 and served.status_code == 200
+
+
+def test_host_passed_on_when_configured(upstream, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("GATEWAY_SECRET_KEY", SECRET)
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", f"sqlite:///{tmp_path / 'consent.db'}")
+    monkeypatch.setenv("GATEWAY_PRESERVE_HOST", "true")
+    with ThreadedServer(proxy_app(upstream.url)) as gateway:
+        seen = httpx.get(gateway.url + "/echo", headers={"host": "www.leerplein.nl"}).json()
+    assert seen["headers"]["host"] == "www.leerplein.nl"
+
+
+def test_the_proxy_itself_refuses_connect(upstream, tmp_path, monkeypatch) -> None:
+    from starlette.testclient import TestClient
+
+    monkeypatch.setenv("GATEWAY_SECRET_KEY", SECRET)
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", f"sqlite:///{tmp_path / 'consent.db'}")
+    with TestClient(proxy_app(upstream.url)) as client:
+        assert client.request("CONNECT", "/").status_code == 405
