@@ -16,7 +16,8 @@ from .banner import Banner
 from .catalogue import Catalogue
 from .consent import Consent
 from .cors import CrossOrigin
-from .cookie import consent_token, expire_consent_cookie, expire_denied_cookies, set_consent_cookie
+from .consent_cookie import consent_token, expire_consent_cookie, set_consent_cookie
+from .cookies import expire_denied
 from .locale import negotiate
 from .preferences import PreferencesForm
 from .recorder import Recorder, sends_gpc
@@ -86,7 +87,7 @@ class ConsentAPI:
             }
         )
         set_consent_cookie(response, token, request.scope, self.settings)
-        expire_denied_cookies(response, request.scope, consent.categories, self.settings, self.catalogue)
+        response.raw_headers.extend(expire_denied(request.scope, consent.categories, self.settings.category_names, self.catalogue))
         return response
 
     async def confirm(
@@ -124,7 +125,7 @@ class ConsentAPI:
             body["id"] = consent.id
         response = JSONResponse(body)
         expire_consent_cookie(response, request.scope, self.settings)
-        expire_denied_cookies(response, request.scope, frozenset({required}), self.settings, self.catalogue)
+        response.raw_headers.extend(expire_denied(request.scope, frozenset({required}), self.settings.category_names, self.catalogue))
         return response
 
     def submit_form(self, form: PreferencesForm) -> Endpoint:

@@ -11,6 +11,10 @@ import ipaddress
 import re
 from collections.abc import Iterable
 
+from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
+from starlette.types import Scope
+
 from .catalogue import Catalogue
 
 SET_COOKIE = b"set-cookie"
@@ -126,3 +130,11 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def expire_denied(scope: Scope, granted: frozenset[str], categories: Iterable[str], catalogue: Catalogue) -> list[tuple[bytes, bytes]]:
+    """Expiry headers for the tracker cookies this request still carries of categories not granted."""
+    headers = Headers(scope=scope)
+    present = cookie_parser(headers.get("cookie", "")).keys()
+    denied = [c for c in categories if c not in granted]
+    return expiry_headers(present, denied, headers.get("host", ""), catalogue)

@@ -10,7 +10,7 @@ from .api import ConsentAPI
 from .banner import Banner
 from .catalogue import Catalogue
 from .consent import Consent, TokenCodec
-from .cookie import consent_token
+from .consent_cookie import consent_token
 from .policy import granted_for
 from .recorder import Recorder, sends_gpc
 from .encoding import limit_accept_encoding

@@ -15,7 +15,7 @@ from starlette.types import Scope
 
 from .banner import templates
 from .consent import Consent
-from .cookie import set_consent_cookie
+from .consent_cookie import set_consent_cookie
 from .locale import negotiate, texts
 from .origin import normalise_origin, request_origin
 from .recorder import Recorder, sends_gpc

@@ -17,13 +17,12 @@ import html
 import logging
 
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import csp
 from .banner import Banner
 from .catalogue import Catalogue, Service
-from .cookies import expiry_headers, filter_set_cookies
+from .cookies import expire_denied, filter_set_cookies
 from .encoding import SUPPORTED, Transcoder
 from .locale import texts
 from .rewrite import Rewriter, RewritePolicy
@@ -123,7 +122,7 @@ class PageResponder:
         if not is_html(headers):
             await self.send(message)
             return
-        self.expire_denied_cookies(headers)
+        headers.raw.extend(expire_denied(self.scope, self.granted, self.rules.settings.category_names, self.rules.catalogue))
         encoding = headers.get("content-encoding", "identity")
         rewritable = message["status"] not in (204, 206, 304) and self.scope.get("method") != "HEAD"
         if not rewritable or encoding.strip().lower() not in SUPPORTED:
@@ -155,12 +154,6 @@ class PageResponder:
             head_injection=self.rules.head_injection(nonce),
             placeholder=self.rules.placeholder(language, self.scope.get("path", "/")),
         )
-
-    def expire_denied_cookies(self, headers: MutableHeaders) -> None:
-        request = Headers(scope=self.scope)
-        present = cookie_parser(request.get("cookie", "")).keys()
-        denied = [c for c in self.rules.settings.category_names if c not in self.granted]
-        headers.raw.extend(expiry_headers(present, denied, request.get("host", ""), self.rules.catalogue))
 
     def mark_cacheability(self, headers: MutableHeaders) -> None:
         headers.add_vary_header("Cookie")

@@ -2,10 +2,10 @@ import re
 
 from starlette.testclient import TestClient
 
-from gateway import ConsentMiddleware, Settings
+from gateway import Settings
 from gateway.banner import Banner, text_hash
 from gateway.catalogue import default_catalogue
-from helpers import SECRET, site
+from helpers import SECRET
 
 
 def test_banner_js_is_versioned_and_cacheable(client: TestClient) -> None:

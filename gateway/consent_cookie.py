@@ -7,8 +7,6 @@ from starlette.requests import cookie_parser
 from starlette.responses import Response
 from starlette.types import Scope
 
-from .catalogue import Catalogue
-from .cookies import expiry_headers
 from .origin import request_scheme
 from .settings import Settings
 
@@ -40,14 +38,3 @@ def expire_consent_cookie(response: Response, scope: Scope, settings: Settings) 
         httponly=False,
         samesite="lax",
     )
-
-
-def expire_denied_cookies(
-    response: Response, scope: Scope, granted: frozenset[str], settings: Settings, catalogue: Catalogue
-) -> None:
-    """Expire the tracker cookies the browser still holds for categories no longer granted."""
-    headers = Headers(scope=scope)
-    present = cookie_parser(headers.get("cookie", "")).keys()
-    denied = [c for c in settings.category_names if c not in granted]
-    for name, value in expiry_headers(present, denied, headers.get("host", ""), catalogue):
-        response.raw_headers.append((name, value))
