@@ -23,12 +23,23 @@ from .preferences import PreferencesForm
 from .recorder import Recorder, sends_gpc
 from .settings import Settings
 from .store import ConsentStore
-from .validation import APIError, Endpoint, check_media_type, check_same_site, read_body, refusing_errors, validate_choice
+from .validation import (
+    APIError,
+    Endpoint,
+    check_media_type,
+    check_same_site,
+    read_body,
+    refusing_errors,
+    validate_choice,
+)
+
 
 class ConsentAPI:
     """The ASGI app that answers everything under the prefix."""
 
-    def __init__(self, settings: Settings, store: ConsentStore, recorder: Recorder, banner: Banner, catalogue: Catalogue) -> None:
+    def __init__(
+        self, settings: Settings, store: ConsentStore, recorder: Recorder, banner: Banner, catalogue: Catalogue
+    ) -> None:
         self.settings = settings
         self.catalogue = catalogue
         self.store = store
@@ -57,7 +68,9 @@ class ConsentAPI:
         await self.app(scope, receive, send)
 
     def language(self, request: Request, requested: Any = None) -> str:
-        return negotiate(request.headers, requested if isinstance(requested, str) else None, self.settings.default_language)
+        return negotiate(
+            request.headers, requested if isinstance(requested, str) else None, self.settings.default_language
+        )
 
     async def current(self, request: Request) -> Response:
         consent: Consent = request.scope["consent"]
@@ -72,7 +85,9 @@ class ConsentAPI:
             raise APIError(400, "invalid_json", "the body is not valid JSON") from None
         if not isinstance(choice, dict):
             raise APIError(400, "invalid_json", "the body must be a JSON object")
-        action, categories = validate_choice(self.settings, choice.get("action", "custom"), choice.get("categories", []))
+        action, categories = validate_choice(
+            self.settings, choice.get("action", "custom"), choice.get("categories", [])
+        )
         page = choice.get("page") if isinstance(choice.get("page"), str) else None
         language = self.language(request, choice.get("language"))
         consent = await self.confirm(request, action, categories, language, page, body_token(choice))
@@ -87,11 +102,19 @@ class ConsentAPI:
             }
         )
         set_consent_cookie(response, token, request.scope, self.settings)
-        response.raw_headers.extend(expire_denied(request.scope, consent.categories, self.settings.category_names, self.catalogue))
+        response.raw_headers.extend(
+            expire_denied(request.scope, consent.categories, self.settings.category_names, self.catalogue)
+        )
         return response
 
     async def confirm(
-        self, request: Request, action: str, categories: list[str], language: str, page: str | None, token: str | None = None
+        self,
+        request: Request,
+        action: str,
+        categories: list[str],
+        language: str,
+        page: str | None,
+        token: str | None = None,
     ) -> Consent:
         """Record the choice durably; a store that fails is a 503, never a silent loss."""
         previous = self.previous(request, token)
@@ -121,11 +144,15 @@ class ConsentAPI:
                     request.scope, "withdraw", [], self.language(request), request.headers.get("referer"), previous
                 )
             except Exception:
-                raise APIError(503, "store_unavailable", "the withdrawal could not be stored; please try again") from None
+                raise APIError(
+                    503, "store_unavailable", "the withdrawal could not be stored; please try again"
+                ) from None
             body["id"] = consent.id
         response = JSONResponse(body)
         expire_consent_cookie(response, request.scope, self.settings)
-        response.raw_headers.extend(expire_denied(request.scope, frozenset({required}), self.settings.category_names, self.catalogue))
+        response.raw_headers.extend(
+            expire_denied(request.scope, frozenset({required}), self.settings.category_names, self.catalogue)
+        )
         return response
 
     def submit_form(self, form: PreferencesForm) -> Endpoint:
@@ -147,9 +174,14 @@ class ConsentAPI:
         language = self.language(request, request.query_params.get("lang"))
         listed = [
             {
-                "id": s.id, "name": s.name, "vendor": s.vendor, "category": s.category,
-                "purpose": s.text(language)[0], "retention": s.text(language)[1],
-                "cookies": list(s.cookies), "privacy_url": s.privacy_url,
+                "id": s.id,
+                "name": s.name,
+                "vendor": s.vendor,
+                "category": s.category,
+                "purpose": s.text(language)[0],
+                "retention": s.text(language)[1],
+                "cookies": list(s.cookies),
+                "privacy_url": s.privacy_url,
             }
             for s in self.catalogue.services
             if s.category in self.settings.category_names

@@ -26,8 +26,16 @@ from .settings import LANGUAGES, Settings
 # What the banner and the preferences form show; the hash of these is recorded with each choice.
 FIRST_LAYER_KEYS = ("title", "intro", "privacy_link", "accept_all", "reject_all", "settings", "reopen", "load_once")
 SETTINGS_LAYER_KEYS = (
-    "accept_all", "reject_all", "save", "preferences_title", "preferences_intro", "always_on", "gpc_notice",
-    "consent_id", "services", "vendor_privacy",
+    "accept_all",
+    "reject_all",
+    "save",
+    "preferences_title",
+    "preferences_intro",
+    "always_on",
+    "gpc_notice",
+    "consent_id",
+    "services",
+    "vendor_privacy",
 )
 SHOWN_KEYS = tuple(dict.fromkeys(FIRST_LAYER_KEYS + SETTINGS_LAYER_KEYS))
 LONG_CACHE = "public, max-age=31536000, immutable"

@@ -105,7 +105,18 @@ class Service:
 class Catalogue:
     """All known services, indexed once for fast look-ups; never changes after it is built."""
 
-    __slots__ = ("services", "_by_id", "_scripts", "_beacons", "_iframes", "_hosts", "_signatures", "_cookies", "_ocd", "_memo")
+    __slots__ = (
+        "services",
+        "_by_id",
+        "_scripts",
+        "_beacons",
+        "_iframes",
+        "_hosts",
+        "_signatures",
+        "_cookies",
+        "_ocd",
+        "_memo",
+    )
 
     def __init__(self, services: Iterable[Service], open_cookie_database: Mapping[str, str] | None = None) -> None:
         self.services: tuple[Service, ...] = tuple(services)
@@ -164,7 +175,7 @@ class Catalogue:
         return self._match_url(self._iframes, url, by_host=True)
 
     def match_host(self, host: str) -> Service | None:
-        """The service owning ``host`` (a bare host, ``host:port`` or a URL); for preconnect links and the runtime guard."""
+        """The service owning ``host`` (bare, ``host:port`` or a URL): for preconnect links and the runtime guard."""
         if not isinstance(host, str):
             return None
         if "/" in host or "\\" in host:
@@ -358,7 +369,9 @@ def _pattern_lists(label: str, raw: Mapping[str, Any]) -> dict[str, tuple[str, .
             raise ValueError(f"{label}: field 'inline' has {signature!r}, too short to be specific")
     for pattern in lists["cookies"]:
         if not _COOKIE.fullmatch(pattern) or len(pattern.split("*", 1)[0]) < 2:
-            raise ValueError(f"{label}: field 'cookies' has {pattern!r}, expected a name; '*' only after two characters")
+            raise ValueError(
+                f"{label}: field 'cookies' has {pattern!r}, expected a name; '*' only after two characters"
+            )
     return lists
 
 
@@ -373,7 +386,7 @@ def _language_table(label: str, key: str, value: Any) -> Mapping[str, str]:
     if isinstance(value, str) and value.strip():
         value = {language: value for language in LANGUAGES}
     if not isinstance(value, Mapping) or not value or not all(isinstance(v, str) and v.strip() for v in value.values()):
-        raise ValueError(f"{label}: field {key!r} must be a text or a table like {{nl = \"...\", en = \"...\"}}")
+        raise ValueError(f'{label}: field {key!r} must be a text or a table like {{nl = "...", en = "..."}}')
     fallback = value.get("en") or value.get("nl") or next(iter(value.values()))
     return MappingProxyType({**{language: fallback for language in LANGUAGES}, **value})
 
@@ -406,7 +419,7 @@ def _parent_domains(host: str) -> list[str]:
     domains = [host]
     dot = host.find(".")
     while dot != -1:
-        host = host[dot + 1:]
+        host = host[dot + 1 :]
         domains.append(host)
         dot = host.find(".")
     return domains
@@ -572,11 +585,11 @@ def _split_url(url: str) -> tuple[str, str, str] | None:
             return "", *_path_and_target(url)
         if scheme.group().lower() not in ("http:", "https:"):
             return None
-        rest = url[scheme.end():]
+        rest = url[scheme.end() :]
     if rest[:1] in ("/", "\\"):
         rest = rest.lstrip("/\\")
     end = _AUTHORITY_END.search(rest)
-    authority, remainder = (rest[: end.start()], rest[end.start():]) if end else (rest, "")
+    authority, remainder = (rest[: end.start()], rest[end.start() :]) if end else (rest, "")
     host = _clean_host(authority.rpartition("@")[2] if "@" in authority else authority)
     if not host:
         return None

@@ -19,7 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the bundled demo learning site behind the gateway")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8080)
-    demo.add_argument("--access-log", action="store_true", help="log every request (costs about a fifth of the throughput)")
+    demo.add_argument(
+        "--access-log", action="store_true", help="log every request (costs about a fifth of the throughput)"
+    )
 
     serve = commands.add_parser("serve", help="run the gateway as a reverse proxy in front of a site")
     serve.add_argument("--upstream", help="the site to protect, e.g. http://127.0.0.1:8000 (or GATEWAY_UPSTREAM)")
@@ -27,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workers", type=int, default=1, help="worker processes (share one secret and one store)")
-    serve.add_argument("--access-log", action="store_true", help="log every request (costs about a fifth of the throughput)")
+    serve.add_argument(
+        "--access-log", action="store_true", help="log every request (costs about a fifth of the throughput)"
+    )
     return parser
 
 

@@ -24,16 +24,51 @@ EXPIRED = "Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/"
 # (school.ac.uk, shop.com.au). Not the Public Suffix List: going one level too
 # high only costs a Set-Cookie that the browser rejects, while going too low
 # would leave a tracker cookie behind, so a short list of the common ones does.
-MULTI_PART_SUFFIXES = frozenset({
-    "ac.uk", "co.uk", "gov.uk", "ltd.uk", "me.uk", "net.uk", "org.uk", "plc.uk", "sch.uk",
-    "ac.be", "ac.at", "co.at", "or.at",
-    "com.au", "edu.au", "gov.au", "net.au", "org.au",
-    "ac.nz", "co.nz", "govt.nz", "org.nz", "school.nz",
-    "ac.jp", "co.jp", "ne.jp", "or.jp",
-    "ac.za", "co.za", "org.za",
-    "co.in", "co.kr", "co.il", "ac.il",
-    "com.br", "com.cn", "com.hk", "com.mx", "com.sg", "com.tr", "edu.tr",
-})
+MULTI_PART_SUFFIXES = frozenset(
+    {
+        "ac.uk",
+        "co.uk",
+        "gov.uk",
+        "ltd.uk",
+        "me.uk",
+        "net.uk",
+        "org.uk",
+        "plc.uk",
+        "sch.uk",
+        "ac.be",
+        "ac.at",
+        "co.at",
+        "or.at",
+        "com.au",
+        "edu.au",
+        "gov.au",
+        "net.au",
+        "org.au",
+        "ac.nz",
+        "co.nz",
+        "govt.nz",
+        "org.nz",
+        "school.nz",
+        "ac.jp",
+        "co.jp",
+        "ne.jp",
+        "or.jp",
+        "ac.za",
+        "co.za",
+        "org.za",
+        "co.in",
+        "co.kr",
+        "co.il",
+        "ac.il",
+        "com.br",
+        "com.cn",
+        "com.hk",
+        "com.mx",
+        "com.sg",
+        "com.tr",
+        "edu.tr",
+    }
+)
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
@@ -132,7 +167,9 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def expire_denied(scope: Scope, granted: frozenset[str], categories: Iterable[str], catalogue: Catalogue) -> list[tuple[bytes, bytes]]:
+def expire_denied(
+    scope: Scope, granted: frozenset[str], categories: Iterable[str], catalogue: Catalogue
+) -> list[tuple[bytes, bytes]]:
     """Expiry headers for the tracker cookies this request still carries of categories not granted."""
     headers = Headers(scope=scope)
     present = cookie_parser(headers.get("cookie", "")).keys()

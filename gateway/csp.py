@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 
+
 def new_nonce() -> str:
     return secrets.token_urlsafe(18)
 

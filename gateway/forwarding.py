@@ -21,8 +21,18 @@ from .origin import request_origin, request_scheme
 from .settings import Settings
 
 HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
-     "transfer-encoding", "upgrade", "proxy-connection"}
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "proxy-connection",
+    }
 )
 # Replaced with what this hop knows; a visitor must not be able to set them.
 FORWARDING = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded"})
@@ -33,7 +43,9 @@ def request_headers(scope: Scope, settings: Settings, upstream_host: str) -> lis
     headers = Headers(scope=scope)
     dropped = HOP_BY_HOP | FORWARDING | {"host"}
     dropped |= {token.strip().lower() for token in headers.get("connection", "").split(",")}
-    forwarded = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"] if k.decode("latin-1") not in dropped]
+    forwarded = [
+        (k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"] if k.decode("latin-1") not in dropped
+    ]
 
     peer = scope.get("client")
     chain: list[str] = []
@@ -66,7 +78,9 @@ def forwarded_element(visitor: object, scheme: str, host: str) -> str:
 COOKIE_DOMAIN = re.compile(rb";\s*domain=[^;]*", re.IGNORECASE)
 
 
-def response_headers(upstream: aiohttp.ClientResponse, scope: Scope, settings: Settings, upstream_base: str) -> list[tuple[bytes, bytes]]:
+def response_headers(
+    upstream: aiohttp.ClientResponse, scope: Scope, settings: Settings, upstream_base: str
+) -> list[tuple[bytes, bytes]]:
     """The upstream's response headers as the visitor should see them."""
     dropped = HOP_BY_HOP | {t.strip().lower() for t in upstream.headers.get("connection", "").split(",")}
     public = request_origin(scope, settings.trusted_proxies) or ""
@@ -78,10 +92,8 @@ def response_headers(upstream: aiohttp.ClientResponse, scope: Scope, settings: S
         if name in dropped:
             continue
         if rewrite and name in ("location", "content-location") and value.decode("latin-1").startswith(upstream_base):
-            value = (public + value.decode("latin-1")[len(upstream_base):]).encode("latin-1")
+            value = (public + value.decode("latin-1")[len(upstream_base) :]).encode("latin-1")
         elif rewrite and name == "set-cookie":
             value = COOKIE_DOMAIN.sub(b"", value)  # the upstream's domain: host-only on the public host instead
         headers.append((name.encode("latin-1"), value))
     return headers
-
-

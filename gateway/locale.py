@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 
 from starlette.datastructures import Headers
 
@@ -12,7 +12,7 @@ from .assets import BANNER_DIR
 from .settings import LANGUAGES
 
 
-@lru_cache(maxsize=None)
+@cache
 def texts(language: str) -> Mapping[str, str]:
     """The locale file for ``language``; English fills any gap."""
     english = json.loads((BANNER_DIR / "locales" / "en.json").read_text(encoding="utf-8"))

@@ -95,8 +95,6 @@ class ConsentMiddleware:
 
 def load_catalogue(settings: Settings) -> Catalogue:
     try:
-        return Catalogue.load(
-            settings.services, settings.open_cookie_database, categories=settings.category_names[1:]
-        )
+        return Catalogue.load(settings.services, settings.open_cookie_database, categories=settings.category_names[1:])
     except ValueError as error:
         raise SettingsError(str(error)) from None

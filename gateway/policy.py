@@ -21,7 +21,9 @@ class PathPolicy:
         return any(fnmatchcase(path, pattern) for pattern in self.paths)
 
 
-def parse_path_policies(raw: Iterable[Mapping[str, Any]], categories: Iterable[str], required: str) -> tuple[PathPolicy, ...]:
+def parse_path_policies(
+    raw: Iterable[Mapping[str, Any]], categories: Iterable[str], required: str
+) -> tuple[PathPolicy, ...]:
     """Validate ``[[path_policies]]`` tables: ``paths = [...]`` and ``deny = [...]``."""
     known = set(categories)
     policies = []

@@ -25,6 +25,7 @@ from .middleware import ConsentMiddleware
 from .settings import Settings, SettingsError
 from .websocket import bridge
 
+
 class UpstreamProxy:
     """ASGI app that forwards HTTP requests to ``settings.upstream``."""
 
@@ -117,7 +118,7 @@ class UpstreamProxy:
                 async for chunk in upstream.content.iter_any():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError) as error:
+        except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as error:
             if started:
                 raise  # the status is gone already: dropping the connection is all that is left
             timed_out = isinstance(error, asyncio.TimeoutError | aiohttp.ServerTimeoutError)

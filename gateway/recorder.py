@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
@@ -85,7 +85,7 @@ class Recorder:
         await self.store.record(
             ConsentRecord(
                 consent_id=consent.id or "",
-                recorded_at=datetime.fromtimestamp(now, timezone.utc),
+                recorded_at=datetime.fromtimestamp(now, UTC),
                 granted=tuple(c for c in self.settings.category_names if c in granted),
                 denied=tuple(c for c in self.settings.category_names if c not in granted),
                 revision=self.settings.revision,

@@ -65,7 +65,8 @@ class PageRules:
             message = t["embed_blocked"].format(service=html.escape(service.name))
             return (
                 f'<!doctype html><html lang="{language}"><body style="margin:0;display:grid;place-items:center;'
-                "min-height:100vh;font:15px/1.4 system-ui,sans-serif;background:#f1f0ec;color:#1a1a1a;text-align:center\">"
+                "min-height:100vh;font:15px/1.4 system-ui,sans-serif;background:#f1f0ec;color:#1a1a1a;"
+                'text-align:center">'
                 f'<div style="padding:1rem"><p>{message}</p><a href="{link}" target="_top" '
                 'style="display:inline-block;padding:.5rem 1rem;background:#0b4f8a;color:#fff;border-radius:.375rem;'
                 f'text-decoration:none;font-weight:600">{html.escape(t["embed_settings"])}</a></div></body></html>'
@@ -82,7 +83,11 @@ def is_html(headers: Headers) -> bool:
 
 
 def make_private(cache_control: str) -> str:
-    kept = [d.strip() for d in cache_control.split(",") if d.strip() and d.strip().split("=")[0].lower() not in ("public", "s-maxage")]
+    kept = [
+        d.strip()
+        for d in cache_control.split(",")
+        if d.strip() and d.strip().split("=")[0].lower() not in ("public", "s-maxage")
+    ]
     return ", ".join(["private", *kept])
 
 
@@ -116,13 +121,17 @@ class PageResponder:
             await self.send(message)
 
     async def on_start(self, message: Message) -> None:
-        raw = filter_set_cookies(list(message.get("headers", [])), self.granted, self.rules.catalogue, self.rules.protected_cookies)
+        raw = filter_set_cookies(
+            list(message.get("headers", [])), self.granted, self.rules.catalogue, self.rules.protected_cookies
+        )
         message["headers"] = raw
         headers = MutableHeaders(raw=raw)
         if not is_html(headers):
             await self.send(message)
             return
-        headers.raw.extend(expire_denied(self.scope, self.granted, self.rules.settings.category_names, self.rules.catalogue))
+        headers.raw.extend(
+            expire_denied(self.scope, self.granted, self.rules.settings.category_names, self.rules.catalogue)
+        )
         encoding = headers.get("content-encoding", "identity")
         rewritable = message["status"] not in (204, 206, 304) and self.scope.get("method") != "HEAD"
         if not rewritable or encoding.strip().lower() not in SUPPORTED:

@@ -38,16 +38,32 @@ _CDATA = rb"<!\[CDATA\[(?:[^\]]++|\](?!\]>))*+\]\]>"
 # no interesting name skip the (costlier) name check.
 # Raw-text elements the rewriter never changes are passed over whole when they are complete.
 _PLAIN_RAW_TEXT = b"".join(
-    rb"|<(?i:" + name + rb")(?=[\s/>])" + _ATTRS + rb">(?:[^<]++|<(?!/(?i:" + name + rb")[\s/>]))*+</(?i:" + name + rb")(?=[\s/>])"
+    rb"|<(?i:"
+    + name
+    + rb")(?=[\s/>])"
+    + _ATTRS
+    + rb">(?:[^<]++|<(?!/(?i:"
+    + name
+    + rb")[\s/>]))*+</(?i:"
+    + name
+    + rb")(?=[\s/>])"
     for name in (rb"style", rb"title", rb"textarea")
 )
 BULK = re.compile(
     rb"(?:[^<]++"
     rb"|</[a-zA-Z]" + _ATTRS + rb">"
     rb"|<(?![sStTxXiIlLhHpPnN])[a-zA-Z]" + _ATTRS + rb">"
-    rb"|<" + _NOT_INTERESTING + rb"[a-zA-Z]" + _ATTRS + rb">"
-    + _PLAIN_RAW_TEXT +
-    rb"|" + _COMMENT + rb"|" + _CDATA + rb"|<[!?](?!--|\[CDATA\[)[^>]*+>|</(?![a-zA-Z])[^>]*+>"
+    rb"|<"
+    + _NOT_INTERESTING
+    + rb"[a-zA-Z]"
+    + _ATTRS
+    + rb">"
+    + _PLAIN_RAW_TEXT
+    + rb"|"
+    + _COMMENT
+    + rb"|"
+    + _CDATA
+    + rb"|<[!?](?!--|\[CDATA\[)[^>]*+>|</(?![a-zA-Z])[^>]*+>"
     rb"|<(?=[^a-zA-Z!/?]))*+"
 )
 START_TAG = re.compile(rb"<([a-zA-Z][^\s/>]*+)(" + _ATTRS + rb")>")
@@ -66,8 +82,18 @@ OPENER_LOOKAHEAD = 6
 REWRITTEN = frozenset({b"script", b"img", b"iframe", b"link"})
 RAW_TEXT = frozenset({b"script", b"style", b"textarea", b"title", b"xmp", b"iframe", b"noembed", b"noframes"})
 JS_TYPES = frozenset(
-    {"", "text/javascript", "application/javascript", "module", "text/ecmascript", "application/ecmascript",
-     "application/x-javascript", "text/jscript", "text/livescript", "text/x-javascript"}
+    {
+        "",
+        "text/javascript",
+        "application/javascript",
+        "module",
+        "text/ecmascript",
+        "application/ecmascript",
+        "application/x-javascript",
+        "text/jscript",
+        "text/livescript",
+        "text/x-javascript",
+    }
 )
 TINY_SIZES = frozenset({"0", "1", "0px", "1px"})
 HINT_RELS = frozenset({"preconnect", "dns-prefetch", "preload", "prefetch", "modulepreload", "prerender"})
@@ -348,7 +374,11 @@ class Rewriter:
         service = self.policy.catalogue.match_beacon(src)
         if service is not None:
             category = service.category
-        elif tag.get(b"width") in TINY_SIZES and tag.get(b"height") in TINY_SIZES and is_third_party(src, self.policy.site_host):
+        elif (
+            tag.get(b"width") in TINY_SIZES
+            and tag.get(b"height") in TINY_SIZES
+            and is_third_party(src, self.policy.site_host)
+        ):
             category = GENERIC_BEACON_CATEGORY
         else:
             return

@@ -245,7 +245,10 @@ def _categories_from_toml(raw: Any) -> tuple[Category, ...]:
             raise SettingsError(f"categories.{name}: only 'label' and 'description' tables are allowed")
         base = defaults.get(name, Category(name, {}, {}))
         label = {**base.label, **_language_table(f"categories.{name}.label", spec.get("label", {}))}
-        description = {**base.description, **_language_table(f"categories.{name}.description", spec.get("description", {}))}
+        description = {
+            **base.description,
+            **_language_table(f"categories.{name}.description", spec.get("description", {})),
+        }
         result.append(Category(name, label, description))
     return tuple(result)
 
@@ -254,7 +257,7 @@ def _language_table(key: str, raw: Any) -> dict[str, str]:
     if isinstance(raw, str):
         return {language: raw for language in LANGUAGES}
     if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
-        raise SettingsError(f"{key}: expected a text or a table like {{nl = \"...\", en = \"...\"}}")
+        raise SettingsError(f'{key}: expected a text or a table like {{nl = "...", en = "..."}}')
     return dict(raw)
 
 
@@ -284,7 +287,7 @@ def _read_environ(environ: Mapping[str, str]) -> dict[str, Any]:
     for name, raw in environ.items():
         if not name.startswith(ENV_PREFIX):
             continue
-        key = name[len(ENV_PREFIX):].lower()
+        key = name[len(ENV_PREFIX) :].lower()
         if key not in FIELDS:
             raise SettingsError(f"{name}: unknown setting")
         if key in TABLE_LISTS:

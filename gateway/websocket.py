@@ -9,11 +9,18 @@ from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
 # aiohttp writes its own handshake headers; the visitor's would clash.
-HANDSHAKE = frozenset({"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol"})
+HANDSHAKE = frozenset(
+    {"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol"}
+)
 
 
 async def bridge(
-    session: aiohttp.ClientSession, target: str, headers: list[tuple[str, str]], scope: Scope, receive: Receive, send: Send
+    session: aiohttp.ClientSession,
+    target: str,
+    headers: list[tuple[str, str]],
+    scope: Scope,
+    receive: Receive,
+    send: Send,
 ) -> None:
     protocols = [p.strip() for p in Headers(scope=scope).get("sec-websocket-protocol", "").split(",") if p.strip()]
     forwarded = [(name, value) for name, value in headers if name.lower() not in HANDSHAKE]
@@ -21,7 +28,7 @@ async def bridge(
         return
     try:
         upstream = await session.ws_connect(target, headers=forwarded, protocols=protocols, autoping=True)
-    except (aiohttp.ClientError, asyncio.TimeoutError):
+    except (TimeoutError, aiohttp.ClientError):
         await send({"type": "websocket.close", "code": 1011})
         return
     async with upstream:

@@ -13,7 +13,7 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,8 +22,19 @@ from . import ConsentRecord, ConsentStore
 T = TypeVar("T")
 
 COLUMNS = (
-    "consent_id", "recorded_at", "granted", "denied", "revision", "method", "language",
-    "banner_hash", "page_path", "ip_prefix", "browser", "device", "gpc",
+    "consent_id",
+    "recorded_at",
+    "granted",
+    "denied",
+    "revision",
+    "method",
+    "language",
+    "banner_hash",
+    "page_path",
+    "ip_prefix",
+    "browser",
+    "device",
+    "gpc",
 )
 
 # Each entry brings the schema from version N to N + 1 (PRAGMA user_version).
@@ -57,16 +68,25 @@ EXPORT_BATCH = 500
 
 def to_row(record: ConsentRecord) -> tuple:
     return (
-        record.consent_id, record.recorded_at.timestamp(), ",".join(record.granted),
-        ",".join(record.denied), record.revision, record.method, record.language,
-        record.banner_hash, record.page_path, record.ip_prefix, record.browser,
-        record.device, int(record.gpc),
+        record.consent_id,
+        record.recorded_at.timestamp(),
+        ",".join(record.granted),
+        ",".join(record.denied),
+        record.revision,
+        record.method,
+        record.language,
+        record.banner_hash,
+        record.page_path,
+        record.ip_prefix,
+        record.browser,
+        record.device,
+        int(record.gpc),
     )
 
 
 def from_row(row: tuple) -> ConsentRecord:
-    values = dict(zip(COLUMNS, row))
-    values["recorded_at"] = datetime.fromtimestamp(values["recorded_at"], timezone.utc)
+    values = dict(zip(COLUMNS, row, strict=True))
+    values["recorded_at"] = datetime.fromtimestamp(values["recorded_at"], UTC)
     values["granted"] = tuple(filter(None, values["granted"].split(",")))
     values["denied"] = tuple(filter(None, values["denied"].split(",")))
     values["gpc"] = bool(values["gpc"])
@@ -183,7 +203,9 @@ class SQLiteStore(ConsentStore):
         rows = await self._query(f"{SELECT} WHERE consent_id = ? ORDER BY seq", (consent_id,))
         return [from_row(row) for row in rows]
 
-    async def export(self, since: datetime | None = None, until: datetime | None = None) -> AsyncIterator[ConsentRecord]:
+    async def export(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> AsyncIterator[ConsentRecord]:
         low = since.timestamp() if since else float("-inf")
         high = until.timestamp() if until else float("inf")
         last_seq = 0
