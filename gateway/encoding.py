@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import zlib
 
 import brotli
-from starlette.types import Scope
 
 SUPPORTED = frozenset({"gzip", "x-gzip", "deflate", "br", "identity", ""})
 
@@ -51,10 +51,8 @@ class Transcoder:
         return self._encoder.compress(data) + self._encoder.flush(zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH)
 
 
-def limit_accept_encoding(scope: Scope) -> None:
-    """Ask the site only for encodings the rewriter can read, so no page slips through unread."""
-    headers = scope["headers"]
-    for index, (name, value) in enumerate(headers):
-        if name == b"accept-encoding":
-            codings = [c for c in value.decode("latin-1").split(",") if c.split(";")[0].strip().lower() in SUPPORTED]
-            headers[index] = (name, ",".join(codings).strip().encode("latin-1") or b"identity")
+@functools.lru_cache(maxsize=256)
+def readable_encodings(accept_encoding: bytes) -> bytes:
+    """``Accept-Encoding`` narrowed to what the rewriter can read, so no page slips through unread."""
+    codings = [c for c in accept_encoding.decode("latin-1").split(",") if c.split(";")[0].strip().lower() in SUPPORTED]
+    return ",".join(codings).strip().encode("latin-1") or b"identity"

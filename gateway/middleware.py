@@ -10,10 +10,11 @@ from .api import ConsentAPI
 from .banner import Banner
 from .catalogue import Catalogue
 from .consent import Consent, TokenCodec
-from .consent_cookie import consent_token
+from starlette.requests import cookie_parser
+
 from .policy import granted_for
-from .recorder import Recorder, sends_gpc
-from .encoding import limit_accept_encoding
+from .recorder import Recorder
+from .encoding import readable_encodings
 from .responder import PageResponder, PageRules
 from .settings import Settings, SettingsError
 from .store import ConsentStore, open_store
@@ -37,6 +38,9 @@ class ConsentMiddleware:
         self.recorder = Recorder(self.settings, self.store, self.codec, self.banner.text_hashes)
         self.api = ConsentAPI(self.settings, self.store, self.recorder, self.banner, self.catalogue)
         self.page_rules = PageRules(self.settings, self.catalogue, self.banner)
+        self.cookie_marker = self.settings.cookie_name.encode() + b"="
+        required = self.settings.categories[0].name
+        self.undecided = {gpc: Consent.undecided(self.settings.revision, required, gpc) for gpc in (False, True)}
         self._store_open = False
         self._store_lock = asyncio.Lock()
 
@@ -48,8 +52,7 @@ class ConsentMiddleware:
             await self.app(scope, receive, send)
             return
 
-        consent = scope["consent"] = self.read_consent(scope)
-        limit_accept_encoding(scope)
+        consent = scope["consent"] = self.read_request_headers(scope)
         path: str = scope["path"]
         if path == self.settings.prefix or path.startswith(self.settings.prefix + "/"):
             await self.open_store()
@@ -58,10 +61,27 @@ class ConsentMiddleware:
         granted = granted_for(path, consent.categories, self.settings.path_policies)
         await PageResponder(self.app, self.page_rules, granted)(scope, receive, send)
 
-    def read_consent(self, scope: Scope) -> Consent:
-        consent = self.codec.loads(consent_token(scope, self.settings))
+    def read_request_headers(self, scope: Scope) -> Consent:
+        """One pass over the request headers (this runs on every request): the consent, and a
+        narrowed ``Accept-Encoding`` so the site only answers in encodings the rewriter reads."""
+        cookie = b""
+        gpc = False
+        headers = scope["headers"]
+        for index, (name, value) in enumerate(headers):
+            if name == b"cookie":
+                cookie = value
+            elif name == b"sec-gpc":
+                gpc = value.strip() == b"1"
+            elif name == b"accept-encoding":
+                headers[index] = (name, readable_encodings(value))
+        return self.read_consent(cookie, gpc)
+
+    def read_consent(self, cookie: bytes, gpc: bool) -> Consent:
+        consent = None
+        if self.cookie_marker in cookie:
+            consent = self.codec.loads(cookie_parser(cookie.decode("latin-1")).get(self.settings.cookie_name))
         if consent is None or consent.revision != self.settings.revision:
-            return Consent.undecided(self.settings.revision, self.settings.categories[0].name, sends_gpc(scope))
+            return self.undecided[gpc]
         return consent
 
     async def open_store(self) -> None:

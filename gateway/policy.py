@@ -45,7 +45,9 @@ def parse_path_policies(
     return tuple(policies)
 
 
-def granted_for(path: str, granted: frozenset[str], policies: Iterable[PathPolicy]) -> frozenset[str]:
+def granted_for(path: str, granted: frozenset[str], policies: tuple[PathPolicy, ...]) -> frozenset[str]:
+    if not policies or len(granted) == 1:
+        return granted  # nothing to take away
     for policy in policies:
         if policy.applies_to(path):
             granted = granted - policy.deny

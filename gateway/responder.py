@@ -31,6 +31,7 @@ from .settings import Settings
 logger = logging.getLogger("gateway.responder")
 
 ASCII_UNSAFE_CHARSETS = ("utf-16", "utf-32", "ucs-2", "ucs-4", "utf-7")
+HTML_TYPES = (b"text/html", b"application/xhtml+xml")
 CSP_HEADERS = ("content-security-policy", "content-security-policy-report-only")
 
 CONSENT_MODE_DEFAULT = (
@@ -121,11 +122,22 @@ class PageResponder:
             await self.send(message)
 
     async def on_start(self, message: Message) -> None:
-        raw = filter_set_cookies(
-            list(message.get("headers", [])), self.granted, self.rules.catalogue, self.rules.protected_cookies
-        )
-        message["headers"] = raw
-        headers = MutableHeaders(raw=raw)
+        raw = message.get("headers", [])
+        content_type = b""
+        sets_cookies = False
+        for name, value in raw:  # one cheap pass: most responses are neither HTML nor setting cookies
+            if name == b"content-type":
+                content_type = value
+            elif name == b"set-cookie":
+                sets_cookies = True
+        if sets_cookies:
+            raw = message["headers"] = filter_set_cookies(
+                list(raw), self.granted, self.rules.catalogue, self.rules.protected_cookies
+            )
+        if not content_type.lower().startswith(HTML_TYPES):
+            await self.send(message)
+            return
+        headers = MutableHeaders(raw=message.setdefault("headers", raw))
         if not is_html(headers):
             await self.send(message)
             return
