@@ -24,7 +24,17 @@ from .locale import texts
 from .settings import LANGUAGES, Settings
 
 # What the banner and the preferences form show; the hash of these is recorded with each choice.
-FIRST_LAYER_KEYS = ("title", "intro", "privacy_link", "accept_all", "reject_all", "settings", "reopen", "load_once")
+FIRST_LAYER_KEYS = (
+    "title",
+    "intro",
+    "privacy_link",
+    "accept_all",
+    "reject_all",
+    "settings",
+    "reopen",
+    "load_once",
+    "error",
+)
 SETTINGS_LAYER_KEYS = (
     "accept_all",
     "reject_all",
@@ -36,6 +46,7 @@ SETTINGS_LAYER_KEYS = (
     "consent_id",
     "services",
     "vendor_privacy",
+    "close",
 )
 SHOWN_KEYS = tuple(dict.fromkeys(FIRST_LAYER_KEYS + SETTINGS_LAYER_KEYS))
 LONG_CACHE = "public, max-age=31536000, immutable"
@@ -132,7 +143,10 @@ class Banner:
 
     def __init__(self, settings: Settings, catalogue: Catalogue) -> None:
         self.text_hashes = {language: text_hash(settings, language) for language in LANGUAGES}
-        self.settings_layer = Script(render("settings.js", config=settings_layer_config(settings)))
+        settings_style = compact((BANNER_DIR / "settings.css").read_text(encoding="utf-8"))
+        self.settings_layer = Script(
+            render("settings.js", config=settings_layer_config(settings), stylesheet=settings_style)
+        )
         stylesheet = compact((BANNER_DIR / "banner.css").read_text(encoding="utf-8"))
         config = first_layer_config(settings, catalogue, self.settings_layer.version)
         self.first_layer = Script(render("banner.js", config=config, stylesheet=stylesheet))

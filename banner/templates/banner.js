@@ -73,33 +73,87 @@
     return null;
   }
 
-  function hold(el, url, cat) {
-    el.setAttribute("data-consent-src", url);
-    el.setAttribute("data-consent", cat);
-    if (el.tagName === "SCRIPT") {
-      if (el.type && el.type !== "text/plain") el.setAttribute("data-consent-type", el.type);
-      el.type = "text/plain";
+  /* Which attribute of which element loads something. */
+  var LOADS = { SCRIPT: ["src"], IFRAME: ["src"], IMG: ["src", "srcset"], SOURCE: ["src", "srcset"], LINK: ["href"] };
+  var LOADING = "script[src],iframe[src],img[src],img[srcset],source[src],source[srcset],link[href]";
+
+  function loads(node, name) {
+    var names = LOADS[node.tagName];
+    return !!names && names.indexOf(String(name).toLowerCase()) >= 0;
+  }
+
+  /* The category an attribute value needs ("srcset" lists several URLs), or null. */
+  function heldValue(name, value) {
+    if (String(name).toLowerCase() !== "srcset") return heldFor(String(value));
+    var urls = String(value).split(",");
+    for (var i = 0; i < urls.length; i++) {
+      var cat = heldFor(urls[i].trim().split(/\s+/)[0]);
+      if (cat) return cat;
+    }
+    return null;
+  }
+
+  function hold(node, name, value, cat) {
+    name = String(name).toLowerCase();
+    setAttribute.call(node, "data-consent-" + name, String(value));
+    setAttribute.call(node, "data-consent", cat);
+    if (node.tagName === "SCRIPT") {
+      var type = node.getAttribute("type");
+      if (type && type !== "text/plain") setAttribute.call(node, "data-consent-type", type);
+      setAttribute.call(node, "type", "text/plain");
     }
   }
 
-  var GUARDED = { SCRIPT: 1, IFRAME: 1, IMG: 1 };
+  function defuseNode(node) {
+    if (node.hasAttribute("data-consent")) return;
+    LOADS[node.tagName].forEach(function (name) {
+      var value = node.getAttribute(name), cat = value && heldValue(name, value);
+      if (!cat) return;
+      hold(node, name, value, cat);
+      node.removeAttribute(name);
+    });
+  }
+
+  /* Markup that arrives as HTML text is defused in an inert <template> before it is parsed for real. */
+  function defuse(root) {
+    Array.prototype.forEach.call(root.querySelectorAll(LOADING), defuseNode);
+  }
 
   function guard() {
-    [window.HTMLScriptElement, window.HTMLIFrameElement, window.HTMLImageElement].forEach(function (type) {
-      var d = Object.getOwnPropertyDescriptor(type.prototype, "src");
-      Object.defineProperty(type.prototype, "src", {
+    [[HTMLScriptElement, "src"], [HTMLIFrameElement, "src"], [HTMLImageElement, "src"], [HTMLImageElement, "srcset"],
+      [HTMLSourceElement, "src"], [HTMLSourceElement, "srcset"], [HTMLLinkElement, "href"]].forEach(function (pair) {
+      var proto = pair[0].prototype, name = pair[1], d = Object.getOwnPropertyDescriptor(proto, name);
+      Object.defineProperty(proto, name, {
         configurable: true, enumerable: d.enumerable, get: d.get,
         set: function (v) {
-          var cat = heldFor(v);
-          if (cat) hold(this, String(v), cat); else d.set.call(this, v);
+          var cat = heldValue(name, v);
+          if (cat) hold(this, name, v, cat); else d.set.call(this, v);
         }
       });
     });
-    Element.prototype.setAttribute = function (name, value) {
-      var cat = GUARDED[this.tagName] && String(name).toLowerCase() === "src" && heldFor(String(value));
-      if (cat) return hold(this, String(value), cat);
-      return setAttribute.call(this, name, value);
+    var E = Element.prototype, setNode = E.setAttributeNode, insertHTML = E.insertAdjacentHTML;
+    E.setAttribute = function (name, value) {
+      var cat = loads(this, name) && heldValue(name, value);
+      return cat ? hold(this, name, value, cat) : setAttribute.call(this, name, value);
     };
+    E.setAttributeNode = function (attr) {
+      var cat = loads(this, attr.name) && heldValue(attr.name, attr.value);
+      return cat ? hold(this, attr.name, attr.value, cat) : setNode.call(this, attr);
+    };
+    var inner = Object.getOwnPropertyDescriptor(E, "innerHTML"), outer = Object.getOwnPropertyDescriptor(E, "outerHTML");
+    var safe = function (html) {
+      var t = doc.createElement("template");
+      inner.set.call(t, html);
+      defuse(t.content);
+      return inner.get.call(t);
+    };
+    [["innerHTML", inner], ["outerHTML", outer]].forEach(function (pair) {
+      Object.defineProperty(E, pair[0], {
+        configurable: true, enumerable: pair[1].enumerable, get: pair[1].get,
+        set: function (html) { pair[1].set.call(this, safe(html)); }
+      });
+    });
+    E.insertAdjacentHTML = function (where, html) { return insertHTML.call(this, where, safe(html)); };
     var fetch = window.fetch;
     if (fetch) window.fetch = function (input) {
       var url = input && typeof input === "object" && "url" in input ? input.url : input;
@@ -120,15 +174,14 @@
       var beacon = navigator.sendBeacon.bind(navigator);
       navigator.sendBeacon = function (url) { return heldFor(url) ? false : beacon.apply(null, arguments); };
     }
-    /* Markup the server did not rewrite (script-tag mode): catch what the parser adds. */
+    /* Elements added by means not covered above. Tags written in the page itself are fetched by the
+       browser's preload scanner before any script runs: those must be marked up (or rewritten by the gateway). */
     new MutationObserver(function (records) {
       records.forEach(function (r) {
         r.addedNodes.forEach(function (n) {
-          if (!GUARDED[n.tagName] || n.hasAttribute("data-consent")) return;
-          var url = n.getAttribute("src"), cat = url && heldFor(url);
-          if (!cat) return;
-          hold(n, url, cat);
-          n.removeAttribute("src");
+          if (n.nodeType !== 1) return;
+          if (LOADS[n.tagName]) defuseNode(n);
+          if (n.querySelector) defuse(n);
         });
       });
     }).observe(doc.documentElement, { childList: true, subtree: true });
@@ -166,27 +219,29 @@
   function reviveNow() {
     var scripts = [];
     var nodes = doc.querySelectorAll("[data-consent],script[type='text/plain'][data-category],[data-name][type='text/plain'],iframe[data-name][data-src]");
-    Array.prototype.forEach.call(nodes, function (el) {
-      if (!granted[categoryOf(el)]) return;
-      var tag = el.tagName;
-      if (tag === "SCRIPT") return scripts.push(el);
-      var src = el.getAttribute("data-consent-src") || el.getAttribute("data-src");
-      clean(el);
-      if (tag === "LINK") {
-        el.rel = el.getAttribute("data-consent-rel");
-        el.removeAttribute("data-consent-rel");
-      } else if (src) {
-        if (tag === "IFRAME") {
-          var srcdoc = el.getAttribute("data-consent-srcdoc");
-          el.removeAttribute("data-consent-srcdoc");
-          if (srcdoc) el.setAttribute("srcdoc", srcdoc); else el.removeAttribute("srcdoc");
-        }
-        var srcset = el.getAttribute("data-consent-srcset");
-        if (srcset) { el.setAttribute("srcset", srcset); el.removeAttribute("data-consent-srcset"); }
-        el.src = src;
+    Array.prototype.forEach.call(nodes, function (node) {
+      if (!granted[categoryOf(node)]) return;
+      if (node.tagName === "SCRIPT") return scripts.push(node);
+      if (node.tagName === "IFRAME") {
+        var srcdoc = node.getAttribute("data-consent-srcdoc");
+        node.removeAttribute("data-consent-srcdoc");
+        if (srcdoc) node.setAttribute("srcdoc", srcdoc); else node.removeAttribute("srcdoc");
       }
+      restore(node);
     });
     runInOrder(scripts, 0);
+  }
+
+  /* Put back what the rewriter or the guard held: data-consent-src, -srcset, -href, -rel, Klaro's data-src. */
+  function restore(node) {
+    var klaroSrc = node.getAttribute("data-name") && node.getAttribute("data-src");
+    ["srcset", "rel", "href", "src"].forEach(function (name) {
+      var value = node.getAttribute("data-consent-" + name);
+      if (name === "src" && value === null) value = klaroSrc;
+      node.removeAttribute("data-consent-" + name);
+      if (value !== null) node.setAttribute(name, value);
+    });
+    clean(node);
   }
 
   /* A held embed can be loaded this once, without consenting to its category. */
@@ -195,7 +250,7 @@
       var wire = function () {
         var inner = frame.contentDocument;
         if (!inner || !inner.body || inner.querySelector("[data-consent-load]")) return;
-        var b = el("button", { type: "button", "data-consent-load": "", style: "margin:.5rem;padding:.5rem 1rem;font:inherit" }, t().load_once);
+        var b = el("button", { type: "button", "data-consent-load": "" }, t().load_once);
         b.addEventListener("click", function () {
           var src = frame.getAttribute("data-consent-src");
           clean(frame);
@@ -219,7 +274,7 @@
   function runInOrder(scripts, i) {
     if (i >= scripts.length) return;
     var old = scripts[i], fresh = doc.createElement("script");
-    var src = old.getAttribute("data-consent-src") || old.getAttribute("src");
+    var src = old.getAttribute("data-consent-src") || old.getAttribute("src") || old.getAttribute("data-src");
     var type = old.getAttribute("data-consent-type") || old.getAttribute("data-type") || "";
     Array.prototype.forEach.call(old.attributes, function (a) {
       if (!/^(type|src|data-consent.*|data-category|data-type)$/.test(a.name)) fresh.setAttribute(a.name, a.value);
@@ -288,6 +343,15 @@
         apply(answer.categories, before);
         return answer;
       });
+  }
+
+  /* For buttons: a choice that could not be recorded is said so, in the layer that is open. */
+  function attempt(action, categories) {
+    return choose(action, categories).catch(function () {
+      var layer = ui.settings || ui.banner;
+      if (!layer || layer.querySelector(".cg-error")) return;
+      layer.querySelector(".cg-actions").insertAdjacentElement("beforebegin", el("p", { "class": "cg-error", role: "alert" }, t().error));
+    });
   }
 
   function apply(list, before) {
@@ -360,8 +424,8 @@
     intro.appendChild(el("a", { href: C.privacyUrl }, x.privacy_link));
     box.appendChild(intro);
     var row = el("div", { "class": "cg-actions" });
-    row.appendChild(button(x.accept_all, function () { choose("accept_all"); }));
-    row.appendChild(button(x.reject_all, function () { choose("reject_all"); }));
+    row.appendChild(button(x.accept_all, function () { attempt("accept_all"); }));
+    row.appendChild(button(x.reject_all, function () { attempt("reject_all"); }));
     row.appendChild(button(x.settings, showSettings));
     box.appendChild(row);
     doc.body.appendChild(box);
@@ -396,8 +460,8 @@
   /* ---- the page's handle ------------------------------------------------- */
 
   var core = {
-    C: C, ui: ui, el: el, button: button, style: style, close: close, lang: lang, stored: stored,
-    choose: choose, services: services, showBanner: showBanner, showReopen: showReopen,
+    C: C, ui: ui, el: el, button: button, nonce: nonce, style: style, close: close, lang: lang, stored: stored,
+    choose: attempt, services: services, showBanner: showBanner, showReopen: showReopen,
     granted: function (c) { return !!granted[c]; }
   };
 

@@ -2,7 +2,12 @@
 window.consentGatewaySettings = function (core) {
   "use strict";
   var S = __CONFIG__;
+  var STYLESHEET = __STYLESHEET__;
   var doc = document, C = core.C, el = core.el, button = core.button, ui = core.ui;
+
+  var style = core.el("style", core.nonce ? { nonce: core.nonce } : {});
+  style.textContent = STYLESHEET;
+  document.head.appendChild(style);
 
   function show() {
     core.style();
@@ -12,6 +17,7 @@ window.consentGatewaySettings = function (core) {
     var dialog = ui.settings = el("div", { id: "cg-settings", role: "dialog", "aria-modal": "true", "aria-labelledby": "cg-settings-title", lang: l });
     var panel = el("div", { "class": "cg-panel" });
     dialog.appendChild(panel);
+    panel.appendChild(button(x.close, dismiss, "cg-close"));
     panel.appendChild(el("h2", { id: "cg-settings-title" }, x.preferences_title));
     panel.appendChild(el("p", {}, x.preferences_intro));
     if (navigator.globalPrivacyControl) panel.appendChild(el("p", { "class": "cg-note", role: "note" }, x.gpc_notice));
@@ -39,17 +45,19 @@ window.consentGatewaySettings = function (core) {
       core.choose("custom", C.categories.filter(function (c) { return boxes[c].checked && c !== C.required; }));
     }));
     panel.appendChild(row);
+    /* Closing records nothing: without a stored choice the first layer comes back. */
+    function dismiss() {
+      core.close();
+      if (!core.stored()) return core.showBanner();
+      core.showReopen();
+      (returnTo && doc.contains(returnTo) ? returnTo : ui.reopen || doc.body).focus();
+    }
     dialog.addEventListener("keydown", function (e) {
-      if (e.key === "Escape") {
-        core.close();
-        if (!core.stored()) return core.showBanner();
-        core.showReopen();
-        (returnTo && doc.contains(returnTo) ? returnTo : ui.reopen || doc.body).focus();
-      }
+      if (e.key === "Escape") dismiss();
       if (e.key === "Tab") trapFocus(e, dialog);
     });
     doc.body.appendChild(dialog);
-    dialog.querySelector("input:not([disabled]),button").focus();
+    dialog.querySelector("input:not([disabled])").focus();
     listServices(dialog, x);
   }
 
