@@ -82,18 +82,27 @@ def response_headers(
     upstream: aiohttp.ClientResponse, scope: Scope, settings: Settings, upstream_base: str
 ) -> list[tuple[bytes, bytes]]:
     """The upstream's response headers as the visitor should see them."""
-    dropped = HOP_BY_HOP | {t.strip().lower() for t in upstream.headers.get("connection", "").split(",")}
+    # uvicorn writes its own Date: one is enough.
+    dropped = HOP_BY_HOP | {"date"} | {t.strip().lower() for t in upstream.headers.get("connection", "").split(",")}
     public = request_origin(scope, settings.trusted_proxies) or ""
-    upstream_host = (upstream.url.host or "").lower()
-    rewrite = not settings.preserve_host and public and not public.endswith("//" + upstream_host)
+    public_differs = bool(public) and public != upstream_base.lower()
     headers = []
     for raw_name, value in upstream.raw_headers:
         name = raw_name.decode("latin-1").lower()
         if name in dropped:
             continue
-        if rewrite and name in ("location", "content-location") and value.decode("latin-1").startswith(upstream_base):
-            value = (public + value.decode("latin-1")[len(upstream_base) :]).encode("latin-1")
-        elif rewrite and name == "set-cookie":
+        if public_differs and name in ("location", "content-location"):
+            value = to_public(value.decode("latin-1"), upstream_base, public).encode("latin-1")
+        elif public_differs and not settings.preserve_host and name == "set-cookie":
             value = COOKIE_DOMAIN.sub(b"", value)  # the upstream's domain: host-only on the public host instead
         headers.append((name.encode("latin-1"), value))
     return headers
+
+
+def to_public(url: str, upstream_base: str, public: str) -> str:
+    """``url`` with the upstream's own origin replaced by the public one; other URLs unchanged."""
+    if url.lower().startswith(upstream_base.lower()):
+        rest = url[len(upstream_base) :]
+        if not rest or rest[0] in "/?#":
+            return public + rest
+    return url

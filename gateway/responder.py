@@ -27,6 +27,7 @@ from .encoding import SUPPORTED, Transcoder
 from .locale import texts
 from .rewrite import Rewriter, RewritePolicy
 from .settings import Settings
+from .validators import consent_state, tag_for_state, translate_if_none_match
 
 logger = logging.getLogger("gateway.responder")
 
@@ -50,6 +51,12 @@ class PageRules:
         self.banner = banner
         self.required = settings.categories[0].name
         self.protected_cookies = {settings.cookie_name}
+        self._states: dict[frozenset[str], str] = {}
+
+    def state(self, granted: frozenset[str]) -> str:
+        if granted not in self._states:
+            self._states[granted] = consent_state(granted, self.banner.version)
+        return self._states[granted]
 
     def head_injection(self, nonce: str | None) -> bytes:
         nonce_attribute = f' nonce="{nonce}"' if nonce else ""
@@ -109,7 +116,33 @@ class PageResponder:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.scope = scope
         self.send = send
+        self.state = self.rules.state(self.granted)
+        self.revalidating_ours = self.prepare_request(scope)
         await self.app(scope, receive, self.send_rewritten)
+
+    def prepare_request(self, scope: Scope) -> bool:
+        """Adjust conditional and range headers; true when the visitor revalidates a page of this consent state."""
+        headers = scope["headers"]
+        ours = False
+        document = False
+        for name, value in headers:
+            if name == b"sec-fetch-dest":
+                document = document or value in (b"document", b"iframe", b"frame")
+            elif name == b"accept":
+                document = document or b"text/html" in value
+        kept = []
+        for name, value in headers:
+            if name == b"if-none-match":
+                translated, matched = translate_if_none_match(value.decode("latin-1"), self.state)
+                ours = ours or matched
+                if translated is not None:
+                    kept.append((name, translated.encode("latin-1")))
+            elif name in (b"range", b"if-range") and document:
+                continue  # a slice of a page cannot be rewritten: pages are always sent whole
+            else:
+                kept.append((name, value))
+        scope["headers"] = kept
+        return ours
 
     async def send_rewritten(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -134,6 +167,11 @@ class PageResponder:
             raw = message["headers"] = filter_set_cookies(
                 list(raw), self.granted, self.rules.catalogue, self.rules.protected_cookies
             )
+        if message["status"] == 304:
+            if self.revalidating_ours:
+                self.mark_page(MutableHeaders(raw=message.setdefault("headers", raw)))
+            await self.send(message)
+            return
         if not content_type.lower().startswith(HTML_TYPES):
             await self.send(message)
             return
@@ -144,6 +182,7 @@ class PageResponder:
         headers.raw.extend(
             expire_denied(self.scope, self.granted, self.rules.settings.category_names, self.rules.catalogue)
         )
+        self.mark_page(headers)
         encoding = headers.get("content-encoding", "identity")
         rewritable = message["status"] not in (204, 206, 304) and self.scope.get("method") != "HEAD"
         if not rewritable or encoding.strip().lower() not in SUPPORTED:
@@ -153,7 +192,6 @@ class PageResponder:
             return
         self.transcoder = Transcoder(encoding)
         self.rewriter = Rewriter(self.policy(headers))
-        self.mark_cacheability(headers)
         self.held_start = message
 
     def policy(self, headers: MutableHeaders) -> RewritePolicy:
@@ -176,10 +214,15 @@ class PageResponder:
             placeholder=self.rules.placeholder(language, self.scope.get("path", "/")),
         )
 
-    def mark_cacheability(self, headers: MutableHeaders) -> None:
+    def mark_page(self, headers: MutableHeaders) -> None:
+        """A page for this consent state: its own validator, varied by cookie, private when trackers are live."""
         headers.add_vary_header("Cookie")
         if self.granted - {self.rules.required}:
             headers["cache-control"] = make_private(headers.get("cache-control", ""))
+        if "etag" in headers:
+            headers["etag"] = tag_for_state(headers["etag"], self.state)
+        if "last-modified" in headers:
+            del headers["last-modified"]  # revalidation goes by the consent-aware ETag only
 
     async def on_body(self, message: Message) -> None:
         assert self.rewriter is not None and self.transcoder is not None
@@ -203,8 +246,6 @@ class PageResponder:
             headers["content-length"] = str(length)
         elif "content-length" in headers:
             del headers["content-length"]
-        if headers.get("etag", "").startswith('"'):
-            headers["etag"] = "W/" + headers["etag"]
         start, self.held_start = self.held_start, None
         await self.send(start)
 

@@ -48,7 +48,7 @@ def test_whole_body_gets_exact_content_length_and_weak_etag(settings: Settings) 
     response, tag = fetch(settings, [body], headers)
     assert response.content == b"<html><head>" + tag + body[len(b"<html><head>") :]
     assert response.headers["content-length"] == str(len(body) + len(tag))
-    assert response.headers["etag"] == 'W/"abc"'
+    assert re.fullmatch(r'W/"abc-cg[0-9a-f]{8}"', response.headers["etag"])
 
 
 def test_head_omitted_tag_goes_before_first_element(settings: Settings) -> None:
@@ -158,3 +158,55 @@ def test_learner_areas_stay_free_of_analytics_whatever_was_granted(db_path) -> N
     lesson, _ = fetch(settings, page, cookies={"consent": token}, path="/cursus/les-1")
     assert b'type="text/plain"' not in open_page.content
     assert b'type="text/plain" data-consent="analytics"' in lesson.content
+
+
+def test_revalidation_only_within_the_same_consent_state(settings: Settings) -> None:
+    """A page cached with live trackers is never confirmed by a 304 once consent is gone."""
+    seen_conditions = []
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        condition = dict(scope["headers"]).get(b"if-none-match")
+        seen_conditions.append(condition)
+        if condition == b'W/"v1"':
+            await send({"type": "http.response.start", "status": 304, "headers": [(b"etag", b'"v1"')]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        headers = [(b"content-type", b"text/html"), (b"etag", b'"v1"'), (b"last-modified", b"Sun, 22 Nov 2026 01:00:00 GMT")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"<html><head></head></html>"})
+
+    with TestClient(ConsentMiddleware(app, settings=settings)) as client:
+        client.post("/_consent", json={"action": "accept_all"})
+        consented = client.get("/")
+        assert "last-modified" not in consented.headers
+        etag = consented.headers["etag"]
+        assert client.get("/", headers={"if-none-match": etag}).status_code == 304
+        assert client.get("/", headers={"if-none-match": etag}).headers["etag"] == etag
+        client.delete("/_consent")
+        after = client.get("/", headers={"if-none-match": etag})
+    assert after.status_code == 200 and after.headers["etag"] != etag
+    assert seen_conditions[-1] is None  # the stale validator never reached the site
+
+
+def test_pages_are_always_sent_whole(settings: Settings) -> None:
+    seen = []
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        seen.append(dict(scope["headers"]).get(b"range"))
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"video/mp4")]})
+        await send({"type": "http.response.body", "body": b"x"})
+
+    with TestClient(ConsentMiddleware(app, settings=settings)) as client:
+        client.get("/les", headers={"range": "bytes=0-10", "sec-fetch-dest": "document"})
+        client.get("/video.mp4", headers={"range": "bytes=0-10", "sec-fetch-dest": "video"})
+    assert seen == [None, b"bytes=0-10"]
