@@ -123,7 +123,7 @@ class Tag:
         return html.unescape(text.decode("latin-1")) if b"&" in text else text.decode("latin-1")
 
     def has_any(self, names: tuple[bytes, ...]) -> bool:
-        return any(name in self.raw_values for name in names)
+        return not self.raw_values.keys().isdisjoint(names)
 
     @property
     def parts(self) -> list[list[bytes]]:
