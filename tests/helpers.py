@@ -30,6 +30,13 @@ def site() -> Starlette:
     return Starlette(routes=[Route("/", page), Route("/cursus/les-1", page)])
 
 
+async def answer_lifespan(receive, send) -> None:
+    """The lifespan protocol for raw ASGI test apps: start, then stop when asked."""
+    while (await receive())["type"] != "lifespan.shutdown":
+        await send({"type": "lifespan.startup.complete"})
+    await send({"type": "lifespan.shutdown.complete"})
+
+
 def rows(db_path: Path) -> list[dict]:
     """Read records back through a connection of our own, as an auditor would."""
     connection = sqlite3.connect(db_path)

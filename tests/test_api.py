@@ -7,7 +7,7 @@ from starlette.testclient import TestClient
 from gateway import ConsentMiddleware, Settings
 from gateway.consent import Consent, TokenCodec
 
-from helpers import SECRET, rows, site
+from helpers import SECRET, answer_lifespan, rows, site
 
 
 def choose(client: TestClient, action: str, categories=(), **headers):
@@ -190,10 +190,7 @@ def test_consent_is_exposed_to_the_app(settings: Settings) -> None:
 
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
+            return await answer_lifespan(receive, send)
         seen.append(scope["consent"])
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})

@@ -5,7 +5,7 @@ import re
 
 import brotli
 import pytest
-from helpers import SECRET
+from helpers import SECRET, answer_lifespan
 from starlette.testclient import TestClient
 
 from gateway import ConsentMiddleware, Settings
@@ -14,10 +14,7 @@ from gateway import ConsentMiddleware, Settings
 def streaming_app(chunks: list[bytes], headers: list[tuple[bytes, bytes]] | None = None, status: int = 200):
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
+            return await answer_lifespan(receive, send)
         await send({"type": "http.response.start", "status": status, "headers": headers or [(b"content-type", b"text/html; charset=utf-8")]})
         for index, chunk in enumerate(chunks):
             await send({"type": "http.response.body", "body": chunk, "more_body": index < len(chunks) - 1})
@@ -166,10 +163,7 @@ def test_revalidation_only_within_the_same_consent_state(settings: Settings) -> 
 
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
+            return await answer_lifespan(receive, send)
         condition = dict(scope["headers"]).get(b"if-none-match")
         seen_conditions.append(condition)
         if condition == b'W/"v1"':
@@ -198,10 +192,7 @@ def test_pages_are_always_sent_whole(settings: Settings) -> None:
 
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
+            return await answer_lifespan(receive, send)
         seen.append(dict(scope["headers"]).get(b"range"))
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"video/mp4")]})
         await send({"type": "http.response.body", "body": b"x"})
