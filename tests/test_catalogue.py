@@ -401,7 +401,7 @@ def test_match_inline_prefers_the_stricter_tag_in_a_mixed_block(catalogue: Catal
         ("_ga", "analytics"), ("_ga_ABC123", "analytics"), ("_gid", "analytics"), ("_gat", "analytics"),
         ("_gat_UA-1234-1", "analytics"), ("_gat_gtag_UA_1234_1", "analytics"), ("__utma", "analytics"),
         ("_gcl_au", "marketing"), ("_gac_UA-1234-1", "marketing"), ("_fbp", "marketing"), ("_fbc", "marketing"),
-        ("_hjSessionUser_123", "analytics"), ("_clck", "analytics"), ("_pk_id.1.abcd", "analytics"),
+        ("_hjSessionUser_123", "marketing"), ("_clck", "analytics"), ("_pk_id.1.abcd", "analytics"),
         ("_uetvid", "marketing"), ("li_fat_id", "marketing"), ("_ttp", "marketing"), ("mp_abc_mixpanel", "analytics"),
         ("AMP_TOKEN", "analytics"), ("AMP_abc123", "analytics"), ("mf_0f9e8d7c-1234-5678-9abc-def012345678", "analytics"),
         ("_li_id.abc", "marketing"), ("hubspotutk", "marketing"),
@@ -421,8 +421,8 @@ def test_service_of_cookie_prefers_exact_names(catalogue: Catalogue) -> None:
 def test_cookie_patterns_per_category(catalogue: Catalogue) -> None:
     analytics = catalogue.cookie_patterns("analytics")
     marketing = catalogue.cookie_patterns("marketing")
-    assert {"_ga", "_ga_*", "_gid", "_hj*", "_pk_*"} <= set(analytics)
-    assert {"_fbp", "_gcl_*", "_uetsid"} <= set(marketing)
+    assert {"_ga", "_ga_*", "_gid", "_pk_*"} <= set(analytics)
+    assert {"_fbp", "_gcl_*", "_uetsid", "_hj*"} <= set(marketing)
     assert not set(analytics) & set(marketing)
     assert len(analytics) == len(set(analytics))
     assert catalogue.cookie_patterns("functional") == ()
