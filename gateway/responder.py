@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import logging
+from urllib.parse import urlencode
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -67,7 +68,7 @@ class PageRules:
     def placeholder(self, language: str, next_path: str):
         """A small page shown inside a blocked embed: what it is, and where to allow it."""
         t = texts(language)
-        link = f"{self.settings.prefix}/preferences?lang={language}&next={html.escape(next_path)}"
+        link = html.escape(f"{self.settings.prefix}/preferences?" + urlencode({"lang": language, "next": next_path}))
 
         def render(service: Service) -> str:
             message = t["embed_blocked"].format(service=html.escape(service.name))
