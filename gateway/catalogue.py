@@ -116,6 +116,7 @@ class Catalogue:
         "_cookies",
         "_ocd",
         "_memo",
+        "path_markers",
     )
 
     def __init__(self, services: Iterable[Service], open_cookie_database: Mapping[str, str] | None = None) -> None:
@@ -130,6 +131,13 @@ class Catalogue:
         self._signatures = _signatures(self.services)
         self._cookies = _CookieIndex((pattern, service) for service in self.services for pattern in service.cookies)
         self._ocd = _CookieIndex(open_cookie_database.items()) if open_cookie_database else None
+        # Last path segments of host-less patterns (matomo.js, piwik.php): a relative URL without
+        # one of these cannot match anything, which lets the rewriter pass such tags quickly.
+        self.path_markers: tuple[bytes, ...] = tuple(
+            sorted(
+                {end.lower().encode() for index in (self._scripts, self._beacons, self._iframes) for end in index.ends}
+            )
+        )
         # A site repeats its URLs on every page: remember recent answers.
         self._memo: dict[tuple[str, str], Service | None] = {}
 

@@ -318,6 +318,11 @@ class Rewriter:
             streamed = self._stream_long_construct(buffer, position, out, final)
             return streamed if streamed is not None else self._incomplete(buffer, position, out, final)
         name = match.group(1).lower()
+        if name in REWRITTEN and name != b"script" and self._plainly_local(match.group(2)):
+            out.append(match.group())
+            if name == b"iframe":
+                self.raw_end = b"</iframe"
+            return match.end()
         if name not in REWRITTEN:
             out.append(match.group())
             if name == b"plaintext":
@@ -338,6 +343,13 @@ class Rewriter:
         if name == b"iframe":
             self.raw_end = b"</iframe"
         return match.end()
+
+    def _plainly_local(self, attributes: bytes) -> bool:
+        """No absolute URL, no entity and no catalogued file name: an image, frame or link that stays as it is."""
+        if b"//" in attributes or b"&" in attributes:
+            return False
+        lowered = attributes.lower()
+        return not any(marker in lowered for marker in self.policy.catalogue.path_markers)
 
     def _script(self, tag: Tag, buffer: bytes, body_start: int, out: list[bytes], final: bool) -> int | None:
         self.raw_end = b"</script"
