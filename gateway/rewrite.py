@@ -79,6 +79,7 @@ STREAMED_OPENERS = ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"))
 # Enough bytes after "<!--" to tell "<!-->" and "<!--->" from a long comment.
 OPENER_LOOKAHEAD = 6
 
+HAS_SRC = re.compile(rb"(?:^|[\s/])src\s*=", re.IGNORECASE)
 REWRITTEN = frozenset({b"script", b"img", b"iframe", b"link"})
 RAW_TEXT = frozenset({b"script", b"style", b"textarea", b"title", b"xmp", b"iframe", b"noembed", b"noframes"})
 JS_TYPES = frozenset(
@@ -318,11 +319,12 @@ class Rewriter:
             streamed = self._stream_long_construct(buffer, position, out, final)
             return streamed if streamed is not None else self._incomplete(buffer, position, out, final)
         name = match.group(1).lower()
-        if name in REWRITTEN and name != b"script" and self._plainly_local(match.group(2)):
-            out.append(match.group())
-            if name == b"iframe":
-                self.raw_end = b"</iframe"
-            return match.end()
+        if name in REWRITTEN and self._plainly_local(match.group(2)):
+            if name != b"script" or HAS_SRC.search(match.group(2)):  # an inline script is always read
+                out.append(match.group())
+                if name in RAW_TEXT:
+                    self.raw_end = b"</" + name
+                return match.end()
         if name not in REWRITTEN:
             out.append(match.group())
             if name == b"plaintext":
