@@ -319,12 +319,13 @@ class Rewriter:
             streamed = self._stream_long_construct(buffer, position, out, final)
             return streamed if streamed is not None else self._incomplete(buffer, position, out, final)
         name = match.group(1).lower()
-        if name in REWRITTEN and self._plainly_local(match.group(2)):
-            if name != b"script" or HAS_SRC.search(match.group(2)):  # an inline script is always read
-                out.append(match.group())
-                if name in RAW_TEXT:
-                    self.raw_end = b"</" + name
-                return match.end()
+        attributes = match.group(2)
+        # An inline script is always read; anything else with only local URLs stays as it is.
+        if name in REWRITTEN and self._plainly_local(attributes) and (name != b"script" or HAS_SRC.search(attributes)):
+            out.append(match.group())
+            if name in RAW_TEXT:
+                self.raw_end = b"</" + name
+            return match.end()
         if name not in REWRITTEN:
             out.append(match.group())
             if name == b"plaintext":
