@@ -89,4 +89,7 @@ def open_store(database_url: str) -> ConsentStore:
         from .sqlite import SQLiteStore
 
         return SQLiteStore(database_url.removeprefix("sqlite:///"))
-    raise ValueError(f"database_url: no store for {database_url.split(':', 1)[0]!r} yet")
+    from ..settings import SettingsError
+
+    scheme = database_url.split(":", 1)[0]
+    raise SettingsError(f"database_url: this version stores consent in SQLite only; {scheme!r} is not available yet")
