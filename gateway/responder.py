@@ -32,7 +32,7 @@ from .validators import consent_state, tag_for_state, translate_if_none_match
 
 logger = logging.getLogger("gateway.responder")
 
-ASCII_UNSAFE_CHARSETS = ("utf-16", "utf-32", "ucs-2", "ucs-4", "utf-7")
+ASCII_UNSAFE_CHARSETS = (b"utf-16", b"utf-32", b"ucs-2", b"ucs-4", b"utf-7")
 HTML_TYPES = (b"text/html", b"application/xhtml+xml")
 CSP_HEADERS = ("content-security-policy", "content-security-policy-report-only")
 
@@ -84,11 +84,10 @@ class PageRules:
         return render
 
 
-def is_html(headers: Headers) -> bool:
-    content_type = headers.get("content-type", "").lower()
-    return content_type.startswith(("text/html", "application/xhtml+xml")) and not any(
-        charset in content_type for charset in ASCII_UNSAFE_CHARSETS
-    )
+def is_html(content_type: bytes) -> bool:
+    """An HTML page in a charset whose markup bytes are ASCII (UTF-16 and kin are passed on as they are)."""
+    content_type = content_type.lower()
+    return content_type.startswith(HTML_TYPES) and not any(c in content_type for c in ASCII_UNSAFE_CHARSETS)
 
 
 def make_private(cache_control: str) -> str:
@@ -173,13 +172,10 @@ class PageResponder:
                 self.mark_page(MutableHeaders(raw=message.setdefault("headers", raw)))
             await self.send(message)
             return
-        if not content_type.lower().startswith(HTML_TYPES):
+        if not is_html(content_type):
             await self.send(message)
             return
         headers = MutableHeaders(raw=message.setdefault("headers", raw))
-        if not is_html(headers):
-            await self.send(message)
-            return
         headers.raw.extend(
             expire_denied(self.scope, self.granted, self.rules.settings.category_names, self.rules.catalogue)
         )

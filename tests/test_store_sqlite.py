@@ -121,3 +121,17 @@ def test_200_concurrent_posts_are_all_durable_even_after_sigkill(demo_server) ->
             await store.close()
 
     asyncio.run(read_back())
+
+
+async def test_exported_records_serialise_for_a_privacy_officer(db_path) -> None:
+    import json
+
+    store = open_store(f"sqlite:///{db_path}")
+    await store.open()
+    try:
+        await store.record(record("a", 5))
+        [exported] = [r.as_dict() async for r in store.export()]
+    finally:
+        await store.close()
+    assert json.loads(json.dumps(exported))["recorded_at"] == "2026-11-01T12:05:00.000000Z"
+    assert exported["granted"] == ["functional", "analytics"] and exported["gpc"] is False
