@@ -12,6 +12,7 @@ from .catalogue import Catalogue
 from .consent import Consent, TokenCodec
 from starlette.requests import cookie_parser
 
+from .metrics import Registry
 from .policy import granted_for
 from .recorder import Recorder
 from .encoding import readable_encodings
@@ -31,6 +32,7 @@ class ConsentMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings | None = None, store: ConsentStore | None = None) -> None:
         self.app = app
         self.settings = settings if settings is not None else Settings.load()
+        self.metrics = Registry()  # every component registers its figures here, for /_consent/metrics
         self.codec = TokenCodec(self.settings.secret_key, self.settings.cookie_max_age)
         self.store = store if store is not None else open_store(self.settings.database_url)
         self.catalogue = load_catalogue(self.settings)
