@@ -1,16 +1,17 @@
 import asyncio
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import httpx
 import pytest
 from helpers import rows
 
 from gateway.store import ConsentRecord, open_store
+from gateway.store.sqlite import MIGRATIONS
 
 pytestmark = pytest.mark.anyio
 
-T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
 def record(consent_id: str, minutes: int = 0, method: str = "accept_all") -> ConsentRecord:
@@ -69,7 +70,7 @@ async def test_wal_and_full_sync(db_path) -> None:
     await store.close()
     connection = sqlite3.connect(db_path)
     assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
 
 
 async def test_closed_store_refuses_instead_of_losing(db_path) -> None:
@@ -135,3 +136,44 @@ async def test_exported_records_serialise_for_a_privacy_officer(db_path) -> None
         await store.close()
     assert json.loads(json.dumps(exported))["recorded_at"] == "2026-11-01T12:05:00.000000Z"
     assert exported["granted"] == ["functional", "analytics"] and exported["gpc"] is False
+
+
+def test_daily_summary_and_audit_log(tmp_path):
+    import asyncio
+    from datetime import UTC, date, datetime, timedelta
+
+    from gateway.store import AuditEntry, ConsentRecord
+    from gateway.store.sqlite import SQLiteStore
+
+    def choice(moment, method, granted, denied, revision=1):
+        return ConsentRecord(
+            f"00000000-0000-4000-8000-{moment.second:012d}", moment, granted, denied, revision, method,
+            "nl", "h", "/", None, "Chrome", "desktop", method == "gpc",
+        )
+
+    async def scenario():
+        store = SQLiteStore(tmp_path / "c.db")
+        await store.open()
+        day = datetime(2026, 3, 1, 10, tzinfo=UTC)
+        await store.record(choice(day, "accept_all", ("functional", "analytics", "marketing"), ()))
+        rejected = ("analytics", "marketing")
+        await store.record(choice(day + timedelta(seconds=1), "reject_all", ("functional",), rejected))
+        await store.record(choice(day + timedelta(days=1), "custom", ("functional", "analytics"), ("marketing",), 2))
+        days = await store.daily_summary()
+        only_revision_2 = await store.daily_summary(revision=2)
+        first_day = await store.daily_summary(since=date(2026, 3, 1), until=date(2026, 3, 2))
+        await store.record_audit(AuditEntry(day, "admin", "lookup", "one id"))
+        await store.record_audit(AuditEntry(day, "admin", "erase", "another id"))
+        log = await store.audit_log()
+        await store.close()
+        return days, only_revision_2, first_day, log
+
+    days, only_revision_2, first_day, log = asyncio.run(scenario())
+    assert [d.day for d in days] == [date(2026, 3, 1), date(2026, 3, 2)]
+    assert days[0].total == 2
+    assert days[0].by_method == {"accept_all": 1, "reject_all": 1}
+    assert days[0].granted == {"functional": 2, "analytics": 1, "marketing": 1}
+    assert days[0].denied == {"analytics": 1, "marketing": 1}
+    assert [d.day for d in only_revision_2] == [date(2026, 3, 2)]
+    assert [d.day for d in first_day] == [date(2026, 3, 1)]
+    assert [e.action for e in log] == ["erase", "lookup"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,27 @@ class ConsentRecord:
         row["granted"] = list(self.granted)
         row["denied"] = list(self.denied)
         return row
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    """Choices made on one UTC day, from live records and from retention aggregates alike."""
+
+    day: date
+    total: int
+    by_method: dict[str, int]  # accept_all, reject_all, custom, gpc, withdraw -> count
+    granted: dict[str, int]  # category -> how many choices granted it
+    denied: dict[str, int]  # category -> how many choices denied it
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One action taken in the admin: who did what to which consent id or range, when."""
+
+    at: datetime
+    actor: str
+    action: str  # e.g. "login", "lookup", "erase", "export", "purge"
+    detail: str
 
 
 def format_time(moment: datetime) -> str:
@@ -73,6 +94,21 @@ class ConsentStore(abc.ABC):
     @abc.abstractmethod
     async def erase(self, consent_id: str) -> int:
         """Delete every record of ``consent_id`` (an erasure request); returns how many."""
+
+    @abc.abstractmethod
+    async def daily_summary(
+        self, since: date | None = None, until: date | None = None, revision: int | None = None
+    ) -> list[DaySummary]:
+        """Per UTC day with ``since <= day < until`` (and of ``revision`` when given), oldest first;
+        days whose records were purged by retention come from their aggregates."""
+
+    @abc.abstractmethod
+    async def record_audit(self, entry: AuditEntry) -> None:
+        """Append ``entry`` to the admin audit log; returns once it is committed."""
+
+    @abc.abstractmethod
+    async def audit_log(self, limit: int = 100) -> list[AuditEntry]:
+        """The latest ``limit`` audit entries, newest first."""
 
     @abc.abstractmethod
     async def ping(self) -> None:

@@ -13,11 +13,11 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, UTC
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import ConsentRecord, ConsentStore
+from . import AuditEntry, ConsentRecord, ConsentStore, DaySummary
 
 T = TypeVar("T")
 
@@ -58,6 +58,15 @@ MIGRATIONS = (
     );
     CREATE INDEX consent_record_by_id ON consent_record (consent_id, seq);
     CREATE INDEX consent_record_by_time ON consent_record (recorded_at);
+    """,
+    """
+    CREATE TABLE admin_audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
     """,
 )
 
@@ -228,6 +237,34 @@ class SQLiteStore(ConsentStore):
 
         return await self._on(self._writer_thread, delete)
 
+    async def daily_summary(
+        self, since: date | None = None, until: date | None = None, revision: int | None = None
+    ) -> list[DaySummary]:
+        low = datetime.combine(since, time(), UTC).timestamp() if since else float("-inf")
+        high = datetime.combine(until, time(), UTC).timestamp() if until else float("inf")
+        rows = await self._query(
+            "SELECT date(recorded_at, 'unixepoch') AS day, method, granted, denied, count(*) FROM consent_record "
+            "WHERE recorded_at >= ? AND recorded_at < ? AND (? IS NULL OR revision = ?) "
+            "GROUP BY day, method, granted, denied ORDER BY day",
+            (low, high, revision, revision),
+        )
+        return summarise_days(rows)
+
+    async def record_audit(self, entry: AuditEntry) -> None:
+        def insert() -> None:
+            assert self._writer is not None
+            self._writer.execute(
+                "INSERT INTO admin_audit (at, actor, action, detail) VALUES (?, ?, ?, ?)",
+                (entry.at.timestamp(), entry.actor, entry.action, entry.detail),
+            )
+
+        await self._on(self._writer_thread, insert)
+
+    async def audit_log(self, limit: int = 100) -> list[AuditEntry]:
+        sql = "SELECT at, actor, action, detail FROM admin_audit ORDER BY seq DESC LIMIT ?"
+        rows = await self._query(sql, (limit,))
+        return [AuditEntry(datetime.fromtimestamp(row[0], UTC), *row[1:]) for row in rows]
+
     async def ping(self) -> None:
         await self._query("SELECT 1", ())
 
@@ -240,3 +277,18 @@ class SQLiteStore(ConsentStore):
     @staticmethod
     async def _on(thread: ThreadPoolExecutor, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(thread, function, *args)
+
+
+def summarise_days(rows: list[tuple]) -> list[DaySummary]:
+    """Fold ``(day, method, granted, denied, count)`` groups into one summary per day."""
+    days: dict[str, DaySummary] = {}
+    for day, method, granted, denied, count in rows:
+        summary = days.get(day)
+        if summary is None:
+            summary = days[day] = DaySummary(date.fromisoformat(day), 0, {}, {}, {})
+        object.__setattr__(summary, "total", summary.total + count)
+        summary.by_method[method] = summary.by_method.get(method, 0) + count
+        for tally, names in ((summary.granted, granted), (summary.denied, denied)):
+            for name in filter(None, names.split(",")):
+                tally[name] = tally.get(name, 0) + count
+    return [days[day] for day in sorted(days)]
