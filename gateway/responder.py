@@ -26,6 +26,7 @@ from .catalogue import Catalogue, Service
 from .cookies import expire_denied, filter_set_cookies
 from .encoding import SUPPORTED, Transcoder
 from .locale import texts
+from .pagecache import PageCache, RewrittenPage, page_key
 from .rewrite import Rewriter, RewritePolicy
 from .settings import Settings
 from .validators import consent_state, tag_for_state, translate_if_none_match
@@ -53,6 +54,8 @@ class PageRules:
         self.required = settings.categories[0].name
         self.protected_cookies = {settings.cookie_name}
         self._states: dict[frozenset[str], str] = {}
+        self.page_cache = PageCache(settings.page_cache_size)
+        self._plain_injection: bytes | None = None
 
     def state(self, granted: frozenset[str]) -> str:
         if granted not in self._states:
@@ -60,6 +63,13 @@ class PageRules:
         return self._states[granted]
 
     def head_injection(self, nonce: str | None) -> bytes:
+        if nonce is None:
+            if self._plain_injection is None:
+                self._plain_injection = self._make_head_injection(None)
+            return self._plain_injection
+        return self._make_head_injection(nonce)
+
+    def _make_head_injection(self, nonce: str | None) -> bytes:
         nonce_attribute = f' nonce="{nonce}"' if nonce else ""
         consent_mode = f"<script{nonce_attribute}>{CONSENT_MODE_DEFAULT}</script>".encode()
         # The default comes first: the banner may send an update for a stored choice at once.
@@ -112,6 +122,8 @@ class PageResponder:
         self.rewriter: Rewriter | None = None  # set while this response is being rewritten
         self.transcoder: Transcoder | None = None
         self.discarding = False
+        self.collected: list[bytes] | None = None  # body chunks held until the whole page is here
+        self.collected_size = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.scope = scope
@@ -190,6 +202,9 @@ class PageResponder:
         self.transcoder = Transcoder(encoding)
         self.rewriter = Rewriter(self.policy(headers))
         self.held_start = message
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) <= self.rules.page_cache.max_page:
+            self.collected = []  # small enough to wait for: rewritten once, then served from the page cache
 
     def policy(self, headers: MutableHeaders) -> RewritePolicy:
         nonce = None
@@ -224,8 +239,20 @@ class PageResponder:
     async def on_body(self, message: Message) -> None:
         assert self.rewriter is not None and self.transcoder is not None
         more_body = message.get("more_body", False)
+        body = message.get("body", b"")
+        if self.collected is not None:
+            self.collected.append(body)
+            self.collected_size += len(body)
+            if more_body and self.collected_size <= self.rules.page_cache.max_page:
+                return
+            body, self.collected = b"".join(self.collected), None
+            if more_body:  # longer than announced: stream it after all
+                message = {**message, "body": body}
+        if not more_body and self.held_start is not None:
+            await self.send_whole(body)
+            return
         try:
-            decoded = self.transcoder.decode(message.get("body", b""))
+            decoded = self.transcoder.decode(body)
         except ValueError as error:
             await self.give_up(message, error)
             return
@@ -234,6 +261,37 @@ class PageResponder:
         if self.held_start is not None:
             await self.send_start(None if more_body else len(body))
         await self.send({"type": "http.response.body", "body": body, "more_body": more_body})
+
+    async def send_whole(self, raw: bytes) -> None:
+        """A body known whole: rewritten once per page and consent state, then taken from the page cache."""
+        assert self.rewriter is not None and self.transcoder is not None
+        cache, policy = self.rules.page_cache, self.rewriter.policy
+        key = None
+        if cache.enabled:
+            key = page_key(raw, self.transcoder.encoding, self.granted, policy.site_host, self.scope.get("path", ""))
+        page = cache.get(key) if key is not None else None
+        if page is None:
+            try:
+                decoded = self.transcoder.decode(raw)
+            except ValueError as error:
+                await self.give_up({"type": "http.response.body", "body": raw, "more_body": False}, error)
+                return
+            page = rewritten_page(self.rewriter, decoded)
+            if key is not None:
+                cache.put(key, page)
+        else:
+            policy.blocked.extend(page.blocked)
+        injection = policy.head_injection
+        if self.transcoder.identity:
+            body = page.body(injection)
+        elif page.encoded is not None and page.encoded_injection == injection:
+            body = page.encoded
+        else:
+            body = self.transcoder.encode(page.body(injection), final=True)
+            if key is not None:
+                cache.remember_encoded(key, page, injection, body)
+        await self.send_start(len(body))
+        await self.send({"type": "http.response.body", "body": body, "more_body": False})
 
     async def send_start(self, length: int | None) -> None:
         """Send the held start message: exact length for a whole body, none for a stream."""
@@ -257,3 +315,13 @@ class PageResponder:
         else:
             self.discarding = True
             await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def rewritten_page(rewriter: Rewriter, body: bytes) -> RewrittenPage:
+    """The whole ``body`` rewritten, split where the head injection went."""
+    output = rewriter.feed(body) + rewriter.finish()
+    blocked = tuple(rewriter.policy.blocked)
+    at = rewriter.injected_at
+    if at is None:
+        return RewrittenPage(output, b"", False, blocked)
+    return RewrittenPage(output[:at], output[at + len(rewriter.policy.head_injection) :], True, blocked)

@@ -187,6 +187,8 @@ class Rewriter:
         self.head_pending = bool(policy.head_injection)
         self.seen_document = False
         self.scanned = 0  # bytes of markup passed while looking for <head>
+        self.emitted = 0  # bytes returned so far
+        self.injected_at: int | None = None  # where in the output the head injection starts, once placed
 
     def feed(self, data: bytes) -> bytes:
         self.buffer += data
@@ -227,7 +229,9 @@ class Rewriter:
         if final and self.buffer:
             out.append(self.buffer)
             self.buffer = b""
-        return b"".join(out)
+        result = b"".join(out)
+        self.emitted += len(result)
+        return result
 
     def _skip_raw_text(self, buffer: bytes, position: int, out: list[bytes], final: bool) -> tuple[int, bool]:
         end_tag = self.raw_end or b""
@@ -274,17 +278,22 @@ class Rewriter:
             self.seen_document = True
         elif name == b"head":
             self.head_pending = False
+            self._mark_injection(out, len(match.group()))
             out.append(match.group() + self.policy.head_injection)
             return match.end()
         else:
             # No <head>: a document gets the banner before its first element; a fragment gets none.
             if self.seen_document:
+                self._mark_injection(out, 0)
                 out.append(self.policy.head_injection)
             self.head_pending = False
             return start
         out.append(match.group())
         self.scanned += match.end() - start
         return match.end()
+
+    def _mark_injection(self, out: list[bytes], offset: int) -> None:
+        self.injected_at = self.emitted + sum(map(len, out)) + offset
 
     def _stream_long_construct(self, buffer: bytes, start: int, out: list[bytes], final: bool) -> int | None:
         """An unterminated comment or CDATA section is passed on as it comes, not held."""
