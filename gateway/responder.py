@@ -77,10 +77,11 @@ class PageRules:
 
     def placeholder(self, language: str, next_path: str):
         """A small page shown inside a blocked embed: what it is, and where to allow it."""
-        t = texts(language)
-        link = html.escape(f"{self.settings.prefix}/preferences?" + urlencode({"lang": language, "next": next_path}))
 
-        def render(service: Service) -> str:
+        def render(service: Service) -> str:  # built only when an embed is blocked: most pages have none
+            t = texts(language)
+            query = urlencode({"lang": language, "next": next_path})
+            link = html.escape(f"{self.settings.prefix}/preferences?{query}")
             message = t["embed_blocked"].format(service=html.escape(service.name))
             return (
                 f'<!doctype html><html lang="{language}"><body style="margin:0;display:grid;place-items:center;'
@@ -124,6 +125,7 @@ class PageResponder:
         self.discarding = False
         self.collected: list[bytes] | None = None  # body chunks held until the whole page is here
         self.collected_size = 0
+        self.has_cookies = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.scope = scope
@@ -138,7 +140,9 @@ class PageResponder:
         ours = False
         document = False
         for name, value in headers:
-            if name == b"sec-fetch-dest":
+            if name == b"cookie":
+                self.has_cookies = True
+            elif name == b"sec-fetch-dest":
                 document = document or value in (b"document", b"iframe", b"frame")
             elif name == b"accept":
                 document = document or b"text/html" in value
@@ -188,9 +192,10 @@ class PageResponder:
             await self.send(message)
             return
         headers = MutableHeaders(raw=message.setdefault("headers", raw))
-        headers.raw.extend(
-            expire_denied(self.scope, self.granted, self.rules.settings.category_names, self.rules.catalogue)
-        )
+        if self.has_cookies:
+            headers.raw.extend(
+                expire_denied(self.scope, self.granted, self.rules.settings.category_names, self.rules.catalogue)
+            )
         self.mark_page(headers)
         encoding = headers.get("content-encoding", "identity")
         rewritable = message["status"] not in (204, 206, 304) and self.scope.get("method") != "HEAD"
