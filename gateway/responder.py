@@ -17,7 +17,7 @@ import html
 import logging
 from urllib.parse import urlencode
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import csp
@@ -36,6 +36,7 @@ logger = logging.getLogger("gateway.responder")
 ASCII_UNSAFE_CHARSETS = (b"utf-16", b"utf-32", b"ucs-2", b"ucs-4", b"utf-7")
 HTML_TYPES = (b"text/html", b"application/xhtml+xml")
 CSP_HEADERS = ("content-security-policy", "content-security-policy-report-only")
+CSP_HEADER_NAMES = frozenset(name.encode() for name in CSP_HEADERS)
 
 CONSENT_MODE_DEFAULT = (
     "window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push(arguments);}"
@@ -126,6 +127,8 @@ class PageResponder:
         self.collected: list[bytes] | None = None  # body chunks held until the whole page is here
         self.collected_size = 0
         self.has_cookies = False
+        self.has_csp = False
+        self.host = ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.scope = scope
@@ -142,6 +145,8 @@ class PageResponder:
         for name, value in headers:
             if name == b"cookie":
                 self.has_cookies = True
+            elif name == b"host" and not self.host:
+                self.host = value.decode("latin-1")
             elif name == b"sec-fetch-dest":
                 document = document or value in (b"document", b"iframe", b"frame")
             elif name == b"accept":
@@ -174,11 +179,14 @@ class PageResponder:
         raw = message.get("headers", [])
         content_type = b""
         sets_cookies = False
+        self.has_csp = False
         for name, value in raw:  # one cheap pass: most responses are neither HTML nor setting cookies
             if name == b"content-type":
                 content_type = value
             elif name == b"set-cookie":
                 sets_cookies = True
+            elif name in CSP_HEADER_NAMES:
+                self.has_csp = True
         if sets_cookies:
             raw = message["headers"] = filter_set_cookies(
                 list(raw), self.granted, self.rules.catalogue, self.rules.protected_cookies
@@ -213,20 +221,19 @@ class PageResponder:
 
     def policy(self, headers: MutableHeaders) -> RewritePolicy:
         nonce = None
-        for name in CSP_HEADERS:
+        for name in CSP_HEADERS if self.has_csp else ():
             values = headers.getlist(name)
             if any(csp.has_restriction(value) for value in values):
                 nonce = nonce or csp.new_nonce()
                 del headers[name]
                 for value in values:
                     headers.append(name, csp.add_nonce(value, nonce))
-        request = Headers(scope=self.scope)
         # The site's own language: pages are written in it, whatever the browser prefers.
         language = self.rules.settings.default_language
         return RewritePolicy(
             catalogue=self.rules.catalogue,
             granted=self.granted,
-            site_host=request.get("host", ""),
+            site_host=self.host,
             head_injection=self.rules.head_injection(nonce),
             placeholder=self.rules.placeholder(language, self.scope.get("path", "/")),
         )
