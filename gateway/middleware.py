@@ -41,6 +41,7 @@ class ConsentMiddleware:
         self.api = ConsentAPI(self.settings, self.store, self.recorder, self.banner, self.catalogue)
         self.page_rules = PageRules(self.settings, self.catalogue, self.banner)
         self.cookie_marker = self.settings.cookie_name.encode() + b"="
+        self.api_paths = self.settings.prefix + "/"
         required = self.settings.categories[0].name
         self.undecided = {gpc: Consent.undecided(self.settings.revision, required, gpc) for gpc in (False, True)}
         self._store_open = False
@@ -56,7 +57,7 @@ class ConsentMiddleware:
 
         consent = scope["consent"] = self.read_request_headers(scope)
         path: str = scope["path"]
-        if path == self.settings.prefix or path.startswith(self.settings.prefix + "/"):
+        if path == self.settings.prefix or path.startswith(self.api_paths):
             await self.open_store()
             await self.api(scope, receive, send)
             return

@@ -37,6 +37,7 @@ ASCII_UNSAFE_CHARSETS = (b"utf-16", b"utf-32", b"ucs-2", b"ucs-4", b"utf-7")
 HTML_TYPES = (b"text/html", b"application/xhtml+xml")
 CSP_HEADERS = ("content-security-policy", "content-security-policy-report-only")
 CSP_HEADER_NAMES = frozenset(name.encode() for name in CSP_HEADERS)
+CONDITIONAL_HEADERS = frozenset({b"if-none-match", b"range", b"if-range"})
 
 CONSENT_MODE_DEFAULT = (
     "window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push(arguments);}"
@@ -99,7 +100,7 @@ class PageRules:
 def is_html(content_type: bytes) -> bool:
     """An HTML page in a charset whose markup bytes are ASCII (UTF-16 and kin are passed on as they are)."""
     content_type = content_type.lower()
-    return content_type.startswith(HTML_TYPES) and not any(c in content_type for c in ASCII_UNSAFE_CHARSETS)
+    return content_type.startswith(HTML_TYPES) and not any(map(content_type.__contains__, ASCII_UNSAFE_CHARSETS))
 
 
 def make_private(cache_control: str) -> str:
@@ -114,40 +115,53 @@ def make_private(cache_control: str) -> str:
 class PageResponder:
     """One per request; wraps ``send``."""
 
+    # Per-response state starts from these class-level defaults: less work on every request.
+    held_start: Message | None = None
+    rewriter: Rewriter | None = None  # set while this response is being rewritten
+    transcoder: Transcoder | None = None
+    discarding = False
+    collected: list[bytes] | None = None  # body chunks held until the whole page is here
+    collected_size = 0
+    has_cookies = False
+    has_csp = False
+    host = ""
+    passing = False  # set when the response turns out to need no change
+
     def __init__(self, app: ASGIApp, rules: PageRules, granted: frozenset[str]) -> None:
         self.app = app
         self.rules = rules
         self.granted = granted
         self.send: Send
         self.scope: Scope
-        self.held_start: Message | None = None
-        self.rewriter: Rewriter | None = None  # set while this response is being rewritten
-        self.transcoder: Transcoder | None = None
-        self.discarding = False
-        self.collected: list[bytes] | None = None  # body chunks held until the whole page is here
-        self.collected_size = 0
-        self.has_cookies = False
-        self.has_csp = False
-        self.host = ""
+
+    @property
+    def state(self) -> str:
+        """The consent state pages for this visitor are marked with."""
+        return self.rules.state(self.granted)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.scope = scope
         self.send = send
-        self.state = self.rules.state(self.granted)
         self.revalidating_ours = self.prepare_request(scope)
         await self.app(scope, receive, self.send_rewritten)
 
     def prepare_request(self, scope: Scope) -> bool:
         """Adjust conditional and range headers; true when the visitor revalidates a page of this consent state."""
         headers = scope["headers"]
-        ours = False
-        document = False
+        conditional = False
         for name, value in headers:
             if name == b"cookie":
                 self.has_cookies = True
             elif name == b"host" and not self.host:
                 self.host = value.decode("latin-1")
-            elif name == b"sec-fetch-dest":
+            elif name in CONDITIONAL_HEADERS:
+                conditional = True
+        if not conditional:
+            return False  # most requests: nothing to adjust
+        ours = False
+        document = False
+        for name, value in headers:
+            if name == b"sec-fetch-dest":
                 document = document or value in (b"document", b"iframe", b"frame")
             elif name == b"accept":
                 document = document or b"text/html" in value
@@ -166,7 +180,9 @@ class PageResponder:
         return ours
 
     async def send_rewritten(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
+        if self.passing:  # the start showed there is nothing to change: the common case, first
+            await self.send(message)
+        elif message["type"] == "http.response.start":
             await self.on_start(message)
         elif message["type"] == "http.response.body" and self.discarding:
             return
@@ -194,9 +210,11 @@ class PageResponder:
         if message["status"] == 304:
             if self.revalidating_ours:
                 self.mark_page(MutableHeaders(raw=message.setdefault("headers", raw)))
+            self.passing = True
             await self.send(message)
             return
         if not is_html(content_type):
+            self.passing = True
             await self.send(message)
             return
         headers = MutableHeaders(raw=message.setdefault("headers", raw))
@@ -210,6 +228,7 @@ class PageResponder:
         if not rewritable or encoding.strip().lower() not in SUPPORTED:
             if self.scope.get("method") == "HEAD" and "content-length" in headers:
                 del headers["content-length"]  # the GET body is rewritten: its length is not known here
+            self.passing = True
             await self.send(message)
             return
         self.transcoder = Transcoder(encoding)
