@@ -61,7 +61,9 @@ class ConsentMiddleware:
             await self.open_store()
             await self.api(scope, receive, send)
             return
-        granted = granted_for(path, consent.categories, self.settings.path_policies)
+        granted = consent.categories
+        if self.settings.path_policies:
+            granted = granted_for(path, granted, self.settings.path_policies)
         await PageResponder(self.app, self.page_rules, granted)(scope, receive, send)
 
     def read_request_headers(self, scope: Scope) -> Consent:
@@ -77,7 +79,7 @@ class ConsentMiddleware:
                 gpc = value.strip() == b"1"
             elif name == b"accept-encoding":
                 headers[index] = (name, readable_encodings(value))
-        return self.read_consent(cookie, gpc)
+        return self.read_consent(cookie, gpc) if cookie else self.undecided[gpc]
 
     def read_consent(self, cookie: bytes, gpc: bool) -> Consent:
         consent = None
