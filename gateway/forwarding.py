@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 
 import aiohttp
 from starlette.datastructures import Headers
@@ -80,6 +81,12 @@ def request_headers(scope: Scope, settings: Settings, upstream_host: str) -> lis
     return forwarded
 
 
+def request_head(method: str, target: str, headers: list[tuple[str, str]]) -> bytes:
+    """An HTTP/1.1 request head, as sent on the wire (header values were checked by the server that received them)."""
+    lines = [f"{method} {target} HTTP/1.1", *(f"{name}: {value}" for name, value in headers), "", ""]
+    return "\r\n".join(lines).encode("latin-1")
+
+
 def forwarded_element(visitor: object, scheme: str, host: str) -> str:
     """One RFC 7239 element; IPv6 addresses are bracketed and every value quoted."""
     parts = [f"proto={scheme}", f'host="{host}"']
@@ -93,12 +100,16 @@ COOKIE_DOMAIN = re.compile(rb";\s*domain=[^;]*", re.IGNORECASE)
 
 
 def response_headers(
-    upstream: aiohttp.ClientResponse, scope: Scope, settings: Settings, upstream_base: str
+    upstream: aiohttp.ClientResponse | Iterable[tuple[bytes, bytes]],
+    scope: Scope,
+    settings: Settings,
+    upstream_base: str,
 ) -> list[tuple[bytes, bytes]]:
-    """The upstream's response headers as the visitor should see them."""
+    """The upstream's response headers (a response, or its raw header pairs) as the visitor should see them."""
     dropped = DROPPED_RESPONSE
     headers = []
-    for raw_name, value in upstream.raw_headers:
+    raw_headers = upstream.raw_headers if isinstance(upstream, aiohttp.ClientResponse) else upstream
+    for raw_name, value in raw_headers:
         name = raw_name.lower()
         if name == b"connection":
             dropped = dropped | {t.strip().lower().encode() for t in value.decode("latin-1").split(",")}
