@@ -1,9 +1,11 @@
 """Reverse-proxy mode: every request outside the prefix goes to one upstream site.
 
-One shared aiohttp session keeps a keep-alive pool to the upstream; request
-and response bodies are streamed through raw ASGI messages (measured here as
-the fastest of the candidates). The upstream is fixed by configuration, so
-no request can steer the gateway elsewhere: it is no open proxy.
+GETs without a body -- nearly all page views -- go through a lean keep-alive
+client (``gateway.upstream``); everything else (uploads, HEAD, WebSockets)
+through one shared aiohttp session. Request and response bodies are streamed
+through raw ASGI messages (measured here as the fastest of the candidates).
+The upstream is fixed by configuration, so no request can steer the gateway
+elsewhere: it is no open proxy.
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ trackers stay inert, the banner and a Consent Mode default placed first in
 ``<head>``, cookies of denied categories the browser still holds expired,
 and re-encoded. The start message is held until the first body chunk shows
 whether the body arrives whole (exact ``Content-Length``) or streamed
-(no length). Neutralised pages are the same for every visitor without
+(no length). A page that announces a length small enough is waited for and
+rewritten once per consent state; the same bytes again come from the page
+cache (``gateway.pagecache``). Neutralised pages are the same for every visitor without
 consent; a page with live trackers is marked ``private`` so no shared cache
 can hand it to someone who did not consent.
 """
