@@ -3,8 +3,10 @@
 A learning site serves the same page bytes to many visitors; what the
 rewriter makes of them depends only on those bytes and on what the visitor's
 output may carry. The key is therefore a SHA-256 digest of the body exactly
-as the site sent it (so a changed page is a new entry, never a stale one)
-together with everything else the output depends on: the content encoding,
+as the site sent it (so a changed page is a new entry, never a stale one),
+or, for a response any shared cache could store and serve to anyone, the
+site's strong ``ETag`` and the body's length (``shared_validator``; hashing
+a 150 KB page costs about 110 us here), together with everything else the output depends on: the content encoding,
 the granted categories (after per-path policy), the request host (first- or
 third-party images) and the path (the placeholder links back to it). Two
 visitors with different grants never share an entry.
@@ -46,8 +48,35 @@ class RewrittenPage:
         return len(self.before) + len(self.after) + len(self.encoded or b"") + ENTRY_OVERHEAD
 
 
-def page_key(raw_body: bytes, encoding: str, granted: frozenset[str], host: str, path: str) -> tuple:
-    return (hashlib.sha256(raw_body).digest(), encoding, granted, host, path)
+def page_key(
+    raw_body: bytes, encoding: str, granted: frozenset[str], host: str, path: str, validator: bytes | None = None
+) -> tuple:
+    """What a rewritten page depends on; ``validator`` (from ``shared_validator``) stands in for the body's digest."""
+    body = (validator, len(raw_body)) if validator else hashlib.sha256(raw_body).digest()
+    return (body, encoding, granted, host, path)
+
+
+def shared_validator(
+    etag: bytes, cache_control: bytes, vary: bytes, sets_cookies: bool, personal_request: bool
+) -> bytes | None:
+    """The strong ``ETag`` of a response a shared cache may store and hand to anyone; ``None`` otherwise.
+
+    A strong ETag changes whenever the bytes do (RFC 9110, 8.8.3), so it can stand
+    in for a digest of the body -- but only where a shared cache would rely on it
+    too. A response that is private or uncacheable, varies by cookie or
+    credentials, sets cookies, or answers a request carrying credentials or the
+    site's own cookies may be personal, whatever its ETag says: those are keyed
+    by their digest.
+    """
+    if not etag or etag.startswith(b"W/") or sets_cookies or personal_request:
+        return None
+    directives = cache_control.lower()
+    if any(directive in directives for directive in (b"private", b"no-store", b"no-cache")):
+        return None
+    varies = vary.lower()
+    if any(name in varies for name in (b"cookie", b"authorization", b"*")):
+        return None
+    return etag
 
 
 class PageCache:

@@ -28,7 +28,7 @@ from .catalogue import Catalogue, Service
 from .cookies import expire_denied, filter_set_cookies
 from .encoding import SUPPORTED, Transcoder
 from .locale import texts
-from .pagecache import PageCache, RewrittenPage, page_key
+from .pagecache import PageCache, RewrittenPage, page_key, shared_validator
 from .rewrite import Rewriter, RewritePolicy
 from .settings import Settings
 from .validators import consent_state, tag_for_state, translate_if_none_match
@@ -57,6 +57,7 @@ class PageRules:
         self.banner = banner
         self.required = settings.categories[0].name
         self.protected_cookies = {settings.cookie_name}
+        self.consent_cookie = settings.cookie_name.encode()
         self._states: dict[frozenset[str], str] = {}
         self.page_cache = PageCache(settings.page_cache_size)
         self._plain_injection: bytes | None = None
@@ -128,6 +129,8 @@ class PageResponder:
     has_csp = False
     host = ""
     passing = False  # set when the response turns out to need no change
+    personal_request = False  # credentials or the site's own cookies: the answer may be for this visitor only
+    validator: bytes | None = None  # the site's ETag, when it may stand in for the page's digest
 
     def __init__(self, app: ASGIApp, rules: PageRules, granted: frozenset[str]) -> None:
         self.app = app
@@ -147,6 +150,10 @@ class PageResponder:
         self.revalidating_ours = self.prepare_request(scope)
         await self.app(scope, receive, self.send_rewritten)
 
+    def carries_site_cookies(self, cookie: bytes) -> bool:
+        """Any cookie besides the gateway's own consent cookie?"""
+        return any(part.split(b"=", 1)[0].strip() != self.rules.consent_cookie for part in cookie.split(b";"))
+
     def prepare_request(self, scope: Scope) -> bool:
         """Adjust conditional and range headers; true when the visitor revalidates a page of this consent state."""
         headers = scope["headers"]
@@ -154,6 +161,9 @@ class PageResponder:
         for name, value in headers:
             if name == b"cookie":
                 self.has_cookies = True
+                self.personal_request = self.personal_request or self.carries_site_cookies(value)
+            elif name == b"authorization":
+                self.personal_request = True
             elif name == b"host" and not self.host:
                 self.host = value.decode("latin-1")
             elif name in CONDITIONAL_HEADERS:
@@ -195,7 +205,8 @@ class PageResponder:
 
     async def on_start(self, message: Message) -> None:
         raw = message.get("headers", [])
-        content_type = b""
+        content_type = etag = b""
+        cache_control = vary = b""
         sets_cookies = False
         self.has_csp = False
         for name, value in raw:  # one cheap pass: most responses are neither HTML nor setting cookies
@@ -205,6 +216,12 @@ class PageResponder:
                 sets_cookies = True
             elif name in CSP_HEADER_NAMES:
                 self.has_csp = True
+            elif name == b"etag":
+                etag = etag or value
+            elif name == b"cache-control":
+                cache_control += value + b","
+            elif name == b"vary":
+                vary += value + b","
         if sets_cookies:
             raw = message["headers"] = filter_set_cookies(
                 list(raw), self.granted, self.rules.catalogue, self.rules.protected_cookies
@@ -233,6 +250,7 @@ class PageResponder:
             self.passing = True
             await self.send(message)
             return
+        self.validator = shared_validator(etag, cache_control, vary, sets_cookies, self.personal_request)
         self.transcoder = Transcoder(encoding)
         self.rewriter = Rewriter(self.policy(headers))
         self.held_start = message
@@ -301,7 +319,8 @@ class PageResponder:
         cache, policy = self.rules.page_cache, self.rewriter.policy
         key = None
         if cache.enabled:
-            key = page_key(raw, self.transcoder.encoding, self.granted, policy.site_host, self.scope.get("path", ""))
+            path = self.scope.get("path", "")
+            key = page_key(raw, self.transcoder.encoding, self.granted, policy.site_host, path, self.validator)
         page = cache.get(key) if key is not None else None
         if page is None:
             try:
