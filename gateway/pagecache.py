@@ -70,11 +70,10 @@ def shared_validator(
     """
     if not etag or etag.startswith(b"W/") or sets_cookies or personal_request:
         return None
-    directives = cache_control.lower()
-    if any(directive in directives for directive in (b"private", b"no-store", b"no-cache")):
+    directives, varies = cache_control.lower(), vary.lower()
+    if b"private" in directives or b"no-store" in directives or b"no-cache" in directives:
         return None
-    varies = vary.lower()
-    if any(name in varies for name in (b"cookie", b"authorization", b"*")):
+    if b"cookie" in varies or b"authorization" in varies or b"*" in varies:
         return None
     return etag
 

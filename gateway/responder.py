@@ -278,14 +278,36 @@ class PageResponder:
         )
 
     def mark_page(self, headers: MutableHeaders) -> None:
-        """A page for this consent state: its own validator, varied by cookie, private when trackers are live."""
-        headers.add_vary_header("Cookie")
-        if self.granted - {self.rules.required}:
-            headers["cache-control"] = make_private(headers.get("cache-control", ""))
-        if "etag" in headers:
-            headers["etag"] = tag_for_state(headers["etag"], self.state)
-        if "last-modified" in headers:
-            del headers["last-modified"]  # revalidation goes by the consent-aware ETag only
+        """A page for this consent state: its own validator, varied by cookie, private when trackers are live.
+
+        One pass over the raw headers (this runs for every page): the first ``Vary``
+        gets ``Cookie``, the first ``Cache-Control`` (when private) and ``ETag`` are
+        replaced and later copies of them dropped, ``Last-Modified`` goes, since
+        revalidation goes by the consent-aware ETag only.
+        """
+        private = bool(self.granted - {self.rules.required})
+        marked: list[tuple[bytes, bytes]] = []
+        seen: set[bytes] = set()
+        for name, value in headers.raw:
+            if name == b"vary" and name not in seen:
+                value = value + b", Cookie"
+            elif name == b"cache-control" and private:
+                if name in seen:
+                    continue
+                value = make_private(value.decode("latin-1")).encode("latin-1")
+            elif name == b"etag":
+                if name in seen:
+                    continue
+                value = tag_for_state(value.decode("latin-1"), self.state).encode("latin-1")
+            elif name == b"last-modified":
+                continue
+            seen.add(name)
+            marked.append((name, value))
+        if b"vary" not in seen:
+            marked.append((b"vary", b"Cookie"))
+        if private and b"cache-control" not in seen:
+            marked.append((b"cache-control", b"private"))
+        headers.raw[:] = marked
 
     async def on_body(self, message: Message) -> None:
         assert self.rewriter is not None and self.transcoder is not None
@@ -348,11 +370,10 @@ class PageResponder:
     async def send_start(self, length: int | None) -> None:
         """Send the held start message: exact length for a whole body, none for a stream."""
         assert self.held_start is not None
-        headers = MutableHeaders(raw=self.held_start["headers"])
+        raw = self.held_start["headers"]
+        raw[:] = [(name, value) for name, value in raw if name != b"content-length"]
         if length is not None:
-            headers["content-length"] = str(length)
-        elif "content-length" in headers:
-            del headers["content-length"]
+            raw.append((b"content-length", b"%d" % length))
         start, self.held_start = self.held_start, None
         await self.send(start)
 
