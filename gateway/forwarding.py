@@ -10,7 +10,9 @@ gateway.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Iterable
 
 import aiohttp
 from starlette.datastructures import Headers
@@ -36,26 +38,39 @@ HOP_BY_HOP = frozenset(
 )
 # Replaced with what this hop knows; a visitor must not be able to set them.
 FORWARDING = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded"})
+DROPPED_REQUEST = frozenset(name.encode() for name in HOP_BY_HOP | FORWARDING | {"host"})
+
+
+@functools.lru_cache(maxsize=4096)
+def peer_standing(peer: str, trusted: tuple) -> tuple[object, bool]:
+    """The peer's parsed address and whether it is a trusted proxy (parsing addresses is slow; peers repeat)."""
+    address = parse_address(peer)
+    return address, is_trusted(address, trusted)
 
 
 def request_headers(scope: Scope, settings: Settings, upstream_host: str) -> list[tuple[str, str]]:
     """Headers for the upstream request: the visitor's, less hop-by-hop, plus forwarding information."""
-    headers = Headers(scope=scope)
-    dropped = HOP_BY_HOP | FORWARDING | {"host"}
-    dropped |= {token.strip().lower() for token in headers.get("connection", "").split(",")}
-    forwarded = [
-        (k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"] if k.decode("latin-1") not in dropped
-    ]
+    dropped = DROPPED_REQUEST
+    host = None
+    for name, value in scope["headers"]:
+        if name == b"host" and host is None:
+            host = value.decode("latin-1")
+        elif name == b"connection":
+            dropped = dropped | {token.strip().lower().encode() for token in value.decode("latin-1").split(",")}
+    forwarded = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"] if k not in dropped]
 
     peer = scope.get("client")
+    address, trusted = peer_standing(peer[0], settings.trusted_proxies) if peer else (None, False)
     chain: list[str] = []
-    if peer and is_trusted(parse_address(peer[0]), settings.trusted_proxies):
-        chain = [hop.strip() for hop in forwarded_chain(headers)]
-    visitor = client_address(scope, settings.trusted_proxies)
+    if trusted:
+        chain = [hop.strip() for hop in forwarded_chain(Headers(scope=scope))]
+        visitor = client_address(scope, settings.trusted_proxies)
+        scheme = request_scheme(scope, settings.trusted_proxies)
+    else:  # the common case, without a proxy in front: nothing forwarded is believed
+        visitor, scheme = address, scope.get("scheme", "http")
     if peer:
         chain.append(peer[0])
-    scheme = request_scheme(scope, settings.trusted_proxies)
-    host = headers.get("host", "")
+    host = host or ""
     forwarded += [
         ("host", host if settings.preserve_host and host else upstream_host),
         ("x-forwarded-for", ", ".join(chain)),
@@ -64,6 +79,12 @@ def request_headers(scope: Scope, settings: Settings, upstream_host: str) -> lis
         ("forwarded", forwarded_element(visitor, scheme, host)),
     ]
     return forwarded
+
+
+def request_head(method: str, target: str, headers: list[tuple[str, str]]) -> bytes:
+    """An HTTP/1.1 request head, as sent on the wire (header values were checked by the server that received them)."""
+    lines = [f"{method} {target} HTTP/1.1", *(f"{name}: {value}" for name, value in headers), "", ""]
+    return "\r\n".join(lines).encode("latin-1")
 
 
 def forwarded_element(visitor: object, scheme: str, host: str) -> str:
@@ -79,24 +100,47 @@ COOKIE_DOMAIN = re.compile(rb";\s*domain=[^;]*", re.IGNORECASE)
 
 
 def response_headers(
-    upstream: aiohttp.ClientResponse, scope: Scope, settings: Settings, upstream_base: str
+    upstream: aiohttp.ClientResponse | Iterable[tuple[bytes, bytes]],
+    scope: Scope,
+    settings: Settings,
+    upstream_base: str,
 ) -> list[tuple[bytes, bytes]]:
-    """The upstream's response headers as the visitor should see them."""
-    # uvicorn writes its own Date: one is enough.
-    dropped = HOP_BY_HOP | {"date"} | {t.strip().lower() for t in upstream.headers.get("connection", "").split(",")}
-    public = request_origin(scope, settings.trusted_proxies) or ""
-    public_differs = bool(public) and public != upstream_base.lower()
+    """The upstream's response headers (a response, or its raw header pairs) as the visitor should see them."""
+    dropped = DROPPED_RESPONSE
     headers = []
-    for raw_name, value in upstream.raw_headers:
-        name = raw_name.decode("latin-1").lower()
-        if name in dropped:
-            continue
-        if public_differs and name in ("location", "content-location"):
-            value = to_public(value.decode("latin-1"), upstream_base, public).encode("latin-1")
-        elif public_differs and not settings.preserve_host and name == "set-cookie":
-            value = COOKIE_DOMAIN.sub(b"", value)  # the upstream's domain: host-only on the public host instead
-        headers.append((name.encode("latin-1"), value))
+    raw_headers = upstream.raw_headers if isinstance(upstream, aiohttp.ClientResponse) else upstream
+    for raw_name, value in raw_headers:
+        name = raw_name.lower()
+        if name == b"connection":
+            dropped = dropped | {t.strip().lower().encode() for t in value.decode("latin-1").split(",")}
+        headers.append((name, value))
+    headers = [(name, value) for name, value in headers if name not in dropped]
+    if any(name in PUBLIC_ADDRESSED for name, _ in headers):
+        headers = to_public_headers(headers, scope, settings, upstream_base)
     return headers
+
+
+# uvicorn writes its own Date: one is enough.
+DROPPED_RESPONSE = frozenset(name.encode() for name in HOP_BY_HOP | {"date"})
+# Headers that may name the upstream's own address.
+PUBLIC_ADDRESSED = frozenset({b"location", b"content-location", b"set-cookie"})
+
+
+def to_public_headers(
+    headers: list[tuple[bytes, bytes]], scope: Scope, settings: Settings, upstream_base: str
+) -> list[tuple[bytes, bytes]]:
+    """``Location``, ``Content-Location`` and cookie domains moved to the public host when it differs."""
+    public = request_origin(scope, settings.trusted_proxies) or ""
+    if not public or public == upstream_base.lower():
+        return headers
+    rewritten = []
+    for name, value in headers:
+        if name in (b"location", b"content-location"):
+            value = to_public(value.decode("latin-1"), upstream_base, public).encode("latin-1")
+        elif not settings.preserve_host and name == b"set-cookie":
+            value = COOKIE_DOMAIN.sub(b"", value)  # the upstream's domain: host-only on the public host instead
+        rewritten.append((name, value))
+    return rewritten
 
 
 def to_public(url: str, upstream_base: str, public: str) -> str:

@@ -41,6 +41,7 @@ class ConsentMiddleware:
         self.api = ConsentAPI(self.settings, self.store, self.recorder, self.banner, self.catalogue)
         self.page_rules = PageRules(self.settings, self.catalogue, self.banner)
         self.cookie_marker = self.settings.cookie_name.encode() + b"="
+        self.api_paths = self.settings.prefix + "/"
         required = self.settings.categories[0].name
         self.undecided = {gpc: Consent.undecided(self.settings.revision, required, gpc) for gpc in (False, True)}
         self._store_open = False
@@ -56,11 +57,13 @@ class ConsentMiddleware:
 
         consent = scope["consent"] = self.read_request_headers(scope)
         path: str = scope["path"]
-        if path == self.settings.prefix or path.startswith(self.settings.prefix + "/"):
+        if path == self.settings.prefix or path.startswith(self.api_paths):
             await self.open_store()
             await self.api(scope, receive, send)
             return
-        granted = granted_for(path, consent.categories, self.settings.path_policies)
+        granted = consent.categories
+        if self.settings.path_policies:
+            granted = granted_for(path, granted, self.settings.path_policies)
         await PageResponder(self.app, self.page_rules, granted)(scope, receive, send)
 
     def read_request_headers(self, scope: Scope) -> Consent:
@@ -76,7 +79,7 @@ class ConsentMiddleware:
                 gpc = value.strip() == b"1"
             elif name == b"accept-encoding":
                 headers[index] = (name, readable_encodings(value))
-        return self.read_consent(cookie, gpc)
+        return self.read_consent(cookie, gpc) if cookie else self.undecided[gpc]
 
     def read_consent(self, cookie: bytes, gpc: bool) -> Consent:
         consent = None

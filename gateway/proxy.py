@@ -1,9 +1,11 @@
 """Reverse-proxy mode: every request outside the prefix goes to one upstream site.
 
-One shared aiohttp session keeps a keep-alive pool to the upstream; request
-and response bodies are streamed through raw ASGI messages (measured here as
-the fastest of the candidates). The upstream is fixed by configuration, so
-no request can steer the gateway elsewhere: it is no open proxy.
+GETs without a body -- nearly all page views -- go through a lean keep-alive
+client (``gateway.upstream``); everything else (uploads, HEAD, WebSockets)
+through one shared aiohttp session. Request and response bodies are streamed
+through raw ASGI messages (measured here as the fastest of the candidates).
+The upstream is fixed by configuration, so no request can steer the gateway
+elsewhere: it is no open proxy.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from .banner import templates
-from .forwarding import request_headers, response_headers
+from .forwarding import request_head, request_headers, response_headers
 from .locale import negotiate, texts
 from .middleware import ConsentMiddleware
 from .settings import Settings, SettingsError
+from .upstream import UpstreamPool
 from .websocket import bridge
 
 
@@ -37,10 +40,12 @@ class UpstreamProxy:
         self.base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self.upstream_host = parts.netloc
+        self.base_path = parts.path.rstrip("/")
         self.timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=settings.upstream_connect_timeout, sock_read=settings.upstream_read_timeout
         )
         self.session: aiohttp.ClientSession | None = None
+        self.pool: UpstreamPool | None = None  # GETs without a body: the lean client
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -84,6 +89,8 @@ class UpstreamProxy:
             elif message["type"] == "lifespan.shutdown":
                 if self.session is not None:
                     await self.session.close()
+                if self.pool is not None:
+                    self.pool.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -99,10 +106,13 @@ class UpstreamProxy:
         return self.session
 
     async def forward(self, scope: Scope, receive: Receive, send: Send) -> None:
-        target = self.target(scope)
         headers = request_headers(scope, self.settings, self.upstream_host)
         incoming = Headers(scope=scope)
         has_body = "transfer-encoding" in incoming or incoming.get("content-length", "0") != "0"
+        if scope["method"] == "GET" and not has_body:
+            await self.forward_get(scope, receive, send, headers)
+            return
+        target = self.target(scope)
         started = False
         try:
             async with self.open_session().request(
@@ -123,6 +133,31 @@ class UpstreamProxy:
                 raise  # the status is gone already: dropping the connection is all that is left
             timed_out = isinstance(error, asyncio.TimeoutError | aiohttp.ServerTimeoutError)
             await self.error_page(scope, 504 if timed_out else 502)(scope, receive, send)
+
+    async def forward_get(self, scope: Scope, receive: Receive, send: Send, headers: list[tuple[str, str]]) -> None:
+        """A GET without a body, through the lean keep-alive client."""
+        if self.pool is None:
+            self.pool = UpstreamPool(
+                self.settings.upstream or "",
+                self.settings.upstream_connect_timeout,
+                self.settings.upstream_read_timeout,
+            )
+        target = self.base_path + scope.get("raw_path", scope["path"].encode()).decode("latin-1")
+        if scope.get("query_string"):
+            target += "?" + scope["query_string"].decode("latin-1")
+        try:
+            upstream = await self.pool.get(request_head("GET", target, headers))
+        except OSError as error:  # TimeoutError, refused connections and closed ones are all OSErrors
+            await self.error_page(scope, 504 if isinstance(error, TimeoutError) else 502)(scope, receive, send)
+            return
+        try:
+            headers_out = response_headers(upstream.raw_headers, scope, self.settings, self.origin)
+            await send({"type": "http.response.start", "status": upstream.status, "headers": headers_out})
+            while (chunk := await upstream.next_chunk()) is not None:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            self.pool.release(upstream)  # dropped, not kept, when the response did not end cleanly
 
     def error_page(self, scope: Scope, status: int) -> HTMLResponse:
         language = negotiate(Headers(scope=scope), None, self.settings.default_language)

@@ -6,7 +6,9 @@ trackers stay inert, the banner and a Consent Mode default placed first in
 ``<head>``, cookies of denied categories the browser still holds expired,
 and re-encoded. The start message is held until the first body chunk shows
 whether the body arrives whole (exact ``Content-Length``) or streamed
-(no length). Neutralised pages are the same for every visitor without
+(no length). A page that announces a length small enough is waited for and
+rewritten once per consent state; the same bytes again come from the page
+cache (``gateway.pagecache``). Neutralised pages are the same for every visitor without
 consent; a page with live trackers is marked ``private`` so no shared cache
 can hand it to someone who did not consent.
 """
@@ -17,7 +19,7 @@ import html
 import logging
 from urllib.parse import urlencode
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import csp
@@ -26,6 +28,7 @@ from .catalogue import Catalogue, Service
 from .cookies import expire_denied, filter_set_cookies
 from .encoding import SUPPORTED, Transcoder
 from .locale import texts
+from .pagecache import PageCache, RewrittenPage, page_key, shared_validator
 from .rewrite import Rewriter, RewritePolicy
 from .settings import Settings
 from .validators import consent_state, tag_for_state, translate_if_none_match
@@ -35,6 +38,8 @@ logger = logging.getLogger("gateway.responder")
 ASCII_UNSAFE_CHARSETS = (b"utf-16", b"utf-32", b"ucs-2", b"ucs-4", b"utf-7")
 HTML_TYPES = (b"text/html", b"application/xhtml+xml")
 CSP_HEADERS = ("content-security-policy", "content-security-policy-report-only")
+CSP_HEADER_NAMES = frozenset(name.encode() for name in CSP_HEADERS)
+CONDITIONAL_HEADERS = frozenset({b"if-none-match", b"range", b"if-range"})
 
 CONSENT_MODE_DEFAULT = (
     "window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push(arguments);}"
@@ -52,7 +57,10 @@ class PageRules:
         self.banner = banner
         self.required = settings.categories[0].name
         self.protected_cookies = {settings.cookie_name}
+        self.consent_cookie = settings.cookie_name.encode()
         self._states: dict[frozenset[str], str] = {}
+        self.page_cache = PageCache(settings.page_cache_size)
+        self._plain_injection: bytes | None = None
 
     def state(self, granted: frozenset[str]) -> str:
         if granted not in self._states:
@@ -60,6 +68,13 @@ class PageRules:
         return self._states[granted]
 
     def head_injection(self, nonce: str | None) -> bytes:
+        if nonce is None:
+            if self._plain_injection is None:
+                self._plain_injection = self._make_head_injection(None)
+            return self._plain_injection
+        return self._make_head_injection(nonce)
+
+    def _make_head_injection(self, nonce: str | None) -> bytes:
         nonce_attribute = f' nonce="{nonce}"' if nonce else ""
         consent_mode = f"<script{nonce_attribute}>{CONSENT_MODE_DEFAULT}</script>".encode()
         # The default comes first: the banner may send an update for a stored choice at once.
@@ -67,10 +82,11 @@ class PageRules:
 
     def placeholder(self, language: str, next_path: str):
         """A small page shown inside a blocked embed: what it is, and where to allow it."""
-        t = texts(language)
-        link = html.escape(f"{self.settings.prefix}/preferences?" + urlencode({"lang": language, "next": next_path}))
 
-        def render(service: Service) -> str:
+        def render(service: Service) -> str:  # built only when an embed is blocked: most pages have none
+            t = texts(language)
+            query = urlencode({"lang": language, "next": next_path})
+            link = html.escape(f"{self.settings.prefix}/preferences?{query}")
             message = t["embed_blocked"].format(service=html.escape(service.name))
             return (
                 f'<!doctype html><html lang="{language}"><body style="margin:0;display:grid;place-items:center;'
@@ -87,7 +103,7 @@ class PageRules:
 def is_html(content_type: bytes) -> bool:
     """An HTML page in a charset whose markup bytes are ASCII (UTF-16 and kin are passed on as they are)."""
     content_type = content_type.lower()
-    return content_type.startswith(HTML_TYPES) and not any(c in content_type for c in ASCII_UNSAFE_CHARSETS)
+    return content_type.startswith(HTML_TYPES) and not any(map(content_type.__contains__, ASCII_UNSAFE_CHARSETS))
 
 
 def make_private(cache_control: str) -> str:
@@ -102,27 +118,58 @@ def make_private(cache_control: str) -> str:
 class PageResponder:
     """One per request; wraps ``send``."""
 
+    # Per-response state starts from these class-level defaults: less work on every request.
+    held_start: Message | None = None
+    rewriter: Rewriter | None = None  # set while this response is being rewritten
+    transcoder: Transcoder | None = None
+    discarding = False
+    collected: list[bytes] | None = None  # body chunks held until the whole page is here
+    collected_size = 0
+    has_cookies = False
+    has_csp = False
+    host = ""
+    passing = False  # set when the response turns out to need no change
+    personal_request = False  # credentials or the site's own cookies: the answer may be for this visitor only
+    validator: bytes | None = None  # the site's ETag, when it may stand in for the page's digest
+
     def __init__(self, app: ASGIApp, rules: PageRules, granted: frozenset[str]) -> None:
         self.app = app
         self.rules = rules
         self.granted = granted
         self.send: Send
         self.scope: Scope
-        self.held_start: Message | None = None
-        self.rewriter: Rewriter | None = None  # set while this response is being rewritten
-        self.transcoder: Transcoder | None = None
-        self.discarding = False
+
+    @property
+    def state(self) -> str:
+        """The consent state pages for this visitor are marked with."""
+        return self.rules.state(self.granted)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.scope = scope
         self.send = send
-        self.state = self.rules.state(self.granted)
         self.revalidating_ours = self.prepare_request(scope)
         await self.app(scope, receive, self.send_rewritten)
+
+    def carries_site_cookies(self, cookie: bytes) -> bool:
+        """Any cookie besides the gateway's own consent cookie?"""
+        return any(part.split(b"=", 1)[0].strip() != self.rules.consent_cookie for part in cookie.split(b";"))
 
     def prepare_request(self, scope: Scope) -> bool:
         """Adjust conditional and range headers; true when the visitor revalidates a page of this consent state."""
         headers = scope["headers"]
+        conditional = False
+        for name, value in headers:
+            if name == b"cookie":
+                self.has_cookies = True
+                self.personal_request = self.personal_request or self.carries_site_cookies(value)
+            elif name == b"authorization":
+                self.personal_request = True
+            elif name == b"host" and not self.host:
+                self.host = value.decode("latin-1")
+            elif name in CONDITIONAL_HEADERS:
+                conditional = True
+        if not conditional:
+            return False  # most requests: nothing to adjust
         ours = False
         document = False
         for name, value in headers:
@@ -145,7 +192,9 @@ class PageResponder:
         return ours
 
     async def send_rewritten(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
+        if self.passing:  # the start showed there is nothing to change: the common case, first
+            await self.send(message)
+        elif message["type"] == "http.response.start":
             await self.on_start(message)
         elif message["type"] == "http.response.body" and self.discarding:
             return
@@ -156,13 +205,23 @@ class PageResponder:
 
     async def on_start(self, message: Message) -> None:
         raw = message.get("headers", [])
-        content_type = b""
+        content_type = etag = b""
+        cache_control = vary = b""
         sets_cookies = False
+        self.has_csp = False
         for name, value in raw:  # one cheap pass: most responses are neither HTML nor setting cookies
             if name == b"content-type":
                 content_type = value
             elif name == b"set-cookie":
                 sets_cookies = True
+            elif name in CSP_HEADER_NAMES:
+                self.has_csp = True
+            elif name == b"etag":
+                etag = etag or value
+            elif name == b"cache-control":
+                cache_control += value + b","
+            elif name == b"vary":
+                vary += value + b","
         if sets_cookies:
             raw = message["headers"] = filter_set_cookies(
                 list(raw), self.granted, self.rules.catalogue, self.rules.protected_cookies
@@ -170,62 +229,103 @@ class PageResponder:
         if message["status"] == 304:
             if self.revalidating_ours:
                 self.mark_page(MutableHeaders(raw=message.setdefault("headers", raw)))
+            self.passing = True
             await self.send(message)
             return
         if not is_html(content_type):
+            self.passing = True
             await self.send(message)
             return
         headers = MutableHeaders(raw=message.setdefault("headers", raw))
-        headers.raw.extend(
-            expire_denied(self.scope, self.granted, self.rules.settings.category_names, self.rules.catalogue)
-        )
+        if self.has_cookies:
+            headers.raw.extend(
+                expire_denied(self.scope, self.granted, self.rules.settings.category_names, self.rules.catalogue)
+            )
         self.mark_page(headers)
         encoding = headers.get("content-encoding", "identity")
         rewritable = message["status"] not in (204, 206, 304) and self.scope.get("method") != "HEAD"
         if not rewritable or encoding.strip().lower() not in SUPPORTED:
             if self.scope.get("method") == "HEAD" and "content-length" in headers:
                 del headers["content-length"]  # the GET body is rewritten: its length is not known here
+            self.passing = True
             await self.send(message)
             return
+        self.validator = shared_validator(etag, cache_control, vary, sets_cookies, self.personal_request)
         self.transcoder = Transcoder(encoding)
         self.rewriter = Rewriter(self.policy(headers))
         self.held_start = message
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) <= self.rules.page_cache.max_page:
+            self.collected = []  # small enough to wait for: rewritten once, then served from the page cache
 
     def policy(self, headers: MutableHeaders) -> RewritePolicy:
         nonce = None
-        for name in CSP_HEADERS:
+        for name in CSP_HEADERS if self.has_csp else ():
             values = headers.getlist(name)
             if any(csp.has_restriction(value) for value in values):
                 nonce = nonce or csp.new_nonce()
                 del headers[name]
                 for value in values:
                     headers.append(name, csp.add_nonce(value, nonce))
-        request = Headers(scope=self.scope)
         # The site's own language: pages are written in it, whatever the browser prefers.
         language = self.rules.settings.default_language
         return RewritePolicy(
             catalogue=self.rules.catalogue,
             granted=self.granted,
-            site_host=request.get("host", ""),
+            site_host=self.host,
             head_injection=self.rules.head_injection(nonce),
             placeholder=self.rules.placeholder(language, self.scope.get("path", "/")),
         )
 
     def mark_page(self, headers: MutableHeaders) -> None:
-        """A page for this consent state: its own validator, varied by cookie, private when trackers are live."""
-        headers.add_vary_header("Cookie")
-        if self.granted - {self.rules.required}:
-            headers["cache-control"] = make_private(headers.get("cache-control", ""))
-        if "etag" in headers:
-            headers["etag"] = tag_for_state(headers["etag"], self.state)
-        if "last-modified" in headers:
-            del headers["last-modified"]  # revalidation goes by the consent-aware ETag only
+        """A page for this consent state: its own validator, varied by cookie, private when trackers are live.
+
+        One pass over the raw headers (this runs for every page): the first ``Vary``
+        gets ``Cookie``, the first ``Cache-Control`` (when private) and ``ETag`` are
+        replaced and later copies of them dropped, ``Last-Modified`` goes, since
+        revalidation goes by the consent-aware ETag only.
+        """
+        private = bool(self.granted - {self.rules.required})
+        marked: list[tuple[bytes, bytes]] = []
+        seen: set[bytes] = set()
+        for name, value in headers.raw:
+            if name == b"vary" and name not in seen:
+                value = value + b", Cookie"
+            elif name == b"cache-control" and private:
+                if name in seen:
+                    continue
+                value = make_private(value.decode("latin-1")).encode("latin-1")
+            elif name == b"etag":
+                if name in seen:
+                    continue
+                value = tag_for_state(value.decode("latin-1"), self.state).encode("latin-1")
+            elif name == b"last-modified":
+                continue
+            seen.add(name)
+            marked.append((name, value))
+        if b"vary" not in seen:
+            marked.append((b"vary", b"Cookie"))
+        if private and b"cache-control" not in seen:
+            marked.append((b"cache-control", b"private"))
+        headers.raw[:] = marked
 
     async def on_body(self, message: Message) -> None:
         assert self.rewriter is not None and self.transcoder is not None
         more_body = message.get("more_body", False)
+        body = message.get("body", b"")
+        if self.collected is not None:
+            self.collected.append(body)
+            self.collected_size += len(body)
+            if more_body and self.collected_size <= self.rules.page_cache.max_page:
+                return
+            body, self.collected = b"".join(self.collected), None
+            if more_body:  # longer than announced: stream it after all
+                message = {**message, "body": body}
+        if not more_body and self.held_start is not None:
+            await self.send_whole(body)
+            return
         try:
-            decoded = self.transcoder.decode(message.get("body", b""))
+            decoded = self.transcoder.decode(body)
         except ValueError as error:
             await self.give_up(message, error)
             return
@@ -235,14 +335,45 @@ class PageResponder:
             await self.send_start(None if more_body else len(body))
         await self.send({"type": "http.response.body", "body": body, "more_body": more_body})
 
+    async def send_whole(self, raw: bytes) -> None:
+        """A body known whole: rewritten once per page and consent state, then taken from the page cache."""
+        assert self.rewriter is not None and self.transcoder is not None
+        cache, policy = self.rules.page_cache, self.rewriter.policy
+        key = None
+        if cache.enabled:
+            path = self.scope.get("path", "")
+            key = page_key(raw, self.transcoder.encoding, self.granted, policy.site_host, path, self.validator)
+        page = cache.get(key) if key is not None else None
+        if page is None:
+            try:
+                decoded = self.transcoder.decode(raw)
+            except ValueError as error:
+                await self.give_up({"type": "http.response.body", "body": raw, "more_body": False}, error)
+                return
+            page = rewritten_page(self.rewriter, decoded)
+            if key is not None:
+                cache.put(key, page)
+        else:
+            policy.blocked.extend(page.blocked)
+        injection = policy.head_injection
+        if self.transcoder.identity:
+            body = page.body(injection)
+        elif page.encoded is not None and page.encoded_injection == injection:
+            body = page.encoded
+        else:
+            body = self.transcoder.encode(page.body(injection), final=True)
+            if key is not None:
+                cache.remember_encoded(key, page, injection, body)
+        await self.send_start(len(body))
+        await self.send({"type": "http.response.body", "body": body, "more_body": False})
+
     async def send_start(self, length: int | None) -> None:
         """Send the held start message: exact length for a whole body, none for a stream."""
         assert self.held_start is not None
-        headers = MutableHeaders(raw=self.held_start["headers"])
+        raw = self.held_start["headers"]
+        raw[:] = [(name, value) for name, value in raw if name != b"content-length"]
         if length is not None:
-            headers["content-length"] = str(length)
-        elif "content-length" in headers:
-            del headers["content-length"]
+            raw.append((b"content-length", b"%d" % length))
         start, self.held_start = self.held_start, None
         await self.send(start)
 
@@ -257,3 +388,13 @@ class PageResponder:
         else:
             self.discarding = True
             await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def rewritten_page(rewriter: Rewriter, body: bytes) -> RewrittenPage:
+    """The whole ``body`` rewritten, split where the head injection went."""
+    output = rewriter.feed(body) + rewriter.finish()
+    blocked = tuple(rewriter.policy.blocked)
+    at = rewriter.injected_at
+    if at is None:
+        return RewrittenPage(output, b"", False, blocked)
+    return RewrittenPage(output[:at], output[at + len(rewriter.policy.head_injection) :], True, blocked)

@@ -28,17 +28,19 @@ MAX_TAG = 64 * 1024
 MAX_HEAD_SEARCH = 64 * 1024
 
 # Attributes as the HTML tokenizer reads them: a quote opens a value only right after "=".
-_ATTRS = rb"(?:[^>=]++|=\s*+(?:\"[^\"]*+\"|'[^']*+'|(?=[^\"'])[^\s>]*+))*+"
+# Written as an unrolled loop (run, then "=value run" pairs): the regex engine tries fewer alternatives.
+_ATTRS = rb"[^>=]*+(?:=\s*+(?:\"[^\"]*+\"|'[^']*+'|(?=[^\"'])[^\s>]*+)[^>=]*+)*+"
 _INTERESTING = rb"script|style|textarea|title|xmp|iframe|img|link|head|plaintext|noembed|noframes"
 _NOT_INTERESTING = rb"(?!(?i:" + _INTERESTING + rb")[\s/>])"
 _COMMENT = rb"<!--(?:-?>|(?:[^-]++|-(?!->))*+-->)"
 _CDATA = rb"<!\[CDATA\[(?:[^\]]++|\](?!\]>))*+\]\]>"
 
 # Alternatives ordered by how often they occur; tags whose first letter starts
-# no interesting name skip the (costlier) name check.
+# no interesting name skip the (costlier) name check. The loop is unrolled (text,
+# then "<construct text" pairs) and the "<" is matched once for all constructs.
 # Raw-text elements the rewriter never changes are passed over whole when they are complete.
 _PLAIN_RAW_TEXT = b"".join(
-    rb"|<(?i:"
+    rb"|(?i:"
     + name
     + rb")(?=[\s/>])"
     + _ATTRS
@@ -50,21 +52,16 @@ _PLAIN_RAW_TEXT = b"".join(
     for name in (rb"style", rb"title", rb"textarea")
 )
 BULK = re.compile(
-    rb"(?:[^<]++"
-    rb"|</[a-zA-Z]" + _ATTRS + rb">"
-    rb"|<(?![sStTxXiIlLhHpPnN])[a-zA-Z]" + _ATTRS + rb">"
-    rb"|<"
-    + _NOT_INTERESTING
-    + rb"[a-zA-Z]"
-    + _ATTRS
-    + rb">"
+    rb"[^<]*+(?:<(?:/[a-zA-Z]" + _ATTRS + rb">"
+    rb"|(?![sStTxXiIlLhHpPnN])[a-zA-Z]" + _ATTRS + rb">"
+    rb"|" + _NOT_INTERESTING + rb"[a-zA-Z]" + _ATTRS + rb">"
     + _PLAIN_RAW_TEXT
     + rb"|"
-    + _COMMENT
+    + _COMMENT[1:]
     + rb"|"
-    + _CDATA
-    + rb"|<[!?](?!--|\[CDATA\[)[^>]*+>|</(?![a-zA-Z])[^>]*+>"
-    rb"|<(?=[^a-zA-Z!/?]))*+"
+    + _CDATA[1:]
+    + rb"|[!?](?!--|\[CDATA\[)[^>]*+>|/(?![a-zA-Z])[^>]*+>"
+    rb"|(?=[^a-zA-Z!/?]))[^<]*+)*+"
 )
 START_TAG = re.compile(rb"<([a-zA-Z][^\s/>]*+)(" + _ATTRS + rb")>")
 ATTRIBUTE = re.compile(rb"([\s/]*+)([^\s/>][^\s/>=]*+)(?:(\s*+=\s*+)(\"[^\"]*+\"|'[^']*+'|[^\s>]++))?+")
@@ -190,6 +187,8 @@ class Rewriter:
         self.head_pending = bool(policy.head_injection)
         self.seen_document = False
         self.scanned = 0  # bytes of markup passed while looking for <head>
+        self.emitted = 0  # bytes returned so far
+        self.injected_at: int | None = None  # where in the output the head injection starts, once placed
 
     def feed(self, data: bytes) -> bytes:
         self.buffer += data
@@ -230,7 +229,9 @@ class Rewriter:
         if final and self.buffer:
             out.append(self.buffer)
             self.buffer = b""
-        return b"".join(out)
+        result = b"".join(out)
+        self.emitted += len(result)
+        return result
 
     def _skip_raw_text(self, buffer: bytes, position: int, out: list[bytes], final: bool) -> tuple[int, bool]:
         end_tag = self.raw_end or b""
@@ -277,17 +278,22 @@ class Rewriter:
             self.seen_document = True
         elif name == b"head":
             self.head_pending = False
+            self._mark_injection(out, len(match.group()))
             out.append(match.group() + self.policy.head_injection)
             return match.end()
         else:
             # No <head>: a document gets the banner before its first element; a fragment gets none.
             if self.seen_document:
+                self._mark_injection(out, 0)
                 out.append(self.policy.head_injection)
             self.head_pending = False
             return start
         out.append(match.group())
         self.scanned += match.end() - start
         return match.end()
+
+    def _mark_injection(self, out: list[bytes], offset: int) -> None:
+        self.injected_at = self.emitted + sum(map(len, out)) + offset
 
     def _stream_long_construct(self, buffer: bytes, start: int, out: list[bytes], final: bool) -> int | None:
         """An unterminated comment or CDATA section is passed on as it comes, not held."""
@@ -318,22 +324,19 @@ class Rewriter:
         if match is None:
             streamed = self._stream_long_construct(buffer, position, out, final)
             return streamed if streamed is not None else self._incomplete(buffer, position, out, final)
-        name = match.group(1).lower()
-        attributes = match.group(2)
+        raw_name, attributes = match.groups()
+        name = raw_name.lower()
         # An inline script is always read; anything else with only local URLs stays as it is.
-        if name in REWRITTEN and self._plainly_local(attributes) and (name != b"script" or HAS_SRC.search(attributes)):
+        if name not in REWRITTEN or (
+            self._plainly_local(attributes) and (name != b"script" or HAS_SRC.search(attributes))
+        ):
             out.append(match.group())
             if name in RAW_TEXT:
                 self.raw_end = b"</" + name
-            return match.end()
-        if name not in REWRITTEN:
-            out.append(match.group())
-            if name == b"plaintext":
+            elif name == b"plaintext":
                 self.plaintext = True
-            elif name in RAW_TEXT:
-                self.raw_end = b"</" + name
             return match.end()
-        tag = Tag(match.group(1), match.group(2))
+        tag = Tag(raw_name, attributes)
         if name == b"script":
             return self._script(tag, buffer, match.end(), out, final)
         if name == b"img":
@@ -352,7 +355,7 @@ class Rewriter:
         if b"//" in attributes or b"&" in attributes:
             return False
         lowered = attributes.lower()
-        return not any(marker in lowered for marker in self.policy.catalogue.path_markers)
+        return not any(map(lowered.__contains__, self.policy.catalogue.path_markers))  # no generator: runs in C
 
     def _script(self, tag: Tag, buffer: bytes, body_start: int, out: list[bytes], final: bool) -> int | None:
         self.raw_end = b"</script"
