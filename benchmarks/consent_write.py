@@ -57,7 +57,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gateway.store import ConsentRecord, open_store
-from gateway.store.sqlite import INSERT, connect, migrate, to_row
+from gateway.store.chain import GENESIS, link
+from gateway.store.sqlite import STORED_COLUMNS, connect, migrate, to_row
 
 HERE = Path(__file__).resolve().parent
 LUA_SCRIPT = HERE / "consent_write.lua"
@@ -151,13 +152,26 @@ def filesystem_of(path: Path) -> str:
 # --------------------------------------------------------------------------- part 1: store
 
 
+NAIVE_INSERT = (
+    f"INSERT INTO consent_record ({', '.join(STORED_COLUMNS)}) VALUES ({', '.join('?' for _ in STORED_COLUMNS)})"
+)
+
+
 class NaiveStore:
-    """The baseline: one autocommitted INSERT per record on one connection, off the event loop."""
+    """The baseline: one autocommitted INSERT per record on one connection, off the event loop.
+
+    Same schema and the same tamper-evidence chain (linked on its one thread, in insert order)."""
 
     def __init__(self, path: Path) -> None:
         self.path = str(path)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="naive-sqlite")
         self._db: sqlite3.Connection | None = None
+        self._head = GENESIS
+
+    def _insert(self, row: tuple) -> None:
+        assert self._db is not None
+        self._head = link(self._head, row[-1])
+        self._db.execute(NAIVE_INSERT, (*row, self._head))
 
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
@@ -166,7 +180,7 @@ class NaiveStore:
 
     async def record(self, record: ConsentRecord) -> None:
         assert self._db is not None
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._db.execute, INSERT, to_row(record))
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._insert, to_row(record))
 
     async def close(self) -> None:
         if self._db is not None:

@@ -199,15 +199,15 @@ async def test_uuid_ids_are_stored_as_16_bytes_and_read_back_as_text(db_path) ->
 
 
 async def test_a_version_2_file_is_migrated_with_its_ids(db_path) -> None:
-    from gateway.store.sqlite import COLUMNS, INSERT, connect, to_row
+    from gateway.store.sqlite import COLUMNS, connect, to_row
 
     issued = "3f2c8a4e-9b1d-4c7e-8f00-0123456789ab"
     old = connect(str(db_path))
     for script in MIGRATIONS[:2]:
         old.executescript(script)
     old.execute("PRAGMA user_version=2")
-    text_row = dict(zip(COLUMNS, to_row(record(issued)), strict=True)) | {"consent_id": issued}
-    old.execute(INSERT, tuple(text_row.values()))
+    text_row = (issued, *to_row(record(issued))[1 : len(COLUMNS)])
+    old.execute(f"INSERT INTO consent_record ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})", text_row)
     old.close()
     store = open_store(f"sqlite:///{db_path}")
     await store.open()

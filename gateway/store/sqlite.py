@@ -16,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+import time as clock
+from hashlib import sha256
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
-from itertools import chain
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -26,6 +28,19 @@ from typing import Any, TypeVar
 
 from . import AuditEntry, ConsentRecord, ConsentStore, DaySummary
 from .batch import ThreadedGroupCommit
+from .chain import (
+    EPOCH,
+    GENESIS,
+    ONE_MICROSECOND,
+    ChainReport,
+    StoredRecord,
+    TamperedError,
+    digest,
+    encode_fields,
+    link,
+    verify_records,
+)
+from .retention import PurgeReport, summarise_days
 
 T = TypeVar("T")
 
@@ -88,10 +103,50 @@ MIGRATIONS = (
         browser, device, gpc
     FROM consent_record;
     """,
+    # Version 5: tamper evidence (chain.py), erasure that keeps the chain, retention aggregates.
+    """
+    ALTER TABLE consent_record ADD COLUMN digest BLOB;
+    ALTER TABLE consent_record ADD COLUMN chain BLOB;
+    ALTER TABLE consent_record ADD COLUMN erased INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE chain_checkpoint (
+        seq INTEGER PRIMARY KEY,
+        chain BLOB NOT NULL,
+        purged_at REAL NOT NULL,
+        deleted INTEGER NOT NULL
+    );
+    CREATE TABLE consent_aggregate (
+        day TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        method TEXT NOT NULL,
+        device TEXT NOT NULL,
+        granted TEXT NOT NULL,
+        denied TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (day, revision, method, device, granted, denied)
+    ) WITHOUT ROWID;
+    DROP VIEW consent_record_view;
+    CREATE VIEW consent_record_view AS SELECT seq,
+        CASE WHEN typeof(consent_id) = 'blob' THEN lower(
+            substr(hex(consent_id), 1, 8) || '-' || substr(hex(consent_id), 9, 4) || '-' ||
+            substr(hex(consent_id), 13, 4) || '-' || substr(hex(consent_id), 17, 4) || '-' ||
+            substr(hex(consent_id), 21)) ELSE consent_id END AS consent_id,
+        recorded_at, granted, denied, revision, method, language, banner_hash, page_path, ip_prefix,
+        browser, device, gpc
+    FROM consent_record WHERE erased = 0;
+    """,
+    lambda connection: chain_existing_records(connection),
 )
 
-INSERT = f"INSERT INTO consent_record ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
+STORED_COLUMNS = (*COLUMNS, "digest", "chain")
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM consent_record"
+LIVE = "erased = 0"
+# The chain value the next record links to: the newest record's, or, when
+# retention has deleted every record, the last checkpoint's.
+HEAD = (
+    "coalesce((SELECT chain FROM consent_record ORDER BY seq DESC LIMIT 1), "
+    "(SELECT chain FROM chain_checkpoint ORDER BY seq DESC LIMIT 1), zeroblob(32))"
+)
+VERIFY_BATCH = 2000
 EXPORT_BATCH = 500
 # Rows per commit at most: small enough that two batches are in flight under
 # load (one committing, one filling), large enough to share an fsync widely.
@@ -120,11 +175,14 @@ def id_text(key: bytes | str) -> str:
 
 @cache
 def insert_statement(rows: int) -> str:
-    """An INSERT of up to ``rows`` rows; rows of NULLs pad a smaller batch and are skipped."""
-    one = f"({', '.join('?' for _ in COLUMNS)})"
+    """An INSERT of up to ``rows`` rows; rows of NULLs pad a smaller batch and are skipped.
+
+    The last parameter is the chain head the rows were linked to: when another
+    process extended the chain meanwhile, nothing is inserted (rowcount 0)."""
+    one = f"({', '.join('?' for _ in STORED_COLUMNS)})"
     return (
-        f"INSERT INTO consent_record ({', '.join(COLUMNS)}) "
-        f"SELECT * FROM (VALUES {', '.join([one] * rows)}) WHERE column1 IS NOT NULL"
+        f"INSERT INTO consent_record ({', '.join(STORED_COLUMNS)}) "
+        f"SELECT * FROM (VALUES {', '.join([one] * rows)}) WHERE column1 IS NOT NULL AND ? = {HEAD}"
     )
 
 
@@ -134,12 +192,43 @@ def store_ids_as_blobs(connection: sqlite3.Connection) -> None:
     connection.executemany("UPDATE consent_record SET consent_id = ? WHERE seq = ?", updates)
 
 
+def chain_existing_records(connection: sqlite3.Connection) -> None:
+    """Records written before version 5 join the chain in the order they were written."""
+    previous = GENESIS
+    found = connection.execute(f"SELECT seq, {', '.join(COLUMNS)} FROM consent_record ORDER BY seq").fetchall()
+    updates = []
+    for seq, *values in found:
+        record_digest = digest(from_row(tuple(values)))
+        previous = link(previous, record_digest)
+        updates.append((record_digest, previous, seq))
+    connection.executemany("UPDATE consent_record SET digest = ?, chain = ? WHERE seq = ?", updates)
+
+
 def to_row(record: ConsentRecord) -> tuple:
+    """The stored columns but the chain, which the writer adds in commit order."""
+    seconds = record.recorded_at.timestamp()
+    granted = ",".join(record.granted)
+    denied = ",".join(record.denied)
+    fields = [  # chain.canonical(record), reusing the texts at hand
+        record.consent_id,
+        (record.recorded_at - EPOCH) // ONE_MICROSECOND,
+        granted,
+        denied,
+        record.revision,
+        record.method,
+        record.language,
+        record.banner_hash,
+        record.page_path,
+        record.ip_prefix,
+        record.browser,
+        record.device,
+        record.gpc,
+    ]
     return (
         id_key(record.consent_id),
-        record.recorded_at.timestamp(),
-        ",".join(record.granted),
-        ",".join(record.denied),
+        seconds,
+        granted,
+        denied,
         record.revision,
         record.method,
         record.language,
@@ -149,6 +238,7 @@ def to_row(record: ConsentRecord) -> tuple:
         record.browser,
         record.device,
         int(record.gpc),
+        sha256(encode_fields(fields)).digest(),
     )
 
 
@@ -175,8 +265,10 @@ def connect(path: str) -> sqlite3.Connection:
     return connection
 
 
-def migrate(connection: sqlite3.Connection) -> None:
-    """Bring the schema up to date; the write lock is taken first so two starting workers don't race."""
+def migrate(connection: sqlite3.Connection) -> tuple[int, int]:
+    """Bring the schema up to date; the write lock is taken first so two starting workers don't race.
+
+    Returns the versions before and after."""
     connection.execute("BEGIN IMMEDIATE")
     try:
         version = connection.execute("PRAGMA user_version").fetchone()[0]
@@ -191,6 +283,18 @@ def migrate(connection: sqlite3.Connection) -> None:
         connection.execute("ROLLBACK")
         raise
     connection.execute("COMMIT")
+    return version, max(version, len(MIGRATIONS))
+
+
+@contextmanager
+def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield connection
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
 
 
 class SQLiteStore(ConsentStore):
@@ -199,10 +303,11 @@ class SQLiteStore(ConsentStore):
     def __init__(self, path: str | Path, batch_size: int = WRITE_BATCH) -> None:
         self.path = str(path)
         self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="consent-sqlite-writer")
-        self._group = ThreadedGroupCommit(self._insert, batch_size, self._writer_thread)
         self._reader_thread = ThreadPoolExecutor(1, thread_name_prefix="consent-sqlite-reader")
+        self._group = ThreadedGroupCommit(self._insert, batch_size, self._writer_thread)
         self._writer: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
+        self._head = GENESIS  # the chain value this writer last linked to; checked on every insert
 
     async def open(self) -> None:
         if self.path != ":memory:":
@@ -220,24 +325,49 @@ class SQLiteStore(ConsentStore):
                 await self._on(thread, connection.close)
         self._writer = self._reader = None
 
+    async def schema_version(self) -> tuple[int, int]:
+        rows = await self._query("PRAGMA user_version", ())
+        return rows[0][0], len(MIGRATIONS)
+
     async def record(self, record: ConsentRecord) -> None:
         await self._group.submit(to_row(record))
 
     def _insert(self, rows: list[tuple]) -> None:
         """One statement in autocommit mode: SQLite inserts and commits the whole batch in one call
-        without the GIL, so the event loop keeps running meanwhile."""
+        without the GIL, so the event loop keeps running meanwhile.
+
+        The rows are linked to the head this writer saw last; if another process
+        wrote since, the statement inserts nothing and the batch is linked again
+        under the write lock."""
         assert self._writer is not None
         size = -(-len(rows) // INSERT_CHUNK) * INSERT_CHUNK
-        padding = (size - len(rows)) * len(COLUMNS)
-        values = (*chain.from_iterable(rows), *([None] * padding))
-        self._writer.execute(insert_statement(size), values)
+        padding = [None] * ((size - len(rows)) * len(STORED_COLUMNS))
+        values, head = self._linked(rows, self._head)
+        if self._writer.execute(insert_statement(size), (*values, *padding, self._head)).rowcount == len(rows):
+            self._head = head
+            return
+        with transaction(self._writer):
+            start = self._writer.execute(f"SELECT {HEAD}").fetchone()[0]
+            values, head = self._linked(rows, start)
+            self._writer.execute(insert_statement(size), (*values, *padding, start))
+        self._head = head
+
+    @staticmethod
+    def _linked(rows: list[tuple], head: bytes) -> tuple[list, bytes]:
+        values: list = []
+        for row in rows:
+            head = link(head, row[-1])
+            values += row
+            values.append(head)
+        return values, head
 
     async def latest(self, consent_id: str) -> ConsentRecord | None:
-        rows = await self._query(f"{SELECT} WHERE consent_id = ? ORDER BY seq DESC LIMIT 1", (id_key(consent_id),))
+        sql = f"{SELECT} WHERE consent_id = ? AND {LIVE} ORDER BY seq DESC LIMIT 1"
+        rows = await self._query(sql, (id_key(consent_id),))
         return from_row(rows[0]) if rows else None
 
     async def history(self, consent_id: str) -> list[ConsentRecord]:
-        rows = await self._query(f"{SELECT} WHERE consent_id = ? ORDER BY seq", (id_key(consent_id),))
+        rows = await self._query(f"{SELECT} WHERE consent_id = ? AND {LIVE} ORDER BY seq", (id_key(consent_id),))
         return [from_row(row) for row in rows]
 
     async def export(
@@ -249,7 +379,7 @@ class SQLiteStore(ConsentStore):
         while True:
             rows = await self._query(
                 f"SELECT seq, {', '.join(COLUMNS)} FROM consent_record "
-                "WHERE seq > ? AND recorded_at >= ? AND recorded_at < ? ORDER BY seq LIMIT ?",
+                f"WHERE seq > ? AND recorded_at >= ? AND recorded_at < ? AND {LIVE} ORDER BY seq LIMIT ?",
                 (last_seq, low, high, EXPORT_BATCH),
             )
             for row in rows:
@@ -259,25 +389,110 @@ class SQLiteStore(ConsentStore):
             last_seq = rows[-1][0]
 
     async def erase(self, consent_id: str) -> int:
-        def delete() -> int:
+        def redact() -> int:
             assert self._writer is not None
-            sql = "DELETE FROM consent_record WHERE consent_id = ?"
+            sql = (
+                "UPDATE consent_record SET consent_id = '', page_path = '', ip_prefix = NULL, erased = 1 "
+                f"WHERE consent_id = ? AND {LIVE}"
+            )
             return self._writer.execute(sql, (id_key(consent_id),)).rowcount
 
-        return await self._on(self._writer_thread, delete)
+        return await self._on(self._writer_thread, redact)
 
     async def daily_summary(
         self, since: date | None = None, until: date | None = None, revision: int | None = None
     ) -> list[DaySummary]:
         low = datetime.combine(since, time(), UTC).timestamp() if since else float("-inf")
         high = datetime.combine(until, time(), UTC).timestamp() if until else float("inf")
-        rows = await self._query(
+        live = await self._query(
             "SELECT date(recorded_at, 'unixepoch') AS day, method, granted, denied, count(*) FROM consent_record "
             "WHERE recorded_at >= ? AND recorded_at < ? AND (? IS NULL OR revision = ?) "
-            "GROUP BY day, method, granted, denied ORDER BY day",
+            "GROUP BY day, method, granted, denied",
             (low, high, revision, revision),
         )
-        return summarise_days(rows)
+        purged = await self._query(
+            "SELECT day, method, granted, denied, sum(count) FROM consent_aggregate "
+            "WHERE day >= ? AND day < ? AND (? IS NULL OR revision = ?) GROUP BY day, method, granted, denied",
+            (since.isoformat() if since else "", until.isoformat() if until else "9999", revision, revision),
+        )
+        return summarise_days(live + purged)
+
+    async def purge(self, cutoff: datetime) -> PurgeReport:
+        def purge() -> PurgeReport:
+            assert self._writer is not None
+            with transaction(self._writer) as db:
+                newest = db.execute("SELECT max(seq) FROM consent_record").fetchone()[0] or 0
+                first_kept = db.execute(
+                    "SELECT min(seq) FROM consent_record WHERE recorded_at >= ?", (cutoff.timestamp(),)
+                ).fetchone()[0]
+                through = newest if first_kept is None else first_kept - 1
+                start_seq, start_chain = self._checkpoint(db)
+                if through <= start_seq:
+                    return PurgeReport(cutoff)
+                report = self._verify_range(db, start_seq, start_chain, through)
+                if not report.ok:
+                    raise TamperedError(report)
+                db.execute(
+                    "INSERT INTO consent_aggregate (day, revision, method, device, granted, denied, count) "
+                    "SELECT date(recorded_at, 'unixepoch'), revision, method, device, granted, denied, count(*) "
+                    "FROM consent_record WHERE seq <= ? GROUP BY 1, 2, 3, 4, 5, 6 "
+                    "ON CONFLICT (day, revision, method, device, granted, denied) "
+                    "DO UPDATE SET count = count + excluded.count",
+                    (through,),
+                )
+                deleted = db.execute("DELETE FROM consent_record WHERE seq <= ?", (through,)).rowcount
+                db.execute(
+                    "INSERT INTO chain_checkpoint (seq, chain, purged_at, deleted) VALUES (?, ?, ?, ?)",
+                    (report.head_seq, report.head, clock.time(), deleted),
+                )
+            return PurgeReport(cutoff, deleted, report.head_seq)
+
+        return await self._on(self._writer_thread, purge)
+
+    async def verify(self) -> ChainReport:
+        def verify() -> ChainReport:
+            # Its own connection: one read transaction (a consistent snapshot) without holding up readers.
+            connection = connect(self.path)
+            try:
+                connection.execute("BEGIN")
+                start_seq, start_chain = self._checkpoint(connection)
+                row = connection.execute("SELECT seq FROM sqlite_sequence WHERE name = 'consent_record'").fetchone()
+                report = self._verify_range(connection, start_seq, start_chain, None, last_seq=row[0] if row else 0)
+                connection.execute("COMMIT")
+                return report
+            finally:
+                connection.close()
+
+        return await asyncio.get_running_loop().run_in_executor(None, verify)
+
+    @staticmethod
+    def _checkpoint(connection: sqlite3.Connection) -> tuple[int, bytes]:
+        row = connection.execute("SELECT seq, chain FROM chain_checkpoint ORDER BY seq DESC LIMIT 1").fetchone()
+        return (row[0], row[1]) if row else (0, GENESIS)
+
+    @staticmethod
+    def _verify_range(
+        connection: sqlite3.Connection,
+        start_seq: int,
+        start_chain: bytes,
+        through: int | None,
+        last_seq: int | None = None,
+    ) -> ChainReport:
+        def stored() -> Iterator[StoredRecord]:
+            after = start_seq
+            while True:
+                rows = connection.execute(
+                    f"SELECT seq, {', '.join(COLUMNS)}, digest, chain, erased FROM consent_record "
+                    "WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                    (after, through if through is not None else 2**62, VERIFY_BATCH),
+                ).fetchall()
+                for seq, *values, record_digest, chain, erased in rows:
+                    yield StoredRecord(seq, from_row(tuple(values)), record_digest, chain, bool(erased))
+                if len(rows) < VERIFY_BATCH:
+                    return
+                after = rows[-1][0]
+
+        return verify_records(stored(), start_seq, start_chain, last_seq if through is None else through)
 
     async def record_audit(self, entry: AuditEntry) -> None:
         def insert() -> None:
@@ -306,18 +521,3 @@ class SQLiteStore(ConsentStore):
     @staticmethod
     async def _on(thread: ThreadPoolExecutor, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(thread, function, *args)
-
-
-def summarise_days(rows: list[tuple]) -> list[DaySummary]:
-    """Fold ``(day, method, granted, denied, count)`` groups into one summary per day."""
-    days: dict[str, DaySummary] = {}
-    for day, method, granted, denied, count in rows:
-        summary = days.get(day)
-        if summary is None:
-            summary = days[day] = DaySummary(date.fromisoformat(day), 0, {}, {}, {})
-        object.__setattr__(summary, "total", summary.total + count)
-        summary.by_method[method] = summary.by_method.get(method, 0) + count
-        for tally, names in ((summary.granted, granted), (summary.denied, denied)):
-            for name in filter(None, names.split(",")):
-                tally[name] = tally.get(name, 0) + count
-    return [days[day] for day in sorted(days)]
