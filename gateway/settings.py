@@ -106,6 +106,7 @@ class Settings:
     public_hosts: tuple[str, ...] = ()
     upstream_connect_timeout: float = 5.0
     upstream_read_timeout: float = 60.0
+    retention_days: int = 365
 
     def __post_init__(self) -> None:
         keys = (self.secret_key,) if isinstance(self.secret_key, str) else tuple(self.secret_key)
@@ -157,6 +158,8 @@ class Settings:
         for name in ("upstream_connect_timeout", "upstream_read_timeout"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name}: must be a positive number of seconds")
+        if self.retention_days < 1:
+            raise SettingsError("retention_days: must be 1 or more days")
 
     @property
     def category_names(self) -> tuple[str, ...]:

@@ -134,6 +134,10 @@ class ConsentStore(abc.ABC):
     async def schema_version(self) -> tuple[int, int]:
         """The schema version of the database and the newest this code knows."""
 
+    @abc.abstractmethod
+    async def upgrade(self) -> tuple[int, int]:
+        """Apply missing schema migrations without opening the store; the versions before and after."""
+
 
 def open_store(database_url: str) -> ConsentStore:
     """The store for ``database_url``; call ``await store.open()`` (it applies migrations) before use."""

@@ -325,6 +325,18 @@ class SQLiteStore(ConsentStore):
                 await self._on(thread, connection.close)
         self._writer = self._reader = None
 
+    async def upgrade(self) -> tuple[int, int]:
+        def upgrade() -> tuple[int, int]:
+            connection = connect(self.path)
+            try:
+                return migrate(connection)
+            finally:
+                connection.close()
+
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        return await asyncio.get_running_loop().run_in_executor(None, upgrade)
+
     async def schema_version(self) -> tuple[int, int]:
         rows = await self._query("PRAGMA user_version", ())
         return rows[0][0], len(MIGRATIONS)
