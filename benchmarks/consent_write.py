@@ -21,8 +21,15 @@ baseline is ``GET /_consent`` on the same server (a read that writes nothing).
 The same pair is then run under ``uvicorn --factory gateway.demo:demo_app
 --workers 2`` (two processes sharing one SQLite file); ``--workers 0`` skips it.
 
-Goals from the issue: the store alone >= 50,000 rows/s, end to end >= 3,000
-durable records/s on a 2-core machine. Note that wrk runs on the same
+PostgreSQL (``--postgres URL``, default the local test server; ``--postgres ''``
+skips it): part 1 adds the PostgreSQL store alone, with group commit and, as
+its baseline, with batches of one record (one transaction per record); part 2
+adds the same two workers on PostgreSQL, side by side with SQLite. Each
+PostgreSQL run gets a fresh schema, dropped afterwards.
+
+Goals from the issues: the SQLite store alone >= 50,000 rows/s, end to end
+>= 3,000 durable records/s (issue 2) and >= 5,000 on PostgreSQL with two
+workers (issue 7), on a 2-core machine. Note that wrk runs on the same
 machine and takes CPU from the server.
 
 Run from the repository root (needs /usr/bin/wrk; all traffic stays on
@@ -66,6 +73,8 @@ HOST = "127.0.0.1"
 SECRET_KEY = "benchmark-only-secret-0123456789abcdef"  # >= 32 characters
 STORE_GOAL = 50_000  # rows/s, store alone
 END_TO_END_GOAL = 3_000  # durable records/s, end to end
+POSTGRES_GOAL = 5_000  # durable records/s, end to end on PostgreSQL with two workers
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 START_TIMEOUT = 30.0  # seconds for a server to answer /healthz
 STOP_TIMEOUT = 15.0  # seconds for a graceful stop before SIGKILL
 
@@ -126,12 +135,32 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
     return sorted_values[index]
 
 
-def count_rows(path: Path) -> int:
-    connection = sqlite3.connect(path)
+def count_rows(database: Path | str) -> int:
+    """Records in a SQLite file (a path) or a PostgreSQL schema (a URL)."""
+    if isinstance(database, str):
+        import psycopg
+
+        with psycopg.connect(database) as connection:
+            return connection.execute("SELECT COUNT(*) FROM consent_record").fetchone()[0]
+    connection = sqlite3.connect(database)
     try:
         return connection.execute("SELECT COUNT(*) FROM consent_record").fetchone()[0]
     finally:
         connection.close()
+
+
+@contextlib.contextmanager
+def postgres_schema(url: str):
+    """A URL whose search_path is a fresh schema, dropped on exit."""
+    import psycopg
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+        finally:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def filesystem_of(path: Path) -> str:
@@ -252,11 +281,44 @@ def run_in_loop(coroutine, loop_name: str):
     return asyncio.run(coroutine)
 
 
-def run_store(kind: str, path: Path, tasks: int, rows: int, seconds: float, loop_name: str = "asyncio") -> StoreRun:
-    store = NaiveStore(path) if kind == "naive" else open_store(f"sqlite:///{path}")
+STORES = {
+    # kind: (label, is a baseline)
+    "naive": ("SQLite naive: autocommit INSERT per record", True),
+    "group": ("SQLiteStore: group commit", False),
+    "pg-single": ("PostgreSQL: one transaction per record", True),
+    "pg-group": ("PostgresStore: group commit", False),
+}
+
+
+def make_store(kind: str, database: Path | str):
+    from gateway.store.postgres import PostgresStore
+
+    if kind == "naive":
+        return NaiveStore(database)
+    if kind == "group":
+        return open_store(f"sqlite:///{database}")
+    return PostgresStore(str(database), batch_size=1 if kind == "pg-single" else 1000)
+
+
+def run_store(
+    kind: str, database: Path | str, tasks: int, rows: int, seconds: float, loop_name: str = "asyncio"
+) -> StoreRun:
+    store = make_store(kind, database)
     written, elapsed, cpu, latencies = run_in_loop(write_concurrently(store, tasks, rows, seconds), loop_name)
     latencies.sort()
-    return StoreRun(written, elapsed, cpu, latencies, count_rows(path))
+    return StoreRun(written, elapsed, cpu, latencies, count_rows(database))
+
+
+def run_store_once(kind: str, args: argparse.Namespace, workdir: Path, attempt: int) -> StoreRun:
+    if kind.startswith("pg"):
+        with postgres_schema(args.postgres) as url:
+            return run_store(kind, url, args.tasks, args.rows, args.seconds, args.loop)
+    path = workdir / f"store-{kind}-{attempt}.db"
+    try:
+        return run_store(kind, path, args.tasks, args.rows, args.seconds, args.loop)
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def median(values: Sequence[float]) -> float:
@@ -266,39 +328,37 @@ def median(values: Sequence[float]) -> float:
 
 
 def store_part(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], list[str], float]:
-    """Naive and group commit taking turns ``--repeat`` times; the table shows the best run of each."""
-    notes = []
-    runs: dict[str, list[StoreRun]] = {"naive": [], "group": []}
+    """Each store ``--repeat`` times, taking turns (baselines ``--naive-repeat`` times); the table shows the
+    best run of each, its baseline in the row above."""
+    kinds = ["naive", "group"] + (["pg-single", "pg-group"] if args.postgres else [])
+    runs: dict[str, list[StoreRun]] = {kind: [] for kind in kinds}
     for attempt in range(args.repeat):
-        for kind in ("naive", "group"):
-            if kind == "naive" and attempt >= args.naive_repeat:
+        for kind in kinds:
+            if STORES[kind][1] and attempt >= args.naive_repeat:
                 continue
-            path = workdir / f"store-{kind}-{attempt}.db"
-            runs[kind].append(run_store(kind, path, args.tasks, args.rows, args.seconds, args.loop))
-            path.unlink()
-            for suffix in ("-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-    rates = {kind: [run.written / run.elapsed for run in kind_runs] for kind, kind_runs in runs.items()}
-    best = {kind: max(range(len(kind_runs)), key=rates[kind].__getitem__) for kind, kind_runs in runs.items()}
-    naive, group = runs["naive"][best["naive"]], runs["group"][best["group"]]
-    naive_rate, group_rate = rates["naive"][best["naive"]], rates["group"][best["group"]]
-    rows = [
-        Row("naive: autocommit INSERT per record", naive_rate, "rows/s",
-            percentile(naive.latencies, 0.5), percentile(naive.latencies, 0.99), is_baseline=True),
-        Row("SQLiteStore: group commit", group_rate, "rows/s",
-            percentile(group.latencies, 0.5), percentile(group.latencies, 0.99), baseline=naive_rate),
-    ]
-    for label, kind in (("naive", "naive"), ("group commit", "group")):
+            runs[kind].append(run_store_once(kind, args, workdir, attempt))
+    rows: list[Row] = []
+    notes: list[str] = []
+    best_rate: dict[str, float] = {}
+    baseline_rate = None
+    for kind in kinds:
+        label, is_baseline = STORES[kind]
+        rates = [run.written / run.elapsed for run in runs[kind]]
+        best = runs[kind][max(range(len(rates)), key=rates.__getitem__)]
+        best_rate[kind] = max(rates)
+        if is_baseline:
+            baseline_rate = best_rate[kind]
+        rows.append(Row(label, best_rate[kind], "rows/s", percentile(best.latencies, 0.5),
+                        percentile(best.latencies, 0.99), baseline=baseline_rate, is_baseline=is_baseline))
         for run in runs[kind]:
             verdict = "ok" if run.rows_in_file == run.written else "MISMATCH: rows lost or duplicated"
             notes.append(
                 f"{label}: wrote {run.written:,} rows in {run.elapsed:.2f} s = {run.written / run.elapsed:,.0f} rows/s "
                 f"(process CPU {run.cpu / run.elapsed:.2f} cores, {run.cpu / max(run.written, 1) * 1e6:.1f} us/row); "
-                f"rows in the file after close: {run.rows_in_file:,} -> {verdict}"
+                f"rows in the database after close: {run.rows_in_file:,} -> {verdict}"
             )
-        notes.append(f"{label}: best {max(rates[kind]):,.0f}, median {median(rates[kind]):,.0f} rows/s "
-                     f"over {len(rates[kind])} run(s)")
-    return rows, notes, group_rate
+        notes.append(f"{label}: best {max(rates):,.0f}, median {median(rates):,.0f} rows/s over {len(rates)} run(s)")
+    return rows, notes, best_rate["group"]
 
 
 # --------------------------------------------------------------------------- part 2: HTTP
@@ -453,9 +513,9 @@ def run_wrk(port: int, method: str, args: argparse.Namespace, seconds: float | N
     )
 
 
-def server_env(database: Path) -> dict[str, str]:
+def server_env(database: Path | str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env["GATEWAY_DATABASE_URL"] = f"sqlite:///{database}"
+    env["GATEWAY_DATABASE_URL"] = database if isinstance(database, str) else f"sqlite:///{database}"
     env["GATEWAY_SECRET_KEY"] = SECRET_KEY
     return env
 
@@ -476,10 +536,10 @@ def uvicorn_command(port: int, workers: int) -> list[str]:
 
 
 def http_config(
-    label: str, argv_for_port, args: argparse.Namespace, workdir: Path
+    label: str, argv_for_port, args: argparse.Namespace, workdir: Path, database: Path | str | None = None
 ) -> tuple[list[Row], list[str], float]:
-    name = label.replace(" ", "-")
-    database = workdir / f"http-{name}.db"
+    name = label.replace(" ", "-").replace(",", "")
+    database = database or workdir / f"http-{name}.db"
     port = free_port()
     notes: list[str] = []
     with Server(argv_for_port(port), server_env(database), workdir, workdir / f"{name}.log", port) as server:
@@ -524,10 +584,12 @@ def http_config(
     return rows, notes, durable_rate
 
 
-def http_part(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], list[str], float]:
-    configs = [("1 process", gateway_command)]
+def http_part(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], list[str], float, float | None]:
+    """SQLite with one process and with ``--workers``, then PostgreSQL with ``--workers``; the best
+    SQLite rate and the PostgreSQL rate come back for the goals."""
+    configs = [("SQLite, 1 process", gateway_command)]
     if args.workers > 1:
-        configs.append((f"{args.workers} workers", lambda port: uvicorn_command(port, args.workers)))
+        configs.append((f"SQLite, {args.workers} workers", lambda port: uvicorn_command(port, args.workers)))
     rows: list[Row] = []
     notes: list[str] = []
     best = 0.0
@@ -536,7 +598,17 @@ def http_part(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], list[
         rows += config_rows
         notes += config_notes
         best = max(best, durable_rate)
-    return rows, notes, best
+    postgres_rate = None
+    if args.postgres:
+        workers = max(args.workers, 1)
+        label = f"PostgreSQL, {workers} worker{'s' if workers > 1 else ''}"
+        with postgres_schema(args.postgres) as url:
+            config_rows, config_notes, postgres_rate = http_config(
+                label, lambda port: uvicorn_command(port, workers), args, workdir, database=url
+            )
+        rows += config_rows
+        notes += config_notes
+    return rows, notes, best, postgres_rate
 
 
 # --------------------------------------------------------------------------- main
@@ -553,6 +625,8 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", choices=("store", "http"), help="run one part only")
     parser.add_argument("--repeat", type=int, default=1, help="store part: runs of each store; best shown (default 1)")
     parser.add_argument("--naive-repeat", type=int, default=1, help="store part: runs of the naive store (default 1)")
+    parser.add_argument("--postgres", default=DEFAULT_POSTGRES,
+                        help=f"PostgreSQL to compare with (default {DEFAULT_POSTGRES}); '' skips PostgreSQL")
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
                         help="store part: event loop (uvicorn, as the gateway runs, uses uvloop when installed)")
     parser.add_argument("--dir", type=Path, default=None, help="where the temporary SQLite files go (default: $TMPDIR)")
@@ -587,22 +661,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.only in (None, "store"):
             print(f"part 1: store alone, {args.tasks} tasks x {args.rows} rows ...", flush=True)
             rows, notes, group_rate = store_part(args, workdir)
-            print_table(f"Store alone ({args.tasks} concurrent tasks x up to {args.rows} rows, WAL, "
-                        f"synchronous=FULL, {args.loop} loop, best of {args.repeat}; latency = one record() call)",
-                        rows)
+            print_table(f"Store alone ({args.tasks} concurrent tasks x up to {args.rows} rows; SQLite WAL, "
+                        f"synchronous=FULL; PostgreSQL synchronous_commit as configured; {args.loop} loop, "
+                        f"best of {args.repeat}; latency = one record() call)", rows)
             for note in notes:
                 print(f"  * {note}")
             goals.append(f"store alone >= {STORE_GOAL:,} rows/s: {group_rate:,.0f} -> "
                          + ("met" if group_rate >= STORE_GOAL else "NOT met"))
         if args.only in (None, "http"):
             print(f"\npart 2: end to end, wrk -t{args.threads} -c{args.connections} ...", flush=True)
-            rows, notes, best = http_part(args, workdir)
+            rows, notes, best, postgres_rate = http_part(args, workdir)
             print_table(f"End to end (wrk -t{args.threads} -c{args.connections} -d{args.seconds:g}s on the same "
                         f"machine; baseline = GET on the same server)", rows)
             for note in notes:
                 print(f"  * {note}")
-            goals.append(f"end to end >= {END_TO_END_GOAL:,} durable records/s: best {best:,.0f} -> "
+            goals.append(f"end to end >= {END_TO_END_GOAL:,} durable records/s (SQLite): best {best:,.0f} -> "
                          + ("met" if best >= END_TO_END_GOAL else "NOT met"))
+            if postgres_rate is not None:
+                goals.append(f"end to end >= {POSTGRES_GOAL:,} durable records/s on PostgreSQL with "
+                             f"{max(args.workers, 1)} workers: {postgres_rate:,.0f} -> "
+                             + ("met" if postgres_rate >= POSTGRES_GOAL else "NOT met"))
         print("\nGoals")
         for goal in goals:
             print(f"  * {goal}")
