@@ -69,3 +69,17 @@ def test_records_purge_keeps_counts_and_a_verifiable_chain(store_url: str) -> No
     assert "checked 1 records from checkpoint at seq 3" in verified.stdout
     nothing = cli(store_url, "records", "purge", "--days", "30")
     assert nothing.stdout.startswith("nothing to purge")
+
+
+def test_retention_days_comes_from_the_settings_and_must_be_positive(tmp_path) -> None:
+    import pytest
+
+    from gateway.settings import Settings, SettingsError
+
+    assert Settings(secret_key="x" * 32).retention_days == 365
+    assert Settings.load(environ={"GATEWAY_RETENTION_DAYS": "30"}, secret_key="x" * 32).retention_days == 30
+    with pytest.raises(SettingsError, match="^retention_days:"):
+        Settings(secret_key="x" * 32, retention_days=0)
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    result = cli(url, "records", "purge", "--days", "0")
+    assert result.returncode == 2 and "--days" in result.stderr

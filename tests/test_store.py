@@ -263,3 +263,43 @@ async def test_failing_write_reaches_every_waiting_caller(store_url: str, store:
     results = await asyncio.gather(*(store.record(record(str(n))) for n in range(5)), return_exceptions=True)
     assert all(isinstance(result, Exception) for result in results)
     assert len({type(result) for result in results}) == 1
+
+
+async def test_retention_task_purges_in_the_background(store: ConsentStore) -> None:
+    from gateway.store.retention import RetentionTask
+
+    now = datetime.now(UTC)
+    await store.record(record(uuid_for(1), 0, recorded_at=now - timedelta(days=400)))
+    await store.record(record(uuid_for(2), 0, recorded_at=now))
+    task = RetentionTask(store, retention_days=365, first_delay=0, interval=3600)
+    task.start()
+    try:
+        for _ in range(250):
+            if await store.latest(uuid_for(1)) is None:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await task.stop()
+    assert await store.latest(uuid_for(1)) is None
+    assert await store.latest(uuid_for(2)) is not None
+    assert sum(day.total for day in await store.daily_summary()) == 2
+
+
+@pytest.mark.postgres
+async def test_only_one_process_purges_at_a_time(postgres_url: str) -> None:
+    import psycopg
+
+    from gateway.store.postgres import PURGE_LOCK
+
+    store = open_store(postgres_url)
+    await store.open()
+    try:
+        await store.record(record(uuid_for(1), 0, recorded_at=T0 - timedelta(days=500)))
+        with psycopg.connect(postgres_url, autocommit=True) as other:  # another gateway, purging right now
+            other.execute("SELECT pg_advisory_lock(hashtext(current_schema() || %s))", (PURGE_LOCK,))
+            assert (await store.purge(T0)).skipped
+            assert await store.latest(uuid_for(1)) is not None
+        report = await store.purge(T0)
+        assert not report.skipped and report.deleted == 1
+    finally:
+        await store.close()
