@@ -149,6 +149,21 @@ def count_rows(database: Path | str) -> int:
         connection.close()
 
 
+def verify_chain(database: Path | str) -> str:
+    """What `consent-gateway records verify` would say: several processes must have kept one chain."""
+
+    async def verify() -> str:
+        store = open_store(database if isinstance(database, str) else f"sqlite:///{database}")
+        await store.open()
+        try:
+            report = await store.verify()
+        finally:
+            await store.close()
+        return f"{report.checked:,} records, " + ("chain ok" if report.ok else f"{len(report.problems)} PROBLEMS")
+
+    return asyncio.run(verify())
+
+
 @contextlib.contextmanager
 def postgres_schema(url: str):
     """A URL whose search_path is a fresh schema, dropped on exit."""
@@ -558,6 +573,8 @@ def http_config(
         cpu2 = server.cpu_seconds()
         processes = len(server.session_pids())
     rows_after_stop = count_rows(database)
+    chain = verify_chain(database)
+    notes.append(f"{label}: records verify after the run: {chain}")
     durable = rows_after_stop - rows_after_get
     durable_rate = durable / post.duration
     ok_responses = post.requests - post.non200

@@ -303,3 +303,37 @@ async def test_only_one_process_purges_at_a_time(postgres_url: str) -> None:
         assert not report.skipped and report.deleted == 1
     finally:
         await store.close()
+
+
+async def test_processes_starting_together_migrate_once(store_url: str) -> None:
+    stores = [open_store(store_url) for _ in range(4)]
+    await asyncio.gather(*(store.open() for store in stores))
+    try:
+        versions = {await store.schema_version() for store in stores}
+        await asyncio.gather(*(store.record(record(uuid_for(n), n)) for n, store in enumerate(stores)))
+        assert (await stores[0].verify()).checked == 4
+    finally:
+        await asyncio.gather(*(store.close() for store in stores))
+    [(version, newest)] = versions
+    assert version == newest
+
+
+async def test_a_large_purge_goes_in_chunks_and_counts_every_record(monkeypatch, store_url: str) -> None:
+    import gateway.store.postgres
+    import gateway.store.sqlite
+
+    monkeypatch.setattr(gateway.store.sqlite, "PURGE_CHUNK", 7)
+    monkeypatch.setattr(gateway.store.postgres, "PURGE_CHUNK", 7)
+    store = open_store(store_url)
+    await store.open()
+    try:
+        old = T0 - timedelta(days=500)
+        await asyncio.gather(*(store.record(record(uuid_for(n), 0, recorded_at=old)) for n in range(30)))
+        await store.record(record(uuid_for(99), 0))
+        report = await store.purge(T0 - timedelta(days=1))
+        assert report.deleted == 30 and report.through_seq == 30
+        assert sum(day.total for day in await store.daily_summary()) == 31
+        verified = await store.verify()
+        assert verified.ok and verified.start_seq == 30 and verified.checked == 1
+    finally:
+        await store.close()

@@ -108,6 +108,7 @@ INSERT = (
 WRITE_BATCH = 1000
 EXPORT_BATCH = 500
 VERIFY_BATCH = 5000
+PURGE_CHUNK = 10_000  # records per purge transaction
 POOL_SIZE = 8
 # Advisory lock keys, per schema: hashtext(current_schema() || name).
 MIGRATION_LOCK = "consent-gateway migrations"
@@ -266,22 +267,35 @@ class PostgresStore(ConsentStore):
         return summarise_days(live + purged)
 
     async def purge(self, cutoff: datetime) -> PurgeReport:
+        """In transactions of at most ``PURGE_CHUNK`` records, each under the purge advisory lock."""
+        deleted = through_seq = 0
+        while True:
+            chunk = await self._purge_chunk(cutoff)
+            if chunk is None:
+                return PurgeReport(cutoff, deleted, through_seq, skipped=not deleted)
+            if not chunk[0]:
+                return PurgeReport(cutoff, deleted, through_seq)
+            deleted += chunk[0]
+            through_seq = chunk[1]
+
+    async def _purge_chunk(self, cutoff: datetime) -> tuple[int, int] | None:
+        """Deleted records and the new checkpoint; None when another process holds the purge lock."""
         async with self._open_pool().connection() as connection, connection.transaction():
             locked = await connection.execute(
                 "SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || %s))", (PURGE_LOCK,)
             )
             if not (await locked.fetchone())[0]:
-                return PurgeReport(cutoff, skipped=True)
+                return None
+            start_seq, start_chain = await self._checkpoint(connection)
             bounds = await connection.execute(
                 "SELECT (SELECT max(seq) FROM consent_record), "
                 "(SELECT min(seq) FROM consent_record WHERE recorded_at >= %s)",
                 (cutoff,),
             )
             newest, first_kept = await bounds.fetchone()
-            through = (newest or 0) if first_kept is None else first_kept - 1
-            start_seq, start_chain = await self._checkpoint(connection)
+            through = min((newest or 0) if first_kept is None else first_kept - 1, start_seq + PURGE_CHUNK)
             if through <= start_seq:
-                return PurgeReport(cutoff)
+                return 0, start_seq
             report = await self._verify_range(connection, start_seq, start_chain, through)
             if not report.ok:
                 raise TamperedError(report)
@@ -298,7 +312,7 @@ class PostgresStore(ConsentStore):
                 "INSERT INTO chain_checkpoint (seq, chain, purged_at, deleted) VALUES (%s, %s, now(), %s)",
                 (report.head_seq, report.head, deleted),
             )
-        return PurgeReport(cutoff, deleted, report.head_seq)
+        return deleted, report.head_seq
 
     async def verify(self) -> ChainReport:
         async with self._open_pool().connection() as connection:

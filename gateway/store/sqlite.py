@@ -147,6 +147,7 @@ HEAD = (
     "(SELECT chain FROM chain_checkpoint ORDER BY seq DESC LIMIT 1), zeroblob(32))"
 )
 VERIFY_BATCH = 2000
+PURGE_CHUNK = 10_000  # records per purge transaction: bounds how long writers wait for the lock
 EXPORT_BATCH = 500
 # Rows per commit at most: small enough that two batches are in flight under
 # load (one committing, one filling), large enough to share an fsync widely.
@@ -430,36 +431,44 @@ class SQLiteStore(ConsentStore):
         return summarise_days(live + purged)
 
     async def purge(self, cutoff: datetime) -> PurgeReport:
-        def purge() -> PurgeReport:
-            assert self._writer is not None
-            with transaction(self._writer) as db:
-                newest = db.execute("SELECT max(seq) FROM consent_record").fetchone()[0] or 0
-                first_kept = db.execute(
-                    "SELECT min(seq) FROM consent_record WHERE recorded_at >= ?", (cutoff.timestamp(),)
-                ).fetchone()[0]
-                through = newest if first_kept is None else first_kept - 1
-                start_seq, start_chain = self._checkpoint(db)
-                if through <= start_seq:
-                    return PurgeReport(cutoff)
-                report = self._verify_range(db, start_seq, start_chain, through)
-                if not report.ok:
-                    raise TamperedError(report)
-                db.execute(
-                    "INSERT INTO consent_aggregate (day, revision, method, device, granted, denied, count) "
-                    "SELECT date(recorded_at, 'unixepoch'), revision, method, device, granted, denied, count(*) "
-                    "FROM consent_record WHERE seq <= ? GROUP BY 1, 2, 3, 4, 5, 6 "
-                    "ON CONFLICT (day, revision, method, device, granted, denied) "
-                    "DO UPDATE SET count = count + excluded.count",
-                    (through,),
-                )
-                deleted = db.execute("DELETE FROM consent_record WHERE seq <= ?", (through,)).rowcount
-                db.execute(
-                    "INSERT INTO chain_checkpoint (seq, chain, purged_at, deleted) VALUES (?, ?, ?, ?)",
-                    (report.head_seq, report.head, clock.time(), deleted),
-                )
-            return PurgeReport(cutoff, deleted, report.head_seq)
+        """In transactions of at most ``PURGE_CHUNK`` records, each its own turn on the writer thread,
+        so other processes' writes and this process's batches get the lock in between."""
+        deleted = through_seq = 0
+        while True:
+            chunk_deleted, chunk_through = await self._on(self._writer_thread, self._purge_chunk, cutoff)
+            if not chunk_deleted:
+                return PurgeReport(cutoff, deleted, through_seq)
+            deleted += chunk_deleted
+            through_seq = chunk_through
 
-        return await self._on(self._writer_thread, purge)
+    def _purge_chunk(self, cutoff: datetime) -> tuple[int, int]:
+        assert self._writer is not None
+        with transaction(self._writer) as db:
+            start_seq, start_chain = self._checkpoint(db)
+            first_kept = db.execute(
+                "SELECT min(seq) FROM consent_record WHERE recorded_at >= ?", (cutoff.timestamp(),)
+            ).fetchone()[0]
+            newest = db.execute("SELECT max(seq) FROM consent_record").fetchone()[0] or 0
+            through = min(newest if first_kept is None else first_kept - 1, start_seq + PURGE_CHUNK)
+            if through <= start_seq:
+                return 0, start_seq
+            report = self._verify_range(db, start_seq, start_chain, through)
+            if not report.ok:
+                raise TamperedError(report)
+            db.execute(
+                "INSERT INTO consent_aggregate (day, revision, method, device, granted, denied, count) "
+                "SELECT date(recorded_at, 'unixepoch'), revision, method, device, granted, denied, count(*) "
+                "FROM consent_record WHERE seq <= ? GROUP BY 1, 2, 3, 4, 5, 6 "
+                "ON CONFLICT (day, revision, method, device, granted, denied) "
+                "DO UPDATE SET count = count + excluded.count",
+                (through,),
+            )
+            deleted = db.execute("DELETE FROM consent_record WHERE seq <= ?", (through,)).rowcount
+            db.execute(
+                "INSERT INTO chain_checkpoint (seq, chain, purged_at, deleted) VALUES (?, ?, ?, ?)",
+                (report.head_seq, report.head, clock.time(), deleted),
+            )
+        return deleted, report.head_seq
 
     async def verify(self) -> ChainReport:
         def verify() -> ChainReport:
