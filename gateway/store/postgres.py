@@ -23,7 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from . import AuditEntry, ConsentRecord, ConsentStore, DaySummary
 from .batch import GroupCommit
-from .chain import GENESIS, ChainReport, ChainWalk, StoredRecord, TamperedError, digest, link
+from .chain import GENESIS, ChainReport, ChainWalk, StoredRecord, TamperedError, digest
 from .retention import PurgeReport, summarise_days
 
 COLUMNS = (
@@ -41,7 +41,6 @@ COLUMNS = (
     "device",
     "gpc",
 )
-TYPES = ("text", "timestamptz", "text", "text", "int", "text", "text", "text", "text", "text", "text", "text", "bool")
 
 # Each entry brings the schema from version N to N + 1 (table schema_version).
 MIGRATIONS = (
@@ -97,14 +96,43 @@ MIGRATIONS = (
         detail text NOT NULL
     );
     """,
+    # Version 2: one call per batch (one round trip, committed with it): lock the chain's end,
+    # link the rows (chain.link: sha256(previous || digest)), insert them, move the end.
+    """
+    CREATE FUNCTION append_consent_records(
+        p_consent_id text[], p_recorded_at timestamptz[], p_granted text[], p_denied text[], p_revision int[],
+        p_method text[], p_language text[], p_banner_hash text[], p_page_path text[], p_ip_prefix text[],
+        p_browser text[], p_device text[], p_gpc boolean[], p_digest bytea[]
+    ) RETURNS bigint LANGUAGE plpgsql AS $$
+    DECLARE
+        first_seq bigint;
+        head bytea;
+        chains bytea[] := array_fill(NULL::bytea, ARRAY[cardinality(p_digest)]);
+    BEGIN
+        SELECT seq, chain INTO first_seq, head FROM chain_head WHERE id = 1 FOR UPDATE;
+        FOR i IN 1 .. cardinality(p_digest) LOOP
+            head := sha256(head || p_digest[i]);
+            chains[i] := head;
+        END LOOP;
+        INSERT INTO consent_record (seq, consent_id, recorded_at, granted, denied, revision, method, language,
+                                    banner_hash, page_path, ip_prefix, browser, device, gpc, digest, chain)
+        SELECT first_seq + r.n, r.consent_id, r.recorded_at, r.granted, r.denied, r.revision, r.method, r.language,
+               r.banner_hash, r.page_path, r.ip_prefix, r.browser, r.device, r.gpc, r.digest, r.chain
+        FROM unnest(p_consent_id, p_recorded_at, p_granted, p_denied, p_revision, p_method, p_language,
+                    p_banner_hash, p_page_path, p_ip_prefix, p_browser, p_device, p_gpc, p_digest, chains)
+             WITH ORDINALITY AS r(consent_id, recorded_at, granted, denied, revision, method, language,
+                                  banner_hash, page_path, ip_prefix, browser, device, gpc, digest, chain, n);
+        UPDATE chain_head SET seq = first_seq + cardinality(p_digest), chain = head WHERE id = 1;
+        RETURN first_seq + cardinality(p_digest);
+    END
+    $$;
+    """,
 )
 
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM consent_record"
 LIVE = "NOT erased"
-INSERT = (
-    f"INSERT INTO consent_record (seq, {', '.join(COLUMNS)}, digest, chain) "
-    f"SELECT * FROM unnest(%s::bigint[], {', '.join(f'%s::{kind}[]' for kind in TYPES)}, %s::bytea[], %s::bytea[])"
-)
+TYPES = ("text", "timestamptz", "text", "text", "int", "text", "text", "text", "text", "text", "text", "text", "bool")
+APPEND = f"SELECT append_consent_records({', '.join(f'%s::{kind}[]' for kind in (*TYPES, 'bytea'))})"
 WRITE_BATCH = 1000
 EXPORT_BATCH = 500
 VERIFY_BATCH = 5000
@@ -196,20 +224,11 @@ class PostgresStore(ConsentStore):
         await self._group.submit(to_row(record))
 
     async def _insert(self, rows: list[tuple]) -> None:
-        pool = self._open_pool()
-        async with pool.connection() as connection, connection.transaction():
-            # The row lock makes batches of all processes take turns at the chain's end.
-            cursor = await connection.execute("SELECT seq, chain FROM chain_head WHERE id = 1 FOR UPDATE")
-            seq, head = await cursor.fetchone()
-            seqs, chains = [], []
-            for row in rows:
-                seq += 1
-                head = link(head, row[-1])
-                seqs.append(seq)
-                chains.append(head)
-            columns = [list(column) for column in zip(*rows, strict=True)]
-            await connection.execute(INSERT, (seqs, *columns, chains))
-            await connection.execute("UPDATE chain_head SET seq = %s, chain = %s WHERE id = 1", (seq, head))
+        """One round trip per batch, committed with it: ``append_consent_records`` (migration 2) takes
+        the row lock on the chain's end, so batches of all processes take turns there."""
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        async with self._open_pool().connection() as connection:
+            await connection.execute(APPEND, columns)
 
     async def latest(self, consent_id: str) -> ConsentRecord | None:
         sql = f"{SELECT} WHERE consent_id = %s AND {LIVE} ORDER BY seq DESC LIMIT 1"
