@@ -299,6 +299,8 @@ async def test_only_one_process_purges_at_a_time(postgres_url: str) -> None:
             other.execute("SELECT pg_advisory_lock(hashtext(current_schema() || %s))", (PURGE_LOCK,))
             assert (await store.purge(T0)).skipped
             assert await store.latest(uuid_for(1)) is not None
+            # Released now, not whenever the server gets round to ending this session.
+            other.execute("SELECT pg_advisory_unlock(hashtext(current_schema() || %s))", (PURGE_LOCK,))
         report = await store.purge(T0)
         assert not report.skipped and report.deleted == 1
     finally:

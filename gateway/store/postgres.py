@@ -2,10 +2,11 @@
 
 psycopg 3 (async) with a connection pool. Each process has one writer that
 commits waiting rows in batches (group commit, ``batch.py``); every caller
-awaits the commit of its own row. A batch transaction locks the one-row
-``chain_head`` table first, so batches from all processes extend the
-tamper-evidence chain (``chain.py``) one after another, in ``seq`` order,
-while readers never wait. Migrations run at start-up under an advisory lock,
+awaits the commit of its own row. A batch is one call of the SQL function
+``append_consent_records`` (one round trip, committed with it), which locks
+the one-row ``chain_head`` table first, so batches from all processes extend
+the tamper-evidence chain (``chain.py``) one after another, in ``seq``
+order, while readers never wait. Migrations run at start-up under an advisory lock,
 so processes starting together apply each one once. Purges take an advisory
 lock too; a process that finds it taken skips that day's purge.
 

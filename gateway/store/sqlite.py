@@ -1,14 +1,19 @@
 """The embedded consent store: one SQLite file in WAL mode.
 
-Writes go through a single writer that commits waiting rows in batches, one
-transaction each, with ``synchronous=FULL`` (group commit, ``batch.py``);
-each caller awaits its own row. SQLite work never runs on the event loop: the
-writer and the readers each have a thread and a connection. A batch is
-inserted in a few multi-row ``INSERT`` statements rather than row by row, so
-the writer thread holds the GIL only to bind values and lets the event loop
-run while SQLite works. Consent ids the gateway issues (canonical UUID text)
-are stored as 16-byte BLOBs, which keeps the id index small; any other id is
-stored as its text. The view ``consent_record_view`` shows every id as text.
+Writes go through a single writer thread that commits waiting rows in
+batches (group commit, ``batch.py``) with ``synchronous=FULL``; each caller
+awaits its own row. SQLite work never runs on the event loop: the writer and
+the readers each have a thread and a connection. A batch goes in as one
+multi-row ``INSERT`` in autocommit mode, so the writer holds the GIL only to
+bind values, and SQLite inserts and commits while the event loop runs.
+
+The rows are linked into the tamper-evidence chain (``chain.py``) from the
+chain head this writer saw last; the ``INSERT`` inserts nothing when the head
+has moved (another process sharing the file wrote), and the batch is then
+linked again under the write lock. Consent ids the gateway issues (canonical
+UUID text) are stored as 16-byte BLOBs, which keeps the id index small; any
+other id is stored as its text. The view ``consent_record_view`` shows the
+live (not erased) records with every id as text.
 """
 
 from __future__ import annotations
@@ -17,11 +22,11 @@ import asyncio
 import re
 import sqlite3
 import time as clock
-from hashlib import sha256
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cache
-from concurrent.futures import ThreadPoolExecutor
+from hashlib import sha256
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, TypeVar
