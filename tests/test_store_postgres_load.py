@@ -54,7 +54,7 @@ def test_200_clients_on_two_gateways_every_acknowledged_record_once(postgres_url
     try:
 
         async def post_all() -> list[httpx.Response]:
-            async with httpx.AsyncClient(timeout=30) as client:
+            async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=None)) as client:
                 return await asyncio.gather(
                     *(client.post(f"{servers[n % 2].url}/_consent", json=CHOICE) for n in range(CLIENTS))
                 )

@@ -98,7 +98,8 @@ def test_200_concurrent_posts_are_all_durable_even_after_sigkill(demo_server) ->
     """Every choice the server acknowledged is on disk, even if the process dies right after."""
 
     async def post_all() -> list[dict]:
-        async with httpx.AsyncClient(base_url=demo_server.url, timeout=30) as client:
+        every_client_at_once = httpx.Limits(max_connections=None)
+        async with httpx.AsyncClient(base_url=demo_server.url, timeout=30, limits=every_client_at_once) as client:
             responses = await asyncio.gather(
                 *(client.post("/_consent", json={"action": "custom", "categories": ["analytics"]}) for _ in range(200))
             )
