@@ -32,6 +32,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--access-log", action="store_true", help="log every request (costs about a fifth of the throughput)"
     )
+
+    db = commands.add_parser("db", help="the consent database").add_subparsers(dest="db_command", required=True)
+    upgrade = db.add_parser("upgrade", help="apply schema migrations (start-up does this too)")
+    records = commands.add_parser("records", help="the consent records").add_subparsers(
+        dest="records_command", required=True
+    )
+    verify = records.add_parser("verify", help="check every record against the tamper-evidence chain")
+    purge = records.add_parser("purge", help="turn records older than retention_days into day counts")
+    purge.add_argument("--days", type=int, help="keep this many days instead of the retention_days setting")
+    for command in (upgrade, verify, purge):
+        command.add_argument("--config", help="a gateway.toml file")
+        command.add_argument("--database-url", help="instead of the database_url setting")
     return parser
 
 
@@ -70,6 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     os.environ["GATEWAY_UPSTREAM"] = arguments.upstream
                 app = "gateway.proxy:proxy_app_from_environment"
             run(app, arguments)
+        elif arguments.command in ("db", "records"):
+            from .records import run_records_command
+
+            return run_records_command(arguments)
     except SettingsError as error:
         print(f"consent-gateway: configuration error: {error}", file=sys.stderr)
         return 2

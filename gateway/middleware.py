@@ -19,6 +19,7 @@ from .encoding import readable_encodings
 from .responder import PageResponder, PageRules
 from .settings import Settings, SettingsError
 from .store import ConsentStore, open_store
+from .store.retention import RetentionTask
 
 
 class ConsentMiddleware:
@@ -46,6 +47,8 @@ class ConsentMiddleware:
         self.undecided = {gpc: Consent.undecided(self.settings.revision, required, gpc) for gpc in (False, True)}
         self._store_open = False
         self._store_lock = asyncio.Lock()
+        # Records older than retention_days become day counts, once a day (one process at a time).
+        self.retention = RetentionTask(self.store, self.settings.retention_days)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -108,10 +111,12 @@ class ConsentMiddleware:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 await self.open_store()
+                self.retention.start()
             return message
 
         async def send_after_closing_store(message: Message) -> None:
             if message["type"] == "lifespan.shutdown.complete":
+                await self.retention.stop()
                 await self.close_store()
             await send(message)
 

@@ -107,6 +107,7 @@ class Settings:
     upstream_connect_timeout: float = 5.0
     upstream_read_timeout: float = 60.0
     page_cache_size: int = 16 * 1024 * 1024
+    retention_days: int = 365
 
     def __post_init__(self) -> None:
         keys = (self.secret_key,) if isinstance(self.secret_key, str) else tuple(self.secret_key)
@@ -160,6 +161,8 @@ class Settings:
                 raise SettingsError(f"{name}: must be a positive number of seconds")
         if self.page_cache_size < 0:
             raise SettingsError("page_cache_size: must be 0 (off) or a positive number of bytes")
+        if self.retention_days < 1:
+            raise SettingsError("retention_days: must be 1 or more days")
 
     @property
     def category_names(self) -> tuple[str, ...]:

@@ -42,7 +42,8 @@ def rows(db_path: Path) -> list[dict]:
     connection = sqlite3.connect(db_path)
     connection.row_factory = sqlite3.Row
     try:
-        return [dict(row) for row in connection.execute("SELECT * FROM consent_record ORDER BY seq")]
+        # The view shows consent ids as text, however the store keeps them.
+        return [dict(row) for row in connection.execute("SELECT * FROM consent_record_view ORDER BY seq")]
     finally:
         connection.close()
 

@@ -22,7 +22,7 @@ def test_serve_refuses_to_start_without_a_secret() -> None:
     assert "secret_key" in result.stderr and "GATEWAY_SECRET_KEY" in result.stderr
 
 
-def test_unavailable_store_is_a_configuration_error() -> None:
-    result = run("demo", "--port", "1", GATEWAY_DATABASE_URL="postgresql://127.0.0.1/test")
+def test_unsupported_store_is_a_configuration_error() -> None:
+    result = run("demo", "--port", "1", GATEWAY_DATABASE_URL="mysql://127.0.0.1/test")
     assert result.returncode == 2
     assert result.stderr.strip().startswith("consent-gateway: configuration error: database_url:")

@@ -98,7 +98,8 @@ def test_200_concurrent_posts_are_all_durable_even_after_sigkill(demo_server) ->
     """Every choice the server acknowledged is on disk, even if the process dies right after."""
 
     async def post_all() -> list[dict]:
-        async with httpx.AsyncClient(base_url=demo_server.url, timeout=30) as client:
+        every_client_at_once = httpx.Limits(max_connections=None)
+        async with httpx.AsyncClient(base_url=demo_server.url, timeout=30, limits=every_client_at_once) as client:
             responses = await asyncio.gather(
                 *(client.post("/_consent", json={"action": "custom", "categories": ["analytics"]}) for _ in range(200))
             )
@@ -177,3 +178,70 @@ def test_daily_summary_and_audit_log(tmp_path):
     assert [d.day for d in only_revision_2] == [date(2026, 3, 2)]
     assert [d.day for d in first_day] == [date(2026, 3, 1)]
     assert [e.action for e in log] == ["erase", "lookup"]
+
+
+async def test_uuid_ids_are_stored_as_16_bytes_and_read_back_as_text(db_path) -> None:
+    issued = "3f2c8a4e-9b1d-4c7e-8f00-0123456789ab"
+    store = open_store(f"sqlite:///{db_path}")
+    await store.open()
+    try:
+        await store.record(record(issued))
+        await store.record(record("not-a-uuid"))
+        await store.record(record(issued.upper()))  # not the canonical form: kept as text, found as given
+        assert (await store.latest(issued)).consent_id == issued
+        assert (await store.latest(issued.upper())).consent_id == issued.upper()
+        assert [r.consent_id async for r in store.export()] == [issued, "not-a-uuid", issued.upper()]
+    finally:
+        await store.close()
+    connection = sqlite3.connect(db_path)
+    kinds = connection.execute("SELECT typeof(consent_id), length(consent_id) FROM consent_record ORDER BY seq")
+    assert kinds.fetchall() == [("blob", 16), ("text", 10), ("text", 36)]
+    assert [row["consent_id"] for row in rows(db_path)] == [issued, "not-a-uuid", issued.upper()]
+
+
+async def test_a_version_2_file_is_migrated_with_its_ids(db_path) -> None:
+    from gateway.store.sqlite import COLUMNS, connect, to_row
+
+    issued = "3f2c8a4e-9b1d-4c7e-8f00-0123456789ab"
+    old = connect(str(db_path))
+    for script in MIGRATIONS[:2]:
+        old.executescript(script)
+    old.execute("PRAGMA user_version=2")
+    text_row = (issued, *to_row(record(issued))[1 : len(COLUMNS)])
+    old.execute(f"INSERT INTO consent_record ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})", text_row)
+    old.close()
+    store = open_store(f"sqlite:///{db_path}")
+    await store.open()
+    try:
+        assert (await store.latest(issued)).consent_id == issued
+    finally:
+        await store.close()
+    assert sqlite3.connect(db_path).execute("SELECT typeof(consent_id) FROM consent_record").fetchone() == ("blob",)
+
+
+async def test_a_cancelled_caller_does_not_cancel_the_others_in_its_batch(db_path) -> None:
+    store = open_store(f"sqlite:///{db_path}")
+    await store.open()
+    try:
+        callers = [asyncio.create_task(store.record(record(f"id-{n}", n))) for n in range(50)]
+        await asyncio.sleep(0)  # all fifty are waiting on their batch now
+        callers[0].cancel()
+        results = await asyncio.gather(*callers, return_exceptions=True)
+        assert isinstance(results[0], asyncio.CancelledError)
+        assert results[1:] == [None] * 49
+        # The cancelled caller's row was already on its way: cancelling never loses a committed choice halfway.
+        assert len([r async for r in store.export()]) == 50
+    finally:
+        await store.close()
+
+
+async def test_batches_are_capped_and_every_row_lands_once(db_path) -> None:
+    from gateway.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(db_path, batch_size=7)
+    await store.open()
+    try:
+        await asyncio.gather(*(store.record(record(f"id-{n}", n)) for n in range(100)))
+    finally:
+        await store.close()
+    assert sorted(row["consent_id"] for row in rows(db_path)) == sorted(f"id-{n}" for n in range(100))

@@ -11,6 +11,11 @@ import abc
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .chain import ChainReport
+    from .retention import PurgeReport
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,10 @@ class ConsentStore(abc.ABC):
 
     @abc.abstractmethod
     async def erase(self, consent_id: str) -> int:
-        """Delete every record of ``consent_id`` (an erasure request); returns how many."""
+        """Make every record of ``consent_id`` unfindable (an erasure request); returns how many.
+
+        The records' identifying fields are blanked and they are marked erased,
+        so the tamper-evidence chain (``chain.py``) and the day counts stay whole."""
 
     @abc.abstractmethod
     async def daily_summary(
@@ -114,14 +122,38 @@ class ConsentStore(abc.ABC):
     async def ping(self) -> None:
         """Raise when the store cannot answer."""
 
+    @abc.abstractmethod
+    async def purge(self, cutoff: datetime) -> PurgeReport:
+        """Turn records from before ``cutoff`` into daily aggregates and delete them (``retention.py``)."""
+
+    @abc.abstractmethod
+    async def verify(self) -> ChainReport:
+        """Check every record against its digest and the chain (``chain.py``)."""
+
+    @abc.abstractmethod
+    async def schema_version(self) -> tuple[int, int]:
+        """The schema version of the database and the newest this code knows."""
+
+    @abc.abstractmethod
+    async def upgrade(self) -> tuple[int, int]:
+        """Apply missing schema migrations without opening the store; the versions before and after."""
+
 
 def open_store(database_url: str) -> ConsentStore:
-    """The store for ``database_url``; call ``await store.open()`` before use."""
+    """The store for ``database_url``; call ``await store.open()`` (it applies migrations) before use."""
     if database_url.startswith("sqlite:///"):
         from .sqlite import SQLiteStore
 
         return SQLiteStore(database_url.removeprefix("sqlite:///"))
     from ..settings import SettingsError
 
+    if database_url.startswith(("postgresql://", "postgres://")):
+        try:
+            from .postgres import PostgresStore
+        except ImportError:
+            raise SettingsError(
+                "database_url: PostgreSQL needs psycopg 3 and psycopg_pool: pip install 'consent-gateway[postgres]'"
+            ) from None
+        return PostgresStore(database_url)
     scheme = database_url.split(":", 1)[0]
-    raise SettingsError(f"database_url: this version stores consent in SQLite only; {scheme!r} is not available yet")
+    raise SettingsError(f"database_url: {scheme!r} is not a supported database (sqlite:/// or postgresql://)")

@@ -1,0 +1,189 @@
+"""Group commit: one writer per process turns many waiting records into few transactions.
+
+Callers hand their row to ``GroupCommit.submit`` and wait; the writer commits
+the waiting rows in batches of at most ``batch_size``, one transaction each,
+and wakes every caller of a batch at once through one shared future. Batches
+are capped so that, under load, the callers woken by one commit fill the next
+batch while the commit after it is already running: Python work and database
+work overlap instead of taking turns. Each caller still returns only after
+the transaction holding its own row has committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+
+class BatchDone(asyncio.Future):
+    """Settles once for every caller of a batch.
+
+    Cancelling one waiting caller must not cancel the others' future: refusing
+    here makes asyncio deliver that caller's cancellation when the batch has
+    committed (its row is in the database either way).
+    """
+
+    def cancel(self, msg: Any | None = None) -> bool:
+        return False
+
+
+class Batch:
+    __slots__ = ("rows", "done")
+
+    def __init__(self) -> None:
+        self.rows: list[Any] = []
+        self.done = BatchDone()
+
+
+class GroupCommit:
+    """The single writer of one store in one process."""
+
+    def __init__(self, commit: Callable[[list[Any]], Awaitable[None]], batch_size: int, name: str) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be positive")
+        self.commit = commit
+        self.batch_size = batch_size
+        self.name = name
+        self._queue: deque[Batch] = deque()
+        self._filling: Batch | None = None
+        self._wakeup: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._closing
+
+    def start(self) -> None:
+        self._wakeup = asyncio.Event()
+        self._closing = False
+        self._task = asyncio.create_task(self._write_forever(), name=self.name)
+
+    async def stop(self) -> None:
+        """Commit what was handed over, then end the writer: nobody waits forever."""
+        if self._task is None:
+            return
+        self._closing = True
+        assert self._wakeup is not None
+        self._wakeup.set()
+        task, self._task = self._task, None
+        await task
+
+    async def submit(self, row: Any) -> None:
+        """Returns once ``row`` is committed; raises what the commit raised."""
+        if self._task is None or self._closing:
+            raise RuntimeError("the consent store is not open")
+        batch = self._filling
+        if batch is None or len(batch.rows) >= self.batch_size:
+            batch = self._filling = Batch()
+            self._queue.append(batch)
+            self._wakeup.set()  # type: ignore[union-attr]
+        batch.rows.append(row)
+        await batch.done
+
+    async def _write_forever(self) -> None:
+        assert self._wakeup is not None
+        while True:
+            if not self._queue:
+                if self._closing:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            batch = self._queue.popleft()
+            if batch is self._filling:
+                self._filling = None
+            try:
+                await self.commit(batch.rows)
+            except Exception as error:  # every caller of the batch learns its row was not stored
+                batch.done.set_exception(error)
+            else:
+                batch.done.set_result(None)
+
+
+class ThreadedGroupCommit:
+    """Group commit for a blocking database driver (sqlite3): the writer thread takes the next batch itself.
+
+    The thread does not wait for the event loop between commits: as soon as
+    one batch is committed it takes whatever rows are waiting and commits
+    them, and tells the loop about the finished batch through
+    ``call_soon_threadsafe``. The loop only appends rows and wakes callers.
+    ``commit`` runs on ``executor`` (one thread), between the store's other
+    writes on that thread.
+    """
+
+    # Batches committed per turn on the executor before other writes (erase, audit) get theirs.
+    TURN = 8
+
+    def __init__(self, commit: Callable[[list[Any]], None], batch_size: int, executor: Any) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be positive")
+        self.commit = commit
+        self.batch_size = batch_size
+        self.executor = executor
+        self._lock = threading.Lock()
+        self._queue: deque[Batch] = deque()
+        self._filling: Batch | None = None
+        self._draining = False
+        self._open = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._open
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._open = True
+
+    async def stop(self) -> None:
+        """Commit what was handed over, then return: nobody waits forever."""
+        self._open = False
+        while True:
+            with self._lock:
+                busy = self._draining or bool(self._queue)
+            if not busy:
+                break
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0)  # let the last batches' callers be woken
+
+    async def submit(self, row: Any) -> None:
+        """Returns once ``row`` is committed; raises what the commit raised."""
+        if not self._open:
+            raise RuntimeError("the consent store is not open")
+        drain = False
+        with self._lock:
+            batch = self._filling
+            if batch is None or len(batch.rows) >= self.batch_size:
+                batch = self._filling = Batch()
+                self._queue.append(batch)
+                if not self._draining:
+                    self._draining = drain = True
+            batch.rows.append(row)
+        if drain:
+            # Not at once: after the callbacks the loop already has ready, so the rows of
+            # requests that arrived together go into one batch instead of the first alone.
+            self._loop.call_soon(self.executor.submit, self._drain)  # type: ignore[union-attr]
+        await batch.done
+
+    def _drain(self) -> None:
+        """On the writer thread: commit waiting batches, a turn at a time."""
+        assert self._loop is not None
+        for _ in range(self.TURN):
+            with self._lock:
+                if not self._queue:
+                    self._draining = False
+                    return
+                batch = self._queue.popleft()
+                if batch is self._filling:
+                    self._filling = None
+            try:
+                self.commit(batch.rows)
+            except Exception as error:  # every caller of the batch learns its row was not stored
+                self._loop.call_soon_threadsafe(batch.done.set_exception, error)
+            else:
+                self._loop.call_soon_threadsafe(batch.done.set_result, None)
+        self.executor.submit(self._drain)
