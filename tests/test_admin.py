@@ -9,6 +9,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -37,7 +38,11 @@ def at(text: str) -> datetime:
 
 
 def record(consent_id: str, when: str, method: str = "accept_all", revision: int = 1) -> ConsentRecord:
-    granted = ("functional", "analytics", "marketing") if method == "accept_all" else ("functional",)
+    granted = {
+        "accept_all": ("functional", "analytics", "marketing"),
+        "custom": ("functional", "analytics"),
+        "gpc": ("functional", "analytics"),
+    }.get(method, ("functional",))
     denied = tuple(c for c in ("functional", "analytics", "marketing") if c not in granted)
     return ConsentRecord(
         consent_id=consent_id,
@@ -68,7 +73,8 @@ def seed(db_path: Path, records: list[ConsentRecord]) -> None:
         finally:
             await store.close()
 
-    asyncio.run(write())
+    with ThreadPoolExecutor(1) as thread:  # its own thread: Playwright's event loop may be running in this one
+        thread.submit(asyncio.run, write()).result()
 
 
 def audit(db_path: Path) -> list[dict]:
