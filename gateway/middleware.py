@@ -44,9 +44,10 @@ class ConsentMiddleware:
         self.recorder = Recorder(self.settings, self.store, self.codec, self.banner.text_hashes, self.metrics)
         self.api = ConsentAPI(self.settings, self.store, self.recorder, self.banner, self.catalogue, self.metrics)
         self.page_rules = PageRules(self.settings, self.catalogue, self.banner, self.metrics)
-        self.latency = self.metrics.histogram(
+        latency = self.metrics.histogram(
             "gateway_request_duration_seconds", "Time to answer a request, by kind (api or page).", ["kind"]
         )
+        self.observe_api, self.observe_page = latency.observer(kind="api"), latency.observer(kind="page")
         self.cookie_marker = self.settings.cookie_name.encode() + b"="
         required = self.settings.categories[0].name
         self.undecided = {gpc: Consent.undecided(self.settings.revision, required, gpc) for gpc in (False, True)}
@@ -69,13 +70,13 @@ class ConsentMiddleware:
             try:
                 await self.api(scope, receive, send)
             finally:
-                self.latency.observe(time.perf_counter() - started, kind="api")
+                self.observe_api(time.perf_counter() - started)
             return
         granted = granted_for(path, consent.categories, self.settings.path_policies)
         try:
             await PageResponder(self.app, self.page_rules, granted)(scope, receive, send)
         finally:
-            self.latency.observe(time.perf_counter() - started, kind="page")
+            self.observe_page(time.perf_counter() - started)
 
     def read_request_headers(self, scope: Scope) -> Consent:
         """One pass over the request headers (this runs on every request): the consent, and a

@@ -7,6 +7,8 @@ page is complete, so the per-tag hot path does no metrics work at all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .catalogue import Catalogue
 from .metrics import Registry
 from .rewrite import GENERIC_BEACON_CATEGORY
@@ -25,9 +27,19 @@ class PageMetrics:
             ["category", "service"],
         )
         self.category_of = {service.id: service.category for service in catalogue.services}
+        self.count_blocked_page = self.pages.incrementer(outcome="blocked")
+        self.count_clean_page = self.pages.incrementer(outcome="clean")
+        self.count_element: dict[str, Callable[[], None]] = {}  # per service id, made on first use
 
     def count(self, blocked: list[str]) -> None:
         """Count one rewritten page whose neutralised elements are the service ids in ``blocked``."""
-        self.pages.inc(outcome="blocked" if blocked else "clean")
+        if not blocked:
+            self.count_clean_page()
+            return
+        self.count_blocked_page()
         for service in blocked:
-            self.blocked.inc(category=self.category_of.get(service, GENERIC_BEACON_CATEGORY), service=service)
+            increment = self.count_element.get(service)
+            if increment is None:
+                category = self.category_of.get(service, GENERIC_BEACON_CATEGORY)
+                increment = self.count_element[service] = self.blocked.incrementer(category=category, service=service)
+            increment()
