@@ -19,6 +19,9 @@ from .cors import CrossOrigin
 from .consent_cookie import consent_token, expire_consent_cookie, set_consent_cookie
 from .cookies import expire_denied
 from .locale import negotiate
+from .metrics import Registry
+from .metrics_endpoint import MetricsEndpoint
+from .admin import admin_routes
 from .preferences import PreferencesForm
 from .recorder import Recorder, sends_gpc
 from .settings import Settings
@@ -38,7 +41,13 @@ class ConsentAPI:
     """The ASGI app that answers everything under the prefix."""
 
     def __init__(
-        self, settings: Settings, store: ConsentStore, recorder: Recorder, banner: Banner, catalogue: Catalogue
+        self,
+        settings: Settings,
+        store: ConsentStore,
+        recorder: Recorder,
+        banner: Banner,
+        catalogue: Catalogue,
+        metrics: Registry | None = None,
     ) -> None:
         self.settings = settings
         self.catalogue = catalogue
@@ -59,6 +68,8 @@ class ConsentAPI:
                 Route(f"{prefix}/services", self.services, methods=["GET"]),
                 Route(f"{prefix}/healthz", self.health, methods=["GET"]),
                 Mount(f"{prefix}/static", StaticFiles(directory=STATIC_DIR)),
+                Route(f"{prefix}/metrics", MetricsEndpoint(metrics or Registry(), settings.metrics_token)),
+                *admin_routes(settings, store),
             ],
             redirect_slashes=False,
         )

@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (upgrade, verify, purge):
         command.add_argument("--config", help="a gateway.toml file")
         command.add_argument("--database-url", help="instead of the database_url setting")
+    admin = commands.add_parser("admin", help="tools for the privacy officer's admin")
+    admin_commands = admin.add_subparsers(dest="admin_command", required=True)
+    hash_password = admin_commands.add_parser(
+        "hash-password", help="print the admin_password_hash for a password (asked for, or one line on stdin)"
+    )
+    hash_password.add_argument("--iterations", type=int, default=None, help="PBKDF2 rounds (default 600000)")
     return parser
 
 
@@ -86,9 +92,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .records import run_records_command
 
             return run_records_command(arguments)
+        elif arguments.command == "admin":
+            return print_password_hash(arguments.iterations)
     except SettingsError as error:
         print(f"consent-gateway: configuration error: {error}", file=sys.stderr)
         return 2
+    return 0
+
+
+def print_password_hash(iterations: int | None) -> int:
+    """Ask twice on a terminal; read one line from a pipe (for scripts and compose files)."""
+    import getpass
+
+    from .admin.passwords import ITERATIONS, MIN_ITERATIONS, hash_password
+
+    if iterations is not None and iterations < MIN_ITERATIONS:
+        print(f"consent-gateway: --iterations must be at least {MIN_ITERATIONS}", file=sys.stderr)
+        return 2
+    if sys.stdin.isatty():
+        password = getpass.getpass("Admin password: ")
+        if getpass.getpass("Again: ") != password:
+            print("consent-gateway: the passwords differ", file=sys.stderr)
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 12:
+        print("consent-gateway: use a password of at least 12 characters", file=sys.stderr)
+        return 1
+    print(hash_password(password, iterations or ITERATIONS))
     return 0
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 LATENCY_BUCKETS: tuple[float, ...] = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -56,6 +56,17 @@ class Counter(Metric):
     def value(self, **labels: str) -> float:
         return self.values.get(self.key(labels), 0)
 
+    def incrementer(self, **labels: str) -> Callable[[], None]:
+        """``inc()`` for one fixed set of label values, checked once: for hot paths. The sample starts at 0."""
+        key = self.key(labels)
+        values = self.values
+        values.setdefault(key, 0)
+
+        def increment() -> None:
+            values[key] += 1
+
+        return increment
+
     def lines(self) -> Iterable[str]:
         for key, value in sorted(self.values.items()):
             yield f"{self.name}{_labels(self.labelnames, key)} {_number(value)}"
@@ -97,6 +108,17 @@ class Histogram(Metric):
     def count(self, **labels: str) -> int:
         series = self.series.get(self.key(labels))
         return 0 if series is None else int(sum(series[:-1]))
+
+    def observer(self, **labels: str) -> Callable[[float], None]:
+        """``observe(value)`` for one fixed set of label values, checked once: for hot paths."""
+        series = self.series.setdefault(self.key(labels), [0.0] * (len(self.bounds) + 2))
+        bounds = self.bounds
+
+        def observe(value: float) -> None:
+            series[bisect.bisect_left(bounds, value)] += 1
+            series[-1] += value
+
+        return observe
 
     def lines(self) -> Iterable[str]:
         names = (*self.labelnames, "le")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,6 +23,8 @@ from .settings import Settings, SettingsError
 from .store import ConsentStore, open_store
 from .store.retention import RetentionTask
 
+logger = logging.getLogger("gateway.middleware")
+
 
 class ConsentMiddleware:
     """Reads the visitor's consent, answers the consent API and keeps pages free of trackers.
@@ -38,9 +42,13 @@ class ConsentMiddleware:
         self.store = store if store is not None else open_store(self.settings.database_url)
         self.catalogue = load_catalogue(self.settings)
         self.banner = Banner(self.settings, self.catalogue)
-        self.recorder = Recorder(self.settings, self.store, self.codec, self.banner.text_hashes)
-        self.api = ConsentAPI(self.settings, self.store, self.recorder, self.banner, self.catalogue)
-        self.page_rules = PageRules(self.settings, self.catalogue, self.banner)
+        self.recorder = Recorder(self.settings, self.store, self.codec, self.banner.text_hashes, self.metrics)
+        self.api = ConsentAPI(self.settings, self.store, self.recorder, self.banner, self.catalogue, self.metrics)
+        self.page_rules = PageRules(self.settings, self.catalogue, self.banner, self.metrics)
+        latency = self.metrics.histogram(
+            "gateway_request_duration_seconds", "Time to answer a request, by kind (api or page).", ["kind"]
+        )
+        self.observe_api, self.observe_page = latency.observer(kind="api"), latency.observer(kind="page")
         self.cookie_marker = self.settings.cookie_name.encode() + b"="
         self.api_paths = self.settings.prefix + "/"
         required = self.settings.categories[0].name
@@ -60,14 +68,21 @@ class ConsentMiddleware:
 
         consent = scope["consent"] = self.read_request_headers(scope)
         path: str = scope["path"]
+        started = time.perf_counter()
         if path == self.settings.prefix or path.startswith(self.api_paths):
-            await self.open_store()
-            await self.api(scope, receive, send)
+            await self.open_store_or_log()
+            try:
+                await self.api(scope, receive, send)
+            finally:
+                self.observe_api(time.perf_counter() - started)
             return
         granted = consent.categories
         if self.settings.path_policies:
             granted = granted_for(path, granted, self.settings.path_policies)
-        await PageResponder(self.app, self.page_rules, granted)(scope, receive, send)
+        try:
+            await PageResponder(self.app, self.page_rules, granted)(scope, receive, send)
+        finally:
+            self.observe_page(time.perf_counter() - started)
 
     def read_request_headers(self, scope: Scope) -> Consent:
         """One pass over the request headers (this runs on every request): the consent, and a
@@ -100,6 +115,13 @@ class ConsentMiddleware:
             if not self._store_open:
                 await self.store.open()
                 self._store_open = True
+
+    async def open_store_or_log(self) -> None:
+        """A store that cannot open is reported, not raised: the API answers 503 and the health check says so."""
+        try:
+            await self.open_store()
+        except Exception:
+            logger.exception("the consent store cannot be opened")
 
     async def close_store(self) -> None:
         if self._store_open:

@@ -23,6 +23,7 @@ from starlette.types import Message, Receive, Scope, Send
 from .banner import templates
 from .forwarding import request_head, request_headers, response_headers
 from .locale import negotiate, texts
+from .metrics import Registry
 from .middleware import ConsentMiddleware
 from .settings import Settings, SettingsError
 from .upstream import UpstreamPool
@@ -46,6 +47,12 @@ class UpstreamProxy:
         )
         self.session: aiohttp.ClientSession | None = None
         self.pool: UpstreamPool | None = None  # GETs without a body: the lean client
+        self.count_errors_in(Registry())
+
+    def count_errors_in(self, registry: Registry) -> None:
+        self.upstream_errors = registry.counter(
+            "gateway_upstream_errors_total", "Upstream failures: unreachable (502), timeout (504), cut off.", ["kind"]
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -129,9 +136,10 @@ class UpstreamProxy:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as error:
+            timed_out = isinstance(error, asyncio.TimeoutError | aiohttp.ServerTimeoutError)
+            self.upstream_errors.inc(kind="cut_off" if started else "timeout" if timed_out else "unreachable")
             if started:
                 raise  # the status is gone already: dropping the connection is all that is left
-            timed_out = isinstance(error, asyncio.TimeoutError | aiohttp.ServerTimeoutError)
             await self.error_page(scope, 504 if timed_out else 502)(scope, receive, send)
 
     async def forward_get(self, scope: Scope, receive: Receive, send: Send, headers: list[tuple[str, str]]) -> None:
@@ -148,6 +156,7 @@ class UpstreamProxy:
         try:
             upstream = await self.pool.get(request_head("GET", target, headers))
         except OSError as error:  # TimeoutError, refused connections and closed ones are all OSErrors
+            self.upstream_errors.inc(kind="timeout" if isinstance(error, TimeoutError) else "unreachable")
             await self.error_page(scope, 504 if isinstance(error, TimeoutError) else 502)(scope, receive, send)
             return
         try:
@@ -183,7 +192,10 @@ def proxy_app(upstream: str | None = None, config: str | None = None) -> Consent
     """The gateway in front of ``upstream``, configured from ``config`` and the environment."""
     overrides = {"upstream": upstream} if upstream else {}
     settings = Settings.load(config, **overrides)
-    return ConsentMiddleware(UpstreamProxy(settings), settings=settings)
+    proxy = UpstreamProxy(settings)
+    gateway = ConsentMiddleware(proxy, settings=settings)
+    proxy.count_errors_in(gateway.metrics)
+    return gateway
 
 
 def proxy_app_from_environment() -> ConsentMiddleware:

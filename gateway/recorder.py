@@ -11,6 +11,7 @@ from starlette.datastructures import Headers
 from starlette.types import Scope
 
 from .consent import Consent, TokenCodec, new_consent_id
+from .metrics import Registry
 from .network import anonymise, client_address
 from .settings import Settings
 from .store import ConsentRecord, ConsentStore
@@ -51,11 +52,24 @@ def decide(action: str, requested: Iterable[str], settings: Settings, gpc: bool)
 class Recorder:
     """Stores a choice first, then hands back the consent to sign into the cookie."""
 
-    def __init__(self, settings: Settings, store: ConsentStore, codec: TokenCodec, text_hashes: dict[str, str]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: ConsentStore,
+        codec: TokenCodec,
+        text_hashes: dict[str, str],
+        metrics: Registry | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.codec = codec
         self.text_hashes = text_hashes
+        registry = metrics if metrics is not None else Registry()
+        self.choices = registry.counter("gateway_choices_total", "Choices stored, by method.", ["method"])
+        self.category_choices = registry.counter(
+            "gateway_choice_categories_total", "Stored choices per category, granted or denied.",
+            ["category", "decision"],
+        )
 
     def previous(self, token: str | None) -> Consent | None:
         """The visitor's earlier consent, even under an older revision: its id carries over."""
@@ -99,4 +113,11 @@ class Recorder:
                 gpc=gpc,
             )
         )
+        self.count(method, granted)
         return consent
+
+    def count(self, method: str, granted: frozenset[str]) -> None:
+        """Metrics move only for choices that were stored."""
+        self.choices.inc(method=method)
+        for category in self.settings.category_names:
+            self.category_choices.inc(category=category, decision="granted" if category in granted else "denied")

@@ -29,6 +29,8 @@ from .cookies import expire_denied, filter_set_cookies
 from .encoding import SUPPORTED, Transcoder
 from .locale import texts
 from .pagecache import PageCache, RewrittenPage, page_key, shared_validator
+from .metrics import Registry
+from .page_metrics import PageMetrics
 from .rewrite import Rewriter, RewritePolicy
 from .settings import Settings
 from .validators import consent_state, tag_for_state, translate_if_none_match
@@ -51,8 +53,11 @@ CONSENT_MODE_DEFAULT = (
 class PageRules:
     """Everything about page handling that is settled at start-up."""
 
-    def __init__(self, settings: Settings, catalogue: Catalogue, banner: Banner) -> None:
+    def __init__(
+        self, settings: Settings, catalogue: Catalogue, banner: Banner, metrics: Registry | None = None
+    ) -> None:
         self.settings = settings
+        self.page_metrics = PageMetrics(metrics if metrics is not None else Registry(), catalogue)
         self.catalogue = catalogue
         self.banner = banner
         self.required = settings.categories[0].name
@@ -330,6 +335,8 @@ class PageResponder:
             await self.give_up(message, error)
             return
         rewritten = self.rewriter.feed(decoded) + (b"" if more_body else self.rewriter.finish())
+        if not more_body:
+            self.rules.page_metrics.count(self.rewriter.policy.blocked)
         body = self.transcoder.encode(rewritten, final=not more_body)
         if self.held_start is not None:
             await self.send_start(None if more_body else len(body))
@@ -355,6 +362,7 @@ class PageResponder:
                 cache.put(key, page)
         else:
             policy.blocked.extend(page.blocked)
+        self.rules.page_metrics.count(policy.blocked)
         injection = policy.head_injection
         if self.transcoder.identity:
             body = page.body(injection)

@@ -108,6 +108,11 @@ class Settings:
     upstream_read_timeout: float = 60.0
     page_cache_size: int = 16 * 1024 * 1024
     retention_days: int = 365
+    metrics_token: str | None = None
+    admin_token: str | None = None
+    admin_user: str | None = None
+    admin_password_hash: str | None = None
+    admin_session_max_age: int = 1800
 
     def __post_init__(self) -> None:
         keys = (self.secret_key,) if isinstance(self.secret_key, str) else tuple(self.secret_key)
@@ -163,10 +168,16 @@ class Settings:
             raise SettingsError("page_cache_size: must be 0 (off) or a positive number of bytes")
         if self.retention_days < 1:
             raise SettingsError("retention_days: must be 1 or more days")
+        _validate_access(self)
 
     @property
     def category_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.categories)
+
+    @property
+    def admin_enabled(self) -> bool:
+        """The admin is served only when a way to sign in is configured."""
+        return bool(self.admin_token or self.admin_user)
 
     @classmethod
     def load(
@@ -324,6 +335,30 @@ def _from_env_text(name: str, key: str, raw: str) -> Any:
         if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
             raise SettingsError(f"{name}: expected true or false, got {raw!r}")
         return raw.lower() in ("1", "true", "yes")
-    if key in ("cookie_domain", "upstream", "open_cookie_database") and not raw:
+    if key in ("cookie_domain", "upstream", "open_cookie_database", *ACCESS_SECRETS) and not raw:
         return None
     return raw
+
+
+ACCESS_SECRETS = ("metrics_token", "admin_token", "admin_user", "admin_password_hash")
+
+
+def _validate_access(settings: Settings) -> None:
+    """The metrics token and the admin's credentials: each complete, long enough and well-formed."""
+    from .admin.passwords import parse_password_hash  # the admin package imports settings
+
+    for name in ("metrics_token", "admin_token"):
+        token = getattr(settings, name)
+        if token and len(token) < MIN_SECRET_LENGTH:
+            raise SettingsError(f"{name}: needs at least {MIN_SECRET_LENGTH} characters")
+    if settings.admin_user and not settings.admin_password_hash:
+        raise SettingsError("admin_password_hash: required with admin_user (consent-gateway admin hash-password)")
+    if settings.admin_password_hash and not settings.admin_user:
+        raise SettingsError("admin_user: required with admin_password_hash")
+    if settings.admin_password_hash:
+        try:
+            parse_password_hash(settings.admin_password_hash)
+        except ValueError as error:
+            raise SettingsError(f"admin_password_hash: {error}") from None
+    if settings.admin_session_max_age <= 0:
+        raise SettingsError("admin_session_max_age: must be a positive number of seconds")

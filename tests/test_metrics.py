@@ -54,3 +54,24 @@ def test_gauge_goes_both_ways():
     queue.set(5)
     queue.inc(-2)
     assert "queue_length 3" in registry.render()
+
+
+def test_hot_path_helpers_count_like_the_checked_calls():
+    registry = Registry()
+    latency = registry.histogram("gateway_request_seconds", "Latency.", ["kind"], buckets=(0.01, 0.1))
+    observe_page = latency.observer(kind="page")
+    pages = registry.counter("pages_total", "Pages.", ["outcome"])
+    count_clean = pages.incrementer(outcome="clean")
+    assert 'pages_total{outcome="clean"} 0' in registry.render()  # the series exists from the start
+    for seconds in (0.005, 0.05):
+        observe_page(seconds)
+    latency.observe(0.05, kind="page")
+    count_clean()
+    count_clean()
+    pages.inc(outcome="clean")
+    lines = registry.render().splitlines()
+    assert 'gateway_request_seconds_bucket{kind="page",le="0.1"} 3' in lines
+    assert 'gateway_request_seconds_count{kind="page"} 3' in lines
+    assert pages.value(outcome="clean") == 3
+    with pytest.raises(ValueError):
+        latency.observer(other="x")

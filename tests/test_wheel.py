@@ -44,6 +44,7 @@ def test_wheel_carries_banner_static_and_demo(wheel: Path) -> None:
     assert "gateway/_assets/banner/locales/nl.json" in names
     assert any(name.startswith("gateway/_assets/static/") for name in names)
     assert "gateway/demo/templates/base.html" in names
+    assert "gateway/_assets/banner/admin/dashboard.html" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "consent-gateway = gateway.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 

@@ -1,0 +1,17 @@
+"""The privacy officer's admin under ``<prefix>/admin``: consent rates, lookup, erasure, export, audit log."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from ..settings import Settings
+from ..store import ConsentStore
+
+
+def admin_routes(settings: Settings, store: ConsentStore) -> list[BaseRoute]:
+    """The admin's routes, or none at all (so every admin path is a 404) when no sign-in is configured."""
+    if not settings.admin_enabled:
+        return []
+    from .views import AdminViews
+
+    return list(AdminViews(settings, store).routes())

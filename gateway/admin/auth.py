@@ -1,0 +1,175 @@
+"""Who may use the admin: credentials, the signed session cookie, CSRF and same-origin checks.
+
+A session is a signed, timestamped cookie (itsdangerous) that holds who
+signed in and a random CSRF token; every visitor of the login form gets an
+anonymous one first, so the login POST carries a CSRF token too. The cookie
+is ``HttpOnly``, ``SameSite=Strict``, ``Secure`` on https and sent only to
+the admin's own path. It also holds a keyed fingerprint of the configured
+credentials: changing the token or the password ends every session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from itsdangerous import BadData, URLSafeTimedSerializer
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..origin import normalise_origin, request_origin, request_scheme
+from ..settings import Settings
+from .passwords import verify_password
+
+SESSION_COOKIE = "consent_admin"
+SESSION_SALT = "consent-gateway.admin-session"
+TOKEN_ACTOR = "token"
+# Failed logins from one address within the window before further attempts are refused unchecked.
+MAX_FAILURES = 10
+FAILURE_WINDOW = 15 * 60
+MAX_TRACKED_ADDRESSES = 10_000
+
+
+@dataclass(frozen=True)
+class Session:
+    """The admin session in the cookie: ``actor`` is ``None`` until someone signed in."""
+
+    actor: str | None
+    csrf: str
+
+    @property
+    def signed_in(self) -> bool:
+        return self.actor is not None
+
+
+class AdminAuth:
+    """Checks credentials and reads, issues and clears the session cookie."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.path = f"{settings.prefix}/admin"
+        # itsdangerous signs with the last key; our settings list the newest first.
+        self.serializer = URLSafeTimedSerializer(list(reversed(settings.secret_key)), salt=SESSION_SALT)
+        credentials = "\0".join(
+            (settings.admin_token or "", settings.admin_user or "", settings.admin_password_hash or "")
+        )
+        self.fingerprint = hmac.new(settings.secret_key[0].encode(), credentials.encode(), hashlib.sha256).hexdigest()[
+            :16
+        ]
+        self.throttle = LoginThrottle()
+
+    # ---- credentials -------------------------------------------------------------------------
+
+    async def check(self, user: str, password: str) -> str | None:
+        """The actor these credentials sign in as, or ``None``."""
+        token = self.settings.admin_token
+        if token and hmac.compare_digest(password.encode(), token.encode()):
+            return TOKEN_ACTOR
+        expected_user, password_hash = self.settings.admin_user, self.settings.admin_password_hash
+        if not expected_user or not password_hash:
+            return None
+        # The hash runs whatever the user name, so timing does not tell which part was wrong.
+        password_ok = await asyncio.to_thread(verify_password, password, password_hash)
+        user_ok = hmac.compare_digest(user.encode(), expected_user.encode())
+        return expected_user if user_ok and password_ok else None
+
+    # ---- the session cookie ------------------------------------------------------------------
+
+    def session(self, request: Request) -> Session | None:
+        """The session in the request's cookie, or ``None`` when it is missing, expired, forged or stale."""
+        raw = request.cookies.get(SESSION_COOKIE)
+        if not raw:
+            return None
+        try:
+            payload = self.serializer.loads(raw, max_age=self.settings.admin_session_max_age)
+        except BadData:
+            return None
+        if not isinstance(payload, dict) or payload.get("k") != self.fingerprint:
+            return None
+        actor, csrf = payload.get("a"), payload.get("c")
+        if not isinstance(csrf, str) or not (actor is None or isinstance(actor, str)):
+            return None
+        return Session(actor, csrf)
+
+    @staticmethod
+    def new_session(actor: str | None) -> Session:
+        """A fresh session with a new CSRF token: nothing from before a login carries over."""
+        return Session(actor, secrets.token_urlsafe(32))
+
+    def issue(self, response: Response, request: Request, session: Session) -> None:
+        value = self.serializer.dumps({"a": session.actor, "c": session.csrf, "k": self.fingerprint})
+        response.set_cookie(
+            SESSION_COOKIE,
+            value,
+            max_age=self.settings.admin_session_max_age,
+            path=self.path,
+            secure=request_scheme(request.scope, self.settings.trusted_proxies) == "https",
+            httponly=True,
+            samesite="strict",
+        )
+
+    def clear(self, response: Response, request: Request) -> None:
+        response.delete_cookie(
+            SESSION_COOKIE,
+            path=self.path,
+            secure=request_scheme(request.scope, self.settings.trusted_proxies) == "https",
+            httponly=True,
+            samesite="strict",
+        )
+
+    # ---- state-changing requests ---------------------------------------------------------------
+
+    def same_origin(self, request: Request) -> bool:
+        """The browser must say the POST comes from the gateway's own origin; saying nothing is refused."""
+        if request.headers.get("sec-fetch-site", "same-origin") != "same-origin":
+            return False
+        claimed = request.headers.get("origin") or request.headers.get("referer")
+        if not claimed or claimed == "null":
+            return False
+        own = request_origin(request.scope, self.settings.trusted_proxies)
+        return own is not None and normalise_origin(claimed) == own
+
+    @staticmethod
+    def csrf_matches(session: Session, submitted: str | None) -> bool:
+        return bool(submitted) and hmac.compare_digest(session.csrf.encode(), (submitted or "").encode())
+
+
+class LoginThrottle:
+    """Failed logins per client address; past the limit, attempts are refused without checking."""
+
+    def __init__(self, limit: int = MAX_FAILURES, window: float = FAILURE_WINDOW) -> None:
+        self.limit = limit
+        self.window = window
+        self.failures: dict[str, deque[float]] = {}
+
+    def blocked(self, address: str) -> bool:
+        recent = self._recent(address)
+        return recent is not None and len(recent) >= self.limit
+
+    def fail(self, address: str) -> None:
+        recent = self._recent(address)
+        if recent is None:
+            if len(self.failures) >= MAX_TRACKED_ADDRESSES:
+                self.failures.pop(next(iter(self.failures)))  # the longest-tracked address goes first
+            recent = self.failures[address] = deque()
+        recent.append(time.monotonic())
+
+    def succeed(self, address: str) -> None:
+        self.failures.pop(address, None)
+
+    def _recent(self, address: str) -> deque[float] | None:
+        recent = self.failures.get(address)
+        if recent is None:
+            return None
+        cutoff = time.monotonic() - self.window
+        while recent and recent[0] < cutoff:
+            recent.popleft()
+        if not recent:
+            del self.failures[address]
+            return None
+        return recent

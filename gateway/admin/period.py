@@ -1,0 +1,71 @@
+"""The date range and revision an admin page is filtered by, read from the query string."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 400
+
+
+class PeriodError(ValueError):
+    """A filter the admin cannot use; the message says which field and why."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """UTC days ``first`` to ``last``, both included, optionally of one policy revision."""
+
+    first: date
+    last: date
+    revision: int | None = None
+
+    @property
+    def until(self) -> date:
+        """The day after ``last``: stores take half-open ranges."""
+        return self.last + timedelta(days=1)
+
+    @property
+    def since_time(self) -> datetime:
+        return datetime.combine(self.first, time(), UTC)
+
+    @property
+    def until_time(self) -> datetime:
+        return datetime.combine(self.until, time(), UTC)
+
+    def days(self) -> list[date]:
+        return [self.first + timedelta(days=offset) for offset in range((self.last - self.first).days + 1)]
+
+    def query(self) -> dict[str, str]:
+        """The query-string form, for links that keep the filter."""
+        values = {"from": self.first.isoformat(), "to": self.last.isoformat()}
+        if self.revision is not None:
+            values["revision"] = str(self.revision)
+        return values
+
+
+def read_period(query: Mapping[str, str], today: date | None = None) -> Period:
+    """``from``/``to`` (YYYY-MM-DD, both included) and ``revision``; the last 30 days by default."""
+    today = today or datetime.now(UTC).date()
+    last = _day(query, "to") or today
+    first = _day(query, "from") or last - timedelta(days=DEFAULT_DAYS - 1)
+    if first > last:
+        raise PeriodError("from: must not be after 'to'")
+    if (last - first).days + 1 > MAX_DAYS:
+        raise PeriodError(f"from: a range may span at most {MAX_DAYS} days")
+    raw_revision = query.get("revision", "").strip()
+    if raw_revision and (not raw_revision.isdigit() or int(raw_revision) < 1):
+        raise PeriodError("revision: must be a whole number of 1 or higher")
+    return Period(first, last, int(raw_revision) if raw_revision else None)
+
+
+def _day(query: Mapping[str, str], name: str) -> date | None:
+    raw = query.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise PeriodError(f"{name}: {raw[:40]!r} is not a date like 2025-03-31") from None

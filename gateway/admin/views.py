@@ -1,0 +1,317 @@
+"""The admin's pages: sign-in, the consent-rate dashboard, lookup, erasure, CSV export, audit log.
+
+Every page needs a signed-in session; every POST also a CSRF token from that
+session and a same-origin browser. Every action is written to the audit log
+before its result is shown.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from urllib.parse import parse_qs, urlencode
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from ..assets import BANNER_DIR
+from ..network import client_address
+from ..settings import Settings
+from ..store import AuditEntry, ConsentStore, DaySummary
+from ..validation import APIError, read_body
+from .auth import AdminAuth, Session
+from .chart import Series, share_lines, stacked_shares
+from .export import csv_chunks, filename
+from .period import PeriodError, read_period
+
+METHOD_SERIES = (
+    ("accept_all", "Accept all", "#009E73"),
+    ("custom", "Custom", "#56B4E9"),
+    ("gpc", "GPC", "#CC79A7"),
+    ("reject_all", "Reject all", "#D55E00"),
+    ("withdraw", "Withdrawn", "#8C8C8C"),
+)
+CATEGORY_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9")
+AUDIT_PAGE_SIZE = 200
+MAX_ACTOR_LENGTH = 64
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+
+templates = Environment(
+    loader=FileSystemLoader(str(BANNER_DIR / "admin")),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+Page = Callable[[Request, Session], Awaitable[Response]]
+
+
+class AdminError(Exception):
+    """A request the admin refuses; shown as a small page with the status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class AdminViews:
+    """The admin's endpoints; ``routes()`` gives them for the consent API's router."""
+
+    def __init__(self, settings: Settings, store: ConsentStore) -> None:
+        self.settings = settings
+        self.store = store
+        self.auth = AdminAuth(settings)
+        self.path = f"{settings.prefix}/admin"
+
+    def routes(self) -> list[Route]:
+        path = self.path
+        return [
+            Route(path, self.guarded(self.dashboard), methods=["GET"]),
+            Route(f"{path}/login", self.handled(self.login_form), methods=["GET"]),
+            Route(f"{path}/login", self.handled(self.login), methods=["POST"]),
+            Route(f"{path}/logout", self.guarded(self.logout), methods=["POST"]),
+            Route(f"{path}/consents", self.guarded(self.lookup), methods=["GET"]),
+            Route(f"{path}/erase", self.guarded(self.confirm_erase), methods=["GET"]),
+            Route(f"{path}/erase", self.guarded(self.erase), methods=["POST"]),
+            Route(f"{path}/export.csv", self.guarded(self.export), methods=["GET"]),
+            Route(f"{path}/audit", self.guarded(self.audit_page), methods=["GET"]),
+        ]
+
+    # ---- plumbing ---------------------------------------------------------------------------
+
+    def handled(self, endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        async def respond(request: Request) -> Response:
+            try:
+                return await endpoint(request)
+            except AdminError as error:
+                return self.render("error.html", request, None, status=error.status, message=error.message)
+            except APIError as error:
+                return self.render("error.html", request, None, status=error.status, message=error.message)
+
+        return respond
+
+    def guarded(self, page: Page) -> Callable[[Request], Awaitable[Response]]:
+        """Signed in for every page; for a POST also same-origin and the session's CSRF token."""
+
+        async def respond(request: Request) -> Response:
+            session = self.auth.session(request)
+            if session is None or not session.signed_in:
+                if request.method == "GET":
+                    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                    return RedirectResponse(f"{self.path}/login?" + urlencode({"next": target}), status_code=303)
+                raise AdminError(401, "Sign in first.")
+            if request.method == "POST":
+                form = await self.read_form(request)
+                self.check_post(request, session, form)
+                request.state.form = form
+            return await page(request, session)
+
+        return self.handled(respond)
+
+    def check_post(self, request: Request, session: Session, form: dict[str, str]) -> None:
+        if not self.auth.same_origin(request):
+            raise AdminError(403, "This form can only be sent from the admin's own pages.")
+        if not self.auth.csrf_matches(session, form.get("csrf")):
+            raise AdminError(403, "The form has expired or was not sent from the admin; reload it and try again.")
+
+    async def read_form(self, request: Request) -> dict[str, str]:
+        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media_type != "application/x-www-form-urlencoded":
+            raise AdminError(415, "Send the form as application/x-www-form-urlencoded.")
+        try:
+            fields = parse_qs((await read_body(request)).decode("utf-8"), keep_blank_values=True)
+        except UnicodeDecodeError:
+            raise AdminError(400, "The form is not valid UTF-8.") from None
+        return {name: values[0] for name, values in fields.items()}
+
+    def render(
+        self, template: str, request: Request, session: Session | None, status: int = 200, **context
+    ) -> Response:
+        page = templates.get_template(template).render(
+            admin=self.path, session=session, request=request, status=status, **context
+        )
+        return HTMLResponse(page, status_code=status, headers=SECURITY_HEADERS)
+
+    def who(self, request: Request) -> str:
+        address = client_address(request.scope, self.settings.trusted_proxies)
+        return str(address) if address is not None else "unknown address"
+
+    async def audit(self, actor: str, action: str, detail: str) -> None:
+        await self.store_call(self.store.record_audit(AuditEntry(datetime.now(UTC), actor, action, detail)))
+
+    @staticmethod
+    async def store_call(operation: Awaitable):
+        try:
+            return await operation
+        except Exception:
+            raise AdminError(503, "The consent store is not available; nothing was changed. Try again later.") from None
+
+    # ---- signing in and out -------------------------------------------------------------------
+
+    async def login_form(self, request: Request) -> Response:
+        session = self.auth.session(request)
+        if session is not None and session.signed_in:
+            return RedirectResponse(self.path, status_code=303)
+        return self.login_page(request, session, next_path=request.query_params.get("next", ""))
+
+    def login_page(
+        self, request: Request, session: Session | None, next_path: str, status: int = 200, error: str | None = None
+    ) -> Response:
+        """The sign-in form, with an anonymous session whose CSRF token the form carries."""
+        fresh = session is None or session.signed_in
+        anonymous = self.auth.new_session(None) if fresh or session is None else session
+        response = self.render(
+            "login.html",
+            request,
+            None,
+            status=status,
+            next_path=next_path,
+            error=error,
+            csrf=anonymous.csrf,
+            token_only=not self.settings.admin_user,
+        )
+        if fresh:
+            self.auth.issue(response, request, anonymous)
+        return response
+
+    async def login(self, request: Request) -> Response:
+        session = self.auth.session(request)
+        form = await self.read_form(request)
+        if session is None:
+            raise AdminError(403, "The sign-in form has expired; reload it and try again.")
+        self.check_post(request, session, form)
+        address = self.who(request)
+        user = form.get("user", "").strip()[:MAX_ACTOR_LENGTH]
+        if self.auth.throttle.blocked(address):
+            await self.audit(user or "?", "login_refused", f"too many failed sign-ins from {address}")
+            raise AdminError(429, "Too many failed sign-ins; wait a quarter of an hour.")
+        actor = await self.auth.check(user, form.get("password", ""))
+        if actor is None:
+            self.auth.throttle.fail(address)
+            await self.audit(user or "?", "login_failed", f"from {address}")
+            return self.login_page(
+                request, session, form.get("next", ""), status=401, error="Wrong user name, password or token."
+            )
+        self.auth.throttle.succeed(address)
+        await self.audit(actor, "login", f"from {address}")
+        response = RedirectResponse(self.safe_next(form.get("next", "")), status_code=303)
+        self.auth.issue(response, request, self.auth.new_session(actor))
+        return response
+
+    def safe_next(self, target: str) -> str:
+        """Only a path inside the admin: a login link cannot send the officer elsewhere."""
+        inside = target == self.path or target.startswith(self.path + "/") or target.startswith(self.path + "?")
+        return target if inside and "\\" not in target and "//" not in target else self.path
+
+    async def logout(self, request: Request, session: Session) -> Response:
+        await self.audit(session.actor or "?", "logout", f"from {self.who(request)}")
+        response = RedirectResponse(f"{self.path}/login", status_code=303)
+        self.auth.clear(response, request)
+        return response
+
+    # ---- the dashboard ------------------------------------------------------------------------
+
+    async def dashboard(self, request: Request, session: Session) -> Response:
+        try:
+            period = read_period(request.query_params)
+        except PeriodError as error:
+            raise AdminError(400, str(error)) from None
+        summaries = await self.store_call(self.store.daily_summary(period.first, period.until, period.revision))
+        days = period.days()
+        by_day = {summary.day: summary for summary in summaries}
+        empty = DaySummary(date.min, 0, {}, {}, {})
+        rows = [by_day.get(day, empty) for day in days]
+        totals = [row.total for row in rows]
+        methods = [
+            Series(label, colour, [row.by_method.get(m, 0) for row in rows]) for m, label, colour in METHOD_SERIES
+        ]
+        optional = [c for c in self.settings.categories if not c.required]
+        categories = [
+            Series(
+                category.text("en")[0],
+                CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)],
+                [r.granted.get(category.name, 0) for r in rows],
+            )
+            for i, category in enumerate(optional)
+        ]
+        return self.render(
+            "dashboard.html",
+            request,
+            session,
+            period=period,
+            method_chart=stacked_shares(days, methods, "Choices per day by method, as a share of the day's choices"),
+            category_chart=share_lines(days, categories, totals, "Share of each day's choices granting a category"),
+            table=[(day, row) for day, row in zip(days, rows, strict=True) if row.total],
+            methods=METHOD_SERIES,
+            categories=optional,
+            total=sum(totals),
+            export_query=urlencode(period.query()),
+        )
+
+    # ---- one consent id -----------------------------------------------------------------------
+
+    async def lookup(self, request: Request, session: Session) -> Response:
+        raw = request.query_params.get("id", "")
+        if not raw.strip():
+            return self.render("consent.html", request, session, consent_id="", history=None)
+        consent_id = self.consent_id(raw)
+        history = await self.store_call(self.store.history(consent_id))
+        await self.audit(session.actor or "?", "lookup", f"consent {consent_id}: {len(history)} records")
+        return self.render("consent.html", request, session, consent_id=consent_id, history=history)
+
+    async def confirm_erase(self, request: Request, session: Session) -> Response:
+        consent_id = self.consent_id(request.query_params.get("id", ""))
+        history = await self.store_call(self.store.history(consent_id))
+        return self.render("erase.html", request, session, consent_id=consent_id, count=len(history), erased=None)
+
+    async def erase(self, request: Request, session: Session) -> Response:
+        form: dict[str, str] = request.state.form
+        consent_id = self.consent_id(form.get("id", ""))
+        if form.get("confirm") != "yes":
+            raise AdminError(400, "Tick the confirmation to erase these records.")
+        erased = await self.store_call(self.store.erase(consent_id))
+        await self.audit(session.actor or "?", "erase", f"consent {consent_id}: {erased} records")
+        return self.render("erase.html", request, session, consent_id=consent_id, count=erased, erased=erased)
+
+    @staticmethod
+    def consent_id(raw: str) -> str:
+        """Consent ids are UUIDs; anything else is a typing mistake worth saying so."""
+        text = raw.strip().lower()
+        try:
+            if str(uuid.UUID(text)) == text:
+                return text
+        except ValueError:
+            pass
+        raise AdminError(400, "A consent id looks like 0b6f7d0e-3c1a-4f7e-9a51-2d8c4b1e6f90.")
+
+    # ---- export and audit log -----------------------------------------------------------------
+
+    async def export(self, request: Request, session: Session) -> Response:
+        try:
+            period = read_period(request.query_params)
+        except PeriodError as error:
+            raise AdminError(400, str(error)) from None
+        revision = f", revision {period.revision}" if period.revision is not None else ""
+        await self.audit(session.actor or "?", "export", f"{period.first} to {period.last}{revision}")
+        return StreamingResponse(
+            csv_chunks(self.store, period),
+            media_type="text/csv; charset=utf-8",
+            headers={**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{filename(period)}"'},
+        )
+
+    async def audit_page(self, request: Request, session: Session) -> Response:
+        entries = await self.store_call(self.store.audit_log(AUDIT_PAGE_SIZE))
+        return self.render("audit.html", request, session, entries=entries, limit=AUDIT_PAGE_SIZE)
