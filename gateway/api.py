@@ -14,6 +14,7 @@ from starlette.types import Receive, Scope, Send
 from .assets import STATIC_DIR
 from .banner import Banner
 from .catalogue import Catalogue
+from .collect import Collector
 from .consent import Consent
 from .cors import CrossOrigin
 from .consent_cookie import consent_token, expire_consent_cookie, set_consent_cookie
@@ -38,7 +39,13 @@ class ConsentAPI:
     """The ASGI app that answers everything under the prefix."""
 
     def __init__(
-        self, settings: Settings, store: ConsentStore, recorder: Recorder, banner: Banner, catalogue: Catalogue
+        self,
+        settings: Settings,
+        store: ConsentStore,
+        recorder: Recorder,
+        banner: Banner,
+        catalogue: Catalogue,
+        collector: Collector | None = None,
     ) -> None:
         self.settings = settings
         self.catalogue = catalogue
@@ -59,6 +66,7 @@ class ConsentAPI:
                 Route(f"{prefix}/services", self.services, methods=["GET"]),
                 Route(f"{prefix}/healthz", self.health, methods=["GET"]),
                 Mount(f"{prefix}/static", StaticFiles(directory=STATIC_DIR)),
+                *(collector.routes() if collector is not None else ()),
             ],
             redirect_slashes=False,
         )

@@ -9,6 +9,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .api import ConsentAPI
 from .banner import Banner
 from .catalogue import Catalogue
+from .collect import Collector
 from .consent import Consent, TokenCodec
 from starlette.requests import cookie_parser
 
@@ -38,7 +39,10 @@ class ConsentMiddleware:
         self.catalogue = load_catalogue(self.settings)
         self.banner = Banner(self.settings, self.catalogue)
         self.recorder = Recorder(self.settings, self.store, self.codec, self.banner.text_hashes)
-        self.api = ConsentAPI(self.settings, self.store, self.recorder, self.banner, self.catalogue)
+        self.collector = Collector(self.settings, self.metrics)
+        self.api = ConsentAPI(
+            self.settings, self.store, self.recorder, self.banner, self.catalogue, collector=self.collector
+        )
         self.page_rules = PageRules(self.settings, self.catalogue, self.banner)
         self.cookie_marker = self.settings.cookie_name.encode() + b"="
         required = self.settings.categories[0].name
@@ -105,10 +109,12 @@ class ConsentMiddleware:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 await self.open_store()
+                await self.collector.start()
             return message
 
         async def send_after_closing_store(message: Message) -> None:
             if message["type"] == "lifespan.shutdown.complete":
+                await self.collector.stop()  # drains queued hits within collect_drain_timeout
                 await self.close_store()
             await send(message)
 
