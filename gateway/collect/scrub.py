@@ -19,7 +19,8 @@ from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunspli
 from .hits import Params
 from .protocol import Protocol
 
-EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# The local part as RFC 5322 allows it, less '/', which in a URL path separates segments.
+EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 REDACTED = "[email]"
 MAX_DECODING_ROUNDS = 4
 
