@@ -300,8 +300,17 @@ def test_a_backend_that_is_not_configured_refuses_hits(db_path, backends) -> Non
 
 
 def test_universal_analytics_collect_and_batch(gateway: Gateway, backends) -> None:
-    hit = {"v": "1", "tid": UA_ID, "cid": "555", "t": "pageview", "uip": "1.2.3.4", "ua": "Custom/1",
-           "dl": f"https://leerplein.test/?mail={EMAIL}", "cd1": EMAIL, "uid": "u-1"}
+    hit = {
+        "v": "1",
+        "tid": UA_ID,
+        "cid": "555",
+        "t": "pageview",
+        "uip": "1.2.3.4",
+        "ua": "Custom/1",
+        "dl": f"https://leerplein.test/?mail={EMAIL}",
+        "cd1": EMAIL,
+        "uid": "u-1",
+    }
     with gateway.client("analytics") as client:
         assert client.get("/_consent/collect", params=hit).status_code == 204
         assert client.post("/_consent/collect", content=urlencode(hit)).status_code == 204
@@ -324,13 +333,25 @@ def test_universal_analytics_collect_and_batch(gateway: Gateway, backends) -> No
 
 
 def test_matomo_get_form_and_bulk(gateway: Gateway, backends) -> None:
-    hit = {"idsite": MATOMO_SITE, "rec": "1", "url": f"https://leerplein.test/zoek?q=excel&email={EMAIL}",
-           "urlref": "https://example.org/?sesskey=abc123", "action_name": f"Profiel {EMAIL}", "uid": "learner-9",
-           "_cvar": json.dumps({"1": ["mail", EMAIL]}), "cip": "1.2.3.4", "token_auth": "guess", "_id": "0123456789abcdef"}
+    hit = {
+        "idsite": MATOMO_SITE,
+        "rec": "1",
+        "url": f"https://leerplein.test/zoek?q=excel&email={EMAIL}",
+        "urlref": "https://example.org/?sesskey=abc123",
+        "action_name": f"Profiel {EMAIL}",
+        "uid": "learner-9",
+        "_cvar": json.dumps({"1": ["mail", EMAIL]}),
+        "cip": "1.2.3.4",
+        "token_auth": "guess",
+        "_id": "0123456789abcdef",
+    }
     with gateway.client("analytics") as client:
         assert client.get("/_consent/matomo.php", params=hit).status_code == 204
-        form = client.post("/_consent/matomo.php", content=urlencode(hit),
-                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+        form = client.post(
+            "/_consent/matomo.php",
+            content=urlencode(hit),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
         assert form.status_code == 204
         bulk = {"requests": ["?" + urlencode(hit), "?" + urlencode({**hit, "action_name": "Home"})]}
         assert client.post("/_consent/matomo.php", json=bulk).status_code == 204
@@ -448,7 +469,10 @@ def test_pages_point_catalogued_scripts_and_the_transport_at_the_gateway(db_path
         html = httpx.get(server.url + "/").text
         consented = httpx.get(server.url + "/", headers={"Cookie": Gateway(settings).cookie("analytics")}).text
     head = html.split("</head>")[0]
-    assert "gtag('set',{transport_url:location.origin+\"/_consent\",server_container_url:location.origin+\"/_consent\"})" in head
+    assert (
+        'gtag(\'set\',{transport_url:location.origin+"/_consent",server_container_url:location.origin+"/_consent"})'
+        in head
+    )
     assert head.index("transport_url") < head.index("banner.js")
     # Ours: first-party, and still held until consent. Not ours: left pointing at Google, held as well.
     assert f'src="/_consent/gtag/js?id={GA4_ID}"' in html
@@ -460,8 +484,12 @@ def test_pages_point_catalogued_scripts_and_the_transport_at_the_gateway(db_path
 
 def test_counters_are_registered_in_the_metrics_registry(gateway: Gateway) -> None:
     rendered = gateway.app.metrics.render()
-    for name in ("gateway_collect_forwarded_total", "gateway_collect_dropped_total", "gateway_collect_failed_total",
-                 "gateway_collect_queue_length"):
+    for name in (
+        "gateway_collect_forwarded_total",
+        "gateway_collect_dropped_total",
+        "gateway_collect_failed_total",
+        "gateway_collect_queue_length",
+    ):
         assert f"# TYPE {name}" in rendered
 
 

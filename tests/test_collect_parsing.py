@@ -23,9 +23,9 @@ PARSERS = [
     parse_single,
     lambda q, b: parse_matomo(q, b, 100),
 ]
-hit_like = st.lists(
-    st.tuples(st.text(min_size=1, max_size=12), st.text(max_size=40)), max_size=8
-).map(lambda pairs: urlencode(pairs).encode())
+hit_like = st.lists(st.tuples(st.text(min_size=1, max_size=12), st.text(max_size=40)), max_size=8).map(
+    lambda pairs: urlencode(pairs).encode()
+)
 
 
 @FUZZ
@@ -130,9 +130,18 @@ def test_user_agents_are_reduced_to_family_major_version_and_os(agent: str, redu
 
 @pytest.mark.parametrize(
     ("address", "public"),
-    [("203.0.113.77", True), ("2001:db8::1", True), ("10.0.0.1", False), ("172.20.1.1", False),
-     ("192.168.0.1", False), ("127.0.0.1", False), ("::1", False), ("fd00::1", False), ("169.254.1.1", False),
-     ("100.64.0.1", False)],
+    [
+        ("203.0.113.77", True),
+        ("2001:db8::1", True),
+        ("10.0.0.1", False),
+        ("172.20.1.1", False),
+        ("192.168.0.1", False),
+        ("127.0.0.1", False),
+        ("::1", False),
+        ("fd00::1", False),
+        ("169.254.1.1", False),
+        ("100.64.0.1", False),
+    ],
 )
 def test_only_public_addresses_count(address: str, public: bool) -> None:
     parsed = parse_address(address)
