@@ -133,7 +133,7 @@ class Settings:
     collect_user_id: bool = False
     collect_strip_parameters: tuple[str, ...] = COLLECT_STRIP_PARAMETERS
     collect_queue_size: int = 10_000
-    collect_concurrency: int = 32
+    collect_concurrency: int = 64
     collect_retries: int = 3
     collect_timeout: float = 5.0
     collect_drain_timeout: float = 5.0

@@ -45,7 +45,7 @@ class Delivery:
         self,
         metrics: Registry,
         queue_size: int = 10_000,
-        concurrency: int = 32,
+        concurrency: int = 64,
         retries: int = 3,
         timeout: float = 5.0,
         drain_timeout: float = 5.0,
@@ -86,7 +86,11 @@ class Delivery:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self.concurrency * 2, ttl_dns_cache=300)
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self.timeout, skip_auto_headers=("User-Agent",), auto_decompress=False
+                connector=connector,
+                timeout=self.timeout,
+                skip_auto_headers=("User-Agent",),
+                auto_decompress=False,
+                cookie_jar=aiohttp.DummyCookieJar(),  # a backend's cookies must never reach the next visitor's hit
             )
         return self._session
 

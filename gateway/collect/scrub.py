@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
@@ -48,6 +49,8 @@ class Scrubber:
         self.protocol = protocol
         self.strip = frozenset(name.lower() for name in strip_parameters)
         self.drop = protocol.dropped_parameters | (frozenset() if keep_user_id else protocol.user_id_parameters)
+        # Visitors of one site send the same few page URLs over and over.
+        self.scrub_url = lru_cache(maxsize=4096)(self._scrub_url)
 
     def scrub(self, params: Params) -> Params:
         kept = []
@@ -68,7 +71,7 @@ class Scrubber:
             kept.append((name, text))
         return kept
 
-    def scrub_url(self, url: str) -> str:
+    def _scrub_url(self, url: str) -> str:
         """A page URL without fragment, credentials, listed query parameters and e-mail addresses."""
         try:
             parts = urlsplit(url.strip())

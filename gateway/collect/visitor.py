@@ -46,9 +46,12 @@ def is_public(address: Address) -> bool:
 def visitor_prefix(scope: Scope, trusted: tuple[Network, ...]) -> str | None:
     """The visitor's anonymised address, or None when there is none we may pass on."""
     address = client_address(scope, trusted)
-    if address is None or not is_public(address):
-        return None
-    return anonymise(address)
+    return None if address is None else public_prefix(address)
+
+
+@lru_cache(maxsize=8192)
+def public_prefix(address: Address) -> str | None:
+    return anonymise(address) if is_public(address) else None
 
 
 @lru_cache(maxsize=4096)
