@@ -71,7 +71,8 @@ class Collector:
         )
 
     async def start(self) -> None:
-        await self.delivery.start()
+        if self.backends:  # nothing configured: no workers
+            await self.delivery.start()
 
     async def stop(self) -> None:
         await self.delivery.stop()

@@ -67,9 +67,10 @@ class FirstPartyPages:
         if matomo is not None:
             command = json.dumps(matomo.protocol.spec["tracker_command"])
             tracker = json.dumps(self.prefix + matomo.protocol.spec["paths"][0])
+            queue = matomo.protocol.spec["command_queue"]
             # Matomo reads its queue when it loads: the site's setTrackerUrl is rewritten on the way in.
             code.append(
-                "(function(){var q=window._paq=window._paq||[],push=q.push;"
+                f"(function(){{var q=window.{queue}=window.{queue}||[],push=q.push;"
                 "q.push=function(){for(var i=0;i<arguments.length;i++){var c=arguments[i];"
                 f"if(c&&c[0]==={command})c[1]=location.origin+{tracker};}}"
                 "return push.apply(q,arguments);};})();"
