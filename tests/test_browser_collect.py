@@ -70,6 +70,32 @@ STUB_GTAG = b"""(function () {
 """
 
 
+MATOMO_SITE = "7"
+MATOMO_PAGE = """<!doctype html><html lang="nl"><head><title>Over ons</title>
+<script>
+  var _paq = window._paq = window._paq || [];
+  _paq.push(['trackPageView']);
+  _paq.push(['setTrackerUrl', '{matomo}/matomo.php']);
+  _paq.push(['setSiteId', '7']);
+</script>
+<script async src="{matomo}/matomo.js"></script>
+</head><body><h1>Over ons</h1></body></html>"""
+
+# What matters of matomo.js here: it applies the queued commands and sends the page view to the tracker URL.
+STUB_MATOMO = b"""(function () {
+  var tracker = null, site = null, queue = window._paq || [];
+  for (var i = 0; i < queue.length; i++) {
+    if (queue[i][0] === 'setTrackerUrl') tracker = queue[i][1];
+    if (queue[i][0] === 'setSiteId') site = queue[i][1];
+  }
+  var query = 'idsite=' + site + '&rec=1&action_name=' + encodeURIComponent(document.title) +
+    '&url=' + encodeURIComponent(location.href) + '&_id=0123456789abcdef&uid=learner-9';
+  fetch(tracker + '?' + query, {method: 'GET', credentials: 'include'});
+  window.__matomoSent = tracker;
+})();
+"""
+
+
 @pytest.fixture(scope="module")
 def stub() -> Iterator[TrackerStub]:
     with TrackerStub() as server:
@@ -100,9 +126,18 @@ def ga4() -> Iterator[CapturingBackend]:
 
 
 @pytest.fixture
-def site(db_path, ga4: CapturingBackend) -> Iterator[ThreadedServer]:
+def matomo() -> Iterator[CapturingBackend]:
+    with CapturingBackend(script=STUB_MATOMO) as backend:
+        yield backend
+
+
+@pytest.fixture
+def site(db_path, ga4: CapturingBackend, matomo: CapturingBackend) -> Iterator[ThreadedServer]:
     async def page(request):
         return HTMLResponse(PAGE)
+
+    async def matomo_page(request):
+        return HTMLResponse(MATOMO_PAGE.format(matomo=matomo.url))
 
     settings = Settings(
         secret_key=SECRET,
@@ -111,8 +146,11 @@ def site(db_path, ga4: CapturingBackend) -> Iterator[ThreadedServer]:
         ga4_measurement_ids=(MEASUREMENT_ID,),
         ga4_endpoint=ga4.url + "/g/collect",
         ga4_script_url=ga4.url + "/gtag/js",
+        matomo_url=matomo.url + "/",
+        matomo_site_ids=(MATOMO_SITE,),
     )
-    app = ConsentMiddleware(Starlette(routes=[Route("/cursus/les-1", page)]), settings=settings)
+    routes = [Route("/cursus/les-1", page), Route("/over-ons", matomo_page)]
+    app = ConsentMiddleware(Starlette(routes=routes), settings=settings)
     with ThreadedServer(app) as server:
         yield server
 
@@ -158,5 +196,34 @@ def test_ga4_hits_go_first_party_and_arrive_anonymised_only_after_consent(browse
         assert [c.path for c in ga4.captured if c.path.endswith("/gtag/js")] == ["/gtag/js"]
         assert not (stub.contacted() - CHROMIUM_SERVICES), stub.contacted()
         assert errors == []
+    finally:
+        context.close()
+
+
+def test_matomo_js_and_its_hits_go_first_party(browser, stub, matomo, site) -> None:
+    stub.clear()
+    context = browser.new_context(
+        ignore_https_errors=True, user_agent=USER_AGENT, extra_http_headers={"X-Forwarded-For": VISITOR_IP}
+    )
+    try:
+        page = context.new_page()
+        page.goto(site.url + "/over-ons?email=jan%40example.nl")
+        page.get_by_role("dialog", name="Cookies op deze leeromgeving").wait_for(state="visible")
+        assert page.locator("script[type='text/plain'][src='/_consent/matomo.js']").count() == 1
+        page.wait_for_load_state("networkidle")
+        assert matomo.captured == []
+
+        page.evaluate("consentGateway.acceptAll()")
+        page.wait_for_function("window.__matomoSent !== undefined")
+        assert page.evaluate("window.__matomoSent") == site.url + "/_consent/matomo.php"
+        [hit] = matomo.wait_for(1)
+        query = dict(hit.query)
+        assert hit.path == "/matomo.php" and query["idsite"] == MATOMO_SITE and query["_id"] == "0123456789abcdef"
+        assert query["url"] == site.url + "/over-ons" and "uid" not in query and "cip" not in query
+        assert hit.header("user-agent") == "Mozilla/5.0 (Linux) Chrome/126.0"
+        assert b"203.0.113" not in matomo.all_bytes() and b"example.nl" not in matomo.all_bytes()
+        # Only the gateway talked to Matomo: one script fetch and the forwarded hit, no browser request.
+        assert sorted(c.path for c in matomo.captured) == ["/matomo.js", "/matomo.php"]
+        assert all(c.header("cookie") is None and c.header("referer") is None for c in matomo.captured)
     finally:
         context.close()
