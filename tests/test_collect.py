@@ -378,11 +378,13 @@ def test_matomo_gets_the_anonymised_address_only_with_a_token(make_gateway, back
         assert client.get("/_consent/matomo.php", params=hit).status_code == 204
         assert client.post("/_consent/matomo.php", json={"requests": ["?" + urlencode(hit)]}).status_code == 204
     hits = backends.matomo.wait_for(2)
-    get = next(h for h in hits if h.method == "GET")
-    assert dict(get.query)["cip"] == "203.0.113.0"
-    assert dict(get.query)["token_auth"] == "operator-token-0123456789"
-    assert dict(get.query)["uid"] == "learner-9"  # enabled by collect_user_id
-    bulk = json.loads(next(h for h in hits if h.method == "POST").body)
+    # The GET hit goes on as a form POST: the token stays out of URLs.
+    form = next(h for h in hits if h.header("content-type") == "application/x-www-form-urlencoded")
+    assert form.method == "POST" and form.query == [] and "token_auth" not in form.target
+    params = dict(form.body_lines()[0])
+    assert params["cip"] == "203.0.113.0" and params["token_auth"] == "operator-token-0123456789"
+    assert params["uid"] == "learner-9"  # enabled by collect_user_id
+    bulk = json.loads(next(h for h in hits if h.header("content-type") == "application/json").body)
     assert bulk["token_auth"] == "operator-token-0123456789"
     assert "cip=203.0.113.0" in bulk["requests"][0]
     assert b"203.0.113.77" not in backends.matomo.all_bytes()
@@ -520,3 +522,9 @@ def test_server_shutdown_drains_queued_hits(make_gateway, backends) -> None:
     assert len(backends.ga4.hits()) < 20  # still queued when the server is told to stop
     gateway.server.stop()
     assert sorted(dict(h.query)["en"] for h in backends.ga4.hits()) == sorted(f"e{n}" for n in range(20))
+
+
+def test_a_head_request_is_no_hit(gateway: Gateway, backends) -> None:
+    with gateway.client("analytics") as client:
+        assert client.head(f"/_consent/g/collect?{ga4_query()}").status_code == 204
+        marker(client, backends.ga4, 1)

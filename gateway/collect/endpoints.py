@@ -18,12 +18,12 @@ from starlette.datastructures import Headers
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from ..catalogue import measurement_protocols
 from ..consent import Consent
 from ..metrics import Registry
 from ..policy import granted_for
 from ..settings import Settings
 from .delivery import Delivery, Outgoing
-from ..catalogue import measurement_protocols
 from .hits import (
     Form,
     HitError,
@@ -144,6 +144,8 @@ class Collector:
             added.append((protocol.user_agent_parameter, user_agent))
         if backend.token is not None and protocol.token_parameter is not None and submission.form is not Form.BULK:
             added.append((protocol.token_parameter, backend.token))
+            if submission.form is Form.QUERY:  # a token goes in a body, never in a URL a log might keep
+                submission.form, submission.shared, submission.events = Form.FORM, [], [submission.shared]
         shared_applies = submission.form is Form.QUERY or (submission.form is Form.LINES and not submission.batch)
         if shared_applies:
             submission.shared = submission.shared + added
@@ -232,6 +234,10 @@ class HitEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         collector, backend = self.collector, self.backend
+        if scope["method"] == "HEAD":  # Starlette routes HEAD with GET; a HEAD is no hit
+            await send(NO_CONTENT)
+            await send({"type": "http.response.body", "body": b""})
+            return
         headers = Headers(scope=scope)
         collector.received.inc(backend=backend.name)
         try:
