@@ -80,6 +80,20 @@ MATOMO_PAGE = """<!doctype html><html lang="nl"><head><title>Over ons</title>
 </script>
 <script async src="{matomo}/matomo.js"></script>
 </head><body><h1>Over ons</h1></body></html>"""
+# Matomo's own snippet: the script element is made by page code, after consent.
+MATOMO_DYNAMIC_PAGE = """<!doctype html><html lang="nl"><head><title>Over ons</title>
+<script>
+  var _paq = window._paq = window._paq || [];
+  _paq.push(['trackPageView']);
+  (function() {{
+    var u = "{matomo}/";
+    _paq.push(['setTrackerUrl', u + 'matomo.php']);
+    _paq.push(['setSiteId', '7']);
+    var d = document, g = d.createElement('script'), s = d.getElementsByTagName('script')[0];
+    g.async = true; g.src = u + 'matomo.js'; s.parentNode.insertBefore(g, s);
+  }})();
+</script>
+</head><body><h1>Over ons</h1></body></html>"""
 
 # What matters of matomo.js here: it applies the queued commands and sends the page view to the tracker URL.
 STUB_MATOMO = b"""(function () {
@@ -137,7 +151,8 @@ def site(db_path, ga4: CapturingBackend, matomo: CapturingBackend) -> Iterator[T
         return HTMLResponse(PAGE)
 
     async def matomo_page(request):
-        return HTMLResponse(MATOMO_PAGE.format(matomo=matomo.url))
+        template = MATOMO_DYNAMIC_PAGE if request.query_params.get("dynamic") else MATOMO_PAGE
+        return HTMLResponse(template.format(matomo=matomo.url))
 
     settings = Settings(
         secret_key=SECRET,
@@ -200,26 +215,31 @@ def test_ga4_hits_go_first_party_and_arrive_anonymised_only_after_consent(browse
         context.close()
 
 
-def test_matomo_js_and_its_hits_go_first_party(browser, stub, matomo, site) -> None:
+@pytest.mark.parametrize("dynamic", [False, True], ids=["script tag", "matomo snippet"])
+def test_matomo_js_and_its_hits_go_first_party(browser, stub, matomo, site, dynamic) -> None:
     stub.clear()
     context = browser.new_context(
         ignore_https_errors=True, user_agent=USER_AGENT, extra_http_headers={"X-Forwarded-For": VISITOR_IP}
     )
     try:
         page = context.new_page()
-        page.goto(site.url + "/over-ons?email=jan%40example.nl")
+        page.goto(site.url + "/over-ons?email=jan%40example.nl" + ("&dynamic=1" if dynamic else ""))
         page.get_by_role("dialog", name="Cookies op deze leeromgeving").wait_for(state="visible")
-        assert page.locator("script[type='text/plain'][src='/_consent/matomo.js']").count() == 1
+        held = "script[type='text/plain'][data-consent-service='matomo']"
+        assert page.locator(held if dynamic else f"{held}[src='/_consent/matomo.js']").count() == 1
         page.wait_for_load_state("networkidle")
         assert matomo.captured == []
 
         page.evaluate("consentGateway.acceptAll()")
         page.wait_for_function("window.__matomoSent !== undefined")
         assert page.evaluate("window.__matomoSent") == site.url + "/_consent/matomo.php"
+        sources = page.evaluate("Array.from(document.scripts, s => s.src).filter(s => s.includes('matomo.js'))")
+        assert sources == [site.url + "/_consent/matomo.js"]
         [hit] = matomo.wait_for(1)
         query = dict(hit.query)
         assert hit.path == "/matomo.php" and query["idsite"] == MATOMO_SITE and query["_id"] == "0123456789abcdef"
-        assert query["url"] == site.url + "/over-ons" and "uid" not in query and "cip" not in query
+        assert query["url"] == site.url + "/over-ons" + ("?dynamic=1" if dynamic else "")
+        assert "uid" not in query and "cip" not in query
         assert hit.header("user-agent") == "Mozilla/5.0 (Linux) Chrome/126.0"
         assert b"203.0.113" not in matomo.all_bytes() and b"example.nl" not in matomo.all_bytes()
         # Only the gateway talked to Matomo: one script fetch and the forwarded hit, no browser request.

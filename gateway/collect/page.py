@@ -75,7 +75,40 @@ class FirstPartyPages:
                 f"if(c&&c[0]==={command})c[1]=location.origin+{tracker};}}"
                 "return push.apply(q,arguments);};})();"
             )
+        code.append(self._script_shim())
         return "".join(code)
+
+    def _script_shim(self) -> str:
+        """Scripts that page code adds (Matomo's snippet, a tag manager) go first-party too.
+
+        Runs before banner.js, whose guard wraps these setters in turn, so a
+        held script is still held and a revived one is pointed at the gateway.
+        """
+        table = []  # [host + path, id parameter or "", [ids], first-party path]
+        ga4 = self.backends.get("ga4")
+        if ga4 is not None:
+            script = ga4.protocol.spec["script"]
+            table.append([_without_scheme(script["url"]), script["id_parameter"], sorted(ga4.ids), script["path"]])
+        matomo = self.backends.get("matomo")
+        if matomo is not None and matomo.script_url is not None:
+            script = matomo.protocol.spec["script"]
+            base = _without_scheme(matomo.script_url).rsplit("/", 1)[0] + "/"
+            table += [[base + name, "", [], script["path"]] for name in script["files"]]
+        if not table:
+            return ""
+        return (
+            f"(function(){{var P=location.origin+{json.dumps(self.prefix)},M={json.dumps(table)};"
+            "function fp(v){try{var u=new URL(v,location.href),k=u.host+u.pathname;"
+            "for(var i=0;i<M.length;i++){var m=M[i];if(k!==m[0])continue;if(!m[1])return P+m[3];"
+            "var id=u.searchParams.get(m[1]);if(m[2].indexOf(id)>=0)return P+m[3]+'?'+m[1]+'='+encodeURIComponent(id);}"
+            "}catch(e){}return v;}"
+            "var S=HTMLScriptElement.prototype,d=Object.getOwnPropertyDescriptor(S,'src');"
+            "Object.defineProperty(S,'src',{configurable:true,enumerable:d.enumerable,get:d.get,"
+            "set:function(v){d.set.call(this,fp(String(v)));}});"
+            "var E=Element.prototype,a=E.setAttribute;E.setAttribute=function(n,v){"
+            "if(this instanceof HTMLScriptElement&&String(n).toLowerCase()==='src')v=fp(String(v));"
+            "return a.call(this,n,v);};})();"
+        )
 
     def _script_url(self, src: str) -> str | None:
         located = _without_scheme(src)
