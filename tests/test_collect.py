@@ -528,3 +528,33 @@ def test_a_head_request_is_no_hit(gateway: Gateway, backends) -> None:
     with gateway.client("analytics") as client:
         assert client.head(f"/_consent/g/collect?{ga4_query()}").status_code == 204
         marker(client, backends.ga4, 1)
+
+
+def test_every_endpoint_answers_fuzzed_requests_with_204_or_a_json_error(db_path, backends) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from starlette.testclient import TestClient
+
+    gateway = Gateway(collect_settings(db_path, backends, collect_max_body=4096))
+    paths = ["/_consent/g/collect", "/_consent/collect", "/_consent/batch", "/_consent/matomo.php"]
+    valid = st.sampled_from(
+        [f"v=2&tid={GA4_ID}&en=x", f"v=1&tid={UA_ID}&t=pageview", f"idsite={MATOMO_SITE}&rec=1", ""]
+    )
+    queries = valid | st.text(max_size=60).map(lambda text: quote(text, safe="=&%+"))
+    bodies = st.binary(max_size=600) | valid.map(str.encode) | st.text(max_size=300).map(str.encode)
+
+    with TestClient(gateway.app, base_url="http://leerplein.test") as client:
+        cookie = gateway.cookie("analytics")
+
+        @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(path=st.sampled_from(paths), query=queries, body=bodies, method=st.sampled_from(["GET", "POST"]))
+        def hit(path: str, query: str, body: bytes, method: str) -> None:
+            headers = {"User-Agent": CHROME, "Cookie": cookie}
+            response = client.request(method, f"{path}?{query}", content=body if method == "POST" else None,
+                                      headers=headers)  # fmt: skip
+            assert response.status_code in (204, 400, 403, 413), (response.status_code, response.text)
+            if response.status_code != 204:
+                assert response.headers["content-type"] == "application/json" and response.json()["error"]
+
+        hit()
+        assert client.get("/_consent/healthz").status_code == 200
