@@ -13,6 +13,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
 from urllib.parse import quote_plus, unquote_plus
 
 Params = list[tuple[str, str]]
@@ -100,10 +101,10 @@ def parse_params(text: str, what: str = "query") -> Params:
     return pairs
 
 
+@lru_cache(maxsize=16384)
 def _unquote(text: str) -> str:
-    if "%" in text or "+" in text:
-        return unquote_plus(text)
-    return text
+    # Cached: the same page URLs, titles and client ids come in again and again.
+    return unquote_plus(text) if "%" in text or "+" in text else text
 
 
 def body_lines(body: str, max_events: int) -> list[Params]:
@@ -174,6 +175,7 @@ def encode(params: Params) -> str:
     return "&".join(_quote(name) + "=" + _quote(text) for name, text in params)
 
 
+@lru_cache(maxsize=16384)
 def _quote(text: str) -> str:
     return text if UNRESERVED.fullmatch(text) else quote_plus(text)
 

@@ -43,15 +43,22 @@ def is_public(address: Address) -> bool:
     return not any(address in network for network in NOT_PUBLIC if network.version == address.version)
 
 
+FORWARDING_HEADERS = (b"x-forwarded-for", b"forwarded")
+
+
 def visitor_prefix(scope: Scope, trusted: tuple[Network, ...]) -> str | None:
     """The visitor's anonymised address, or None when there is none we may pass on."""
-    address = client_address(scope, trusted)
-    return None if address is None else public_prefix(address)
+    peer = scope.get("client")
+    forwarding = tuple((name, value) for name, value in scope["headers"] if name in FORWARDING_HEADERS)
+    return _prefix_for(peer[0] if peer else None, forwarding, trusted)
 
 
 @lru_cache(maxsize=8192)
-def public_prefix(address: Address) -> str | None:
-    return anonymise(address) if is_public(address) else None
+def _prefix_for(peer: str | None, forwarding: tuple[tuple[bytes, bytes], ...], trusted: tuple) -> str | None:
+    """Cached: a visitor sends many hits through the same proxies."""
+    scope = {"type": "http", "client": (peer, 0) if peer else None, "headers": list(forwarding)}
+    address = client_address(scope, trusted)
+    return None if address is None or not is_public(address) else anonymise(address)
 
 
 @lru_cache(maxsize=4096)
