@@ -42,6 +42,20 @@ PAGE = f"""<!doctype html><html lang="nl"><head><title>Les 1</title>
 </script>
 </head><body><h1>Les 1</h1></body></html>"""
 
+# The tag inserted by page code (a loader, a tag manager), not written in the HTML.
+DYNAMIC_PAGE = f"""<!doctype html><html lang="nl"><head><title>Les 1</title>
+<script>
+  window.dataLayer = window.dataLayer || [];
+  function gtag(){{dataLayer.push(arguments);}}
+  gtag('js', new Date());
+  gtag('config', '{MEASUREMENT_ID}');
+  var tag = document.createElement('script');
+  tag.async = true;
+  tag.src = 'https://www.googletagmanager.com/gtag/js?id={MEASUREMENT_ID}';
+  document.head.appendChild(tag);
+</script>
+</head><body><h1>Les 1</h1></body></html>"""
+
 # What matters of gtag.js here: it reads the queued commands, honours transport_url, sends a GA4 hit.
 STUB_GTAG = b"""(function () {
   var dl = window.dataLayer = window.dataLayer || [];
@@ -148,7 +162,7 @@ def matomo() -> Iterator[CapturingBackend]:
 @pytest.fixture
 def site(db_path, ga4: CapturingBackend, matomo: CapturingBackend) -> Iterator[ThreadedServer]:
     async def page(request):
-        return HTMLResponse(PAGE)
+        return HTMLResponse(DYNAMIC_PAGE if request.query_params.get("dynamic") else PAGE)
 
     async def matomo_page(request):
         template = MATOMO_DYNAMIC_PAGE if request.query_params.get("dynamic") else MATOMO_PAGE
@@ -170,7 +184,8 @@ def site(db_path, ga4: CapturingBackend, matomo: CapturingBackend) -> Iterator[T
         yield server
 
 
-def test_ga4_hits_go_first_party_and_arrive_anonymised_only_after_consent(browser, stub, ga4, site) -> None:
+@pytest.mark.parametrize("dynamic", [False, True], ids=["script tag", "inserted by page code"])
+def test_ga4_hits_go_first_party_and_arrive_anonymised_only_after_consent(browser, stub, ga4, site, dynamic) -> None:
     stub.clear()
     context = browser.new_context(
         ignore_https_errors=True, user_agent=USER_AGENT, extra_http_headers={"X-Forwarded-For": VISITOR_IP}
@@ -179,12 +194,14 @@ def test_ga4_hits_go_first_party_and_arrive_anonymised_only_after_consent(browse
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(site.url + "/cursus/les-1?email=jan%40example.nl&token=geheim123&les=1")
+        page.goto(site.url + "/cursus/les-1?email=jan%40example.nl&token=geheim123&les=1" + ("&dynamic=1" * dynamic))
         page.get_by_role("dialog", name="Cookies op deze leeromgeving").wait_for(state="visible")
         page.wait_for_load_state("networkidle")
 
         # Before consent: the tag is held (and already points at the gateway), a hit sent anyway is dropped.
-        assert page.locator(f"script[type='text/plain'][src='/_consent/gtag/js?id={MEASUREMENT_ID}']").count() == 1
+        held = "script[type='text/plain'][data-consent-service='google-analytics']"
+        first_party = f"[src='/_consent/gtag/js?id={MEASUREMENT_ID}']"
+        assert page.locator(held if dynamic else held + first_party).count() == 1
         status = page.evaluate(
             f"fetch('/_consent/g/collect?v=2&tid={MEASUREMENT_ID}&dl=' + encodeURIComponent(location.href),"
             " {method: 'POST', body: 'en=page_view'}).then(r => r.status)"
@@ -200,7 +217,9 @@ def test_ga4_hits_go_first_party_and_arrive_anonymised_only_after_consent(browse
         [hit] = hits
         query = dict(hit.query)
         assert query["tid"] == MEASUREMENT_ID and query["_uip"] == "203.0.113.0"
-        assert query["dl"] == f"{site.url}/cursus/les-1?les=1"
+        assert query["dl"] == f"{site.url}/cursus/les-1?les=1" + ("&dynamic=1" * dynamic)
+        sources = page.evaluate("Array.from(document.scripts, s => s.src).filter(s => s.includes('gtag/js'))")
+        assert sources == [f"{site.url}/_consent/gtag/js?id={MEASUREMENT_ID}"]
         assert [dict(line)["en"] for line in hit.body_lines()] == ["page_view", "user_engagement"]
         assert dict(hit.body_lines()[1])["ep.mail"] == "[email]"
         assert hit.header("user-agent") == "Mozilla/5.0 (Linux) Chrome/126.0"
