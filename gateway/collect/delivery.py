@@ -61,6 +61,7 @@ class Delivery:
         self.workers: list[asyncio.Task] = []
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
         self.closing = False
         self.forwarded = metrics.counter(
             "gateway_collect_forwarded_total", "Analytics hits accepted by the backend.", ["backend"]
@@ -83,7 +84,9 @@ class Delivery:
 
     def session(self) -> aiohttp.ClientSession:
         """The one pooled client session (made on first use, inside the running loop)."""
-        if self._session is None or self._session.closed:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._session_loop is not loop:
+            self._session_loop = loop  # a session of a loop that is gone (a test client's) cannot be reused
             connector = aiohttp.TCPConnector(limit=self.concurrency * 2, ttl_dns_cache=300)
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -103,7 +106,7 @@ class Delivery:
         if self.queue is not None and self._loop is loop:
             return
         # First start, or a new event loop (a test client without lifespan): the old loop's tasks are gone.
-        self._loop, self._session = loop, None
+        self._loop = loop
         self.closing = False
         self.queue = asyncio.Queue(self.queue_size)
         self.workers = [asyncio.create_task(self._work(), name=f"collect-{n}") for n in range(self.concurrency)]
