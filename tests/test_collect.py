@@ -514,7 +514,7 @@ async def test_hits_are_forwarded_when_the_server_sends_no_lifespan(db_path, bac
 
 
 def test_server_shutdown_drains_queued_hits(make_gateway, backends) -> None:
-    backends.ga4.delay = 0.05
+    backends.ga4.delay = 0.2  # 20 hits take 4 s: most are still queued when the server stops
     gateway = make_gateway(collect_concurrency=1, collect_drain_timeout=10)
     with gateway.client("analytics") as client:
         for n in range(20):
