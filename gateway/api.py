@@ -14,6 +14,7 @@ from starlette.types import Receive, Scope, Send
 from .assets import STATIC_DIR
 from .banner import Banner
 from .catalogue import Catalogue
+from .collect import Collector
 from .consent import Consent
 from .cors import CrossOrigin
 from .consent_cookie import consent_token, expire_consent_cookie, set_consent_cookie
@@ -48,6 +49,7 @@ class ConsentAPI:
         banner: Banner,
         catalogue: Catalogue,
         metrics: Registry | None = None,
+        collector: Collector | None = None,
     ) -> None:
         self.settings = settings
         self.catalogue = catalogue
@@ -70,6 +72,7 @@ class ConsentAPI:
                 Mount(f"{prefix}/static", StaticFiles(directory=STATIC_DIR)),
                 Route(f"{prefix}/metrics", MetricsEndpoint(metrics or Registry(), settings.metrics_token)),
                 *admin_routes(settings, store),
+                *(collector.routes() if collector is not None else ()),
             ],
             redirect_slashes=False,
         )

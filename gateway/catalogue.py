@@ -288,6 +288,14 @@ def _builtin_services() -> tuple[Service, ...]:
     return tuple(_service(entry, DEFAULT_CATEGORIES, f"catalogue.json[{i}]") for i, entry in enumerate(raw["services"]))
 
 
+@functools.cache
+def measurement_protocols() -> Mapping[str, Mapping[str, Any]]:
+    """What first-party analytics needs to know per protocol (``ga4``, ``ua``, ``matomo``): the
+    ``collect`` section of catalogue.json (endpoints, script URLs, parameter names)."""
+    raw = json.loads(resources.files(__package__).joinpath("catalogue.json").read_text(encoding="utf-8"))
+    return MappingProxyType({name: MappingProxyType(spec) for name, spec in raw["collect"].items()})
+
+
 def read_open_cookie_database(path: Path) -> dict[str, str]:
     """Cookie patterns to categories from the Open Cookie Database CSV.
 

@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .api import ConsentAPI
 from .banner import Banner
 from .catalogue import Catalogue
+from .collect import Collector
 from .consent import Consent, TokenCodec
 from starlette.requests import cookie_parser
 
@@ -43,7 +44,10 @@ class ConsentMiddleware:
         self.catalogue = load_catalogue(self.settings)
         self.banner = Banner(self.settings, self.catalogue)
         self.recorder = Recorder(self.settings, self.store, self.codec, self.banner.text_hashes, self.metrics)
-        self.api = ConsentAPI(self.settings, self.store, self.recorder, self.banner, self.catalogue, self.metrics)
+        self.collector = Collector(self.settings, self.metrics)
+        self.api = ConsentAPI(
+            self.settings, self.store, self.recorder, self.banner, self.catalogue, self.metrics, collector=self.collector
+        )
         self.page_rules = PageRules(self.settings, self.catalogue, self.banner, self.metrics)
         latency = self.metrics.histogram(
             "gateway_request_duration_seconds", "Time to answer a request, by kind (api or page).", ["kind"]
@@ -134,11 +138,13 @@ class ConsentMiddleware:
             if message["type"] == "lifespan.startup":
                 await self.open_store()
                 self.retention.start()
+                await self.collector.start()
             return message
 
         async def send_after_closing_store(message: Message) -> None:
             if message["type"] == "lifespan.shutdown.complete":
                 await self.retention.stop()
+                await self.collector.stop()  # drains queued hits within collect_drain_timeout
                 await self.close_store()
             await send(message)
 

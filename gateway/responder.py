@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import csp
 from .banner import Banner
 from .catalogue import Catalogue, Service
+from .collect.page import FirstPartyPages
 from .cookies import expire_denied, filter_set_cookies
 from .encoding import SUPPORTED, Transcoder
 from .locale import texts
@@ -66,6 +67,9 @@ class PageRules:
         self._states: dict[frozenset[str], str] = {}
         self.page_cache = PageCache(settings.page_cache_size)
         self._plain_injection: bytes | None = None
+        # First-party analytics: gtag's transport and catalogued tracker scripts pointed at the gateway.
+        self.first_party = FirstPartyPages(settings)
+        self.consent_mode = CONSENT_MODE_DEFAULT + self.first_party.snippet
 
     def state(self, granted: frozenset[str]) -> str:
         if granted not in self._states:
@@ -81,7 +85,7 @@ class PageRules:
 
     def _make_head_injection(self, nonce: str | None) -> bytes:
         nonce_attribute = f' nonce="{nonce}"' if nonce else ""
-        consent_mode = f"<script{nonce_attribute}>{CONSENT_MODE_DEFAULT}</script>".encode()
+        consent_mode = f"<script{nonce_attribute}>{self.consent_mode}</script>".encode()
         # The default comes first: the banner may send an update for a stored choice at once.
         return consent_mode + self.banner.script_tag(nonce)
 
@@ -280,6 +284,7 @@ class PageResponder:
             site_host=self.host,
             head_injection=self.rules.head_injection(nonce),
             placeholder=self.rules.placeholder(language, self.scope.get("path", "/")),
+            first_party=self.rules.first_party.script_url if self.rules.first_party.active else None,
         )
 
     def mark_page(self, headers: MutableHeaders) -> None:

@@ -171,6 +171,7 @@ class RewritePolicy:
     head_injection: bytes = b""
     placeholder: Callable[[Service], str] | None = None
     blocked: list[str] = field(default_factory=list)  # service ids neutralised, for metrics and tests
+    first_party: Callable[[str], str | None] | None = None  # a catalogued script's URL on the gateway, if any
 
     def allows(self, category: str) -> bool:
         return category in self.granted
@@ -366,6 +367,9 @@ class Rewriter:
             return body_start
         if src is not None:
             service = self.policy.catalogue.match_script(src)
+            local = self.policy.first_party(src) if service is not None and self.policy.first_party else None
+            if local is not None:
+                tag.set(b"src", local)  # gtag.js / matomo.js served by the gateway: the vendor never sees the visitor
         else:
             window = INLINE_SCAN_LIMIT + len(b"</script>")
             end = _find_end(buffer, b"</script", body_start, body_start + window)

@@ -77,6 +77,17 @@ DEFAULT_CATEGORIES: tuple[Category, ...] = (
 )
 
 
+# Query parameters removed from page URLs in analytics hits: they carry secrets or personal data.
+COLLECT_STRIP_PARAMETERS: tuple[str, ...] = (
+    "token", "access_token", "id_token", "refresh_token", "auth", "code", "state", "key", "api_key", "apikey",
+    "session", "sessionid", "session_id", "sid", "phpsessid", "jsessionid", "sesskey", "moodlesession", "ticket",
+    "password", "passwd", "pass", "pwd", "secret", "otp",
+    "email", "e-mail", "mail", "name", "firstname", "first_name", "lastname", "last_name", "fullname", "username",
+    "user", "login", "phone", "tel", "mobile", "address", "street", "postcode", "zip", "zipcode", "bsn", "birthdate",
+    "dob", "iban",
+)
+
+
 def _default_categories() -> tuple[Category, ...]:
     return DEFAULT_CATEGORIES
 
@@ -113,6 +124,28 @@ class Settings:
     admin_user: str | None = None
     admin_password_hash: str | None = None
     admin_session_max_age: int = 1800
+    # First-party analytics (gateway.collect); unset endpoints and script URLs default to the catalogue's.
+    ga4_endpoint: str | None = None
+    ga4_measurement_ids: tuple[str, ...] = ()
+    ga4_script_url: str | None = None
+    ga4_category: str = "analytics"
+    ua_endpoint: str | None = None
+    ua_batch_endpoint: str | None = None
+    ua_property_ids: tuple[str, ...] = ()
+    ua_category: str = "analytics"
+    matomo_url: str | None = None
+    matomo_site_ids: tuple[str, ...] = ()
+    matomo_token_auth: str | None = None
+    matomo_category: str = "analytics"
+    collect_user_id: bool = False
+    collect_strip_parameters: tuple[str, ...] = COLLECT_STRIP_PARAMETERS
+    collect_queue_size: int = 10_000
+    collect_concurrency: int = 64
+    collect_retries: int = 3
+    collect_timeout: float = 5.0
+    collect_drain_timeout: float = 5.0
+    collect_max_body: int = 64 * 1024
+    collect_script_ttl: float = 3600.0
 
     def __post_init__(self) -> None:
         keys = (self.secret_key,) if isinstance(self.secret_key, str) else tuple(self.secret_key)
@@ -127,6 +160,7 @@ class Settings:
         self._settle("services", tuple(self.services))
         self._settle("path_policies", self._parsed_path_policies())
         self._validate()
+        _settle_collect(self)
 
     def _parsed_path_policies(self) -> tuple[PathPolicy, ...]:
         if all(isinstance(p, PathPolicy) for p in self.path_policies):
@@ -297,6 +331,7 @@ def _check_type(key: str, raw: Any) -> Any:
 
 TABLE_LISTS = ("path_policies", "services")
 LIST_SETTINGS = ("secret_key", "trusted_proxies", "allowed_origins", "public_hosts")
+LIST_SETTINGS += ("ga4_measurement_ids", "ua_property_ids", "matomo_site_ids", "collect_strip_parameters")
 
 
 def _read_environ(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -362,3 +397,43 @@ def _validate_access(settings: Settings) -> None:
             raise SettingsError(f"admin_password_hash: {error}") from None
     if settings.admin_session_max_age <= 0:
         raise SettingsError("admin_session_max_age: must be a positive number of seconds")
+COLLECT_BACKENDS = (("ga4", "ga4_measurement_ids"), ("ua", "ua_property_ids"), ("matomo", "matomo_site_ids"))
+
+
+def _settle_collect(settings: Settings) -> None:
+    """Validate the first-party analytics settings; ids are checked against the catalogue's patterns."""
+    import re
+
+    from .catalogue import measurement_protocols  # the catalogue knows what a measurement id looks like
+
+    protocols = measurement_protocols()
+    for name in ("ga4_endpoint", "ga4_script_url", "ua_endpoint", "ua_batch_endpoint", "matomo_url"):
+        value = getattr(settings, name) or None
+        if value is not None and not _is_http_url(value):
+            raise SettingsError(f"{name}: {value!r} is not an http:// or https:// URL")
+        settings._settle(name, value)
+    if settings.matomo_url is not None and not settings.matomo_url.endswith("/"):
+        settings._settle("matomo_url", settings.matomo_url + "/")
+    settings._settle("matomo_token_auth", settings.matomo_token_auth or None)
+    for protocol, key in COLLECT_BACKENDS:
+        ids = tuple(dict.fromkeys(str(i).strip() for i in getattr(settings, key) if str(i).strip()))
+        pattern = re.compile(protocols[protocol]["id_pattern"])
+        for measurement_id in ids:
+            if not pattern.fullmatch(measurement_id):
+                raise SettingsError(f"{key}: {measurement_id!r} does not look like a {protocol} id")
+        settings._settle(key, ids)
+        category = getattr(settings, f"{protocol}_category")
+        if category not in settings.category_names:
+            raise SettingsError(f"{protocol}_category: {category!r} is not one of {', '.join(settings.category_names)}")
+    if settings.matomo_site_ids and settings.matomo_url is None:
+        raise SettingsError("matomo_url: required when matomo_site_ids is set")
+    strip = tuple(dict.fromkeys(p.strip().lower() for p in settings.collect_strip_parameters if p.strip()))
+    settings._settle("collect_strip_parameters", strip)
+    for name in ("collect_queue_size", "collect_concurrency", "collect_max_body"):
+        if getattr(settings, name) < 1:
+            raise SettingsError(f"{name}: must be 1 or more")
+    if settings.collect_retries < 0:
+        raise SettingsError("collect_retries: must be 0 or more")
+    for name in ("collect_timeout", "collect_drain_timeout", "collect_script_ttl"):
+        if getattr(settings, name) <= 0:
+            raise SettingsError(f"{name}: must be a positive number of seconds")

@@ -1,0 +1,12 @@
+"""First-party analytics: GA4, Universal Analytics and Matomo hits, consent-checked, anonymised, forwarded.
+
+``Collector`` holds the pieces: ``hits`` (reading each protocol), ``scrub``
+(personal data out), ``visitor`` (cut-down address and user agent),
+``delivery`` (the bounded queue), ``scripts`` (gtag.js and matomo.js from
+the gateway) and ``page`` (pointing a page's trackers at the gateway).
+"""
+
+from .endpoints import Collector
+from .page import FirstPartyPages
+
+__all__ = ["Collector", "FirstPartyPages"]
