@@ -12,25 +12,13 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from helpers import ThreadedServer, rows, site
+from helpers import ThreadedServer, chromium, rows, site
 from test_admin import ADMIN, ALICE, PASSWORD, admin_settings, audit, record, seed
 
 from gateway import ConsentMiddleware
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    # Nothing but the gateway on loopback is reachable.
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-]
 FIRST_DAY = date(2025, 3, 1)
 DAYS = 21
 METHODS = ("accept_all", "reject_all", "custom", "gpc", "withdraw")
@@ -56,16 +44,8 @@ def seeded_choices() -> list:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium("MAP * ~NOTFOUND, EXCLUDE 127.0.0.1") as browser:  # nothing but the gateway is reachable
+        yield browser
 
 
 @pytest.fixture

@@ -15,12 +15,12 @@ from collections.abc import Iterator
 
 import pytest
 from backends import CapturingBackend
-from helpers import SECRET, ThreadedServer
+from helpers import SECRET, ThreadedServer, chromium
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 from stubs import TrackerStub
-from test_browser import CHROMIUM, CHROMIUM_SERVICES, LAUNCH_ARGS, OWN_HOSTS
+from test_browser import CHROMIUM_SERVICES, OWN_HOSTS
 
 from gateway import ConsentMiddleware, Settings
 
@@ -132,19 +132,9 @@ def stub() -> Iterator[TrackerStub]:
 
 @pytest.fixture(scope="module")
 def browser(stub: TrackerStub) -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
     rules = f"MAP * 127.0.0.1:{stub.port}, " + ", ".join(f"EXCLUDE {host}" for host in OWN_HOSTS)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=[*LAUNCH_ARGS, f"--host-resolver-rules={rules}"]
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium(rules) as browser:
+        yield browser
 
 
 @pytest.fixture

@@ -159,15 +159,14 @@ def test_slow_upstream_gives_504(gateway) -> None:
 def test_upstream_down_gives_branded_502_and_the_gateway_keeps_serving(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("GATEWAY_SECRET_KEY", SECRET)
     monkeypatch.setenv("GATEWAY_DATABASE_URL", f"sqlite:///{tmp_path / 'consent.db'}")
-    with ThreadedServer(upstream_site) as doomed:
-        with ThreadedServer(proxy_app(doomed.url)) as gateway:
-            assert httpx.get(gateway.url + "/").status_code == 200
-            doomed.stop()
-            dutch = httpx.get(gateway.url + "/")
-            english = httpx.get(gateway.url + "/", headers={"accept-language": "en"})
-            assert dutch.status_code == 502 and "niet bereikbaar" in dutch.text
-            assert english.status_code == 502 and "unavailable" in english.text
-            assert httpx.get(gateway.url + "/_consent/healthz").status_code == 200
+    with ThreadedServer(upstream_site) as doomed, ThreadedServer(proxy_app(doomed.url)) as gateway:
+        assert httpx.get(gateway.url + "/").status_code == 200
+        doomed.stop()
+        dutch = httpx.get(gateway.url + "/")
+        english = httpx.get(gateway.url + "/", headers={"accept-language": "en"})
+        assert dutch.status_code == 502 and "niet bereikbaar" in dutch.text
+        assert english.status_code == 502 and "unavailable" in english.text
+        assert httpx.get(gateway.url + "/_consent/healthz").status_code == 200
 
 
 def test_serve_needs_an_upstream(monkeypatch) -> None:

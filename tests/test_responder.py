@@ -74,9 +74,8 @@ def test_compressed_html_is_decoded_rewritten_and_encoded_again(settings: Settin
     compressed = compress(page)
     headers = [(b"content-type", b"text/html"), (b"content-encoding", encoding.encode())]
     app = ConsentMiddleware(streaming_app([compressed[:10], compressed[10:]], headers), settings=settings)
-    with TestClient(app) as client:
-        with client.stream("GET", "/") as response:
-            raw = b"".join(response.iter_raw())
+    with TestClient(app) as client, client.stream("GET", "/") as response:
+        raw = b"".join(response.iter_raw())
     assert response.headers["content-encoding"] == encoding
     body = decompress(raw)
     assert body.startswith(b"<html><head>" + app.page_rules.head_injection(None))
