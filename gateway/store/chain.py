@@ -1,7 +1,7 @@
 """Tamper evidence: every consent record is chained to the one before it.
 
-Each record gets a ``digest`` (SHA-256 of a canonical JSON serialisation of
-its fields) and a ``chain`` value, ``SHA-256(previous chain || digest)``,
+Each record gets a ``digest`` (SHA-256 of a canonical encoding of its fields,
+``encode_fields``) and a ``chain`` value, ``SHA-256(previous chain || digest)``,
 starting from 32 zero bytes. Records are chained in ``seq`` order, and a
 store extends the chain under its write lock, so with several writing
 processes the chain stays one line. Changing a field breaks that record's
@@ -36,34 +36,64 @@ from . import ConsentRecord
 GENESIS = bytes(32)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+SEPARATOR = "\x1f"  # ASCII unit separator
+FIELD_COUNT = 13
+_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def canonical(record: ConsentRecord) -> bytes:
-    """The bytes a record's digest covers: compact JSON of its fields in a fixed order, the time in
-    whole microseconds since 1970 UTC, categories as comma-separated text."""
+    """The bytes a record's digest covers (see ``encode_fields``)."""
     return encode_fields(
-        [
-            record.consent_id,
-            (record.recorded_at - EPOCH) // ONE_MICROSECOND,
-            ",".join(record.granted),
-            ",".join(record.denied),
-            record.revision,
-            record.method,
-            record.language,
-            record.banner_hash,
-            record.page_path,
-            record.ip_prefix,
-            record.browser,
-            record.device,
-            record.gpc,
-        ]
+        record.consent_id,
+        (record.recorded_at - EPOCH) // ONE_MICROSECOND,
+        ",".join(record.granted),
+        ",".join(record.denied),
+        record.revision,
+        record.method,
+        record.language,
+        record.banner_hash,
+        record.page_path,
+        record.ip_prefix,
+        record.browser,
+        record.device,
+        record.gpc,
     )
 
 
-def encode_fields(fields: list) -> bytes:
-    """``canonical`` for fields a store has already laid out (in ``canonical``'s order)."""
-    return _encode(fields).encode()
+def encode_fields(
+    consent_id: str,
+    microseconds: int,
+    granted: str,
+    denied: str,
+    revision: int,
+    method: str,
+    language: str,
+    banner_hash: str,
+    page_path: str,
+    ip_prefix: str | None,
+    browser: str,
+    device: str,
+    gpc: bool,
+) -> bytes:
+    """A record's fields in a fixed order, as UTF-8: the time in whole microseconds since 1970 UTC,
+    categories as comma-separated text, and last a flags number (1: GPC, 2: no IP prefix).
+
+    The fields are joined with ``SEPARATOR``; when no field holds that character itself the text
+    has exactly ``FIELD_COUNT - 1`` of them and splits back into the fields, so two different
+    records never encode alike. A record with the separator in a field (never written by the
+    gateway, but not refused either) is spelt out as JSON behind ``FIELD_COUNT`` separators
+    instead (JSON escapes the character), which no joined record can equal. One string
+    formatting and one ``count`` per record: a few times cheaper than a JSON encoder."""
+    flags = (1 if gpc else 0) | (2 if ip_prefix is None else 0)
+    text = (
+        f"{consent_id}\x1f{microseconds}\x1f{granted}\x1f{denied}\x1f{revision}\x1f{method}\x1f{language}"
+        f"\x1f{banner_hash}\x1f{page_path}\x1f{ip_prefix or ''}\x1f{browser}\x1f{device}\x1f{flags}"
+    )
+    if text.count(SEPARATOR) != FIELD_COUNT - 1:
+        fields = [consent_id, microseconds, granted, denied, revision, method, language, banner_hash, page_path,
+                  ip_prefix, browser, device, flags]
+        text = SEPARATOR * FIELD_COUNT + _encode_json(fields)
+    return text.encode()
 
 
 def digest(record: ConsentRecord) -> bytes:

@@ -212,39 +212,32 @@ def chain_existing_records(connection: sqlite3.Connection) -> None:
 
 def to_row(record: ConsentRecord) -> tuple:
     """The stored columns but the chain, which the writer adds in commit order."""
-    seconds = record.recorded_at.timestamp()
+    recorded_at = record.recorded_at
     granted = ",".join(record.granted)
     denied = ",".join(record.denied)
-    fields = [  # chain.canonical(record), reusing the texts at hand
-        record.consent_id,
-        (record.recorded_at - EPOCH) // ONE_MICROSECOND,
-        granted,
-        denied,
-        record.revision,
-        record.method,
-        record.language,
-        record.banner_hash,
-        record.page_path,
-        record.ip_prefix,
-        record.browser,
-        record.device,
-        record.gpc,
-    ]
+    consent_id = record.consent_id
+    revision, method, language = record.revision, record.method, record.language
+    banner_hash, page_path, ip_prefix = record.banner_hash, record.page_path, record.ip_prefix
+    browser, device, gpc = record.browser, record.device, record.gpc
+    encoded = encode_fields(  # chain.canonical(record), reusing the texts at hand
+        consent_id, (recorded_at - EPOCH) // ONE_MICROSECOND, granted, denied, revision, method, language,
+        banner_hash, page_path, ip_prefix, browser, device, gpc,
+    )
     return (
-        id_key(record.consent_id),
-        seconds,
+        id_key(consent_id),
+        recorded_at.timestamp(),
         granted,
         denied,
-        record.revision,
-        record.method,
-        record.language,
-        record.banner_hash,
-        record.page_path,
-        record.ip_prefix,
-        record.browser,
-        record.device,
-        int(record.gpc),
-        sha256(encode_fields(fields)).digest(),
+        revision,
+        method,
+        language,
+        banner_hash,
+        page_path,
+        ip_prefix,
+        browser,
+        device,
+        1 if gpc else 0,
+        sha256(encoded).digest(),
     )
 
 
@@ -373,10 +366,11 @@ class SQLiteStore(ConsentStore):
     @staticmethod
     def _linked(rows: list[tuple], head: bytes) -> tuple[list, bytes]:
         values: list = []
+        extend, append, hash_of = values.extend, values.append, sha256
         for row in rows:
-            head = link(head, row[-1])
-            values += row
-            values.append(head)
+            head = hash_of(head + row[-1]).digest()  # chain.link, inlined: this runs once per row
+            extend(row)
+            append(head)
         return values, head
 
     async def latest(self, consent_id: str) -> ConsentRecord | None:
