@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -82,6 +83,7 @@ class Delivery:
         self.failed = metrics.counter(
             "gateway_collect_failed_total", "Analytics hits the backend did not take after every retry.", ["backend"]
         )
+        self._forwarded: dict[str, Callable[[], None]] = {}
         self.retried = metrics.counter(
             "gateway_collect_retries_total", "Repeated attempts to deliver an analytics hit.", ["backend"]
         )
@@ -204,11 +206,17 @@ class Delivery:
             status = await self.send(item)
             if status is not None and status < 500:
                 if status < 400:
-                    self.forwarded.inc(backend=item.backend)
+                    self.count_forwarded(item.backend)
                 else:  # the backend refused the hit: sending it again changes nothing
                     self.failed.inc(backend=item.backend)
                 return
         self.failed.inc(backend=item.backend)
+
+    def count_forwarded(self, backend: str) -> None:
+        increment = self._forwarded.get(backend)
+        if increment is None:  # checked once per backend: this runs for every hit
+            increment = self._forwarded[backend] = self.forwarded.incrementer(backend=backend)
+        increment()
 
     def backoff(self, attempt: int) -> float:
         """Full jitter: anywhere up to base * 2^(attempt-1), so retries of many hits spread out."""

@@ -231,6 +231,7 @@ class HitEndpoint:
         self.collector = collector
         self.backend = backend
         self.parse = parse
+        self.count_received = collector.received.incrementer(backend=backend.name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         collector, backend = self.collector, self.backend
@@ -239,7 +240,7 @@ class HitEndpoint:
             await send({"type": "http.response.body", "body": b""})
             return
         headers = Headers(scope=scope)
-        collector.received.inc(backend=backend.name)
+        self.count_received()
         try:
             body = b""
             if scope["method"] == "POST":
