@@ -208,3 +208,54 @@ def test_large_bodies_are_paced_by_the_reader_and_arrive_whole() -> None:
     assert received == body
     assert most_buffered <= HIGH_WATER + 256 * 1024  # reading paused: the page is not held whole in memory
     assert kept == 1
+
+
+def test_a_request_body_is_sent_with_the_head_and_the_connection_is_kept() -> None:
+    received: list[tuple[bytes, bytes]] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                received.append((head, await reader.readexactly(length)))
+                writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    async def scenario():
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        pool = UpstreamPool(url, 5, 5)
+        statuses = []
+        for n in range(3):
+            body = b"en=page_view\nen=scroll&n=%d" % n
+            head = b"POST /g/collect?v=2 HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+            response = await pool.request(head, body, resend=False)
+            statuses.append((response.status, await response.read()))
+            pool.release(response)
+        kept = len(pool.idle)
+        pool.close()
+        server.close()
+        await server.wait_closed()
+        return statuses, kept
+
+    statuses, kept = run(scenario())
+    assert statuses == [(204, b"")] * 3 and kept == 1
+    assert [body for _, body in received] == [b"en=page_view\nen=scroll&n=%d" % n for n in range(3)]
+    assert received[2][0].startswith(b"POST /g/collect?v=2 HTTP/1.1\r\n")
+
+
+def test_a_request_not_safe_to_repeat_is_not_sent_again_on_a_fresh_connection() -> None:
+    async def scenario():
+        # Request 2 arrives on the kept connection and the upstream drops it: the caller hears of it.
+        async with Upstream(lambda n, head: None if n == 2 else ok(b"page %d" % n)) as upstream:
+            pool = UpstreamPool(upstream.url, 5, 5)
+            await fetch(pool)
+            with pytest.raises(UpstreamClosed):
+                await pool.request(b"GET / HTTP/1.1\r\nhost: upstream\r\n\r\n", resend=False)
+            pool.close()
+            return upstream.connections, len(upstream.requests)
+
+    assert run(scenario()) == (1, 2)

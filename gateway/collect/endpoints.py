@@ -201,20 +201,28 @@ def check_ids(backend: Backend, submission: Submission) -> None:
 
 async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
     declared = headers.get("content-length", "")
-    too_large = HitError(413, "body_too_large", f"the body may be at most {limit} bytes")
     if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    body = bytearray()
-    more = True
-    while more:
-        message = await receive()
+        raise body_too_large(limit)
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):  # the usual case: one piece
+        body = message.get("body", b"")
+        if len(body) > limit:
+            raise body_too_large(limit)
+        return body
+    buffer = bytearray()
+    while True:
         if message["type"] == "http.disconnect":
             raise HitError(400, "disconnected", "the client went away")
-        body += message.get("body", b"")
-        if len(body) > limit:
-            raise too_large
-        more = message.get("more_body", False)
-    return bytes(body)
+        buffer += message.get("body", b"")
+        if len(buffer) > limit:
+            raise body_too_large(limit)
+        if not message.get("more_body", False):
+            return bytes(buffer)
+        message = await receive()
+
+
+def body_too_large(limit: int) -> HitError:
+    return HitError(413, "body_too_large", f"the body may be at most {limit} bytes")
 
 
 async def send_json_error(send: Send, error: HitError) -> None:
@@ -231,6 +239,7 @@ class HitEndpoint:
         self.collector = collector
         self.backend = backend
         self.parse = parse
+        self.count_received = collector.received.incrementer(backend=backend.name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         collector, backend = self.collector, self.backend
@@ -239,7 +248,7 @@ class HitEndpoint:
             await send({"type": "http.response.body", "body": b""})
             return
         headers = Headers(scope=scope)
-        collector.received.inc(backend=backend.name)
+        self.count_received()
         try:
             body = b""
             if scope["method"] == "POST":

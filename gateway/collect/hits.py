@@ -20,6 +20,7 @@ Params = list[tuple[str, str]]
 
 MAX_FIELDS = 400  # parameters in one hit
 MAX_LINE = 16 * 1024
+CACHED_LENGTH = 256  # fields up to this long are cached whole (bounded memory: 8192 of each)
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
 
@@ -94,11 +95,21 @@ def parse_params(text: str, what: str = "query") -> Params:
     for field_ in fields:
         if not field_:
             continue  # "a=1&&b=2": an empty field carries nothing
-        name, equals, text_value = field_.partition("=")
-        if not equals or not name:
+        pair = _pair(field_) if len(field_) <= CACHED_LENGTH else _read_pair(field_)
+        if pair is None:
             raise HitError(400, "malformed_hit", f"the {what} is not name=value pairs joined by &")
-        pairs.append((_unquote(name), _unquote(text_value)))
+        pairs.append(pair)
     return pairs
+
+
+def _read_pair(field_: str) -> tuple[str, str] | None:
+    name, equals, text_value = field_.partition("=")
+    if not equals or not name:
+        return None
+    return _unquote(name), _unquote(text_value)
+
+
+_pair = lru_cache(maxsize=8192)(_read_pair)  # the same fields come in again and again
 
 
 @lru_cache(maxsize=16384)
@@ -172,7 +183,14 @@ def parse_bulk(text: str, max_events: int) -> list[Params]:
 
 def encode(params: Params) -> str:
     """``urlencode``'s output, without quoting what needs no quoting (most values)."""
-    return "&".join(_quote(name) + "=" + _quote(text) for name, text in params)
+    return "&".join([_encode_short(pair) if len(pair[1]) <= CACHED_LENGTH else _encode_pair(pair) for pair in params])
+
+
+def _encode_pair(pair: tuple[str, str]) -> str:
+    return _quote(pair[0]) + "=" + _quote(pair[1])
+
+
+_encode_short = lru_cache(maxsize=8192)(_encode_pair)
 
 
 @lru_cache(maxsize=16384)

@@ -24,6 +24,7 @@ from .protocol import Protocol
 EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 REDACTED = "[email]"
 MAX_DECODING_ROUNDS = 4
+CACHED_LENGTH = 256  # values up to this long are cached (bounded memory: at most 8192 pairs per protocol)
 
 
 def redact_emails(text: str) -> str:
@@ -51,25 +52,34 @@ class Scrubber:
         self.drop = protocol.dropped_parameters | (frozenset() if keep_user_id else protocol.user_id_parameters)
         # Visitors of one site send the same few page URLs over and over.
         self.scrub_url = lru_cache(maxsize=4096)(self._scrub_url)
+        self.scrub_short = lru_cache(maxsize=8192)(self.scrub_pair)
 
     def scrub(self, params: Params) -> Params:
         kept = []
-        for name, text in params:
-            if name in self.drop:
-                continue
-            if name in self.protocol.url_parameters:
-                text = self.scrub_url(text)
-            elif name in self.protocol.json_parameters:
-                cleaned = scrub_json(text)
-                if cleaned is None:
-                    continue
-                text = cleaned
-            elif looks_like_url(text):
-                text = self.scrub_url(text)  # ep.page_location, ep.link_url and the like
-            else:
-                text = redact_emails(text)
-            kept.append((name, text))
+        for pair in params:
+            # Most pairs (ids, page URLs, titles, event names) come again and again: short ones are cached.
+            cleaned = self.scrub_short(pair) if len(pair[1]) <= CACHED_LENGTH else self.scrub_pair(pair)
+            if cleaned is not None:
+                kept.append(cleaned)
         return kept
+
+    def scrub_pair(self, pair: tuple[str, str]) -> tuple[str, str] | None:
+        """The pair as it may be forwarded, or None when it goes."""
+        name, text = pair
+        if name in self.drop:
+            return None
+        if name in self.protocol.url_parameters:
+            text = self.scrub_url(text)
+        elif name in self.protocol.json_parameters:
+            cleaned = scrub_json(text)
+            if cleaned is None:
+                return None
+            text = cleaned
+        elif looks_like_url(text):
+            text = self.scrub_url(text)  # ep.page_location, ep.link_url and the like
+        else:
+            text = redact_emails(text)
+        return pair if text is pair[1] else (name, text)
 
     def _scrub_url(self, url: str) -> str:
         """A page URL without fragment, credentials, listed query parameters and e-mail addresses."""
