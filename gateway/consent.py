@@ -130,10 +130,15 @@ class TokenCodec:
 
     def loads(self, token: str | None) -> Consent | None:
         """The consent in ``token``, or ``None`` when it cannot be trusted."""
+        verified = self.loads_signed(token)
+        return verified[0] if verified is not None else None
+
+    def loads_signed(self, token: str | None) -> tuple[Consent, int] | None:
+        """The consent in ``token`` and when it was signed (Unix seconds), or ``None`` when it cannot be trusted."""
         if not token:
             return None
         try:
-            encoded = self._signer.unsign(token, max_age=self.max_age)
+            encoded, signed_at = self._signer.unsign(token, max_age=self.max_age, return_timestamp=True)
             payload = json.loads(base64.urlsafe_b64decode(encoded + b"=" * (-len(encoded) % 4)))
             consent = Consent(
                 id=str(uuid.UUID(payload["i"])),
@@ -145,4 +150,9 @@ class TokenCodec:
             )
         except (BadSignature, binascii.Error, ValueError, KeyError, TypeError, AttributeError):
             return None
-        return consent
+        return consent, int(signed_at.timestamp())
+
+    def is_fresh(self, signed_at: int, now: float | None = None) -> bool:
+        """Is a token signed at ``signed_at`` still within ``max_age``? The same rule as itsdangerous' ``unsign``."""
+        age = int(now if now is not None else time.time()) - signed_at
+        return 0 <= age <= self.max_age
