@@ -13,6 +13,8 @@ import base64
 import binascii
 import hmac
 import json
+import os
+import threading
 import time
 import uuid
 from collections.abc import Iterable
@@ -59,8 +61,42 @@ class Consent:
         }
 
 
+class RandomPool:
+    """``os.urandom`` bytes fetched in bulk and handed out in slices.
+
+    ``uuid.uuid4()`` calls ``os.urandom(16)`` per id, and that call lets go of
+    the GIL: under load the store's writer thread then takes the interpreter
+    for a whole switch interval, once per recorded choice. The bytes are the
+    same CSPRNG output; a forked child starts with an empty pool so no two
+    processes ever hand out the same bytes.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.lock = threading.Lock()
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)
+
+    def reset(self) -> None:
+        self.buffer = b""
+        self.offset = 0
+
+    def take(self, count: int) -> bytes:
+        with self.lock:
+            if self.offset + count > len(self.buffer):
+                self.buffer = os.urandom(max(self.size, count))
+                self.offset = 0
+            start = self.offset
+            self.offset += count
+            return self.buffer[start : self.offset]
+
+
+RANDOM = RandomPool()
+
+
 def new_consent_id() -> str:
-    return str(uuid.uuid4())
+    """A random (version 4) UUID, as ``uuid.uuid4()`` makes it."""
+    return str(uuid.UUID(bytes=RANDOM.take(16), version=4))
 
 
 class KeyCachingSigner(TimestampSigner):
