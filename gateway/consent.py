@@ -25,6 +25,7 @@ from itsdangerous.encoding import base64_decode, base64_encode, want_bytes
 
 METHODS = ("accept_all", "reject_all", "custom", "gpc", "withdraw")
 TOKEN_SALT = "consent-gateway.cookie"
+COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # what json.dumps(separators=...) builds on every call
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ class TokenCodec:
         }
         if consent.gpc:
             payload["g"] = 1
-        raw = json.dumps(payload, separators=(",", ":")).encode()
+        raw = COMPACT_JSON.encode(payload).encode()
         encoded = base64.urlsafe_b64encode(raw).rstrip(b"=")
         return self._signer.sign(encoded).decode("ascii")
 

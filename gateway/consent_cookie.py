@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
 from starlette.responses import Response
 from starlette.types import Scope
@@ -15,7 +14,8 @@ from .settings import Settings
 
 
 def consent_token(scope: Scope, settings: Settings) -> str | None:
-    return cookie_parser(Headers(scope=scope).get("cookie", "")).get(settings.cookie_name)
+    cookie = next((value for name, value in scope["headers"] if name == b"cookie"), None)
+    return cookie_parser(cookie.decode("latin-1")).get(settings.cookie_name) if cookie else None
 
 
 # Characters http.cookies leaves unquoted; a signed token only uses base64url and dots.
