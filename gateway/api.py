@@ -116,9 +116,10 @@ class ConsentAPI:
             }
         )
         set_consent_cookie(response, token, request.scope, self.settings)
-        response.raw_headers.extend(
-            expire_denied(request.scope, consent.categories, self.settings.category_names, self.catalogue)
-        )
+        if has_cookies(request.scope):  # without cookies there is nothing to expire
+            response.raw_headers.extend(
+                expire_denied(request.scope, consent.categories, self.settings.category_names, self.catalogue)
+            )
         return response
 
     async def confirm(
@@ -208,6 +209,10 @@ class ConsentAPI:
         except Exception as error:
             return JSONResponse({"status": "failing", "store": type(error).__name__}, status_code=503)
         return JSONResponse({"status": "ok"})
+
+
+def has_cookies(scope: Scope) -> bool:
+    return any(name == b"cookie" for name, _ in scope["headers"])
 
 
 def body_token(body: Any) -> str | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers
+import re
+from functools import lru_cache
+
 from starlette.requests import cookie_parser
 from starlette.responses import Response
 from starlette.types import Scope
@@ -12,21 +14,41 @@ from .settings import Settings
 
 
 def consent_token(scope: Scope, settings: Settings) -> str | None:
-    return cookie_parser(Headers(scope=scope).get("cookie", "")).get(settings.cookie_name)
+    cookie = next((value for name, value in scope["headers"] if name == b"cookie"), None)
+    return cookie_parser(cookie.decode("latin-1")).get(settings.cookie_name) if cookie else None
+
+
+# Characters http.cookies leaves unquoted; a signed token only uses base64url and dots.
+UNQUOTED_VALUE = re.compile(r"[A-Za-z0-9!#$%&'*+\-.^_`|~:]+")
 
 
 def set_consent_cookie(response: Response, token: str, scope: Scope, settings: Settings) -> None:
     # Not HttpOnly: the banner script reads the (signed) payload to know what to revive.
+    secure = request_scheme(scope, settings.trusted_proxies) == "https"
+    if UNQUOTED_VALUE.fullmatch(token):
+        attributes = cookie_attributes(settings.cookie_name, settings.cookie_max_age, settings.cookie_domain, secure)
+        response.raw_headers.append((b"set-cookie", f"{settings.cookie_name}={token}{attributes}".encode("latin-1")))
+        return
     response.set_cookie(
         settings.cookie_name,
         token,
         max_age=settings.cookie_max_age,
         path="/",
         domain=settings.cookie_domain,
-        secure=request_scheme(scope, settings.trusted_proxies) == "https",
+        secure=secure,
         httponly=False,
         samesite="lax",
     )
+
+
+@lru_cache(maxsize=64)
+def cookie_attributes(name: str, max_age: int, domain: str | None, secure: bool) -> str:
+    """Everything after ``name=value`` in the header Starlette's ``set_cookie`` builds, made once:
+    ``http.cookies`` costs tens of microseconds per response and the attributes never change."""
+    probe = Response()
+    probe.set_cookie(name, "v", max_age=max_age, path="/", domain=domain, secure=secure, httponly=False, samesite="lax")
+    header = probe.raw_headers[-1][1].decode("latin-1")
+    return header[len(f"{name}=v"):]
 
 
 def expire_consent_cookie(response: Response, scope: Scope, settings: Settings) -> None:

@@ -13,6 +13,7 @@ from .banner import Banner
 from .catalogue import Catalogue
 from .collect import Collector
 from .consent import Consent, TokenCodec
+from .consent_cache import VerifiedTokens
 from starlette.requests import cookie_parser
 
 from .metrics import Registry
@@ -40,6 +41,7 @@ class ConsentMiddleware:
         self.settings = settings if settings is not None else Settings.load()
         self.metrics = Registry()  # every component registers its figures here, for /_consent/metrics
         self.codec = TokenCodec(self.settings.secret_key, self.settings.cookie_max_age)
+        self.verified_tokens = VerifiedTokens(self.codec)  # the same cookie comes back with every request
         self.store = store if store is not None else open_store(self.settings.database_url)
         self.catalogue = load_catalogue(self.settings)
         self.banner = Banner(self.settings, self.catalogue)
@@ -106,7 +108,7 @@ class ConsentMiddleware:
     def read_consent(self, cookie: bytes, gpc: bool) -> Consent:
         consent = None
         if self.cookie_marker in cookie:
-            consent = self.codec.loads(cookie_parser(cookie.decode("latin-1")).get(self.settings.cookie_name))
+            consent = self.verified_tokens.loads(cookie_parser(cookie.decode("latin-1")).get(self.settings.cookie_name))
         if consent is None or consent.revision != self.settings.revision:
             return self.undecided[gpc]
         return consent

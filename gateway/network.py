@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from functools import lru_cache
 
 from starlette.datastructures import Headers
 from starlette.types import Scope
@@ -18,8 +19,12 @@ from .settings import Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+@lru_cache(maxsize=4096)
 def parse_address(text: str) -> Address | None:
-    """An address from a header element: brackets, ports and quotes removed."""
+    """An address from a header element: brackets, ports and quotes removed.
+
+    Cached: ``ipaddress`` parsing costs tens of microseconds and runs several
+    times per consent write; addresses are immutable, the cache is bounded."""
     text = text.strip().strip('"')
     if text.startswith("["):
         text = text[1:].split("]", 1)[0]
@@ -69,6 +74,7 @@ def client_address(scope: Scope, trusted: Sequence[Network]) -> Address | None:
     return address
 
 
+@lru_cache(maxsize=4096)
 def anonymise(address: Address | None) -> str | None:
     """Google's definition: IPv4 keeps /24, IPv6 keeps /48; IPv4-mapped counts as IPv4."""
     if address is None:

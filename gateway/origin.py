@@ -56,14 +56,28 @@ def request_origin(scope: Scope, trusted: Sequence[Network]) -> str | None:
 
 def is_cross_site(scope: Scope, trusted: Sequence[Network], allowed: Collection[str] = ()) -> bool:
     """Does a browser say this request comes from a site other than ours and the allowed ones?"""
-    headers = Headers(scope=scope)
-    claimed = headers.get("origin") or headers.get("referer")
+    origin, referer, fetch_site = first_values(scope, (b"origin", b"referer", b"sec-fetch-site"))
+    claimed = origin or referer
     claimed_origin = normalise_origin(claimed) if claimed else None
     if claimed_origin is not None and claimed_origin in allowed:
         return False
-    if headers.get("sec-fetch-site") == "cross-site":
+    if fetch_site == "cross-site":
         return True
     if claimed is None:
         return False
     own = request_origin(scope, trusted)
     return own is None or claimed_origin != own
+
+
+def first_values(scope: Scope, names: tuple[bytes, ...]) -> list[str | None]:
+    """The first value of each header in ``names`` (lower case), in one pass; ``None`` when absent.
+
+    ``Headers.get`` walks the list once per name and raises inside for a missing
+    one; this runs on every consent write."""
+    values: list[str | None] = [None] * len(names)
+    for name, value in scope["headers"]:
+        if name in names:
+            index = names.index(name)
+            if values[index] is None:
+                values[index] = value.decode("latin-1")
+    return values

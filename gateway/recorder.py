@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from datetime import datetime, UTC
 from urllib.parse import urlsplit
 
-from starlette.datastructures import Headers
 from starlette.types import Scope
 
 from .consent import Consent, TokenCodec, new_consent_id
@@ -24,8 +23,16 @@ GPC_DENIED_CATEGORIES = frozenset({"marketing"})
 MAX_PATH_LENGTH = 512
 
 
+def header(scope: Scope, name: bytes) -> str:
+    """The first value of one request header (lower-case ``name``), without building a ``Headers``."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
 def sends_gpc(scope: Scope) -> bool:
-    return Headers(scope=scope).get("sec-gpc", "").strip() == "1"
+    return header(scope, b"sec-gpc").strip() == "1"
 
 
 def clean_path(page: str | None) -> str:
@@ -64,12 +71,16 @@ class Recorder:
         self.store = store
         self.codec = codec
         self.text_hashes = text_hashes
+        self.category_names = settings.category_names  # a property that builds a tuple: read it once
+        self.known = frozenset(self.category_names)
         registry = metrics if metrics is not None else Registry()
         self.choices = registry.counter("gateway_choices_total", "Choices stored, by method.", ["method"])
         self.category_choices = registry.counter(
             "gateway_choice_categories_total", "Stored choices per category, granted or denied.",
             ["category", "decision"],
         )
+        # One incrementer per (method, granted) seen, made on first use so unused samples stay absent.
+        self._counters: dict[tuple[str, frozenset[str]], list] = {}
 
     def previous(self, token: str | None) -> Consent | None:
         """The visitor's earlier consent, even under an older revision: its id carries over."""
@@ -95,13 +106,14 @@ class Recorder:
             method=method,
             gpc=gpc,
         )
-        agent = classify(Headers(scope=scope).get("user-agent", ""))
+        agent = classify(header(scope, b"user-agent"))
+        names = self.category_names
         await self.store.record(
             ConsentRecord(
                 consent_id=consent.id or "",
                 recorded_at=datetime.fromtimestamp(now, UTC),
-                granted=tuple(c for c in self.settings.category_names if c in granted),
-                denied=tuple(c for c in self.settings.category_names if c not in granted),
+                granted=tuple(c for c in names if c in granted),
+                denied=tuple(c for c in names if c not in granted),
                 revision=self.settings.revision,
                 method=method,
                 language=language,
@@ -118,6 +130,13 @@ class Recorder:
 
     def count(self, method: str, granted: frozenset[str]) -> None:
         """Metrics move only for choices that were stored."""
-        self.choices.inc(method=method)
-        for category in self.settings.category_names:
-            self.category_choices.inc(category=category, decision="granted" if category in granted else "denied")
+        increments = self._counters.get((method, granted))
+        if increments is None:
+            increments = [self.choices.incrementer(method=method)] + [
+                self.category_choices.incrementer(category=c, decision="granted" if c in granted else "denied")
+                for c in self.category_names
+            ]
+            if granted <= self.known:  # only known categories: the cache stays bounded
+                self._counters[(method, granted)] = increments
+        for increment in increments:
+            increment()

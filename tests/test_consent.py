@@ -81,3 +81,24 @@ def test_undecided_consent_grants_only_functional() -> None:
     undecided = Consent.undecided(revision=2)
     assert not undecided.decided
     assert undecided.allows("functional") and not undecided.allows("analytics")
+
+
+def test_consent_ids_are_distinct_version_4_uuids_also_across_forks() -> None:
+    import os
+    import uuid
+
+    ids = [new_consent_id() for _ in range(2000)]  # more than one pool's worth of bytes
+    assert len(set(ids)) == len(ids)
+    assert all(uuid.UUID(i).version == 4 and str(uuid.UUID(i)) == i for i in ids)
+    new_consent_id()  # the pool now holds unused bytes a child inherits
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.write(write, new_consent_id().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    child_id = os.read(read, 100).decode()
+    os.close(read)
+    assert uuid.UUID(child_id).version == 4
+    assert child_id != new_consent_id()  # the child did not reuse the bytes the parent hands out next
