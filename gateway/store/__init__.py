@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
@@ -63,6 +63,9 @@ class AuditEntry:
     actor: str
     action: str  # e.g. "login", "lookup", "erase", "export", "purge"
     detail: str
+
+
+RECORD_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ConsentRecord))  # the stores' column order
 
 
 def format_time(moment: datetime) -> str:

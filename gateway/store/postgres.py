@@ -22,26 +22,12 @@ from datetime import UTC, date, datetime, time
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from . import AuditEntry, ConsentRecord, ConsentStore, DaySummary
+from . import RECORD_COLUMNS, AuditEntry, ConsentRecord, ConsentStore, DaySummary
 from .batch import GroupCommit
 from .chain import GENESIS, ChainReport, ChainWalk, StoredRecord, TamperedError, digest
 from .retention import PurgeReport, summarise_days
 
-COLUMNS = (
-    "consent_id",
-    "recorded_at",
-    "granted",
-    "denied",
-    "revision",
-    "method",
-    "language",
-    "banner_hash",
-    "page_path",
-    "ip_prefix",
-    "browser",
-    "device",
-    "gpc",
-)
+COLUMNS = RECORD_COLUMNS
 
 # Each entry brings the schema from version N to N + 1 (table schema_version).
 MIGRATIONS = (

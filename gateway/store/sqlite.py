@@ -31,7 +31,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import AuditEntry, ConsentRecord, ConsentStore, DaySummary
+from . import RECORD_COLUMNS, AuditEntry, ConsentRecord, ConsentStore, DaySummary
 from .batch import ThreadedGroupCommit
 from .chain import (
     EPOCH,
@@ -49,21 +49,7 @@ from .retention import PurgeReport, summarise_days
 
 T = TypeVar("T")
 
-COLUMNS = (
-    "consent_id",
-    "recorded_at",
-    "granted",
-    "denied",
-    "revision",
-    "method",
-    "language",
-    "banner_hash",
-    "page_path",
-    "ip_prefix",
-    "browser",
-    "device",
-    "gpc",
-)
+COLUMNS = RECORD_COLUMNS
 
 # Each entry brings the schema from version N to N + 1 (PRAGMA user_version).
 MIGRATIONS = (
