@@ -150,8 +150,11 @@ class ThreadedGroupCommit:
             await asyncio.sleep(0.005)
         await asyncio.sleep(0)  # let the last batches' callers be woken
 
-    async def submit(self, row: Any) -> None:
-        """Returns once ``row`` is committed; raises what the commit raised."""
+    def submit(self, row: Any) -> asyncio.Future[None]:
+        """Hands ``row`` to the writer; the answer settles once it is committed, with what the commit raised.
+
+        A plain function returning the batch's shared future, not a coroutine: this runs once per
+        record, and every awaiting layer less is measurable at tens of thousands of rows a second."""
         if not self._open:
             raise RuntimeError("the consent store is not open")
         drain = False
@@ -167,7 +170,7 @@ class ThreadedGroupCommit:
             # Not at once: after the callbacks the loop already has ready, so the rows of
             # requests that arrived together go into one batch instead of the first alone.
             self._loop.call_soon(self.executor.submit, self._drain)  # type: ignore[union-attr]
-        await batch.done
+        return batch.done
 
     def _drain(self) -> None:
         """On the writer thread: commit waiting batches, a turn at a time."""
