@@ -9,8 +9,9 @@ rows/s and p50/p99 latency of one ``record()`` call; afterwards the rows in
 the file are counted and must equal the rows written. Consent ids are random
 UUIDs in the text form the gateway issues. ``--repeat N`` runs the stores in
 turn N times and shows the best run of each (every run and the median are
-listed below the table); ``--loop uvloop`` runs it on uvloop, the loop
-uvicorn picks when ``uvicorn[standard]`` is installed.
+listed below the table). It runs on uvloop when that is installed (the loop
+uvicorn picks for the gateway; ``uvicorn[standard]`` installs it);
+``--loop asyncio`` runs it on the standard loop.
 
 Part 2, end to end: ``consent-gateway demo`` runs as a subprocess on
 127.0.0.1 with its own SQLite file, and ``wrk`` (2 threads, 50 connections)
@@ -42,6 +43,7 @@ Run from the repository root (needs /usr/bin/wrk; all traffic stays on
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import asyncio
 import contextlib
 import http.client
@@ -72,6 +74,9 @@ LUA_SCRIPT = HERE / "consent_write.lua"
 HOST = "127.0.0.1"
 SECRET_KEY = "benchmark-only-secret-0123456789abcdef"  # >= 32 characters
 STORE_GOAL = 50_000  # rows/s, store alone
+# The loop the gateway runs on: uvicorn's default ("auto") takes uvloop when it is installed,
+# and uvicorn[standard], a dependency of the gateway, installs it.
+DEFAULT_LOOP = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
 END_TO_END_GOAL = 3_000  # durable records/s, end to end
 POSTGRES_GOAL = 5_000  # durable records/s, end to end on PostgreSQL with two workers
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
@@ -644,8 +649,9 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--naive-repeat", type=int, default=1, help="store part: runs of the naive store (default 1)")
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES,
                         help=f"PostgreSQL to compare with (default {DEFAULT_POSTGRES}); '' skips PostgreSQL")
-    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
-                        help="store part: event loop (uvicorn, as the gateway runs, uses uvloop when installed)")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default=DEFAULT_LOOP,
+                        help="store part: event loop (default: uvloop when installed, as uvicorn picks it for the "
+                             "gateway; asyncio otherwise)")
     parser.add_argument("--dir", type=Path, default=None, help="where the temporary SQLite files go (default: $TMPDIR)")
     parser.add_argument("--wrk", default=shutil.which("wrk") or "/usr/bin/wrk", help="the wrk binary")
     args = parser.parse_args(argv)
