@@ -245,3 +245,22 @@ async def test_batches_are_capped_and_every_row_lands_once(db_path) -> None:
     finally:
         await store.close()
     assert sorted(row["consent_id"] for row in rows(db_path)) == sorted(f"id-{n}" for n in range(100))
+
+
+async def test_ids_and_values_like_the_padding_are_stored_in_a_padded_batch(db_path) -> None:
+    """Batches are padded to a multiple of rows with zeros and the padding is filtered out by its
+    first column: a text id "0" and a record without IP prefix must still go in, each exactly once."""
+    from dataclasses import replace
+
+    from gateway.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(db_path)
+    await store.open()
+    try:
+        given = [record("0"), replace(record("", 1), ip_prefix=None), record("3f2c8a4e-9b1d-4c7e-8f00-0123456789ab", 2)]
+        await asyncio.gather(*(store.record(r) for r in given))  # one batch of 3, padded
+        assert [r async for r in store.export()] == given
+        assert (await store.verify()).ok
+    finally:
+        await store.close()
+    assert sqlite3.connect(db_path).execute("SELECT count(*) FROM consent_record").fetchone() == (3,)
