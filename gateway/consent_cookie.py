@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 from starlette.requests import cookie_parser
@@ -13,8 +14,15 @@ from .origin import request_scheme
 from .settings import Settings
 
 
+def request_cookie(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """Every ``Cookie`` header of a request as one: HTTP/2 and some proxies split the cookies over
+    several headers (RFC 9113 8.2.3), and each reader must see all of them, the same way."""
+    values = [value for name, value in headers if name == b"cookie"]
+    return values[0] if len(values) == 1 else b"; ".join(values)
+
+
 def consent_token(scope: Scope, settings: Settings) -> str | None:
-    cookie = next((value for name, value in scope["headers"] if name == b"cookie"), None)
+    cookie = request_cookie(scope["headers"])
     return cookie_parser(cookie.decode("latin-1")).get(settings.cookie_name) if cookie else None
 
 

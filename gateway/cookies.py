@@ -16,6 +16,7 @@ from starlette.requests import cookie_parser
 from starlette.types import Scope
 
 from .catalogue import Catalogue
+from .consent_cookie import request_cookie
 
 SET_COOKIE = b"set-cookie"
 EXPIRED = "Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/"
@@ -172,6 +173,6 @@ def expire_denied(
 ) -> list[tuple[bytes, bytes]]:
     """Expiry headers for the tracker cookies this request still carries of categories not granted."""
     headers = Headers(scope=scope)
-    present = cookie_parser(headers.get("cookie", "")).keys()
+    present = cookie_parser(request_cookie(scope["headers"]).decode("latin-1")).keys()
     denied = [c for c in categories if c not in granted]
     return expiry_headers(present, denied, headers.get("host", ""), catalogue)

@@ -97,8 +97,8 @@ class ConsentMiddleware:
         gpc = False
         headers = scope["headers"]
         for index, (name, value) in enumerate(headers):
-            if name == b"cookie":
-                cookie = value
+            if name == b"cookie":  # several Cookie headers are read as one (consent_cookie.request_cookie)
+                cookie = cookie + b"; " + value if cookie else value
             elif name == b"sec-gpc":
                 gpc = value.strip() == b"1"
             elif name == b"accept-encoding":

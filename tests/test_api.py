@@ -201,3 +201,27 @@ def test_consent_is_exposed_to_the_app(settings: Settings) -> None:
         client.get("/")
     assert not seen[0].decided
     assert seen[1].decided and seen[1].allows("analytics") and not seen[1].allows("marketing")
+
+
+def test_cookies_split_over_several_cookie_headers_are_all_read(settings: Settings) -> None:
+    """HTTP/2 clients and some proxies send one Cookie header per cookie: the consent is found
+    whichever header holds it, by the middleware and the API alike, and a denied tracker cookie in
+    another header is still expired."""
+    seen = []
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            return await answer_lifespan(receive, send)
+        seen.append(scope["consent"])
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
+        await send({"type": "http.response.body", "body": b"<html><head></head><body>les</body></html>"})
+
+    with TestClient(ConsentMiddleware(app, settings=settings)) as client:
+        token = choose(client, "reject_all").json()["token"]
+        client.cookies.clear()
+        split = [("cookie", "_ga=GA1.1.123.456"), ("cookie", f"consent={token}"), ("cookie", "theme=dark")]
+        page = client.get("/les", headers=split)
+        state = client.get("/_consent", headers=split).json()
+    assert seen[-1].decided and not seen[-1].allows("analytics")
+    assert state["decided"] and state["method"] == "reject_all"
+    assert any(v.startswith("_ga=;") for v in page.headers.get_list("set-cookie"))
