@@ -48,7 +48,8 @@ class ConsentMiddleware:
         self.recorder = Recorder(self.settings, self.store, self.codec, self.banner.text_hashes, self.metrics)
         self.collector = Collector(self.settings, self.metrics)
         self.api = ConsentAPI(
-            self.settings, self.store, self.recorder, self.banner, self.catalogue, self.metrics, collector=self.collector
+            self.settings, self.store, self.recorder, self.banner, self.catalogue, self.metrics,
+            collector=self.collector,
         )
         self.page_rules = PageRules(self.settings, self.catalogue, self.banner, self.metrics)
         latency = self.metrics.histogram(
