@@ -317,7 +317,9 @@ def make_store(kind: str, database: Path | str):
         return NaiveStore(database)
     if kind == "group":
         return open_store(f"sqlite:///{database}")
-    return PostgresStore(str(database), batch_size=1 if kind == "pg-single" else 1000)
+    if kind == "pg-single":  # one transaction per record, one at a time per process
+        return PostgresStore(str(database), batch_size=1, depth=1)
+    return PostgresStore(str(database), batch_size=1000)
 
 
 def run_store(

@@ -6,7 +6,8 @@ import asyncio
 import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -129,6 +130,44 @@ async def test_two_writers_keep_one_chain(store_url: str) -> None:
     assert report.ok, report.problems
     assert report.checked == 600 and report.head_seq == 600
     assert sorted(exported) == sorted([uuid_for(n) for n in range(300)] + [uuid_for(1000 + n) for n in range(300)])
+
+
+@pytest.mark.postgres
+async def test_batches_in_flight_together_keep_one_chain_in_seq_order(postgres_url: str) -> None:
+    """Small batches, several in flight per store, two stores: the chain is still one line, seq has no gaps."""
+    import psycopg
+
+    from gateway.store.postgres import PostgresStore
+
+    stores = [PostgresStore(postgres_url, batch_size=3, depth=4) for _ in range(2)]
+    await asyncio.gather(*(store.open() for store in stores))
+    try:
+        await asyncio.gather(*(stores[n % 2].record(record(uuid_for(n), n)) for n in range(400)))
+        report = await stores[0].verify()
+    finally:
+        await asyncio.gather(*(store.close() for store in stores))
+    assert report.ok, report.problems
+    assert report.checked == 400 and report.head_seq == 400
+    with psycopg.connect(postgres_url) as connection:
+        seqs = [row[0] for row in connection.execute("SELECT seq FROM consent_record ORDER BY seq")]
+    assert seqs == list(range(1, 401))
+
+
+async def test_awkward_text_comes_back_as_it_was_written(store: ConsentStore) -> None:
+    """Quotes, backslashes, braces, commas and the word NULL in every text field (PostgreSQL gets them
+    inside array literals), no IP prefix, a time with an offset: stored and read back unchanged."""
+    awkward = 'a"b\\c{d},e NULL \'f\' é☃'
+    written = record(
+        awkward, recorded_at=datetime(2026, 3, 29, 2, 30, 0, 123456, tzinfo=timezone(timedelta(hours=2))),
+        granted=("functional", 'x"y'), denied=("{z}",), method=awkward, language='n"l', banner_hash="\\x00",
+        page_path="/les/{1},2?", ip_prefix=None, browser="NULL", device="", gpc=True,
+    )
+    await store.record(written)
+    await store.record(record("plain", ip_prefix="198.51.100.0"))
+    back = await store.latest(awkward)
+    assert back == replace(written, recorded_at=written.recorded_at.astimezone(UTC))
+    assert (await store.latest("plain")).ip_prefix == "198.51.100.0"
+    assert (await store.verify()).ok
 
 
 async def test_verify_names_an_edited_a_deleted_and_an_inserted_record(store_url: str, store: ConsentStore) -> None:

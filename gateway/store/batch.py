@@ -1,4 +1,4 @@
-"""Group commit: one writer per process turns many waiting records into few transactions.
+"""Group commit: a process's writers turn many waiting records into few transactions.
 
 Callers hand their row to ``GroupCommit.submit`` and wait; the writer commits
 the waiting rows in batches of at most ``batch_size``, one transaction each,
@@ -7,6 +7,11 @@ are capped so that, under load, the callers woken by one commit fill the next
 batch while the commit after it is already running: Python work and database
 work overlap instead of taking turns. Each caller still returns only after
 the transaction holding its own row has committed.
+
+``GroupCommit(depth=N)`` keeps up to N batches in flight, each writer task
+taking the next waiting batch: with PostgreSQL the next batch is then already
+queued in the server when the one before it commits, instead of being sent
+after the answer has come back through the event loop.
 """
 
 from __future__ import annotations
@@ -39,42 +44,50 @@ class Batch:
 
 
 class GroupCommit:
-    """The single writer of one store in one process."""
+    """The writers of one store in one process: ``depth`` tasks, each committing one batch at a time.
 
-    def __init__(self, commit: Callable[[list[Any]], Awaitable[None]], batch_size: int, name: str) -> None:
-        if batch_size < 1:
-            raise ValueError("batch_size must be positive")
+    Batches may commit in any order when ``depth`` > 1; the store's ``commit`` must give them
+    their place (PostgreSQL's ``append_consent_records`` does, under its lock)."""
+
+    def __init__(
+        self, commit: Callable[[list[Any]], Awaitable[None]], batch_size: int, name: str, depth: int = 1
+    ) -> None:
+        if batch_size < 1 or depth < 1:
+            raise ValueError("batch_size and depth must be positive")
         self.commit = commit
         self.batch_size = batch_size
         self.name = name
+        self.depth = depth
         self._queue: deque[Batch] = deque()
         self._filling: Batch | None = None
         self._wakeup: asyncio.Event | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._closing
+        return bool(self._tasks) and not self._closing
 
     def start(self) -> None:
         self._wakeup = asyncio.Event()
         self._closing = False
-        self._task = asyncio.create_task(self._write_forever(), name=self.name)
+        self._tasks = [
+            asyncio.create_task(self._write_forever(), name=f"{self.name}-{number}") for number in range(self.depth)
+        ]
 
     async def stop(self) -> None:
-        """Commit what was handed over, then end the writer: nobody waits forever."""
-        if self._task is None:
+        """Commit what was handed over, then end the writers: nobody waits forever."""
+        if not self._tasks:
             return
         self._closing = True
         assert self._wakeup is not None
         self._wakeup.set()
-        task, self._task = self._task, None
-        await task
+        tasks, self._tasks = self._tasks, []
+        await asyncio.gather(*tasks)
 
     async def submit(self, row: Any) -> None:
         """Returns once ``row`` is committed; raises what the commit raised."""
-        if self._task is None or self._closing:
+        if not self._tasks or self._closing:
             raise RuntimeError("the consent store is not open")
         batch = self._filling
         if batch is None or len(batch.rows) >= self.batch_size:

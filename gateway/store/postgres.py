@@ -1,12 +1,16 @@
 """The shared consent store: PostgreSQL, for several gateway processes at once.
 
-psycopg 3 (async) with a connection pool. Each process has one writer that
-commits waiting rows in batches (group commit, ``batch.py``); every caller
-awaits the commit of its own row. A batch is one call of the SQL function
-``append_consent_records`` (one round trip, committed with it), which locks
-the one-row ``chain_head`` table first, so batches from all processes extend
-the tamper-evidence chain (``chain.py``) one after another, in ``seq``
-order, while readers never wait. Migrations run at start-up under an advisory lock,
+psycopg 3 (async) with a connection pool. Each process has ``WRITE_DEPTH``
+writers that commit waiting rows in batches (group commit, ``batch.py``), each
+on its own pool connection; every caller awaits the commit of its own row.
+A batch goes as one text array literal per column (``pgarray.py``) in one
+call of the SQL function ``append_consent_records`` (one round trip,
+committed with it), which locks the one-row ``chain_head`` table first, so
+batches from all writers of all processes extend the tamper-evidence chain
+(``chain.py``) one after another, in ``seq`` order, while readers never
+wait. That lock is held through the commit's WAL flush, so commits of the
+chain take turns: batch size, not commit rate, is where throughput comes
+from. Migrations run at start-up under an advisory lock,
 so processes starting together apply each one once. Purges take an advisory
 lock too; a process that finds it taken skips that day's purge.
 
@@ -25,6 +29,7 @@ from psycopg_pool import AsyncConnectionPool
 from . import RECORD_COLUMNS, AuditEntry, ConsentRecord, ConsentStore, DaySummary
 from .batch import GroupCommit
 from .chain import GENESIS, ChainReport, ChainWalk, StoredRecord, TamperedError, digest
+from .pgarray import ENCODERS
 from .retention import PurgeReport, summarise_days
 
 COLUMNS = RECORD_COLUMNS
@@ -120,7 +125,9 @@ SELECT = f"SELECT {', '.join(COLUMNS)} FROM consent_record"
 LIVE = "NOT erased"
 TYPES = ("text", "timestamptz", "text", "text", "int", "text", "text", "text", "text", "text", "text", "text", "bool")
 APPEND = f"SELECT append_consent_records({', '.join(f'%s::{kind}[]' for kind in (*TYPES, 'bytea'))})"
+COLUMN_ENCODERS = tuple(ENCODERS[kind] for kind in (*TYPES, "bytea"))  # one array literal per column (pgarray.py)
 WRITE_BATCH = 1000
+WRITE_DEPTH = 2  # batches in flight per process, each on its own pool connection
 EXPORT_BATCH = 500
 VERIFY_BATCH = 5000
 PURGE_CHUNK = 10_000  # records per purge transaction
@@ -161,11 +168,13 @@ def from_row(row: tuple | list) -> ConsentRecord:
 class PostgresStore(ConsentStore):
     """Consent records in PostgreSQL, shared by every gateway process that points at it."""
 
-    def __init__(self, url: str, batch_size: int = WRITE_BATCH, pool_size: int = POOL_SIZE) -> None:
+    def __init__(
+        self, url: str, batch_size: int = WRITE_BATCH, pool_size: int = POOL_SIZE, depth: int = WRITE_DEPTH
+    ) -> None:
         self.url = url
         self.pool_size = pool_size
         self._pool: AsyncConnectionPool | None = None
-        self._group = GroupCommit(self._insert, batch_size, name="consent-postgres-writer")
+        self._group = GroupCommit(self._insert, batch_size, name="consent-postgres-writer", depth=depth)
 
     async def open(self) -> None:
         await self.upgrade()
@@ -213,7 +222,7 @@ class PostgresStore(ConsentStore):
     async def _insert(self, rows: list[tuple]) -> None:
         """One round trip per batch, committed with it: ``append_consent_records`` (migration 2) takes
         the row lock on the chain's end, so batches of all processes take turns there."""
-        columns = [list(column) for column in zip(*rows, strict=True)]
+        columns = [encode(column) for encode, column in zip(COLUMN_ENCODERS, zip(*rows, strict=True), strict=True)]
         async with self._open_pool().connection() as connection:
             await connection.execute(APPEND, columns)
 
