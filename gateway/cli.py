@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 from collections.abc import Sequence
 
 import uvicorn
 
+from . import workers as reuseport_workers
 from .settings import SettingsError
 
 
@@ -19,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the bundled demo learning site behind the gateway")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--workers", type=int, default=1, help="worker processes (share one secret and one store)")
     demo.add_argument(
         "--access-log", action="store_true", help="log every request (costs about a fifth of the throughput)"
     )
@@ -53,19 +56,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(app: object, arguments: argparse.Namespace) -> None:
+def run(app: object, arguments: argparse.Namespace) -> int:
+    """Serve ``app``: an app, or with several workers the "module:factory" each worker builds its app from."""
     # proxy_headers off: forwarding headers are judged by our own trusted_proxies setting.
+    options: dict = dict(lifespan="on", proxy_headers=False, server_header=False, access_log=arguments.access_log)
+    workers = getattr(arguments, "workers", 1)
+    if isinstance(app, str) and workers > 1 and reuseport_workers.available():
+        try:
+            return reuseport_workers.serve(app, arguments.host, arguments.port, workers, **options)
+        except OSError as error:  # the port is taken or the address is not ours
+            where = f"{arguments.host}:{arguments.port}"
+            print(f"consent-gateway: cannot listen on {where}: {error.strerror}", file=sys.stderr)
+            return 1
     uvicorn.run(
         app,
         factory=isinstance(app, str),
-        workers=getattr(arguments, "workers", 1) if isinstance(app, str) else None,
+        workers=workers if isinstance(app, str) else None,
         host=arguments.host,
         port=arguments.port,
-        lifespan="on",
-        proxy_headers=False,
-        server_header=False,
-        access_log=arguments.access_log,
+        **options,
     )
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,9 +85,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if arguments.command == "demo":
             from .demo import demo_app
 
-            app = demo_app()
+            if arguments.workers > 1:
+                # Every worker builds the demo from the environment: one demo secret for all of them.
+                os.environ.setdefault("GATEWAY_SECRET_KEY", secrets.token_urlsafe(32))
+                demo_app()  # settles the settings (and reports a bad one) before any worker starts
+                app: object = "gateway.demo:demo_app"
+            else:
+                app = demo_app()
             print(f"Demo learning site: http://{arguments.host}:{arguments.port}/", file=sys.stderr)
-            run(app, arguments)
+            return run(app, arguments)
         elif arguments.command == "serve":
             from .proxy import CONFIG_ENVIRONMENT, proxy_app
 
@@ -87,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if arguments.upstream:
                     os.environ["GATEWAY_UPSTREAM"] = arguments.upstream
                 app = "gateway.proxy:proxy_app_from_environment"
-            run(app, arguments)
+            return run(app, arguments)
         elif arguments.command in ("db", "records"):
             from .records import run_records_command
 
