@@ -19,8 +19,9 @@ POSTs ``{"action":"reject_all","categories":[]}`` to ``/_consent`` for
 ``--seconds``. Reported: requests/s, p50/p99, non-200 responses, and durable
 records/s = rows that appeared in the SQLite file / run duration. The
 baseline is ``GET /_consent`` on the same server (a read that writes nothing).
-The same pair is then run under ``uvicorn --factory gateway.demo:demo_app
---workers 2`` (two processes sharing one SQLite file); ``--workers 0`` skips it.
+The same pair is then run under ``consent-gateway demo --workers 2`` (two
+processes sharing one SQLite file, each accepting on its own socket);
+``--workers 0`` skips it.
 
 PostgreSQL (``--postgres URL``, default the local test server; ``--postgres ''``
 skips it): part 1 adds the PostgreSQL store alone, with group commit and, as
@@ -548,13 +549,9 @@ def gateway_command(port: int) -> list[str]:
     return [*base, "demo", "--host", HOST, "--port", str(port)]
 
 
-def uvicorn_command(port: int, workers: int) -> list[str]:
-    # The same options as `consent-gateway demo` (gateway/cli.py), with N worker processes.
-    return [
-        sys.executable, "-m", "uvicorn", "--factory", "gateway.demo:demo_app", "--host", HOST, "--port", str(port),
-        "--workers", str(workers), "--lifespan", "on", "--no-proxy-headers", "--no-server-header",
-        "--no-access-log",
-    ]
+def workers_command(port: int, workers: int) -> list[str]:
+    # `consent-gateway demo --workers N`: N processes, each on its own SO_REUSEPORT socket (gateway/workers.py).
+    return [*gateway_command(port), "--workers", str(workers)]
 
 
 def http_config(
@@ -613,7 +610,7 @@ def http_part(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], list[
     SQLite rate and the PostgreSQL rate come back for the goals."""
     configs = [("SQLite, 1 process", gateway_command)]
     if args.workers > 1:
-        configs.append((f"SQLite, {args.workers} workers", lambda port: uvicorn_command(port, args.workers)))
+        configs.append((f"SQLite, {args.workers} workers", lambda port: workers_command(port, args.workers)))
     rows: list[Row] = []
     notes: list[str] = []
     best = 0.0
@@ -628,7 +625,7 @@ def http_part(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], list[
         label = f"PostgreSQL, {workers} worker{'s' if workers > 1 else ''}"
         with postgres_schema(args.postgres) as url:
             config_rows, config_notes, postgres_rate = http_config(
-                label, lambda port: uvicorn_command(port, workers), args, workdir, database=url
+                label, lambda port: workers_command(port, workers), args, workdir, database=url
             )
         rows += config_rows
         notes += config_notes
@@ -645,7 +642,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=100, help="rows per writer task, store part (default 100)")
     parser.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers for the extra HTTP case; 0 skips it")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes for the extra HTTP cases; 0 skips them")
     parser.add_argument("--only", choices=("store", "http"), help="run one part only")
     parser.add_argument("--repeat", type=int, default=1, help="store part: runs of each store; best shown (default 1)")
     parser.add_argument("--naive-repeat", type=int, default=1, help="store part: runs of the naive store (default 1)")
