@@ -1,7 +1,7 @@
 """First-party analytics under load: hits accepted and forwarded per second, and memory with the backend down.
 
-Part 1, throughput: the gateway runs as a uvicorn subprocess
-(``uvicorn --factory gateway.demo:demo_app``, GA4 configured through
+Part 1, throughput: the gateway runs as a subprocess
+(``consent-gateway demo [--workers N]``, GA4 configured through
 ``GATEWAY_*`` variables, 127.0.0.1 as trusted proxy) in front of a fake GA4
 backend (a small asyncio HTTP server in its own process that counts the
 requests it gets and answers 204). ``wrk`` with ``--connections`` (default
@@ -209,9 +209,9 @@ def start_gateway(endpoint: str, workdir: Path, args: argparse.Namespace, name: 
             "GATEWAY_COLLECT_CONCURRENCY": str(args.concurrency),
         }
     )
+    # As an operator runs it: with --workers N, one SO_REUSEPORT socket per worker (gateway/workers.py).
     argv = [
-        sys.executable, "-m", "uvicorn", "--factory", "gateway.demo:demo_app", "--host", HOST, "--port", str(port),
-        "--lifespan", "on", "--no-proxy-headers", "--no-server-header", "--no-access-log",
+        sys.executable, "-m", "gateway.cli", "demo", "--host", HOST, "--port", str(port),
         "--workers", str(args.workers),
     ]  # fmt: skip
     gateway = Process(argv, env, workdir / f"{name}.log")
@@ -406,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         help="queue bound for the throughput part: nothing is dropped (default 200000)",
     )
     parser.add_argument("--concurrency", type=int, default=64, help="GATEWAY_COLLECT_CONCURRENCY (default 64)")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
+    parser.add_argument("--workers", type=int, default=1, help="gateway worker processes (default 1)")
     parser.add_argument("--only", choices=("throughput", "memory"))
     parser.add_argument("--wrk", default=shutil.which("wrk") or "/usr/bin/wrk")
     parser.add_argument("--fake-backend", type=int, help=argparse.SUPPRESS)
