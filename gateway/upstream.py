@@ -134,6 +134,11 @@ class Response(asyncio.Protocol):
         return chunk
 
     @property
+    def drained(self) -> bool:
+        """The response is complete and every chunk of its body was taken."""
+        return self.complete and not self.chunks
+
+    @property
     def reusable(self) -> bool:
         return self.complete and self.keep_alive and not self.closed and not self.paused
 
