@@ -54,9 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(app: object, arguments: argparse.Namespace) -> None:
+    from .server import GatewayHttpProtocol
+
     # proxy_headers off: forwarding headers are judged by our own trusted_proxies setting.
     uvicorn.run(
         app,
+        http=GatewayHttpProtocol,  # httptools, a response's head written with its body
         factory=isinstance(app, str),
         workers=getattr(arguments, "workers", 1) if isinstance(app, str) else None,
         host=arguments.host,

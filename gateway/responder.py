@@ -111,6 +111,7 @@ class PageRules:
         return render
 
 
+@functools.lru_cache(maxsize=256)
 def is_html(content_type: bytes) -> bool:
     """An HTML page in a charset whose markup bytes are ASCII (UTF-16 and kin are passed on as they are)."""
     content_type = content_type.lower()

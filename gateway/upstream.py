@@ -42,10 +42,11 @@ class Response(asyncio.Protocol):
         self.read_timeout = read_timeout
         self.transport: asyncio.Transport | None = None
         self.closed = False
+        # One parser for the connection: after a complete response it reads the next one (as uvicorn's does).
+        self.parser = httptools.HttpResponseParser(self)
         self._reset()
 
     def _reset(self) -> None:
-        self.parser = httptools.HttpResponseParser(self)
         self.status = 0
         self.raw_headers: list[tuple[bytes, bytes]] = []
         self.headers_done = False
