@@ -21,6 +21,7 @@ bytes pass ``capacity``, and a page larger than ``max_page`` is never held.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ def page_key(
     return (body, encoding, granted, host, path)
 
 
+@functools.lru_cache(maxsize=1024)
 def shared_validator(
     etag: bytes, cache_control: bytes, vary: bytes, sets_cookies: bool, personal_request: bool
 ) -> bytes | None:
