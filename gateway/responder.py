@@ -397,10 +397,12 @@ class PageResponder:
                 cache.put(key, page)
         self.rules.page_metrics.count(page.blocked)
         injection = self.rules.head_injection(self.nonce)
-        if self.encoding in IDENTITY:
+        if page.encoded is not None and page.encoded_injection == injection:
+            body = page.encoded  # as sent last time: without a CSP nonce, the injection does not change
+        elif self.encoding in IDENTITY:
             body = page.body(injection)
-        elif page.encoded is not None and page.encoded_injection == injection:
-            body = page.encoded
+            if key is not None and page.injects:
+                cache.remember_encoded(key, page, injection, body)  # joined once, not per response
         else:
             self.start_rewriter()
             assert self.transcoder is not None

@@ -20,7 +20,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-JOIN_LIMIT = 64 * 1024  # a head and a body up to this size are joined into one buffer; beyond, written as two
+JOIN_LIMIT = 64 * 1024  # a head and a first write up to this size are joined into one; beyond, written one by one
 
 
 class HeadHoldingTransport:
@@ -40,8 +40,9 @@ class HeadHoldingTransport:
             self.held = None
             if len(data) <= JOIN_LIMIT:
                 self.transport.write(held + data)
-            else:
-                self.transport.writelines((held, data))
+            else:  # copying a large body costs more than a second write
+                self.transport.write(held)
+                self.transport.write(data)
         elif not self.started:
             self.started = True
             self.held = bytes(data)
