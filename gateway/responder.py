@@ -45,6 +45,7 @@ CSP_HEADERS = ("content-security-policy", "content-security-policy-report-only")
 CSP_HEADER_NAMES = frozenset(name.encode() for name in CSP_HEADERS)
 CONDITIONAL_HEADERS = frozenset({b"if-none-match", b"range", b"if-range"})
 IDENTITY = ("identity", "")
+MARKED_HEADS = 1024  # sets of page headers whose marked version is kept; all are dropped when full
 
 CONSENT_MODE_DEFAULT = (
     "window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push(arguments);}"
@@ -67,6 +68,7 @@ class PageRules:
         self.protected_cookies = {settings.cookie_name}
         self.consent_cookie = settings.cookie_name.encode()
         self._states: dict[frozenset[str], str] = {}
+        self.marked_heads: dict[tuple, list[tuple[bytes, bytes]]] = {}  # see PageResponder.mark_page
         self.page_cache = PageCache(settings.page_cache_size)
         self._plain_injection: bytes | None = None
         # First-party analytics: gtag's transport and catalogued tracker scripts pointed at the gateway.
@@ -122,6 +124,37 @@ def is_html(content_type: bytes) -> bool:
 def tagged(etag: bytes, state: str) -> bytes:
     """The site's ``etag`` marked with the consent ``state`` (pages and states repeat: kept)."""
     return tag_for_state(etag.decode("latin-1"), state).encode("latin-1")
+
+
+def marked_headers(raw: list[tuple[bytes, bytes]], private: bool, state: str) -> list[tuple[bytes, bytes]]:
+    """``PageResponder.mark_page`` done: one pass over the raw headers.
+
+    The first ``Vary`` gets ``Cookie``, the first ``Cache-Control`` (when
+    private) and ``ETag`` are replaced and later copies of them dropped,
+    ``Last-Modified`` goes, since revalidation goes by the consent-aware ETag only.
+    """
+    marked: list[tuple[bytes, bytes]] = []
+    seen: set[bytes] = set()
+    for name, value in raw:
+        if name == b"vary" and name not in seen:
+            value = value + b", Cookie"
+        elif name == b"cache-control" and private:
+            if name in seen:
+                continue
+            value = make_private(value.decode("latin-1")).encode("latin-1")
+        elif name == b"etag":
+            if name in seen:
+                continue
+            value = tagged(value, state)
+        elif name == b"last-modified":
+            continue
+        seen.add(name)
+        marked.append((name, value))
+    if b"vary" not in seen:
+        marked.append((b"vary", b"Cookie"))
+    if private and b"cache-control" not in seen:
+        marked.append((b"cache-control", b"private"))
+    return marked
 
 
 def make_private(cache_control: str) -> str:
@@ -318,33 +351,20 @@ class PageResponder:
     def mark_page(self, raw: list[tuple[bytes, bytes]]) -> None:
         """A page for this consent state: its own validator, varied by cookie, private when trackers are live.
 
-        One pass over the raw headers (this runs for every page): the first ``Vary``
-        gets ``Cookie``, the first ``Cache-Control`` (when private) and ``ETag`` are
-        replaced and later copies of them dropped, ``Last-Modified`` goes, since
-        revalidation goes by the consent-aware ETag only.
+        A site sends the same headers with a page again and again, so the result is kept per headers and state.
         """
         private = bool(self.granted - {self.rules.required})
-        marked: list[tuple[bytes, bytes]] = []
-        seen: set[bytes] = set()
-        for name, value in raw:
-            if name == b"vary" and name not in seen:
-                value = value + b", Cookie"
-            elif name == b"cache-control" and private:
-                if name in seen:
-                    continue
-                value = make_private(value.decode("latin-1")).encode("latin-1")
-            elif name == b"etag":
-                if name in seen:
-                    continue
-                value = tagged(value, self.state)
-            elif name == b"last-modified":
-                continue
-            seen.add(name)
-            marked.append((name, value))
-        if b"vary" not in seen:
-            marked.append((b"vary", b"Cookie"))
-        if private and b"cache-control" not in seen:
-            marked.append((b"cache-control", b"private"))
+        key = (tuple(raw), private, self.state)
+        try:
+            marked = self.rules.marked_heads.get(key)
+        except TypeError:  # headers as lists, which ASGI allows: not kept
+            raw[:] = marked_headers(raw, private, self.state)
+            return
+        if marked is None:
+            marked = marked_headers(raw, private, self.state)
+            if len(self.rules.marked_heads) >= MARKED_HEADS:
+                self.rules.marked_heads.clear()
+            self.rules.marked_heads[key] = marked
         raw[:] = marked
 
     async def on_body(self, message: Message) -> None:

@@ -35,11 +35,44 @@ class UpstreamClosed(ConnectionError):
     """The upstream closed the connection or answered something that is not HTTP/1.1."""
 
 
+class ReadWatch:
+    """Read timeouts for every wait of one pool, checked by one timer instead of a timer per wait.
+
+    A timer per wait cost about 2 us to start and cancel, twice per proxied
+    page. Here a wait notes its deadline; while anything waits, a check runs
+    every ``tick`` seconds (an eighth of the timeout, at most one second) and
+    fails the waits past their deadline. A timeout so fires up to one tick late.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.tick = min(max(timeout / 8, 0.01), 1.0)
+        self.waiting: set[Response] = set()
+        self.timer: asyncio.TimerHandle | None = None
+
+    def watch(self, response: Response, loop: asyncio.AbstractEventLoop) -> None:
+        response.deadline = loop.time() + self.timeout
+        self.waiting.add(response)
+        if self.timer is None:
+            self.timer = loop.call_later(self.tick, self.check, loop)
+
+    def check(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        for response in [r for r in self.waiting if r.deadline <= now]:
+            self.waiting.discard(response)
+            waiter = response.waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(TimeoutError("upstream read timed out"))
+        self.timer = loop.call_later(self.tick, self.check, loop) if self.waiting else None
+
+
 class Response(asyncio.Protocol):
     """One upstream connection and the response being read on it (one request at a time)."""
 
-    def __init__(self, read_timeout: float) -> None:
-        self.read_timeout = read_timeout
+    deadline = 0.0  # of the current wait (loop time)
+
+    def __init__(self, watch: ReadWatch) -> None:
+        self.watch = watch
         self.transport: asyncio.Transport | None = None
         self.closed = False
         # One parser for the connection: after a complete response it reads the next one (as uvicorn's does).
@@ -162,18 +195,14 @@ class Response(asyncio.Protocol):
             raise self.error
         loop = asyncio.get_running_loop()
         self.waiter = waiter = loop.create_future()
-        timer = loop.call_later(self.read_timeout, self._time_out, waiter)
+        self.watch.watch(self, loop)
         try:
             await waiter
         finally:
-            timer.cancel()
+            self.watch.waiting.discard(self)
             self.waiter = None
         if self.error is not None:
             raise self.error
-
-    def _time_out(self, waiter: asyncio.Future) -> None:
-        if not waiter.done():
-            waiter.set_exception(TimeoutError("upstream read timed out"))
 
 
 class UpstreamPool:
@@ -188,6 +217,7 @@ class UpstreamPool:
         self.ssl = ssl.create_default_context() if parts.scheme == "https" else None
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        self.read_watch = ReadWatch(read_timeout)
         self.max_idle = max_idle
         self.idle: list[Response] = []
         self.slots = asyncio.Semaphore(limit)
@@ -240,7 +270,7 @@ class UpstreamPool:
         try:
             async with asyncio.timeout(self.connect_timeout):
                 _, connection = await loop.create_connection(
-                    lambda: Response(self.read_timeout),
+                    lambda: Response(self.read_watch),
                     self.host,
                     self.port,
                     ssl=self.ssl,
