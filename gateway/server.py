@@ -20,7 +20,6 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-JOIN_LIMIT = 64 * 1024  # a head and a first write up to this size are joined into one; beyond, written one by one
 
 
 class HeadHoldingTransport:
@@ -38,11 +37,7 @@ class HeadHoldingTransport:
         held = self.held
         if held is not None:
             self.held = None
-            if len(data) <= JOIN_LIMIT:
-                self.transport.write(held + data)
-            else:  # copying a large body costs more than a second write
-                self.transport.write(held)
-                self.transport.write(data)
+            self.transport.writelines((held, data))  # one writev, the body not copied
         elif not self.started:
             self.started = True
             self.held = bytes(data)

@@ -6,7 +6,7 @@ import threading
 
 from helpers import ThreadedServer
 
-from gateway.server import JOIN_LIMIT, HeadHoldingTransport
+from gateway.server import HeadHoldingTransport
 
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n"
 
@@ -43,17 +43,6 @@ def test_head_and_body_go_out_in_one_write() -> None:
         return transport.writes
 
     assert asyncio.run(scenario()) == [HEAD + b"body", b"more"]
-
-
-def test_a_large_body_follows_the_head_at_once() -> None:
-    async def scenario() -> list[bytes]:
-        transport = RecordingTransport()
-        holding = HeadHoldingTransport(transport, asyncio.get_running_loop())
-        holding.write(HEAD)
-        holding.write(b"x" * (JOIN_LIMIT + 1))
-        return transport.writes
-
-    assert asyncio.run(scenario()) == [HEAD, b"x" * (JOIN_LIMIT + 1)]
 
 
 def test_a_head_alone_is_written_at_the_end_of_the_turn() -> None:
