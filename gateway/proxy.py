@@ -157,7 +157,7 @@ class UpstreamProxy:
             target += b"?" + scope["query_string"]
         head = upstream_request_head(scope, self.settings, self.upstream_host, target)
         try:
-            upstream = await self.pool.get(head)
+            upstream = await self.pool.request(head)
         except OSError as error:  # TimeoutError, refused connections and closed ones are all OSErrors
             self.upstream_errors.inc(kind="timeout" if isinstance(error, TimeoutError) else "unreachable")
             await self.error_page(scope, 504 if isinstance(error, TimeoutError) else 502)(scope, receive, send)
