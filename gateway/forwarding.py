@@ -156,16 +156,22 @@ def response_headers(
     upstream_base: str,
 ) -> list[tuple[bytes, bytes]]:
     """The upstream's response headers (a response, or its raw header pairs) as the visitor should see them."""
-    dropped = DROPPED_RESPONSE
-    headers = []
     raw_headers = upstream.raw_headers if isinstance(upstream, aiohttp.ClientResponse) else upstream
+    headers = []
+    listed: frozenset[bytes] = frozenset()  # further headers the upstream's Connection header names
+    addressed = False
     for raw_name, value in raw_headers:
         name = raw_name.lower()
-        if name == b"connection":
-            dropped = dropped | connection_tokens(value)
+        if name in DROPPED_RESPONSE:
+            if name == b"connection":
+                listed = listed | (connection_tokens(value) - DROPPED_RESPONSE)
+            continue
+        addressed = addressed or name in PUBLIC_ADDRESSED
         headers.append((name, value))
-    headers = [(name, value) for name, value in headers if name not in dropped]
-    if any(name in PUBLIC_ADDRESSED for name, _ in headers):
+    if listed:  # rare: "keep-alive" and "close" are hop-by-hop already
+        headers = [(name, value) for name, value in headers if name not in listed]
+        addressed = any(name in PUBLIC_ADDRESSED for name, _ in headers)
+    if addressed:
         headers = to_public_headers(headers, scope, settings, upstream_base)
     return headers
 
