@@ -96,6 +96,8 @@ class Response(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        # Kept: asking for the running loop costs a getpid() system call each time.
+        self.loop = asyncio.get_running_loop()
 
     def data_received(self, data: bytes) -> None:
         self.received = True
@@ -193,7 +195,7 @@ class Response(asyncio.Protocol):
     async def _wait(self) -> None:
         if self.error is not None:
             raise self.error
-        loop = asyncio.get_running_loop()
+        loop = self.loop
         self.waiter = waiter = loop.create_future()
         self.watch.watch(self, loop)
         try:
