@@ -29,6 +29,7 @@ import httptools
 HIGH_WATER = 1024 * 1024
 LOW_WATER = 256 * 1024
 MAX_IDLE = 64  # idle keep-alive connections kept
+READ_BUFFER = 256 * 1024  # bytes read from a connection at a time
 
 
 class UpstreamClosed(ConnectionError):
@@ -66,13 +67,21 @@ class ReadWatch:
         self.timer = loop.call_later(self.tick, self.check, loop) if self.waiting else None
 
 
-class Response(asyncio.Protocol):
-    """One upstream connection and the response being read on it (one request at a time)."""
+class Response(asyncio.BufferedProtocol):
+    """One upstream connection and the response being read on it (one request at a time).
+
+    Bytes are read into the pool's buffer and parsed from there, without a
+    bytes object of their own (the parser copies out the body pieces). The
+    loop calls ``get_buffer`` and ``buffer_updated`` back to back, so the
+    connections of one pool can share one buffer.
+    """
 
     deadline = 0.0  # of the current wait (loop time)
 
-    def __init__(self, watch: ReadWatch) -> None:
+    def __init__(self, watch: ReadWatch, buffer: bytearray) -> None:
         self.watch = watch
+        self.buffer = buffer
+        self.view = memoryview(buffer)
         self.transport: asyncio.Transport | None = None
         self.closed = False
         # One parser for the connection: after a complete response it reads the next one (as uvicorn's does).
@@ -99,7 +108,13 @@ class Response(asyncio.Protocol):
         # Kept: asking for the running loop costs a getpid() system call each time.
         self.loop = asyncio.get_running_loop()
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> bytearray:
+        return self.buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(self.view[:nbytes])
+
+    def data_received(self, data: bytes | memoryview) -> None:
         self.received = True
         try:
             self.parser.feed_data(data)
@@ -220,6 +235,7 @@ class UpstreamPool:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.read_watch = ReadWatch(read_timeout)
+        self.buffer = bytearray(READ_BUFFER)  # shared by the pool's connections: see Response
         self.max_idle = max_idle
         self.idle: list[Response] = []
         self.slots = asyncio.Semaphore(limit)
@@ -272,7 +288,7 @@ class UpstreamPool:
         try:
             async with asyncio.timeout(self.connect_timeout):
                 _, connection = await loop.create_connection(
-                    lambda: Response(self.read_watch),
+                    lambda: Response(self.read_watch, self.buffer),
                     self.host,
                     self.port,
                     ssl=self.ssl,
