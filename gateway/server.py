@@ -4,10 +4,10 @@ uvicorn writes the status line and headers as soon as the app sends
 ``http.response.start``, and the body with the next message: two writes,
 so two TCP segments and two wake-ups of the client for every small
 response. On loopback a write costs the sender the receiver's network
-processing too; for a 20 KB page through the proxy the head's write alone
-was about a sixth of the gateway's CPU time. Here the head waits for the
-first write that follows it and goes out with it, as nginx sends a head
-and body together. Nothing waits longer than the current turn of the
+processing too; profiled here with a 20 KB page through the proxy, the
+head's write alone took about a fifth of the gateway's CPU time. Here the
+head waits for the first write that follows it and both go out in one
+``writev`` (the body is not copied), as nginx sends a head and body together. Nothing waits longer than the current turn of the
 event loop: a head with no body message right behind it (a stream whose
 first chunk is slow, a HEAD answer) is written at the end of that turn.
 Everything else is uvicorn's own code.
