@@ -298,7 +298,8 @@ class PageResponder:
             return
         raw = message.setdefault("headers", raw)
         if self.has_cookies:
-            raw.extend(expire_denied(self.scope, self.granted, self.rules.settings.category_names, self.rules.catalogue))
+            categories = self.rules.settings.category_names
+            raw.extend(expire_denied(self.scope, self.granted, categories, self.rules.catalogue))
         self.mark_page(raw)
         self.encoding = "identity" if encoding is None else encoding.decode("latin-1").strip().lower()
         rewritable = message["status"] not in (204, 206, 304) and self.scope.get("method") != "HEAD"

@@ -7,9 +7,10 @@ response. On loopback a write costs the sender the receiver's network
 processing too; profiled here with a 20 KB page through the proxy, the
 head's write alone took about a fifth of the gateway's CPU time. Here the
 head waits for the first write that follows it and both go out in one
-``writev`` (the body is not copied), as nginx sends a head and body together. Nothing waits longer than the current turn of the
-event loop: a head with no body message right behind it (a stream whose
-first chunk is slow, a HEAD answer) is written at the end of that turn.
+``writev`` (the body is not copied), as nginx sends a head and body
+together. Nothing waits longer than the current turn of the event loop: a
+head with no body message right behind it (a stream whose first chunk is
+slow, a HEAD answer) is written at the end of that turn.
 Everything else is uvicorn's own code.
 """
 
@@ -19,7 +20,6 @@ import asyncio
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
 
 
 class HeadHoldingTransport:
