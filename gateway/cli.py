@@ -58,8 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(app: object, arguments: argparse.Namespace) -> int:
     """Serve ``app``: an app, or with several workers the "module:factory" each worker builds its app from."""
+    from .server import GatewayHttpProtocol
+
     # proxy_headers off: forwarding headers are judged by our own trusted_proxies setting.
-    options: dict = dict(lifespan="on", proxy_headers=False, server_header=False, access_log=arguments.access_log)
+    options: dict = dict(
+        http=GatewayHttpProtocol,  # httptools, a response's head written with its body
+        lifespan="on",
+        proxy_headers=False,
+        server_header=False,
+        access_log=arguments.access_log,
+    )
     workers = getattr(arguments, "workers", 1)
     if isinstance(app, str) and workers > 1 and reuseport_workers.available():
         try:

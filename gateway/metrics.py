@@ -136,6 +136,11 @@ class Registry:
 
     def __init__(self) -> None:
         self.metrics: dict[str, Metric] = {}
+        self.flushes: list[Callable[[], None]] = []
+
+    def before_render(self, flush: Callable[[], None]) -> None:
+        """Have ``flush`` called before each rendering: for figures tallied cheaply and turned into samples late."""
+        self.flushes.append(flush)
 
     def counter(self, name: str, help: str, labelnames: Sequence[str] = ()) -> Counter:
         return self._register(Counter(name, help, labelnames))
@@ -158,6 +163,8 @@ class Registry:
         return metric
 
     def render(self) -> str:
+        for flush in self.flushes:
+            flush()
         lines: list[str] = []
         for name in sorted(self.metrics):
             metric = self.metrics[name]

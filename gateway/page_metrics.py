@@ -7,15 +7,19 @@ page is complete, so the per-tag hot path does no metrics work at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from .catalogue import Catalogue
 from .metrics import Registry
 from .rewrite import GENERIC_BEACON_CATEGORY
 
 
 class PageMetrics:
-    """Rewritten pages, and the tracker elements neutralised in them by category and service."""
+    """Rewritten pages, and the tracker elements neutralised in them by category and service.
+
+    A page is counted by adding one to the tally of its tuple of neutralised
+    services; the tallies go into the counters when the metrics are read.
+    Most pages come from the page cache with the same tuple, so a page costs
+    one dictionary update however many trackers it had.
+    """
 
     def __init__(self, registry: Registry, catalogue: Catalogue) -> None:
         self.pages = registry.counter(
@@ -27,19 +31,21 @@ class PageMetrics:
             ["category", "service"],
         )
         self.category_of = {service.id: service.category for service in catalogue.services}
-        self.count_blocked_page = self.pages.incrementer(outcome="blocked")
-        self.count_clean_page = self.pages.incrementer(outcome="clean")
-        self.count_element: dict[str, Callable[[], None]] = {}  # per service id, made on first use
+        self.pages.incrementer(outcome="blocked")  # both samples start at 0
+        self.pages.incrementer(outcome="clean")
+        self.tallies: dict[tuple[str, ...], int] = {}
+        registry.before_render(self.flush)
 
-    def count(self, blocked: list[str]) -> None:
+    def count(self, blocked: tuple[str, ...]) -> None:
         """Count one rewritten page whose neutralised elements are the service ids in ``blocked``."""
-        if not blocked:
-            self.count_clean_page()
-            return
-        self.count_blocked_page()
-        for service in blocked:
-            increment = self.count_element.get(service)
-            if increment is None:
+        tallies = self.tallies
+        tallies[blocked] = tallies.get(blocked, 0) + 1
+
+    def flush(self) -> None:
+        """Move the tallies into the counters."""
+        tallies, self.tallies = self.tallies, {}
+        for blocked, pages in tallies.items():
+            self.pages.inc(pages, outcome="blocked" if blocked else "clean")
+            for service in blocked:
                 category = self.category_of.get(service, GENERIC_BEACON_CATEGORY)
-                increment = self.count_element[service] = self.blocked.incrementer(category=category, service=service)
-            increment()
+                self.blocked.inc(pages, category=category, service=service)

@@ -11,9 +11,12 @@ the granted categories (after per-path policy), the request host (first- or
 third-party images) and the path (the placeholder links back to it). Two
 visitors with different grants never share an entry.
 
-The injected ``<head>`` scripts are not stored: they carry a CSP nonce that
-must be new for every response. An entry holds the output before and after
-the injection point, and the injection is put back in per response.
+The injected ``<head>`` scripts are not stored for good: they carry a CSP
+nonce that must be new for every response. An entry holds the output before
+and after the injection point, and the injection is put back in per
+response; the body as last sent (compressed, or joined with an injection
+that carries no nonce) is kept beside it while it fits, so the same body is
+not joined or compressed again.
 
 Memory is bounded: entries are evicted least recently used first once their
 bytes pass ``capacity``, and a page larger than ``max_page`` is never held.
@@ -21,6 +24,7 @@ bytes pass ``capacity``, and a page larger than ``max_page`` is never held.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -38,7 +42,8 @@ class RewrittenPage:
     injects: bool  # false for a fragment: the rewriter placed no banner
     blocked: tuple[str, ...]  # service ids neutralised, replayed into the policy for metrics
     encoded_injection: bytes | None = None  # the injection the encoded body below was made with
-    encoded: bytes | None = None  # the compressed body, kept while the injection does not change (no CSP nonce)
+    # The body as sent (compressed, or joined with the injection), kept while the injection does not change (no nonce).
+    encoded: bytes | None = None
 
     def body(self, injection: bytes) -> bytes:
         return self.before + injection + self.after if self.injects else self.before
@@ -56,6 +61,7 @@ def page_key(
     return (body, encoding, granted, host, path)
 
 
+@functools.lru_cache(maxsize=1024)
 def shared_validator(
     etag: bytes, cache_control: bytes, vary: bytes, sets_cookies: bool, personal_request: bool
 ) -> bytes | None:
@@ -117,7 +123,7 @@ class PageCache:
         self._evict()
 
     def remember_encoded(self, key: tuple, page: RewrittenPage, injection: bytes, encoded: bytes) -> None:
-        """Keep the compressed body of ``page`` for ``injection``, when it still fits."""
+        """Keep the body of ``page`` as sent with ``injection`` (compressed or not), when it still fits."""
         if self._pages.get(key) is not page or page.encoded is not None:
             return
         if page.size + len(encoded) > self.max_page + ENTRY_OVERHEAD:

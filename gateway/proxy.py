@@ -21,7 +21,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from .banner import templates
-from .forwarding import request_head, request_headers, response_headers
+from .forwarding import request_headers, response_headers, upstream_request_head
 from .locale import negotiate, texts
 from .metrics import Registry
 from .middleware import ConsentMiddleware
@@ -42,6 +42,7 @@ class UpstreamProxy:
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self.upstream_host = parts.netloc
         self.base_path = parts.path.rstrip("/")
+        self.base_path_bytes = self.base_path.encode("latin-1")
         self.timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=settings.upstream_connect_timeout, sock_read=settings.upstream_read_timeout
         )
@@ -70,8 +71,10 @@ class UpstreamProxy:
         if scope.get("method") == "CONNECT" or not scope.get("path", "").startswith("/"):
             return True
         public_hosts = self.settings.public_hosts
-        host = Headers(scope=scope).get("host", "").split(":")[0].lower()
-        return bool(public_hosts) and host not in public_hosts
+        if not public_hosts:
+            return False
+        host = next((value for name, value in scope["headers"] if name == b"host"), b"")
+        return host.decode("latin-1").split(":")[0].lower() not in public_hosts
 
     async def refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -113,12 +116,11 @@ class UpstreamProxy:
         return self.session
 
     async def forward(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = request_headers(scope, self.settings, self.upstream_host)
-        incoming = Headers(scope=scope)
-        has_body = "transfer-encoding" in incoming or incoming.get("content-length", "0") != "0"
+        has_body = has_request_body(scope["headers"])
         if scope["method"] == "GET" and not has_body:
-            await self.forward_get(scope, receive, send, headers)
+            await self.forward_get(scope, receive, send)
             return
+        headers = request_headers(scope, self.settings, self.upstream_host)
         target = self.target(scope)
         started = False
         try:
@@ -142,7 +144,7 @@ class UpstreamProxy:
                 raise  # the status is gone already: dropping the connection is all that is left
             await self.error_page(scope, 504 if timed_out else 502)(scope, receive, send)
 
-    async def forward_get(self, scope: Scope, receive: Receive, send: Send, headers: list[tuple[str, str]]) -> None:
+    async def forward_get(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A GET without a body, through the lean keep-alive client."""
         if self.pool is None:
             self.pool = UpstreamPool(
@@ -150,11 +152,12 @@ class UpstreamProxy:
                 self.settings.upstream_connect_timeout,
                 self.settings.upstream_read_timeout,
             )
-        target = self.base_path + scope.get("raw_path", scope["path"].encode()).decode("latin-1")
+        target = self.base_path_bytes + (scope.get("raw_path") or scope["path"].encode())
         if scope.get("query_string"):
-            target += "?" + scope["query_string"].decode("latin-1")
+            target += b"?" + scope["query_string"]
+        head = upstream_request_head(scope, self.settings, self.upstream_host, target)
         try:
-            upstream = await self.pool.get(request_head("GET", target, headers))
+            upstream = await self.pool.request(head)
         except OSError as error:  # TimeoutError, refused connections and closed ones are all OSErrors
             self.upstream_errors.inc(kind="timeout" if isinstance(error, TimeoutError) else "unreachable")
             await self.error_page(scope, 504 if isinstance(error, TimeoutError) else 502)(scope, receive, send)
@@ -163,8 +166,12 @@ class UpstreamProxy:
             headers_out = response_headers(upstream.raw_headers, scope, self.settings, self.origin)
             await send({"type": "http.response.start", "status": upstream.status, "headers": headers_out})
             while (chunk := await upstream.next_chunk()) is not None:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+                last = upstream.drained  # the whole body was in: this chunk ends it, no empty message after
+                await send({"type": "http.response.body", "body": chunk, "more_body": not last})
+                if last:
+                    break
+            else:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             self.pool.release(upstream)  # dropped, not kept, when the response did not end cleanly
 
@@ -172,6 +179,17 @@ class UpstreamProxy:
         language = negotiate(Headers(scope=scope), None, self.settings.default_language)
         page = templates.get_template("upstream_error.html").render(t=texts(language), language=language, status=status)
         return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store", "Retry-After": "5"})
+
+
+def has_request_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    """A request announcing a body: chunked, or with a Content-Length other than 0 (the first one counts)."""
+    length = None
+    for name, value in headers:
+        if name == b"transfer-encoding":
+            return True
+        if name == b"content-length" and length is None:
+            length = value
+    return length is not None and length != b"0"
 
 
 async def request_body(receive: Receive) -> AsyncIterator[bytes]:

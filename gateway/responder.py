@@ -15,6 +15,7 @@ can hand it to someone who did not consent.
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 from urllib.parse import urlencode
@@ -43,6 +44,8 @@ HTML_TYPES = (b"text/html", b"application/xhtml+xml")
 CSP_HEADERS = ("content-security-policy", "content-security-policy-report-only")
 CSP_HEADER_NAMES = frozenset(name.encode() for name in CSP_HEADERS)
 CONDITIONAL_HEADERS = frozenset({b"if-none-match", b"range", b"if-range"})
+IDENTITY = ("identity", "")
+MARKED_HEADS = 1024  # sets of page headers whose marked version is kept; all are dropped when full
 
 CONSENT_MODE_DEFAULT = (
     "window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push(arguments);}"
@@ -65,6 +68,7 @@ class PageRules:
         self.protected_cookies = {settings.cookie_name}
         self.consent_cookie = settings.cookie_name.encode()
         self._states: dict[frozenset[str], str] = {}
+        self.marked_heads: dict[tuple, list[tuple[bytes, bytes]]] = {}  # see PageResponder.mark_page
         self.page_cache = PageCache(settings.page_cache_size)
         self._plain_injection: bytes | None = None
         # First-party analytics: gtag's transport and catalogued tracker scripts pointed at the gateway.
@@ -109,10 +113,48 @@ class PageRules:
         return render
 
 
+@functools.lru_cache(maxsize=256)
 def is_html(content_type: bytes) -> bool:
     """An HTML page in a charset whose markup bytes are ASCII (UTF-16 and kin are passed on as they are)."""
     content_type = content_type.lower()
     return content_type.startswith(HTML_TYPES) and not any(map(content_type.__contains__, ASCII_UNSAFE_CHARSETS))
+
+
+@functools.lru_cache(maxsize=4096)
+def tagged(etag: bytes, state: str) -> bytes:
+    """The site's ``etag`` marked with the consent ``state`` (pages and states repeat: kept)."""
+    return tag_for_state(etag.decode("latin-1"), state).encode("latin-1")
+
+
+def marked_headers(raw: list[tuple[bytes, bytes]], private: bool, state: str) -> list[tuple[bytes, bytes]]:
+    """``PageResponder.mark_page`` done: one pass over the raw headers.
+
+    The first ``Vary`` gets ``Cookie``, the first ``Cache-Control`` (when
+    private) and ``ETag`` are replaced and later copies of them dropped,
+    ``Last-Modified`` goes, since revalidation goes by the consent-aware ETag only.
+    """
+    marked: list[tuple[bytes, bytes]] = []
+    seen: set[bytes] = set()
+    for name, value in raw:
+        if name == b"vary" and name not in seen:
+            value = value + b", Cookie"
+        elif name == b"cache-control" and private:
+            if name in seen:
+                continue
+            value = make_private(value.decode("latin-1")).encode("latin-1")
+        elif name == b"etag":
+            if name in seen:
+                continue
+            value = tagged(value, state)
+        elif name == b"last-modified":
+            continue
+        seen.add(name)
+        marked.append((name, value))
+    if b"vary" not in seen:
+        marked.append((b"vary", b"Cookie"))
+    if private and b"cache-control" not in seen:
+        marked.append((b"cache-control", b"private"))
+    return marked
 
 
 def make_private(cache_control: str) -> str:
@@ -129,8 +171,11 @@ class PageResponder:
 
     # Per-response state starts from these class-level defaults: less work on every request.
     held_start: Message | None = None
-    rewriter: Rewriter | None = None  # set while this response is being rewritten
+    rewriting = False  # set while this response is being rewritten
+    rewriter: Rewriter | None = None  # made once a body has to go through it (a cached page needs none)
     transcoder: Transcoder | None = None
+    encoding = "identity"  # the response's Content-Encoding, normalised
+    nonce: str | None = None  # for the injected scripts, when the site has a restrictive CSP
     discarding = False
     collected: list[bytes] | None = None  # body chunks held until the whole page is here
     collected_size = 0
@@ -207,7 +252,7 @@ class PageResponder:
             await self.on_start(message)
         elif message["type"] == "http.response.body" and self.discarding:
             return
-        elif message["type"] == "http.response.body" and self.rewriter is not None:
+        elif message["type"] == "http.response.body" and self.rewriting:
             await self.on_body(message)
         else:
             await self.send(message)
@@ -216,28 +261,34 @@ class PageResponder:
         raw = message.get("headers", [])
         content_type = etag = b""
         cache_control = vary = b""
+        encoding: bytes | None = None
+        length: bytes | None = None
         sets_cookies = False
         self.has_csp = False
         for name, value in raw:  # one cheap pass: most responses are neither HTML nor setting cookies
             if name == b"content-type":
                 content_type = value
-            elif name == b"set-cookie":
-                sets_cookies = True
-            elif name in CSP_HEADER_NAMES:
-                self.has_csp = True
+            elif name == b"content-length":
+                length = value if length is None else length
             elif name == b"etag":
                 etag = etag or value
+            elif name == b"set-cookie":
+                sets_cookies = True
+            elif name == b"content-encoding":
+                encoding = value if encoding is None else encoding
             elif name == b"cache-control":
                 cache_control += value + b","
             elif name == b"vary":
                 vary += value + b","
+            elif name in CSP_HEADER_NAMES:
+                self.has_csp = True
         if sets_cookies:
             raw = message["headers"] = filter_set_cookies(
                 list(raw), self.granted, self.rules.catalogue, self.rules.protected_cookies
             )
         if message["status"] == 304:
             if self.revalidating_ours:
-                self.mark_page(MutableHeaders(raw=message.setdefault("headers", raw)))
+                self.mark_page(message.setdefault("headers", raw))
             self.passing = True
             await self.send(message)
             return
@@ -245,82 +296,79 @@ class PageResponder:
             self.passing = True
             await self.send(message)
             return
-        headers = MutableHeaders(raw=message.setdefault("headers", raw))
+        raw = message.setdefault("headers", raw)
         if self.has_cookies:
-            headers.raw.extend(
-                expire_denied(self.scope, self.granted, self.rules.settings.category_names, self.rules.catalogue)
-            )
-        self.mark_page(headers)
-        encoding = headers.get("content-encoding", "identity")
+            categories = self.rules.settings.category_names
+            raw.extend(expire_denied(self.scope, self.granted, categories, self.rules.catalogue))
+        self.mark_page(raw)
+        self.encoding = "identity" if encoding is None else encoding.decode("latin-1").strip().lower()
         rewritable = message["status"] not in (204, 206, 304) and self.scope.get("method") != "HEAD"
-        if not rewritable or encoding.strip().lower() not in SUPPORTED:
-            if self.scope.get("method") == "HEAD" and "content-length" in headers:
-                del headers["content-length"]  # the GET body is rewritten: its length is not known here
+        if not rewritable or self.encoding not in SUPPORTED:
+            if self.scope.get("method") == "HEAD" and length is not None:
+                # the GET body is rewritten: its length is not known here
+                raw[:] = [(name, value) for name, value in raw if name != b"content-length"]
             self.passing = True
             await self.send(message)
             return
         self.validator = shared_validator(etag, cache_control, vary, sets_cookies, self.personal_request)
-        self.transcoder = Transcoder(encoding)
-        self.rewriter = Rewriter(self.policy(headers))
+        if self.has_csp:
+            self.nonce = self.sign_csp(MutableHeaders(raw=raw))
+        self.rewriting = True
         self.held_start = message
-        length = headers.get("content-length", "")
-        if length.isdigit() and int(length) <= self.rules.page_cache.max_page:
+        if length is not None and length.isdigit() and int(length) <= self.rules.page_cache.max_page:
             self.collected = []  # small enough to wait for: rewritten once, then served from the page cache
 
-    def policy(self, headers: MutableHeaders) -> RewritePolicy:
+    def sign_csp(self, headers: MutableHeaders) -> str | None:
+        """A nonce for the injected scripts, added to each restrictive Content-Security-Policy; ``None`` if none."""
         nonce = None
-        for name in CSP_HEADERS if self.has_csp else ():
+        for name in CSP_HEADERS:
             values = headers.getlist(name)
             if any(csp.has_restriction(value) for value in values):
                 nonce = nonce or csp.new_nonce()
                 del headers[name]
                 for value in values:
                     headers.append(name, csp.add_nonce(value, nonce))
+        return nonce
+
+    def start_rewriter(self) -> Rewriter:
+        """The rewriter and transcoder, made when a body has to be rewritten (not for a page from the cache)."""
+        if self.rewriter is None:
+            self.transcoder = Transcoder(self.encoding)
+            self.rewriter = Rewriter(self.policy())
+        return self.rewriter
+
+    def policy(self) -> RewritePolicy:
         # The site's own language: pages are written in it, whatever the browser prefers.
         language = self.rules.settings.default_language
         return RewritePolicy(
             catalogue=self.rules.catalogue,
             granted=self.granted,
             site_host=self.host,
-            head_injection=self.rules.head_injection(nonce),
+            head_injection=self.rules.head_injection(self.nonce),
             placeholder=self.rules.placeholder(language, self.scope.get("path", "/")),
             first_party=self.rules.first_party.script_url if self.rules.first_party.active else None,
         )
 
-    def mark_page(self, headers: MutableHeaders) -> None:
+    def mark_page(self, raw: list[tuple[bytes, bytes]]) -> None:
         """A page for this consent state: its own validator, varied by cookie, private when trackers are live.
 
-        One pass over the raw headers (this runs for every page): the first ``Vary``
-        gets ``Cookie``, the first ``Cache-Control`` (when private) and ``ETag`` are
-        replaced and later copies of them dropped, ``Last-Modified`` goes, since
-        revalidation goes by the consent-aware ETag only.
+        A site sends the same headers with a page again and again, so the result is kept per headers and state.
         """
         private = bool(self.granted - {self.rules.required})
-        marked: list[tuple[bytes, bytes]] = []
-        seen: set[bytes] = set()
-        for name, value in headers.raw:
-            if name == b"vary" and name not in seen:
-                value = value + b", Cookie"
-            elif name == b"cache-control" and private:
-                if name in seen:
-                    continue
-                value = make_private(value.decode("latin-1")).encode("latin-1")
-            elif name == b"etag":
-                if name in seen:
-                    continue
-                value = tag_for_state(value.decode("latin-1"), self.state).encode("latin-1")
-            elif name == b"last-modified":
-                continue
-            seen.add(name)
-            marked.append((name, value))
-        if b"vary" not in seen:
-            marked.append((b"vary", b"Cookie"))
-        if private and b"cache-control" not in seen:
-            marked.append((b"cache-control", b"private"))
-        headers.raw[:] = marked
+        key = (tuple(raw), private, self.state)
+        try:
+            marked = self.rules.marked_heads.get(key)
+        except TypeError:  # headers as lists, which ASGI allows: not kept
+            raw[:] = marked_headers(raw, private, self.state)
+            return
+        if marked is None:
+            marked = marked_headers(raw, private, self.state)
+            if len(self.rules.marked_heads) >= MARKED_HEADS:
+                self.rules.marked_heads.clear()
+            self.rules.marked_heads[key] = marked
+        raw[:] = marked
 
     async def on_body(self, message: Message) -> None:
-        assert self.rewriter is not None and self.transcoder is not None
         more_body = message.get("more_body", False)
         body = message.get("body", b"")
         if self.collected is not None:
@@ -334,6 +382,8 @@ class PageResponder:
         if not more_body and self.held_start is not None:
             await self.send_whole(body)
             return
+        self.start_rewriter()
+        assert self.rewriter is not None and self.transcoder is not None
         try:
             decoded = self.transcoder.decode(body)
         except ValueError as error:
@@ -341,7 +391,7 @@ class PageResponder:
             return
         rewritten = self.rewriter.feed(decoded) + (b"" if more_body else self.rewriter.finish())
         if not more_body:
-            self.rules.page_metrics.count(self.rewriter.policy.blocked)
+            self.rules.page_metrics.count(tuple(self.rewriter.policy.blocked))
         body = self.transcoder.encode(rewritten, final=not more_body)
         if self.held_start is not None:
             await self.send_start(None if more_body else len(body))
@@ -349,31 +399,34 @@ class PageResponder:
 
     async def send_whole(self, raw: bytes) -> None:
         """A body known whole: rewritten once per page and consent state, then taken from the page cache."""
-        assert self.rewriter is not None and self.transcoder is not None
-        cache, policy = self.rules.page_cache, self.rewriter.policy
+        cache = self.rules.page_cache
         key = None
         if cache.enabled:
             path = self.scope.get("path", "")
-            key = page_key(raw, self.transcoder.encoding, self.granted, policy.site_host, path, self.validator)
+            key = page_key(raw, self.encoding, self.granted, self.host, path, self.validator)
         page = cache.get(key) if key is not None else None
         if page is None:
+            rewriter = self.start_rewriter()
+            assert self.transcoder is not None
             try:
                 decoded = self.transcoder.decode(raw)
             except ValueError as error:
                 await self.give_up({"type": "http.response.body", "body": raw, "more_body": False}, error)
                 return
-            page = rewritten_page(self.rewriter, decoded)
+            page = rewritten_page(rewriter, decoded)
             if key is not None:
                 cache.put(key, page)
-        else:
-            policy.blocked.extend(page.blocked)
-        self.rules.page_metrics.count(policy.blocked)
-        injection = policy.head_injection
-        if self.transcoder.identity:
+        self.rules.page_metrics.count(page.blocked)
+        injection = self.rules.head_injection(self.nonce)
+        if page.encoded is not None and page.encoded_injection == injection:
+            body = page.encoded  # as sent last time: without a CSP nonce, the injection does not change
+        elif self.encoding in IDENTITY:
             body = page.body(injection)
-        elif page.encoded is not None and page.encoded_injection == injection:
-            body = page.encoded
+            if key is not None and page.injects:
+                cache.remember_encoded(key, page, injection, body)  # joined once, not per response
         else:
+            self.start_rewriter()
+            assert self.transcoder is not None
             body = self.transcoder.encode(page.body(injection), final=True)
             if key is not None:
                 cache.remember_encoded(key, page, injection, body)
@@ -393,7 +446,7 @@ class PageResponder:
     async def give_up(self, message: Message, error: ValueError) -> None:
         """A body that cannot be decoded: before the start, pass it on as it is; after, end the response."""
         logger.warning("cannot rewrite %s: %s", self.scope.get("path"), error)
-        self.rewriter = None
+        self.rewriting = False
         if self.held_start is not None:
             start, self.held_start = self.held_start, None
             await self.send(start)

@@ -29,23 +29,66 @@ import httptools
 HIGH_WATER = 1024 * 1024
 LOW_WATER = 256 * 1024
 MAX_IDLE = 64  # idle keep-alive connections kept
+READ_BUFFER = 256 * 1024  # bytes read from a connection at a time
 
 
 class UpstreamClosed(ConnectionError):
     """The upstream closed the connection or answered something that is not HTTP/1.1."""
 
 
-class Response(asyncio.Protocol):
-    """One upstream connection and the response being read on it (one request at a time)."""
+class ReadWatch:
+    """Read timeouts for every wait of one pool, checked by one timer instead of a timer per wait.
 
-    def __init__(self, read_timeout: float) -> None:
-        self.read_timeout = read_timeout
+    A timer per wait cost about 2 us to start and cancel, twice per proxied
+    page. Here a wait notes its deadline; while anything waits, a check runs
+    every ``tick`` seconds (an eighth of the timeout, at most one second) and
+    fails the waits past their deadline. A timeout so fires up to one tick late.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.tick = min(max(timeout / 8, 0.01), 1.0)
+        self.waiting: set[Response] = set()
+        self.timer: asyncio.TimerHandle | None = None
+
+    def watch(self, response: Response, loop: asyncio.AbstractEventLoop) -> None:
+        response.deadline = loop.time() + self.timeout
+        self.waiting.add(response)
+        if self.timer is None:
+            self.timer = loop.call_later(self.tick, self.check, loop)
+
+    def check(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        for response in [r for r in self.waiting if r.deadline <= now]:
+            self.waiting.discard(response)
+            waiter = response.waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(TimeoutError("upstream read timed out"))
+        self.timer = loop.call_later(self.tick, self.check, loop) if self.waiting else None
+
+
+class Response(asyncio.BufferedProtocol):
+    """One upstream connection and the response being read on it (one request at a time).
+
+    Bytes are read into the pool's buffer and parsed from there, without a
+    bytes object of their own (the parser copies out the body pieces). The
+    loop calls ``get_buffer`` and ``buffer_updated`` back to back, so the
+    connections of one pool can share one buffer.
+    """
+
+    deadline = 0.0  # of the current wait (loop time)
+
+    def __init__(self, watch: ReadWatch, buffer: bytearray) -> None:
+        self.watch = watch
+        self.buffer = buffer
+        self.view = memoryview(buffer)
         self.transport: asyncio.Transport | None = None
         self.closed = False
+        # One parser for the connection: after a complete response it reads the next one (as uvicorn's does).
+        self.parser = httptools.HttpResponseParser(self)
         self._reset()
 
     def _reset(self) -> None:
-        self.parser = httptools.HttpResponseParser(self)
         self.status = 0
         self.raw_headers: list[tuple[bytes, bytes]] = []
         self.headers_done = False
@@ -62,8 +105,16 @@ class Response(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        # Kept: asking for the running loop costs a getpid() system call each time.
+        self.loop = asyncio.get_running_loop()
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> bytearray:
+        return self.buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(self.view[:nbytes])
+
+    def data_received(self, data: bytes | memoryview) -> None:
         self.received = True
         try:
             self.parser.feed_data(data)
@@ -134,6 +185,11 @@ class Response(asyncio.Protocol):
         return chunk
 
     @property
+    def drained(self) -> bool:
+        """The response is complete and every chunk of its body was taken."""
+        return self.complete and not self.chunks
+
+    @property
     def reusable(self) -> bool:
         return self.complete and self.keep_alive and not self.closed and not self.paused
 
@@ -154,20 +210,16 @@ class Response(asyncio.Protocol):
     async def _wait(self) -> None:
         if self.error is not None:
             raise self.error
-        loop = asyncio.get_running_loop()
+        loop = self.loop
         self.waiter = waiter = loop.create_future()
-        timer = loop.call_later(self.read_timeout, self._time_out, waiter)
+        self.watch.watch(self, loop)
         try:
             await waiter
         finally:
-            timer.cancel()
+            self.watch.waiting.discard(self)
             self.waiter = None
         if self.error is not None:
             raise self.error
-
-    def _time_out(self, waiter: asyncio.Future) -> None:
-        if not waiter.done():
-            waiter.set_exception(TimeoutError("upstream read timed out"))
 
 
 class UpstreamPool:
@@ -182,6 +234,8 @@ class UpstreamPool:
         self.ssl = ssl.create_default_context() if parts.scheme == "https" else None
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        self.read_watch = ReadWatch(read_timeout)
+        self.buffer = bytearray(READ_BUFFER)  # shared by the pool's connections: see Response
         self.max_idle = max_idle
         self.idle: list[Response] = []
         self.slots = asyncio.Semaphore(limit)
@@ -234,7 +288,7 @@ class UpstreamPool:
         try:
             async with asyncio.timeout(self.connect_timeout):
                 _, connection = await loop.create_connection(
-                    lambda: Response(self.read_timeout),
+                    lambda: Response(self.read_watch, self.buffer),
                     self.host,
                     self.port,
                     ssl=self.ssl,

@@ -254,3 +254,24 @@ def test_a_page_that_may_be_personal_is_keyed_by_its_bytes_whatever_its_etag(set
             bram = client.get("/les-1", headers=headers)
         assert b"Anna" in anna.content, case
         assert b"Bram" in bram.content and b"Anna" not in bram.content, case
+
+
+def test_pages_from_the_cache_are_counted_like_rewritten_ones(settings: Settings) -> None:
+    app = ConsentMiddleware(Site(TRACKED), settings=settings)
+    with TestClient(app) as client:
+        get(client), get(client), get(client)
+        metrics = client.get("/_consent/metrics").text
+    assert app.page_rules.page_cache.hits == 2
+    assert 'gateway_pages_rewritten_total{outcome="blocked"} 3' in metrics
+    assert re.search(r'gateway_blocked_elements_total\{category="[a-z]+",service="[a-z0-9_-]+"\} 3', metrics)
+
+
+def test_headers_given_as_lists_are_marked_too(settings: Settings) -> None:
+    site = Site(TRACKED, headers=[[b"content-type", b"text/html"], [b"etag", b'"v1"'], [b"last-modified", b"x"]])
+    app = ConsentMiddleware(site, settings=settings)
+    with TestClient(app) as client:
+        first, second = get(client), get(client)
+    for response in (first, second):
+        assert re.fullmatch(r'W/"v1-cg[0-9a-f]{8}"', response.headers["etag"])
+        assert "last-modified" not in response.headers and response.headers["vary"] == "Cookie"
+    assert first.content == second.content
