@@ -87,7 +87,8 @@ class ConsentMiddleware:
         if self.settings.path_policies:
             granted = granted_for(path, granted, self.settings.path_policies)
         try:
-            await PageResponder(self.app, self.page_rules, granted)(scope, receive, send)
+            responder = PageResponder(self.app, self.page_rules, granted)
+            await self.app(scope, receive, responder.prepare(scope, send))
         finally:
             self.observe_page(time.perf_counter() - started)
 
