@@ -333,8 +333,8 @@ def throughput(args: argparse.Namespace, workdir: Path) -> float:
                     for i, row in enumerate(rows)]  # fmt: skip
             table(
                 f"Throughput: wrk -t{args.threads} -c{args.connections} -d{args.seconds}s, POST /_consent/g/collect "
-                f"(2 events per hit), uvicorn --workers {args.workers}, collect_concurrency {args.concurrency}, "
-                "fake GA4 backend on loopback",
+                f"(2 events per hit), consent-gateway demo --workers {args.workers}, "
+                f"collect_concurrency {args.concurrency}, fake GA4 backend on loopback",
                 ("case", "accepted/s", "fwd/s in run", "fwd/s sustained", "forwarded", "p50", "p99", "errors",
                  "gw cores", "gw CPU/hit", "hits/s per core", "vs baseline"),
                 rows,
