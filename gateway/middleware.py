@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
+from time import perf_counter
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -57,7 +57,9 @@ class ConsentMiddleware:
         )
         self.observe_api, self.observe_page = latency.observer(kind="api"), latency.observer(kind="page")
         self.cookie_marker = self.settings.cookie_name.encode() + b"="
-        self.api_paths = self.settings.prefix + "/"
+        # Read on every request: kept at hand instead of looked up through the settings each time.
+        self.prefix, self.api_paths = self.settings.prefix, self.settings.prefix + "/"
+        self.path_policies = self.settings.path_policies
         required = self.settings.categories[0].name
         self.undecided = {gpc: Consent.undecided(self.settings.revision, required, gpc) for gpc in (False, True)}
         self._store_open = False
@@ -75,22 +77,21 @@ class ConsentMiddleware:
 
         consent = scope["consent"] = self.read_request_headers(scope)
         path: str = scope["path"]
-        started = time.perf_counter()
-        if path == self.settings.prefix or path.startswith(self.api_paths):
+        started = perf_counter()
+        if path.startswith(self.api_paths) or path == self.prefix:
             await self.open_store_or_log()
             try:
                 await self.api(scope, receive, send)
             finally:
-                self.observe_api(time.perf_counter() - started)
+                self.observe_api(perf_counter() - started)
             return
         granted = consent.categories
-        if self.settings.path_policies:
-            granted = granted_for(path, granted, self.settings.path_policies)
+        if self.path_policies:
+            granted = granted_for(path, granted, self.path_policies)
         try:
-            responder = PageResponder(self.app, self.page_rules, granted)
-            await self.app(scope, receive, responder.prepare(scope, send))
+            await self.app(scope, receive, PageResponder(self.app, self.page_rules, granted).prepare(scope, send))
         finally:
-            self.observe_page(time.perf_counter() - started)
+            self.observe_page(perf_counter() - started)
 
     def read_request_headers(self, scope: Scope) -> Consent:
         """One pass over the request headers (this runs on every request): the consent, and a

@@ -211,18 +211,8 @@ class PageResponder:
         app itself, one coroutine less on every request than going through ``__call__``."""
         self.scope = scope
         self.send = send
-        self.revalidating_ours = self.prepare_request(scope)
-        return self.send_rewritten
-
-    def carries_site_cookies(self, cookie: bytes) -> bool:
-        """Any cookie besides the gateway's own consent cookie?"""
-        return any(part.split(b"=", 1)[0].strip() != self.rules.consent_cookie for part in cookie.split(b";"))
-
-    def prepare_request(self, scope: Scope) -> bool:
-        """Adjust conditional and range headers; true when the visitor revalidates a page of this consent state."""
-        headers = scope["headers"]
         conditional = False
-        for name, value in headers:
+        for name, value in scope["headers"]:
             if name == b"cookie":
                 self.has_cookies = True
                 self.personal_request = self.personal_request or self.carries_site_cookies(value)
@@ -232,8 +222,17 @@ class PageResponder:
                 self.host = value.decode("latin-1")
             elif name in CONDITIONAL_HEADERS:
                 conditional = True
-        if not conditional:
-            return False  # most requests: nothing to adjust
+        # Most requests are not conditional: nothing to adjust.
+        self.revalidating_ours = conditional and self.adjust_conditional(scope)
+        return self.send_rewritten
+
+    def carries_site_cookies(self, cookie: bytes) -> bool:
+        """Any cookie besides the gateway's own consent cookie?"""
+        return any(part.split(b"=", 1)[0].strip() != self.rules.consent_cookie for part in cookie.split(b";"))
+
+    def adjust_conditional(self, scope: Scope) -> bool:
+        """Adjust conditional and range headers; true when the visitor revalidates a page of this consent state."""
+        headers = scope["headers"]
         ours = False
         document = False
         for name, value in headers:
@@ -269,7 +268,9 @@ class PageResponder:
                 return self.on_body(message)
         return self.send(message)
 
-    async def on_start(self, message: Message) -> None:
+    def on_start(self, message: Message) -> Awaitable[None]:
+        """Decide on the response from its start; what to await: the start sent on, or, for a page to
+        rewrite, nothing yet (the start waits for the body). A plain function: see ``send_rewritten``."""
         raw = message.get("headers", [])
         content_type = etag = b""
         cache_control = vary = b""
@@ -302,12 +303,10 @@ class PageResponder:
             if self.revalidating_ours:
                 self.mark_page(message.setdefault("headers", raw))
             self.passing = True
-            await self.send(message)
-            return
+            return self.send(message)
         if not is_html(content_type):
             self.passing = True
-            await self.send(message)
-            return
+            return self.send(message)
         raw = message.setdefault("headers", raw)
         if self.has_cookies:
             categories = self.rules.settings.category_names
@@ -320,8 +319,7 @@ class PageResponder:
                 # the GET body is rewritten: its length is not known here
                 raw[:] = [(name, value) for name, value in raw if name != b"content-length"]
             self.passing = True
-            await self.send(message)
-            return
+            return self.send(message)
         self.validator = shared_validator(etag, cache_control, vary, sets_cookies, self.personal_request)
         if self.has_csp:
             self.nonce = self.sign_csp(MutableHeaders(raw=raw))
@@ -329,6 +327,7 @@ class PageResponder:
         self.held_start = message
         if length is not None and length.isdigit() and int(length) <= self.rules.page_cache.max_page:
             self.collected = []  # small enough to wait for: rewritten once, then served from the page cache
+        return nothing()
 
     def sign_csp(self, headers: MutableHeaders) -> str | None:
         """A nonce for the injected scripts, added to each restrictive Content-Security-Policy; ``None`` if none."""
