@@ -101,14 +101,9 @@ def connection_tokens(value: bytes) -> frozenset[bytes]:
     return frozenset(token.strip().lower().encode() for token in value.decode("latin-1").split(","))
 
 
-def request_head(method: str, target: str, headers: list[tuple[str, str]]) -> bytes:
-    """An HTTP/1.1 request head, as sent on the wire (header values were checked by the server that received them)."""
-    lines = [f"{method} {target} HTTP/1.1", *(f"{name}: {value}" for name, value in headers), "", ""]
-    return "\r\n".join(lines).encode("latin-1")
-
-
 def upstream_request_head(scope: Scope, settings: Settings, upstream_host: str, target: bytes) -> bytes:
-    """``request_head`` for a GET to ``target`` with ``request_headers``, built as bytes (the proxy's hot path).
+    """The HTTP/1.1 head of a GET to ``target`` with ``request_headers``, built as bytes (the proxy's hot path;
+    header values were checked by the server that received them).
 
     Without a trusted proxy in front, the forwarding lines depend only on the
     peer, the host asked for and the scheme, which repeat: they are kept.

@@ -342,11 +342,16 @@ class PageResponder:
         return nonce
 
     def start_rewriter(self) -> Rewriter:
-        """The rewriter and transcoder, made when a body has to be rewritten (not for a page from the cache)."""
+        """The rewriter, made when a body has to be rewritten (not for a page from the cache)."""
         if self.rewriter is None:
-            self.transcoder = Transcoder(self.encoding)
             self.rewriter = Rewriter(self.policy())
         return self.rewriter
+
+    def start_transcoder(self) -> Transcoder:
+        """The decoder and encoder of the response's Content-Encoding, made when a body needs one."""
+        if self.transcoder is None:
+            self.transcoder = Transcoder(self.encoding)
+        return self.transcoder
 
     def policy(self) -> RewritePolicy:
         # The site's own language: pages are written in it, whatever the browser prefers.
@@ -393,17 +398,16 @@ class PageResponder:
         if not more_body and self.held_start is not None:
             await self.send_whole(body)
             return
-        self.start_rewriter()
-        assert self.rewriter is not None and self.transcoder is not None
+        rewriter, transcoder = self.start_rewriter(), self.start_transcoder()
         try:
-            decoded = self.transcoder.decode(body)
+            decoded = transcoder.decode(body)
         except ValueError as error:
             await self.give_up(message, error)
             return
-        rewritten = self.rewriter.feed(decoded) + (b"" if more_body else self.rewriter.finish())
+        rewritten = rewriter.feed(decoded) + (b"" if more_body else rewriter.finish())
         if not more_body:
-            self.rules.page_metrics.count(tuple(self.rewriter.policy.blocked))
-        body = self.transcoder.encode(rewritten, final=not more_body)
+            self.rules.page_metrics.count(tuple(rewriter.policy.blocked))
+        body = transcoder.encode(rewritten, final=not more_body)
         if self.held_start is not None:
             await self.send_start(None if more_body else len(body))
         await self.send({"type": "http.response.body", "body": body, "more_body": more_body})
@@ -417,14 +421,12 @@ class PageResponder:
             key = page_key(raw, self.encoding, self.granted, self.host, path, self.validator)
         page = cache.get(key) if key is not None else None
         if page is None:
-            rewriter = self.start_rewriter()
-            assert self.transcoder is not None
             try:
-                decoded = self.transcoder.decode(raw)
+                decoded = self.start_transcoder().decode(raw)
             except ValueError as error:
                 await self.give_up({"type": "http.response.body", "body": raw, "more_body": False}, error)
                 return
-            page = rewritten_page(rewriter, decoded)
+            page = rewritten_page(self.start_rewriter(), decoded)
             if key is not None:
                 cache.put(key, page)
         self.rules.page_metrics.count(page.blocked)
@@ -436,9 +438,7 @@ class PageResponder:
             if key is not None and page.injects:
                 cache.remember_encoded(key, page, injection, body)  # joined once, not per response
         else:
-            self.start_rewriter()
-            assert self.transcoder is not None
-            body = self.transcoder.encode(page.body(injection), final=True)
+            body = self.start_transcoder().encode(page.body(injection), final=True)  # no rewriter needed
             if key is not None:
                 cache.remember_encoded(key, page, injection, body)
         await self.send_start(len(body))
