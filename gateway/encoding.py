@@ -52,6 +52,7 @@ class Transcoder:
 
 
 @functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=256)
 def readable_encodings(accept_encoding: bytes) -> bytes:
     """``Accept-Encoding`` narrowed to what the rewriter can read, so no page slips through unread."""
     codings = [c for c in accept_encoding.decode("latin-1").split(",") if c.split(";")[0].strip().lower() in SUPPORTED]

@@ -120,6 +120,14 @@ class Histogram(Metric):
 
         return observe
 
+    def pending(self, registry: Registry, **labels: str) -> PendingObservations:
+        """A list to append observations to, folded into the buckets before each rendering: for the
+        hottest paths, where even the call to an ``observer`` shows."""
+        series = self.series.setdefault(self.key(labels), [0.0] * (len(self.bounds) + 2))
+        pending = PendingObservations(series, self.bounds)
+        registry.before_render(pending.fold)
+        return pending
+
     def lines(self) -> Iterable[str]:
         names = (*self.labelnames, "le")
         for key, series in sorted(self.series.items()):
@@ -129,6 +137,33 @@ class Histogram(Metric):
                 yield f"{self.name}_bucket{_labels(names, (*key, _number(bound)))} {_number(cumulative)}"
             yield f"{self.name}_sum{_labels(self.labelnames, key)} {_number(series[-1])}"
             yield f"{self.name}_count{_labels(self.labelnames, key)} {_number(cumulative)}"
+
+
+class PendingObservations(list[float]):
+    """Observations of one histogram series not yet in its buckets, folded in bulk: sorted, then
+    counted per bucket with one bisection per bound, instead of a call per observation. Whoever
+    appends also calls ``fold`` once there are ``FOLD_AT``, which bounds the memory when nobody scrapes."""
+
+    def __init__(self, series: list[float], bounds: tuple[float, ...]) -> None:
+        super().__init__()
+        self.series = series
+        self.bounds = bounds
+
+    def fold(self) -> None:
+        if not self:
+            return
+        values = sorted(self)
+        self.clear()
+        below = 0
+        for index, bound in enumerate(self.bounds):
+            upto = bisect.bisect_right(values, bound)  # the bucket "le bound" holds bound itself
+            self.series[index] += upto - below
+            below = upto
+        self.series[-2] += len(values) - below
+        self.series[-1] += math.fsum(values)
+
+
+FOLD_AT = 1024
 
 
 class Registry:

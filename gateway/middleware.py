@@ -16,16 +16,19 @@ from .consent import Consent, TokenCodec
 from .consent_cache import VerifiedTokens
 from starlette.requests import cookie_parser
 
-from .metrics import Registry
+from .metrics import FOLD_AT, Registry
 from .policy import granted_for
 from .recorder import Recorder
 from .encoding import readable_encodings
-from .responder import PageResponder, PageRules
+from .responder import CONDITIONAL_HEADERS, PageResponder, PageRules
 from .settings import Settings, SettingsError
 from .store import ConsentStore, open_store
 from .store.retention import RetentionTask
 
 logger = logging.getLogger("gateway.middleware")
+
+# The request headers the middleware reads itself; the conditional ones are handed to the responder.
+REQUEST_HEADERS = frozenset({b"cookie", b"sec-gpc", b"accept-encoding", *CONDITIONAL_HEADERS})
 
 
 class ConsentMiddleware:
@@ -55,7 +58,8 @@ class ConsentMiddleware:
         latency = self.metrics.histogram(
             "gateway_request_duration_seconds", "Time to answer a request, by kind (api or page).", ["kind"]
         )
-        self.observe_api, self.observe_page = latency.observer(kind="api"), latency.observer(kind="page")
+        self.observe_api = latency.observer(kind="api")
+        self.page_seconds = latency.pending(self.metrics, kind="page")  # appended to: this is the hot path
         self.cookie_marker = self.settings.cookie_name.encode() + b"="
         # Read on every request: kept at hand instead of looked up through the settings each time.
         self.prefix, self.api_paths = self.settings.prefix, self.settings.prefix + "/"
@@ -68,14 +72,33 @@ class ConsentMiddleware:
         self.retention = RetentionTask(self.store, self.settings.retention_days)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self.lifespan(scope, receive, send)
-            return
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+        kind = scope["type"]
+        if kind != "http":
+            if kind == "lifespan":
+                await self.lifespan(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
 
-        consent = scope["consent"] = self.read_request_headers(scope)
+        # One pass over the request headers (this runs on every request): the consent, whether the
+        # request is conditional, and an Accept-Encoding the rewriter can read.
+        cookie = b""
+        gpc = conditional = False
+        narrow = False
+        for name, value in scope["headers"]:
+            if name not in REQUEST_HEADERS:  # one set lookup per header: most are none of these
+                continue
+            if name == b"cookie":  # several Cookie headers are read as one (consent_cookie.request_cookie)
+                cookie = cookie + b"; " + value if cookie else value
+            elif name == b"sec-gpc":
+                gpc = value.strip() == b"1"
+            elif name == b"accept-encoding":
+                narrow = narrow or readable_encodings(value) != value
+            else:
+                conditional = True
+        if narrow:
+            narrow_accept_encoding(scope)
+        consent = scope["consent"] = self.read_consent(cookie, gpc) if cookie else self.undecided[gpc]
         path: str = scope["path"]
         started = perf_counter()
         if path.startswith(self.api_paths) or path == self.prefix:
@@ -88,25 +111,15 @@ class ConsentMiddleware:
         granted = consent.categories
         if self.path_policies:
             granted = granted_for(path, granted, self.path_policies)
+        revalidating = conditional and self.page_rules.adjust_conditional(scope, granted)
+        responder = PageResponder(self.page_rules, granted, scope, send, revalidating)
         try:
-            await self.app(scope, receive, PageResponder(self.app, self.page_rules, granted).prepare(scope, send))
+            await self.app(scope, receive, responder.send_rewritten)
         finally:
-            self.observe_page(perf_counter() - started)
-
-    def read_request_headers(self, scope: Scope) -> Consent:
-        """One pass over the request headers (this runs on every request): the consent, and a
-        narrowed ``Accept-Encoding`` so the site only answers in encodings the rewriter reads."""
-        cookie = b""
-        gpc = False
-        headers = scope["headers"]
-        for index, (name, value) in enumerate(headers):
-            if name == b"cookie":  # several Cookie headers are read as one (consent_cookie.request_cookie)
-                cookie = cookie + b"; " + value if cookie else value
-            elif name == b"sec-gpc":
-                gpc = value.strip() == b"1"
-            elif name == b"accept-encoding":
-                headers[index] = (name, readable_encodings(value))
-        return self.read_consent(cookie, gpc) if cookie else self.undecided[gpc]
+            page_seconds = self.page_seconds
+            page_seconds.append(perf_counter() - started)
+            if len(page_seconds) >= FOLD_AT:
+                page_seconds.fold()
 
     def read_consent(self, cookie: bytes, gpc: bool) -> Consent:
         consent = None
@@ -154,6 +167,13 @@ class ConsentMiddleware:
             await send(message)
 
         await self.app(scope, receive_and_manage_store, send_after_closing_store)
+
+
+def narrow_accept_encoding(scope: Scope) -> None:
+    """Have the site answer only in encodings the rewriter reads (most browsers offer zstd too)."""
+    scope["headers"] = [
+        (name, readable_encodings(value) if name == b"accept-encoding" else value) for name, value in scope["headers"]
+    ]
 
 
 def load_catalogue(settings: Settings) -> Catalogue:

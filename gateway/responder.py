@@ -22,7 +22,7 @@ from collections.abc import Awaitable
 from urllib.parse import urlencode
 
 from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope, Send
 
 from . import csp
 from .banner import Banner
@@ -45,6 +45,7 @@ HTML_TYPES = (b"text/html", b"application/xhtml+xml")
 CSP_HEADERS = ("content-security-policy", "content-security-policy-report-only")
 CSP_HEADER_NAMES = frozenset(name.encode() for name in CSP_HEADERS)
 CONDITIONAL_HEADERS = frozenset({b"if-none-match", b"range", b"if-range"})
+START_HEADERS = frozenset({b"content-type", b"set-cookie"})  # what decides whether a response is left alone
 IDENTITY = ("identity", "")
 MARKED_HEADS = 1024  # sets of page headers whose marked version is kept; all are dropped when full
 
@@ -75,6 +76,31 @@ class PageRules:
         # First-party analytics: gtag's transport and catalogued tracker scripts pointed at the gateway.
         self.first_party = FirstPartyPages(settings)
         self.consent_mode = CONSENT_MODE_DEFAULT + self.first_party.snippet
+
+    def adjust_conditional(self, scope: Scope, granted: frozenset[str]) -> bool:
+        """Adjust conditional and range headers before the app sees them; true when the visitor
+        revalidates a page of this consent state."""
+        headers = scope["headers"]
+        ours = False
+        document = False
+        for name, value in headers:
+            if name == b"sec-fetch-dest":
+                document = document or value in (b"document", b"iframe", b"frame")
+            elif name == b"accept":
+                document = document or b"text/html" in value
+        kept = []
+        for name, value in headers:
+            if name == b"if-none-match":
+                translated, matched = translate_if_none_match(value.decode("latin-1"), self.state(granted))
+                ours = ours or matched
+                if translated is not None:
+                    kept.append((name, translated.encode("latin-1")))
+            elif name in (b"range", b"if-range") and document:
+                continue  # a slice of a page cannot be rewritten: pages are always sent whole
+            else:
+                kept.append((name, value))
+        scope["headers"] = kept
+        return ours
 
     def state(self, granted: frozenset[str]) -> str:
         if granted not in self._states:
@@ -114,11 +140,24 @@ class PageRules:
         return render
 
 
-@functools.lru_cache(maxsize=256)
 def is_html(content_type: bytes) -> bool:
     """An HTML page in a charset whose markup bytes are ASCII (UTF-16 and kin are passed on as they are)."""
     content_type = content_type.lower()
     return content_type.startswith(HTML_TYPES) and not any(map(content_type.__contains__, ASCII_UNSAFE_CHARSETS))
+
+
+class PageTypes(dict[bytes, bool]):
+    """``Content-Type`` values seen, each to whether it is a page to rewrite. Looked up for every
+    response: a dict lookup costs less than a call (a site sends a handful of distinct values)."""
+
+    def __missing__(self, content_type: bytes) -> bool:
+        if len(self) >= 256:
+            self.clear()
+        page = self[content_type] = is_html(content_type)
+        return page
+
+
+PAGE_TYPES = PageTypes()
 
 
 @functools.lru_cache(maxsize=4096)
@@ -172,7 +211,7 @@ def make_private(cache_control: str) -> str:
 
 
 class PageResponder:
-    """One per request; wraps ``send``."""
+    """One per request; its ``send_rewritten`` is the ``send`` the app gets."""
 
     # Per-response state starts from these class-level defaults: less work on every request.
     held_start: Message | None = None
@@ -184,35 +223,33 @@ class PageResponder:
     discarding = False
     collected: list[bytes] | None = None  # body chunks held until the whole page is here
     collected_size = 0
-    has_cookies = False
     has_csp = False
-    host = ""
     passing = False  # set when the response turns out to need no change
-    personal_request = False  # credentials or the site's own cookies: the answer may be for this visitor only
     validator: bytes | None = None  # the site's ETag, when it may stand in for the page's digest
 
-    def __init__(self, app: ASGIApp, rules: PageRules, granted: frozenset[str]) -> None:
-        self.app = app
+    def __init__(
+        self, rules: PageRules, granted: frozenset[str], scope: Scope, send: Send, revalidating: bool = False
+    ) -> None:
+        """For the request in ``scope``. ``ConsentMiddleware`` calls the app with ``send_rewritten`` itself:
+        one coroutine less on every request than a wrapping app."""
         self.rules = rules
         self.granted = granted
-        self.send: Send
-        self.scope: Scope
+        self.scope = scope
+        self.send = send
+        self.passing = False  # read for every message: an instance attribute is read faster than a class one
+        self.revalidating_ours = revalidating  # a conditional request for a page of this consent state
 
     @property
     def state(self) -> str:
         """The consent state pages for this visitor are marked with."""
         return self.rules.state(self.granted)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, self.prepare(scope, send))
-
-    def prepare(self, scope: Scope, send: Send) -> Send:
-        """Look at the request; the ``send`` to hand the app. ``ConsentMiddleware`` calls this and the
-        app itself, one coroutine less on every request than going through ``__call__``."""
-        self.scope = scope
-        self.send = send
-        conditional = False
-        for name, value in scope["headers"]:
+    def read_request(self) -> None:
+        """What pages need from the request: its host, and whether it carries cookies or credentials.
+        Read only once the response turns out to be a page (most are not)."""
+        self.host = ""
+        self.has_cookies = self.personal_request = False
+        for name, value in self.scope["headers"]:
             if name == b"cookie":
                 self.has_cookies = True
                 self.personal_request = self.personal_request or self.carries_site_cookies(value)
@@ -220,47 +257,39 @@ class PageResponder:
                 self.personal_request = True
             elif name == b"host" and not self.host:
                 self.host = value.decode("latin-1")
-            elif name in CONDITIONAL_HEADERS:
-                conditional = True
-        # Most requests are not conditional: nothing to adjust.
-        self.revalidating_ours = conditional and self.adjust_conditional(scope)
-        return self.send_rewritten
 
     def carries_site_cookies(self, cookie: bytes) -> bool:
         """Any cookie besides the gateway's own consent cookie?"""
         return any(part.split(b"=", 1)[0].strip() != self.rules.consent_cookie for part in cookie.split(b";"))
 
-    def adjust_conditional(self, scope: Scope) -> bool:
-        """Adjust conditional and range headers; true when the visitor revalidates a page of this consent state."""
-        headers = scope["headers"]
-        ours = False
-        document = False
-        for name, value in headers:
-            if name == b"sec-fetch-dest":
-                document = document or value in (b"document", b"iframe", b"frame")
-            elif name == b"accept":
-                document = document or b"text/html" in value
-        kept = []
-        for name, value in headers:
-            if name == b"if-none-match":
-                translated, matched = translate_if_none_match(value.decode("latin-1"), self.state)
-                ours = ours or matched
-                if translated is not None:
-                    kept.append((name, translated.encode("latin-1")))
-            elif name in (b"range", b"if-range") and document:
-                continue  # a slice of a page cannot be rewritten: pages are always sent whole
-            else:
-                kept.append((name, value))
-        scope["headers"] = kept
-        return ours
-
     def send_rewritten(self, message: Message) -> Awaitable[None]:
         """The app's ``send``. A plain function handing back the awaitable of the step that takes the
-        message: for a response passed on as it is (most are), the awaitable is the server's own."""
-        if self.passing:  # the start showed there is nothing to change: the common case, first
-            return self.send(message)
-        if message["type"] == "http.response.start":
-            return self.on_start(message)
+        message: for a response passed on as it is (most are), the awaitable is the server's own.
+        This runs for every response; the common case (not a page, no cookies set) is settled here."""
+        send = self.send  # a call through a local: ``self.send(...)`` looks the name up on the class first
+        if self.passing:  # the start showed there is nothing to change
+            return send(message)
+        if message["type"] != "http.response.start":
+            return self.on_later(message)
+        content_type = b""
+        sets_cookies = False
+        try:
+            headers = message["headers"]
+        except KeyError:  # optional in ASGI; a subscript is cheaper than a call to get
+            headers = ()
+        for name, value in headers:
+            if name in START_HEADERS:  # one set lookup per header: most are neither
+                if name == b"set-cookie":
+                    sets_cookies = True
+                else:
+                    content_type = value
+        if sets_cookies or message["status"] == 304 or PAGE_TYPES[content_type]:
+            return self.on_start(message, content_type, sets_cookies)
+        self.passing = True
+        return send(message)
+
+    def on_later(self, message: Message) -> Awaitable[None]:
+        """A message after the start of a response that is not passed on as it is."""
         if message["type"] == "http.response.body":
             if self.discarding:
                 return nothing()
@@ -268,25 +297,33 @@ class PageResponder:
                 return self.on_body(message)
         return self.send(message)
 
-    def on_start(self, message: Message) -> Awaitable[None]:
-        """Decide on the response from its start; what to await: the start sent on, or, for a page to
-        rewrite, nothing yet (the start waits for the body). A plain function: see ``send_rewritten``."""
-        raw = message.get("headers", [])
-        content_type = etag = b""
-        cache_control = vary = b""
+    def on_start(self, message: Message, content_type: bytes, sets_cookies: bool) -> Awaitable[None]:
+        """The start of a response that sets cookies, revalidates or is a page: what to await, the start
+        sent on, or, for a page to rewrite, nothing yet (the start waits for the body)."""
+        if sets_cookies:
+            message["headers"] = filter_set_cookies(
+                list(message["headers"]), self.granted, self.rules.catalogue, self.rules.protected_cookies
+            )
+        if message["status"] == 304:
+            if self.revalidating_ours:
+                self.mark_page(message.setdefault("headers", []))
+        elif PAGE_TYPES[content_type]:
+            return self.on_page_start(message, sets_cookies)
+        self.passing = True
+        return self.send(message)
+
+    def on_page_start(self, message: Message, sets_cookies: bool) -> Awaitable[None]:
+        """The start of a page: marked for the consent state and held back when its body is to be rewritten."""
+        self.read_request()
+        raw = message.setdefault("headers", [])
+        etag = cache_control = vary = b""
         encoding: bytes | None = None
         length: bytes | None = None
-        sets_cookies = False
-        self.has_csp = False
-        for name, value in raw:  # one cheap pass: most responses are neither HTML nor setting cookies
-            if name == b"content-type":
-                content_type = value
-            elif name == b"content-length":
+        for name, value in raw:
+            if name == b"content-length":
                 length = value if length is None else length
             elif name == b"etag":
                 etag = etag or value
-            elif name == b"set-cookie":
-                sets_cookies = True
             elif name == b"content-encoding":
                 encoding = value if encoding is None else encoding
             elif name == b"cache-control":
@@ -295,19 +332,6 @@ class PageResponder:
                 vary += value + b","
             elif name in CSP_HEADER_NAMES:
                 self.has_csp = True
-        if sets_cookies:
-            raw = message["headers"] = filter_set_cookies(
-                list(raw), self.granted, self.rules.catalogue, self.rules.protected_cookies
-            )
-        if message["status"] == 304:
-            if self.revalidating_ours:
-                self.mark_page(message.setdefault("headers", raw))
-            self.passing = True
-            return self.send(message)
-        if not is_html(content_type):
-            self.passing = True
-            return self.send(message)
-        raw = message.setdefault("headers", raw)
         if self.has_cookies:
             categories = self.rules.settings.category_names
             raw.extend(expire_denied(self.scope, self.granted, categories, self.rules.catalogue))

@@ -75,3 +75,21 @@ def test_hot_path_helpers_count_like_the_checked_calls():
     assert pages.value(outcome="clean") == 3
     with pytest.raises(ValueError):
         latency.observer(other="x")
+
+
+def test_pending_observations_fold_into_the_same_buckets_as_single_observations():
+    """Values on a bound, between bounds and past the last one: bulk folding counts them as ``observe`` does."""
+    bounds = (0.001, 0.01, 0.1)
+    values = [0.0005, 0.001, 0.002, 0.01, 0.0100001, 0.05, 0.1, 0.2, 3.0, 0.001]
+    one_by_one, bulk = Registry(), Registry()
+    single = one_by_one.histogram("latency_seconds", "Latency.", ["kind"], buckets=bounds)
+    for value in values:
+        single.observe(value, kind="page")
+    pending = bulk.histogram("latency_seconds", "Latency.", ["kind"], buckets=bounds).pending(bulk, kind="page")
+    pending.extend(values[:4])
+    pending.fold()  # as the middleware does once FOLD_AT are waiting
+    assert pending == []
+    pending.extend(values[4:])  # the rest is folded when the metrics are rendered
+    assert bulk.render() == one_by_one.render()
+    assert 'latency_seconds_bucket{kind="page",le="0.001"} 3' in bulk.render().splitlines()
+    assert 'latency_seconds_count{kind="page"} 10' in bulk.render().splitlines()

@@ -200,3 +200,23 @@ def test_pages_are_always_sent_whole(settings: Settings) -> None:
         client.get("/les", headers={"range": "bytes=0-10", "sec-fetch-dest": "document"})
         client.get("/video.mp4", headers={"range": "bytes=0-10", "sec-fetch-dest": "video"})
     assert seen == [None, b"bytes=0-10"]
+
+
+def test_site_is_asked_only_for_encodings_the_rewriter_reads(settings: Settings) -> None:
+    """zstd (which browsers offer) is taken out of every Accept-Encoding header; other headers stay as sent."""
+    seen: list[list[tuple[bytes, bytes]]] = []
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            return await answer_lifespan(receive, send)
+        seen.append(list(scope["headers"]))
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    with TestClient(ConsentMiddleware(app, settings=settings)) as client:
+        client.get("/", headers=[("accept-encoding", "gzip, deflate, br, zstd"), ("x-custom", "zstd")])
+        client.get("/", headers=[("accept-encoding", "gzip")])
+    assert seen[0].count((b"accept-encoding", b"gzip, deflate, br")) == 1
+    assert (b"x-custom", b"zstd") in seen[0]
+    assert seen[1].count((b"accept-encoding", b"gzip")) == 1
+    assert all(b"zstd" not in value for name, value in seen[0] + seen[1] if name == b"accept-encoding")
