@@ -20,7 +20,8 @@ from .metrics import FOLD_AT, Registry
 from .policy import granted_for
 from .recorder import Recorder
 from .encoding import readable_encodings
-from .responder import CONDITIONAL_HEADERS, PageResponder, PageRules
+from .relay import Relay
+from .responder import CONDITIONAL_HEADERS, PageRules
 from .settings import Settings, SettingsError
 from .store import ConsentStore, open_store
 from .store.retention import RetentionTask
@@ -112,9 +113,8 @@ class ConsentMiddleware:
         if self.path_policies:
             granted = granted_for(path, granted, self.path_policies)
         revalidating = conditional and self.page_rules.adjust_conditional(scope, granted)
-        responder = PageResponder(self.page_rules, granted, scope, send, revalidating)
         try:
-            await self.app(scope, receive, responder.send_rewritten)
+            await self.app(scope, receive, Relay(send, self.page_rules, granted, scope, revalidating))
         finally:
             page_seconds = self.page_seconds
             page_seconds.append(perf_counter() - started)

@@ -77,6 +77,21 @@ class PageRules:
         self.first_party = FirstPartyPages(settings)
         self.consent_mode = CONSENT_MODE_DEFAULT + self.first_party.snippet
 
+    def start(
+        self,
+        message: Message,
+        content_type: bytes,
+        sets_cookies: bool,
+        granted: frozenset[str],
+        scope: Scope,
+        send: Send,
+        revalidating: bool,
+    ) -> tuple[Send, Awaitable[None]]:
+        """A response whose start shows it needs work (``gateway.relay``): the ``send`` for its
+        later messages, and what to await for the start."""
+        responder = PageResponder(self, granted, scope, send, revalidating)
+        return responder.send_rewritten, responder.on_start(message, content_type, sets_cookies)
+
     def adjust_conditional(self, scope: Scope, granted: frozenset[str]) -> bool:
         """Adjust conditional and range headers before the app sees them; true when the visitor
         revalidates a page of this consent state."""
@@ -211,7 +226,7 @@ def make_private(cache_control: str) -> str:
 
 
 class PageResponder:
-    """One per request; its ``send_rewritten`` is the ``send`` the app gets."""
+    """One per response whose start shows it needs work; most responses get none (``gateway.relay``)."""
 
     # Per-response state starts from these class-level defaults: less work on every request.
     held_start: Message | None = None
@@ -230,13 +245,11 @@ class PageResponder:
     def __init__(
         self, rules: PageRules, granted: frozenset[str], scope: Scope, send: Send, revalidating: bool = False
     ) -> None:
-        """For the request in ``scope``. ``ConsentMiddleware`` calls the app with ``send_rewritten`` itself:
-        one coroutine less on every request than a wrapping app."""
+        """Made by ``PageRules.start``: ``on_start`` takes the start, ``send_rewritten`` what follows."""
         self.rules = rules
         self.granted = granted
         self.scope = scope
         self.send = send
-        self.passing = False  # read for every message: an instance attribute is read faster than a class one
         self.revalidating_ours = revalidating  # a conditional request for a page of this consent state
 
     @property
@@ -263,30 +276,11 @@ class PageResponder:
         return any(part.split(b"=", 1)[0].strip() != self.rules.consent_cookie for part in cookie.split(b";"))
 
     def send_rewritten(self, message: Message) -> Awaitable[None]:
-        """The app's ``send``. A plain function handing back the awaitable of the step that takes the
-        message: for a response passed on as it is (most are), the awaitable is the server's own.
-        This runs for every response; the common case (not a page, no cookies set) is settled here."""
-        send = self.send  # a call through a local: ``self.send(...)`` looks the name up on the class first
-        if self.passing:  # the start showed there is nothing to change
-            return send(message)
-        if message["type"] != "http.response.start":
-            return self.on_later(message)
-        content_type = b""
-        sets_cookies = False
-        try:
-            headers = message["headers"]
-        except KeyError:  # optional in ASGI; a subscript is cheaper than a call to get
-            headers = ()
-        for name, value in headers:
-            if name in START_HEADERS:  # one set lookup per header: most are neither
-                if name == b"set-cookie":
-                    sets_cookies = True
-                else:
-                    content_type = value
-        if sets_cookies or message["status"] == 304 or PAGE_TYPES[content_type]:
-            return self.on_start(message, content_type, sets_cookies)
-        self.passing = True
-        return send(message)
+        """The ``send`` for the messages after the start. A plain function handing back the awaitable of
+        the step that takes the message: for a response passed on as it is, the server's own."""
+        if self.passing:
+            return self.send(message)
+        return self.on_later(message)
 
     def on_later(self, message: Message) -> Awaitable[None]:
         """A message after the start of a response that is not passed on as it is."""
