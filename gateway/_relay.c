@@ -93,6 +93,10 @@ static PyObject *start(Relay *self, PyObject *message) {
         if (needs_work < 0) goto done;
     }
     if (!needs_work) {
+        if (page_types == NULL) {
+            PyErr_SetString(PyExc_RuntimeError, "use_page_types was not called (import gateway.relay)");
+            goto done;
+        }
         PyObject *page = PyObject_GetItem(page_types, content_type);
         if (page == NULL) goto done;
         needs_work = PyObject_IsTrue(page);

@@ -28,7 +28,7 @@ from .store.retention import RetentionTask
 
 logger = logging.getLogger("gateway.middleware")
 
-# The request headers the middleware reads itself; the conditional ones are handed to the responder.
+# The request headers the middleware reads itself; conditional ones go to PageRules.adjust_conditional.
 REQUEST_HEADERS = frozenset({b"cookie", b"sec-gpc", b"accept-encoding", *CONDITIONAL_HEADERS})
 
 

@@ -278,13 +278,7 @@ class PageResponder:
     def send_rewritten(self, message: Message) -> Awaitable[None]:
         """The ``send`` for the messages after the start. A plain function handing back the awaitable of
         the step that takes the message: for a response passed on as it is, the server's own."""
-        if self.passing:
-            return self.send(message)
-        return self.on_later(message)
-
-    def on_later(self, message: Message) -> Awaitable[None]:
-        """A message after the start of a response that is not passed on as it is."""
-        if message["type"] == "http.response.body":
+        if not self.passing and message["type"] == "http.response.body":
             if self.discarding:
                 return nothing()
             if self.rewriting:
