@@ -21,7 +21,8 @@ from starlette.responses import Response
 from .assets import BANNER_DIR
 from .catalogue import Catalogue
 from .locale import texts
-from .settings import LANGUAGES, Settings
+from .settings import LANGUAGES, OTHER_CATEGORY, Settings
+from .urls import GENERIC_SECOND_LEVELS, SHARED_HOSTING
 
 # What the banner and the preferences form show; the hash of these is recorded with each choice.
 FIRST_LAYER_KEYS = (
@@ -90,7 +91,26 @@ def first_layer_config(settings: Settings, catalogue: Catalogue, settings_versio
         "privacyUrl": settings.privacy_url,
         "settingsVersion": settings_version,
         "text": {language: {k: texts(language)[k] for k in FIRST_LAYER_KEYS} for language in LANGUAGES},
-        "guard": {c: hosts[c]["hosts"] for c in names if c in hosts},
+        "guard": guard_config(settings, catalogue),
+    }
+
+
+def guard_config(settings: Settings, catalogue: Catalogue) -> dict:
+    """What the runtime guard needs to judge a URL the way the rewriter does (``gateway.thirdparty``)."""
+    data = catalogue.as_banner_data()
+    names = settings.category_names
+    site = list(settings.public_hosts)
+    if settings.cookie_domain:
+        site.append("*." + settings.cookie_domain.lstrip("."))
+    return {
+        "strict": settings.blocking == "strict",
+        "other": OTHER_CATEGORY if OTHER_CATEGORY in names else None,
+        "hosts": {c: data["categories"][c]["hosts"] for c in names if c in data["categories"]},
+        "essential": data["essential"],
+        "allowed": list(settings.allowed_hosts),
+        "site": site,
+        "shared": sorted(SHARED_HOSTING),
+        "secondLevels": sorted(GENERIC_SECOND_LEVELS),
     }
 
 

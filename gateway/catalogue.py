@@ -102,11 +102,24 @@ class Service:
         return purpose, retention
 
 
+@dataclass(frozen=True)
+class Essential:
+    """Infrastructure a page may load before any choice: it sets no tracking cookies, and the page
+    cannot work without it. ``patterns`` are hosts or host/path prefixes (``www.google.com/recaptcha/``)."""
+
+    id: str
+    name: str
+    patterns: tuple[str, ...]
+    reason: Mapping[str, str]
+
+
 class Catalogue:
     """All known services, indexed once for fast look-ups; never changes after it is built."""
 
     __slots__ = (
         "services",
+        "essentials",
+        "_essential",
         "_by_id",
         "_scripts",
         "_beacons",
@@ -119,8 +132,15 @@ class Catalogue:
         "path_markers",
     )
 
-    def __init__(self, services: Iterable[Service], open_cookie_database: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        services: Iterable[Service],
+        open_cookie_database: Mapping[str, str] | None = None,
+        essentials: Iterable[Essential] = (),
+    ) -> None:
         self.services: tuple[Service, ...] = tuple(services)
+        self.essentials: tuple[Essential, ...] = tuple(essentials)
+        self._essential = _PrefixIndex((pattern, entry) for entry in self.essentials for pattern in entry.patterns)
         self._by_id = {service.id: service for service in self.services}
         if len(self._by_id) != len(self.services):
             raise ValueError("services: a service id appears twice")
@@ -165,7 +185,7 @@ class Catalogue:
             raise ValueError(f"services: id {twice[0]!r} appears twice")
         builtins = [s for s in _builtin_services() if s.id not in set(extra_ids)]
         ocd = read_open_cookie_database(Path(open_cookie_database)) if open_cookie_database is not None else None
-        return cls([*extras, *builtins], ocd)
+        return cls([*extras, *builtins], ocd, _builtin_essentials())
 
     def service(self, service_id: str) -> Service:
         return self._by_id[service_id]
@@ -192,6 +212,10 @@ class Catalogue:
         else:
             host = _clean_host(host)
         return self._hosts.find(host) if host else None
+
+    def match_essential(self, host: str, path: str = "/") -> Essential | None:
+        """The essential infrastructure entry covering ``host`` and ``path``, if any."""
+        return self._essential.find(host, path)
 
     def match_inline(self, code: str) -> Service | None:
         """The service whose longest signature occurs in an inline script body."""
@@ -251,7 +275,8 @@ class Catalogue:
             }
             for s in self.services
         }
-        return {"categories": categories, "services": services}
+        essential = [pattern for entry in self.essentials for pattern in entry.patterns]
+        return {"categories": categories, "services": services, "essential": essential}
 
     def _match_url(self, index: _UrlIndex, url: str, by_host: bool) -> Service | None:
         key = (index.kind, url)
@@ -286,6 +311,24 @@ def default_catalogue() -> Catalogue:
 def _builtin_services() -> tuple[Service, ...]:
     raw = json.loads(resources.files(__package__).joinpath("catalogue.json").read_text(encoding="utf-8"))
     return tuple(_service(entry, DEFAULT_CATEGORIES, f"catalogue.json[{i}]") for i, entry in enumerate(raw["services"]))
+
+
+@functools.cache
+def _builtin_essentials() -> tuple[Essential, ...]:
+    raw = json.loads(resources.files(__package__).joinpath("catalogue.json").read_text(encoding="utf-8"))
+    return tuple(_essential(entry, f"catalogue.json essential[{i}]") for i, entry in enumerate(raw["essential"]))
+
+
+def _essential(raw: Any, where: str) -> Essential:
+    if not isinstance(raw, Mapping) or set(raw) != {"id", "name", "patterns", "reason"}:
+        raise ValueError(f"{where}: expected id, name, patterns and reason")
+    patterns = _text_list(where, "patterns", raw["patterns"])
+    for pattern in patterns:
+        host = pattern.partition("/")[0]
+        if not _HOST.fullmatch(host) or pattern != pattern.strip() or "*" in pattern.partition("/")[2]:
+            raise ValueError(f"{where}: pattern {pattern!r} is not 'host', '*.domain' or 'host/path-prefix'")
+    reason = _language_table(where, "reason", raw["reason"])
+    return Essential(raw["id"], raw["name"], patterns, reason)
 
 
 @functools.cache
@@ -533,6 +576,32 @@ class _UrlIndex:
         for end, service in self.ends.get(path.rsplit("/", 1)[-1], ()):
             if path.endswith(end):
                 return service
+        return None
+
+
+class _PrefixIndex:
+    """``host[/path-prefix]`` patterns (``*.`` for a domain and its subdomains) to values; the longest prefix wins."""
+
+    __slots__ = ("exact", "suffix")
+
+    def __init__(self, patterns: Iterable[tuple[str, Any]]) -> None:
+        self.exact: dict[str, list[tuple[str, Any]]] = {}
+        self.suffix: dict[str, list[tuple[str, Any]]] = {}
+        for pattern, value in patterns:
+            host, slash, path = pattern.partition("/")
+            table = self.suffix if host.startswith("*.") else self.exact
+            table.setdefault(host.removeprefix("*."), []).append(("/" + path if slash else "/", value))
+        for rules in (*self.exact.values(), *self.suffix.values()):
+            rules.sort(key=lambda rule: -len(rule[0]))
+
+    def find(self, host: str, path: str) -> Any:
+        for prefix, value in self.exact.get(host, ()):
+            if path.startswith(prefix):
+                return value
+        for domain in _parent_domains(host):
+            for prefix, value in self.suffix.get(domain, ()):
+                if path.startswith(prefix):
+                    return value
         return None
 
 

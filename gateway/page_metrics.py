@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from .catalogue import Catalogue
 from .metrics import Registry
-from .rewrite import GENERIC_BEACON_CATEGORY
+from .settings import OTHER_CATEGORY
+from .thirdparty import GENERIC_BEACON_CATEGORY, UNKNOWN_SERVICE, WEB_BEACON
 
 
 class PageMetrics:
@@ -31,6 +32,8 @@ class PageMetrics:
             ["category", "service"],
         )
         self.category_of = {service.id: service.category for service in catalogue.services}
+        # Elements of no catalogued service count under one label each, never one per host.
+        self.category_of.update({WEB_BEACON: GENERIC_BEACON_CATEGORY, UNKNOWN_SERVICE: OTHER_CATEGORY})
         self.pages.incrementer(outcome="blocked")  # both samples start at 0
         self.pages.incrementer(outcome="clean")
         self.tallies: dict[tuple[str, ...], int] = {}

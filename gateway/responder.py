@@ -36,6 +36,7 @@ from .metrics import Registry
 from .page_metrics import PageMetrics
 from .rewrite import Rewriter, RewritePolicy
 from .settings import Settings
+from .thirdparty import ThirdParties
 from .validators import consent_state, tag_for_state, translate_if_none_match
 
 logger = logging.getLogger("gateway.responder")
@@ -44,6 +45,9 @@ ASCII_UNSAFE_CHARSETS = (b"utf-16", b"utf-32", b"ucs-2", b"ucs-4", b"utf-7")
 HTML_TYPES = (b"text/html", b"application/xhtml+xml")
 CSP_HEADERS = ("content-security-policy", "content-security-policy-report-only")
 CSP_HEADER_NAMES = frozenset(name.encode() for name in CSP_HEADERS)
+# Requests whose answer the browser shows as a page: they get the banner. Pages fetched by a
+# script (Sec-Fetch-Dest: empty) are still rewritten but get no banner of their own.
+DOCUMENT_DESTINATIONS = frozenset({b"document", b"iframe", b"frame", b"embed", b"object"})
 CONDITIONAL_HEADERS = frozenset({b"if-none-match", b"range", b"if-range"})
 START_HEADERS = frozenset({b"content-type", b"set-cookie"})  # what decides whether a response is left alone
 IDENTITY = ("identity", "")
@@ -65,6 +69,7 @@ class PageRules:
         self.settings = settings
         self.page_metrics = PageMetrics(metrics if metrics is not None else Registry(), catalogue)
         self.catalogue = catalogue
+        self.third_parties = ThirdParties(settings, catalogue)
         self.banner = banner
         self.required = settings.categories[0].name
         self.protected_cookies = {settings.cookie_name}
@@ -138,11 +143,11 @@ class PageRules:
     def placeholder(self, language: str, next_path: str):
         """A small page shown inside a blocked embed: what it is, and where to allow it."""
 
-        def render(service: Service) -> str:  # built only when an embed is blocked: most pages have none
+        def render(name: str) -> str:  # built only when an embed is blocked: most pages have none
             t = texts(language)
             query = urlencode({"lang": language, "next": next_path})
             link = html.escape(f"{self.settings.prefix}/preferences?{query}")
-            message = t["embed_blocked"].format(service=html.escape(service.name))
+            message = t["embed_blocked"].format(service=html.escape(name))
             return (
                 f'<!doctype html><html lang="{language}"><body style="margin:0;display:grid;place-items:center;'
                 "min-height:100vh;font:15px/1.4 system-ui,sans-serif;background:#f1f0ec;color:#1a1a1a;"
@@ -262,8 +267,11 @@ class PageResponder:
         Read only once the response turns out to be a page (most are not)."""
         self.host = ""
         self.has_cookies = self.personal_request = False
+        self.subresource = False
         for name, value in self.scope["headers"]:
-            if name == b"cookie":
+            if name == b"sec-fetch-dest":
+                self.subresource = value not in DOCUMENT_DESTINATIONS
+            elif name == b"cookie":
                 self.has_cookies = True
                 self.personal_request = self.personal_request or self.carries_site_cookies(value)
             elif name == b"authorization":
@@ -353,10 +361,13 @@ class PageResponder:
                     headers.append(name, csp.add_nonce(value, nonce))
         return nonce
 
-    def start_rewriter(self) -> Rewriter:
-        """The rewriter, made when a body has to be rewritten (not for a page from the cache)."""
+    def start_rewriter(self, streaming: bool = False) -> Rewriter:
+        """The rewriter, made when a body has to be rewritten (not for a page from the cache).
+
+        A whole page always marks where the banner goes (the page cache serves it to
+        documents and scripts alike); a streamed one carries the banner only when it is a document."""
         if self.rewriter is None:
-            self.rewriter = Rewriter(self.policy())
+            self.rewriter = Rewriter(self.policy(self.injection() if streaming else self.rules.head_injection(self.nonce)))
         return self.rewriter
 
     def start_transcoder(self) -> Transcoder:
@@ -365,17 +376,23 @@ class PageResponder:
             self.transcoder = Transcoder(self.encoding)
         return self.transcoder
 
-    def policy(self) -> RewritePolicy:
+    def policy(self, head_injection: bytes) -> RewritePolicy:
         # The site's own language: pages are written in it, whatever the browser prefers.
         language = self.rules.settings.default_language
+        path = self.scope.get("path", "/")
         return RewritePolicy(
-            catalogue=self.rules.catalogue,
+            third_parties=self.rules.third_parties,
             granted=self.granted,
             site_host=self.host,
-            head_injection=self.rules.head_injection(self.nonce),
-            placeholder=self.rules.placeholder(language, self.scope.get("path", "/")),
+            head_injection=head_injection,
+            placeholder=self.rules.placeholder(language, path),
             first_party=self.rules.first_party.script_url if self.rules.first_party.active else None,
+            page_url=f"{self.scope.get('scheme', 'http')}://{self.host or 'localhost'}{path}",
         )
+
+    def injection(self) -> bytes:
+        """The banner and Consent Mode default for this page; nothing for a page a script fetched."""
+        return b"" if self.subresource else self.rules.head_injection(self.nonce)
 
     def mark_page(self, raw: list[tuple[bytes, bytes]]) -> None:
         """A page for this consent state: its own validator, varied by cookie, private when trackers are live.
@@ -410,7 +427,7 @@ class PageResponder:
         if not more_body and self.held_start is not None:
             await self.send_whole(body)
             return
-        rewriter, transcoder = self.start_rewriter(), self.start_transcoder()
+        rewriter, transcoder = self.start_rewriter(streaming=True), self.start_transcoder()
         try:
             decoded = transcoder.decode(body)
         except ValueError as error:
@@ -442,7 +459,7 @@ class PageResponder:
             if key is not None:
                 cache.put(key, page)
         self.rules.page_metrics.count(page.blocked)
-        injection = self.rules.head_injection(self.nonce)
+        injection = self.injection()
         if page.encoded is not None and page.encoded_injection == injection:
             body = page.encoded  # as sent last time: without a CSP nonce, the injection does not change
         elif self.encoding in IDENTITY:

@@ -1,13 +1,20 @@
-"""Streaming HTML rewriter: trackers stay inert until their category is granted.
+"""Streaming HTML rewriter: nothing on a page contacts a held third party before consent.
 
 The scanner works on bytes of any ASCII-compatible charset. One possessive
-regular expression swallows long runs of text and uninteresting tags
+regular expression swallows long runs of text and tags that load nothing
 (quoted attribute values included, so ``<div title="<script>">`` is no
-script), and Python only looks at the few tags that matter: ``script``,
-``img``, ``iframe``, ``link``, ``head`` and the raw-text elements whose
-content must not be read as markup. Bytes outside the tags it changes are
-passed through unchanged, and any chunking of the input gives the same
-output as the whole body at once.
+script), and Python only looks at the tags that can make the browser fetch
+something, at tags with a ``(`` in their attributes (a ``style`` with
+``url()``), and at ``<style>`` blocks that could. Every URL found there is
+judged by ``gateway.thirdparty`` after resolving it as the browser would
+(against ``<base href>`` and the page's own URL). Bytes outside the tags it
+changes are passed through unchanged, and any chunking of the input gives
+the same output as the whole body at once.
+
+Where the scanner and a browser could read markup differently, the scanner
+errs towards reading more as markup, never less: inside ``<svg>`` and
+``<math>`` nothing is raw text, CDATA counts only as a bogus comment, and a
+comment ends at ``--!>`` as well as ``-->``.
 """
 
 from __future__ import annotations
@@ -16,89 +23,149 @@ import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
-from .catalogue import Catalogue, Service
+from .styles import neutralise, may_fetch
+from .settings import OTHER_CATEGORY
+from .thirdparty import GENERIC_BEACON_CATEGORY, UNKNOWN_SERVICE, WEB_BEACON, Hold, ThirdParties
+from .urls import Target, resolve
 
 # Decisions about inline scripts look at this much of the body, whatever the chunking.
 INLINE_SCAN_LIMIT = 64 * 1024
+# A <style> block up to this size is held as a whole when it must be (a stand-in plus the original, inert).
+STYLE_SCAN_LIMIT = 512 * 1024
+# A larger one is neutralised in pieces that end at a "}" and are at most this long.
+STYLE_PIECE = 64 * 1024
 # A "<" without a complete tag within this many bytes is text.
 MAX_TAG = 64 * 1024
-# Give up looking for <head> after this much markup.
-MAX_HEAD_SEARCH = 64 * 1024
 
 # Attributes as the HTML tokenizer reads them: a quote opens a value only right after "=".
 # Written as an unrolled loop (run, then "=value run" pairs): the regex engine tries fewer alternatives.
 _ATTRS = rb"[^>=]*+(?:=\s*+(?:\"[^\"]*+\"|'[^']*+'|(?=[^\"'])[^\s>]*+)[^>=]*+)*+"
-_INTERESTING = rb"script|style|textarea|title|xmp|iframe|img|link|head|plaintext|noembed|noframes"
+# The same for tags passed over without a look: no "(" anywhere, so no style="...url(...)".
+_PLAIN_ATTRS = rb"[^>=(]*+(?:=\s*+(?:\"[^\"(]*+\"|'[^'(]*+'|(?=[^\"'])[^\s>(]*+)[^>=(]*+)*+"
+_INTERESTING_NAMES = (
+    b"script style textarea title xmp iframe img link head plaintext noembed noframes frame source video "
+    b"audio track object embed input image use feimage meta base svg math"
+).split()
+_INTERESTING = b"|".join(_INTERESTING_NAMES)
 _NOT_INTERESTING = rb"(?!(?i:" + _INTERESTING + rb")[\s/>])"
-_COMMENT = rb"<!--(?:-?>|(?:[^-]++|-(?!->))*+-->)"
-_CDATA = rb"<!\[CDATA\[(?:[^\]]++|\](?!\]>))*+\]\]>"
+_FIRST_LETTERS = bytes(sorted({c for name in _INTERESTING_NAMES for c in name[:1].lower() + name[:1].upper()}))
+_COMMENT = rb"<!--(?:-?>|(?:[^-]++|-(?!-!?>))*+--!?>)"
 
-# Alternatives ordered by how often they occur; tags whose first letter starts
-# no interesting name skip the (costlier) name check. The loop is unrolled (text,
-# then "<construct text" pairs) and the "<" is matched once for all constructs.
-# Raw-text elements the rewriter never changes are passed over whole when they are complete.
+# Raw-text elements the rewriter never changes, passed over whole when they are complete and
+# could not fetch anything (a <style> without "(", "@" or "\" in it fetches nothing).
 _PLAIN_RAW_TEXT = b"".join(
-    rb"|(?i:"
-    + name
-    + rb")(?=[\s/>])"
-    + _ATTRS
-    + rb">(?:[^<]++|<(?!/(?i:"
-    + name
-    + rb")[\s/>]))*+</(?i:"
-    + name
-    + rb")(?=[\s/>])"
-    for name in (rb"style", rb"title", rb"textarea")
+    rb"|(?i:" + name + rb")(?=[\s/>])" + _PLAIN_ATTRS + rb">(?:" + content + rb"|<(?!/(?i:" + name + rb")[\s/>]))*+"
+    rb"</(?i:" + name + rb")(?=[\s/>])"
+    for name, content in ((rb"style", rb"[^<(@\\]++"), (rb"title", rb"[^<]++"), (rb"textarea", rb"[^<]++"))
 )
-BULK = re.compile(
-    rb"[^<]*+(?:<(?:/[a-zA-Z]" + _ATTRS + rb">"
-    rb"|(?![sStTxXiIlLhHpPnN])[a-zA-Z]" + _ATTRS + rb">"
-    rb"|" + _NOT_INTERESTING + rb"[a-zA-Z]" + _ATTRS + rb">"
-    + _PLAIN_RAW_TEXT
-    + rb"|"
-    + _COMMENT[1:]
-    + rb"|"
-    + _CDATA[1:]
-    + rb"|[!?](?!--|\[CDATA\[)[^>]*+>|/(?![a-zA-Z])[^>]*+>"
-    rb"|(?=[^a-zA-Z!/?]))[^<]*+)*+"
-)
+
+
+def _bulk(raw_text: bytes) -> re.Pattern[bytes]:
+    # Alternatives ordered by how often they occur; tags whose first letter starts no
+    # interesting name skip the (costlier) name check. The loop is unrolled (text, then
+    # "<construct text" pairs) and the "<" is matched once for all constructs.
+    return re.compile(
+        rb"[^<]*+(?:<(?:/(?!(?i:svg|math)[\s/>])[a-zA-Z]" + _ATTRS + rb">"
+        rb"|(?![" + _FIRST_LETTERS + rb"])[a-zA-Z]" + _PLAIN_ATTRS + rb">"
+        rb"|" + _NOT_INTERESTING + rb"[a-zA-Z]" + _PLAIN_ATTRS + rb">"
+        + raw_text
+        + rb"|"
+        + _COMMENT[1:]
+        + rb"|[!?](?!--)[^>]*+>|/(?![a-zA-Z])[^>]*+>"
+        rb"|(?=[^a-zA-Z!/?]))[^<]*+)*+"
+    )
+
+
+BULK = _bulk(_PLAIN_RAW_TEXT)
+BULK_FOREIGN = _bulk(b"")  # inside <svg> and <math>: no raw text at all
 START_TAG = re.compile(rb"<([a-zA-Z][^\s/>]*+)(" + _ATTRS + rb")>")
 ATTRIBUTE = re.compile(rb"([\s/]*+)([^\s/>][^\s/>=]*+)(?:(\s*+=\s*+)(\"[^\"]*+\"|'[^']*+'|[^\s>]++))?+")
 ATTRIBUTE_VALUES = re.compile(rb"[\s/]*+([^\s/>][^\s/>=]*+)(?:\s*+=\s*+(\"[^\"]*+\"|'[^']*+'|[^\s>]++))?+")
 COMMENT = re.compile(_COMMENT)
-CDATA = re.compile(_CDATA)
-END_TAG = re.compile(rb"</[a-zA-Z]" + _ATTRS + rb">")
-BOGUS = re.compile(rb"<(?:[!?](?!--|\[CDATA\[)|/(?![a-zA-Z]))[^>]*+>")
-COMPLETE_CONSTRUCTS = (COMMENT, CDATA, END_TAG, BOGUS)
-# Openers of long constructs that are streamed through instead of held: opener -> terminator.
-STREAMED_OPENERS = ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"))
+END_TAG = re.compile(rb"</([a-zA-Z][^\s/>]*+)" + _ATTRS + rb">")
+BOGUS = re.compile(rb"<(?:[!?](?!--)|/(?![a-zA-Z]))[^>]*+>")
+COMPLETE_CONSTRUCTS = (COMMENT, END_TAG, BOGUS)
 # Enough bytes after "<!--" to tell "<!-->" and "<!--->" from a long comment.
 OPENER_LOOKAHEAD = 6
+COMMENT_OPENER = b"<!--"
+# Bytes that make a tag's URLs worth a look: an absolute or protocol-relative URL, a backslash,
+# a scheme ("https:host"), an entity, or a "(" (CSS). Without them every URL in it is same-host.
+SUSPECT = re.compile(rb"[/\\][\t\n\r]*+[/\\]|[&\\:(]")
 
-HAS_SRC = re.compile(rb"(?:^|[\s/])src\s*=", re.IGNORECASE)
-REWRITTEN = frozenset({b"script", b"img", b"iframe", b"link"})
+UNREADABLE = Target("https", "unreadable.invalid", "/", "")
 RAW_TEXT = frozenset({b"script", b"style", b"textarea", b"title", b"xmp", b"iframe", b"noembed", b"noframes"})
+FOREIGN = frozenset({b"svg", b"math"})
 JS_TYPES = frozenset(
     {
         "",
-        "text/javascript",
-        "application/javascript",
         "module",
-        "text/ecmascript",
         "application/ecmascript",
+        "application/javascript",
+        "application/x-ecmascript",
         "application/x-javascript",
+        "text/ecmascript",
+        "text/javascript",
+        "text/javascript1.0",
+        "text/javascript1.1",
+        "text/javascript1.2",
+        "text/javascript1.3",
+        "text/javascript1.4",
+        "text/javascript1.5",
         "text/jscript",
         "text/livescript",
+        "text/x-ecmascript",
         "text/x-javascript",
     }
 )
 TINY_SIZES = frozenset({"0", "1", "0px", "1px"})
 HINT_RELS = frozenset({"preconnect", "dns-prefetch", "preload", "prefetch", "modulepreload", "prerender"})
-# Markup written for other consent managers: the banner revives it, the rewriter leaves it alone.
+FETCHING_RELS = HINT_RELS | {"stylesheet", "icon", "shortcut", "apple-touch-icon", "mask-icon", "manifest"}
+# Markup written for other consent managers: left for the banner when it is inert.
 HAND_MARKED = (b"data-consent", b"data-category", b"data-name")
-ALREADY_HELD = (*HAND_MARKED, b"data-consent-src")
-GENERIC_BEACON_CATEGORY = "marketing"
+# Per element: the attributes that make the browser fetch, what kind of fetch, and whether they list URLs.
+URL_ATTRIBUTES: dict[bytes, tuple[tuple[bytes, str, bool], ...]] = {
+    b"img": ((b"src", "image", False), (b"srcset", "image", True)),
+    b"image": ((b"src", "image", False), (b"href", "image", False), (b"xlink:href", "image", False)),
+    b"source": ((b"src", "other", False), (b"srcset", "image", True)),
+    b"iframe": ((b"src", "frame", False),),
+    b"frame": ((b"src", "frame", False),),
+    b"link": ((b"href", "other", False), (b"imagesrcset", "image", True)),
+    b"video": ((b"src", "other", False), (b"poster", "image", False)),
+    b"audio": ((b"src", "other", False),),
+    b"track": ((b"src", "other", False),),
+    b"object": ((b"data", "frame", False),),
+    b"embed": ((b"src", "frame", False),),
+    b"input": ((b"src", "image", False),),
+    b"use": ((b"href", "other", False), (b"xlink:href", "other", False)),
+    b"feimage": ((b"href", "image", False), (b"xlink:href", "image", False)),
+}
+SVG_SCRIPT_ATTRIBUTES = ((b"href", "script", False), (b"xlink:href", "script", False))
+REFRESH_URL = re.compile(r"\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?(.*)", re.IGNORECASE | re.DOTALL)
+
+
+def encode_value(text: str) -> bytes:
+    """Text for an attribute value in a page of any ASCII-compatible charset: bytes that were not
+    UTF-8 go back as they came (``surrogateescape``), other non-ASCII characters as references."""
+    try:
+        return text.encode("ascii")
+    except UnicodeEncodeError:
+        pass
+    out = bytearray()
+    for character in text:
+        code = ord(character)
+        if code < 0x80:
+            out.append(code)
+        elif 0xDC80 <= code <= 0xDCFF:
+            out.append(code - 0xDC00)
+        else:
+            out += b"&#%d;" % code
+    return bytes(out)
+
+
+def held_name(attribute: bytes) -> bytes:
+    """Where a held attribute's value waits: ``src`` in ``data-consent-src``, ``xlink:href`` in ``data-consent-xlink-href``."""
+    return b"data-consent-" + attribute.replace(b":", b"-")
 
 
 class Tag:
@@ -112,13 +179,17 @@ class Tag:
             self.raw_values[attribute.lower()] = value  # the first occurrence wins, as in browsers
         self.parsed: list[list[bytes]] | None = None
         self.changed = False
+        self.holds: list[Hold] = []
 
     def get(self, name: bytes) -> str | None:
         raw = self.raw_values.get(name)
         if raw is None:
             return None
-        text = raw[1:-1] if raw[:1] in (b'"', b"'") else raw
-        return html.unescape(text.decode("latin-1")) if b"&" in text else text.decode("latin-1")
+        text = (raw[1:-1] if raw[:1] in (b'"', b"'") else raw).decode("utf-8", "surrogateescape")
+        return html.unescape(text) if "&" in text else text
+
+    def has(self, name: bytes) -> bool:
+        return name in self.raw_values
 
     def has_any(self, names: tuple[bytes, ...]) -> bool:
         return not self.raw_values.keys().isdisjoint(names)
@@ -133,13 +204,16 @@ class Tag:
         return self.parsed
 
     def rename(self, old: bytes, new: bytes) -> None:
+        """Every occurrence of ``old`` (a repeated attribute too) is renamed; a browser reads only the first."""
         for part in self.parts:
             if part[1].lower() == old:
                 part[1] = new
                 self.changed = True
+        if old in self.raw_values:
+            self.raw_values[new] = self.raw_values.pop(old)
 
     def set(self, name: bytes, value: str) -> None:
-        quoted = b'"' + html.escape(value, quote=True).encode("latin-1", "xmlcharrefreplace") + b'"'
+        quoted = b'"' + encode_value(html.escape(value, quote=True)) + b'"'
         for part in self.parts:
             if part[1].lower() == name:
                 part[2], part[3] = b"=", quoted
@@ -149,8 +223,16 @@ class Tag:
         self.raw_values[name] = quoted
         self.changed = True
 
-    def mark(self, service: Service | None, category: str) -> None:
-        self.set(b"data-consent", category)
+    def hold(self, attribute: bytes, hold: Hold) -> None:
+        """Move ``attribute`` out of the browser's reach and note what it waits for."""
+        self.rename(attribute, held_name(attribute))
+        self.holds.append(hold)
+
+    def mark(self) -> None:
+        """Say on the element what it waits for: every category its held URLs need, the first service."""
+        categories = " ".join(dict.fromkeys(hold.category for hold in self.holds))
+        self.set(b"data-consent", categories)
+        service = next((hold.service for hold in self.holds if hold.service is not None), None)
         if service is not None:
             self.set(b"data-consent-service", service.id)
 
@@ -163,15 +245,22 @@ class Tag:
 
 @dataclass
 class RewritePolicy:
-    """What one response may carry: the catalogue, what is granted, what goes into <head>."""
+    """What one response may carry: the blocking rules, what is granted, the page's URL, what goes into <head>."""
 
-    catalogue: Catalogue
+    third_parties: ThirdParties
     granted: frozenset[str]
     site_host: str = ""
     head_injection: bytes = b""
-    placeholder: Callable[[Service], str] | None = None
-    blocked: list[str] = field(default_factory=list)  # service ids neutralised, for metrics and tests
+    placeholder: Callable[[str], str] | None = None  # the srcdoc shown in a held frame, given the service's name
+    blocked: list[str] = field(default_factory=list)  # what was neutralised (service ids, "unknown", "web-beacon")
     first_party: Callable[[str], str | None] | None = None  # a catalogued script's URL on the gateway, if any
+    page_url: str = ""  # the page's own absolute URL; https://<site_host>/ when not given
+
+    def __post_init__(self) -> None:
+        self.site_host = self.site_host.rpartition(":")[0] if self.site_host.count(":") == 1 else self.site_host
+        self.site_host = self.site_host.strip("[]").lower() if self.site_host.startswith("[") else self.site_host.lower()
+        if not self.page_url:
+            self.page_url = f"https://{self.site_host or 'localhost'}/"
 
     def allows(self, category: str) -> bool:
         return category in self.granted
@@ -182,12 +271,16 @@ class Rewriter:
 
     def __init__(self, policy: RewritePolicy) -> None:
         self.policy = policy
+        self.judge = policy.third_parties.judge
         self.buffer = b""
         self.raw_end: bytes | None = None  # inside a raw-text element, looking for this end tag
+        self.css_stream = False  # the raw text is a long <style> block, neutralised piece by piece
         self.plaintext = False
+        self.foreign = 0  # depth of <svg> / <math>
+        self.base = policy.page_url  # what relative URLs resolve against; <base href> changes it once
+        self.base_set = False
+        self.base_foreign = False  # relative URLs go to a host other than the page's own
         self.head_pending = bool(policy.head_injection)
-        self.seen_document = False
-        self.scanned = 0  # bytes of markup passed while looking for <head>
         self.emitted = 0  # bytes returned so far
         self.injected_at: int | None = None  # where in the output the head injection starts, once placed
 
@@ -201,7 +294,6 @@ class Rewriter:
     def _run(self, final: bool) -> bytes:
         buffer, out, position = self.buffer, [], 0
         size = len(buffer)
-        bulk = BULK.match
         view = memoryview(buffer)  # unchanged runs are joined from the view: one copy fewer
         while position < size:
             if self.plaintext:
@@ -216,7 +308,7 @@ class Rewriter:
             if self.head_pending:
                 step = self._before_head(buffer, position, out, final)
             else:
-                end = bulk(buffer, position).end()
+                end = (BULK_FOREIGN if self.foreign else BULK).match(buffer, position).end()
                 if end > position:
                     out.append(view[position:end])
                     position = end
@@ -227,82 +319,77 @@ class Rewriter:
                 break
             position = step
         self.buffer = buffer[position:]
-        if final and self.buffer:
-            out.append(self.buffer)
-            self.buffer = b""
+        if final:
+            if self.buffer:
+                out.append(self.buffer)
+                self.buffer = b""
+            if self.head_pending:  # a document with no element at all: the banner goes at its end
+                self._inject(out)
         result = b"".join(out)
         self.emitted += len(result)
         return result
 
+    # --- raw text and the banner's place ------------------------------------------------------
+
     def _skip_raw_text(self, buffer: bytes, position: int, out: list[bytes], final: bool) -> tuple[int, bool]:
         end_tag = self.raw_end or b""
         found = _find_end(buffer, end_tag, position)
+        if self.css_stream:
+            return self._stream_css(buffer, position, found, out, final)
         if found >= 0:
             out.append(buffer[position:found])
             self.raw_end = None
             return found, True
-        keep = 0 if final else len(end_tag)
+        keep = 0 if final else len(end_tag) + 1
         stop = max(position, len(buffer) - keep)
         out.append(buffer[position:stop])
         return stop, final
 
     def _before_head(self, buffer: bytes, position: int, out: list[bytes], final: bool) -> int | None:
-        """Until the banner is placed, walk tag by tag: it goes right after <head>."""
-        if self.scanned > MAX_HEAD_SEARCH:
-            self.head_pending = False
-            return position
+        """Until the banner is placed, walk construct by construct: it goes right after <head>, or
+        before the first element that is not <html> when the document has no <head> before it."""
         start = buffer.find(b"<", position)
         if start < 0:
             out.append(buffer[position:])
-            self.scanned += len(buffer) - position
             return len(buffer)
         if start > position:
             out.append(buffer[position:start])
-            self.scanned += start - position
             return start
         for pattern in COMPLETE_CONSTRUCTS:
             match = pattern.match(buffer, start)
             if match:
-                if buffer[start + 1 : start + 9].lower() == b"!doctype":
-                    self.seen_document = True
                 out.append(match.group())
-                self.scanned += match.end() - start
                 return match.end()
-        streamed = self._stream_long_construct(buffer, start, out, final)
-        if streamed is not None:
-            return streamed
+        if buffer.startswith(COMMENT_OPENER, start):
+            return self._stream_comment(buffer, start, out, final)
         match = START_TAG.match(buffer, start)
         if match is None:
             return self._incomplete(buffer, start, out, final)
         name = match.group(1).lower()
         if name == b"html":
-            self.seen_document = True
-        elif name == b"head":
-            self.head_pending = False
-            self._mark_injection(out, len(match.group()))
-            out.append(match.group() + self.policy.head_injection)
-            return match.end()
-        else:
-            # No <head>: a document gets the banner before its first element; a fragment gets none.
-            if self.seen_document:
-                self._mark_injection(out, 0)
-                out.append(self.policy.head_injection)
-            self.head_pending = False
-            return start
-        out.append(match.group())
-        self.scanned += match.end() - start
-        return match.end()
+            return self._interesting(buffer, start, out, final)
+        if name == b"head":
+            end = self._interesting(buffer, start, out, final)
+            self._inject(out)
+            return end
+        # Chosen place when no <head> comes first (markup or a script before <html>, a page without
+        # <head>, a fragment): right before the first element other than <html>. The browser puts
+        # what comes there into <head> or <body> by itself, the banner's scripts run from either,
+        # and they still come before any tag of the page that could need the Consent Mode default.
+        self._inject(out)
+        return start
 
-    def _mark_injection(self, out: list[bytes], offset: int) -> None:
-        self.injected_at = self.emitted + sum(map(len, out)) + offset
+    def _inject(self, out: list[bytes]) -> None:
+        self.head_pending = False
+        self.injected_at = self.emitted + sum(map(len, out))
+        out.append(self.policy.head_injection)
 
-    def _stream_long_construct(self, buffer: bytes, start: int, out: list[bytes], final: bool) -> int | None:
-        """An unterminated comment or CDATA section is passed on as it comes, not held."""
-        for opener, terminator in STREAMED_OPENERS:
-            if buffer.startswith(opener, start) and (final or len(buffer) - start >= len(opener) + OPENER_LOOKAHEAD):
-                out.append(opener)
-                self.raw_end = terminator
-                return start + len(opener)
+    def _stream_comment(self, buffer: bytes, start: int, out: list[bytes], final: bool) -> int | None:
+        """An unterminated comment is passed on as it comes, not held."""
+        if final or len(buffer) - start >= len(COMMENT_OPENER) + OPENER_LOOKAHEAD:
+            out.append(COMMENT_OPENER)
+            self.raw_end = b"-->"
+            return start + len(COMMENT_OPENER)
         return None
 
     def _incomplete(self, buffer: bytes, start: int, out: list[bytes], final: bool) -> int | None:
@@ -310,7 +397,7 @@ class Rewriter:
 
         At the end of the document a tag that never closes (an unterminated
         quote, say) runs to the end, as in the browser's tokenizer: what
-        follows it is no markup, so nothing in it is rewritten.
+        follows it is no markup, so nothing in it is fetched.
         """
         if len(buffer) - start < MAX_TAG and _may_complete(buffer, start):
             if not final:
@@ -320,152 +407,344 @@ class Rewriter:
         out.append(b"<")
         return start + 1
 
+    # --- tags -----------------------------------------------------------------------------------
+
     def _interesting(self, buffer: bytes, position: int, out: list[bytes], final: bool) -> int | None:
         match = START_TAG.match(buffer, position)
         if match is None:
-            streamed = self._stream_long_construct(buffer, position, out, final)
-            return streamed if streamed is not None else self._incomplete(buffer, position, out, final)
+            return self._not_a_start_tag(buffer, position, out, final)
         raw_name, attributes = match.groups()
         name = raw_name.lower()
-        # An inline script is always read; anything else with only local URLs stays as it is.
-        if name not in REWRITTEN or (
-            self._plainly_local(attributes) and (name != b"script" or HAS_SRC.search(attributes))
-        ):
-            out.append(match.group())
-            if name in RAW_TEXT:
-                self.raw_end = b"</" + name
-            elif name == b"plaintext":
-                self.plaintext = True
-            return match.end()
-        tag = Tag(raw_name, attributes)
+        if name in FOREIGN and not attributes.rstrip().endswith(b"/"):
+            self.foreign += 1
         if name == b"script":
-            return self._script(tag, buffer, match.end(), out, final)
-        if name == b"img":
-            self._image(tag)
-        elif name == b"iframe":
-            self._iframe(tag)
+            return self._script(Tag(raw_name, attributes), buffer, match.end(), out, final)
+        if name == b"style":
+            return self._style(Tag(raw_name, attributes), buffer, match.end(), out, final)
+        if not self._plainly_local(attributes):
+            tag = Tag(raw_name, attributes)
+            self._element(name, tag)
+            if b"(" in attributes:
+                self._style_attribute(tag)
+            if tag.holds:
+                tag.mark()
+                self.policy.blocked.extend(hold.label for hold in tag.holds)
+                if name == b"iframe" and (tag.has(b"data-consent-src") or tag.has(b"data-consent-srcdoc")):
+                    self._placeholder(tag)
+            out.append(tag.to_bytes() if tag.changed else match.group())
         else:
-            self._link(tag)
-        out.append(tag.to_bytes() if tag.changed else match.group())
-        if name == b"iframe":
-            self.raw_end = b"</iframe"
+            out.append(match.group())
+        if name in RAW_TEXT and not self.foreign:
+            self.raw_end = b"</" + name
+        elif name == b"plaintext" and not self.foreign:
+            self.plaintext = True
         return match.end()
 
+    def _not_a_start_tag(self, buffer: bytes, position: int, out: list[bytes], final: bool) -> int | None:
+        end = END_TAG.match(buffer, position)
+        if end is not None:  # </svg> or </math>, which the bulk pattern leaves to us
+            if end.group(1).lower() in FOREIGN:
+                self.foreign = max(0, self.foreign - 1)
+            out.append(end.group())
+            return end.end()
+        if buffer.startswith(COMMENT_OPENER, position):
+            return self._stream_comment(buffer, position, out, final)
+        return self._incomplete(buffer, position, out, final)
+
     def _plainly_local(self, attributes: bytes) -> bool:
-        """No absolute URL, no entity and no catalogued file name: an image, frame or link that stays as it is."""
-        if b"//" in attributes or b"&" in attributes:
+        """Every URL in these attributes stays on the page's own host and names no catalogued file."""
+        if self.base_foreign or SUSPECT.search(attributes):
             return False
         lowered = attributes.lower()
-        return not any(map(lowered.__contains__, self.policy.catalogue.path_markers))  # no generator: runs in C
+        return not any(map(lowered.__contains__, self.policy.third_parties.catalogue.path_markers))
+
+    def _held(self, url: str | None, kind: str, tiny: bool = False) -> Hold | None:
+        """What ``url`` waits for when that is not granted yet; ``None`` when it may load now."""
+        if not url:
+            return None
+        target = resolve(url, self.base)
+        if target is None and not url.isascii():
+            target = UNREADABLE  # a browser may read these bytes in another charset: assume another site
+        hold = self.judge(target, kind, self.policy.site_host, tiny)
+        return hold if hold is not None and hold.category not in self.policy.granted else None
+
+    def _element(self, name: bytes, tag: Tag) -> None:
+        if name == b"base":
+            self._base(tag)
+        elif name == b"meta":
+            self._refresh(tag)
+        elif name == b"iframe" and tag.has(b"srcdoc"):
+            self._srcdoc(tag)
+        if name == b"link" and not FETCHING_RELS.intersection((tag.get(b"rel") or "").lower().split()):
+            return
+        tiny = name == b"img" and tag.get(b"width") in TINY_SIZES and tag.get(b"height") in TINY_SIZES
+        for attribute, kind, listed in URL_ATTRIBUTES.get(name, ()):
+            value = tag.get(attribute)
+            if value is None:
+                continue
+            hold = self._held_list(value, kind) if listed else self._held(value, kind, tiny)
+            if hold is not None:
+                if name == b"link" and attribute == b"href" and HINT_RELS.intersection(tag.get(b"rel").lower().split()):
+                    tag.rename(b"rel", b"data-consent-rel")  # a hint keeps its href: without rel it does nothing
+                    tag.holds.append(hold)
+                else:
+                    tag.hold(attribute, hold)
+
+    def _held_list(self, value: str, kind: str) -> Hold | None:
+        for url in srcset_urls(value):
+            hold = self._held(url, kind)
+            if hold is not None:
+                return hold
+        return None
+
+    def _base(self, tag: Tag) -> None:
+        """The first <base href> sets what later relative URLs resolve against, as in browsers."""
+        href = tag.get(b"href")
+        if self.base_set or href is None:
+            return
+        self.base_set = True
+        target = resolve(href, self.base)
+        if target is None:
+            return
+        self.base = target.href
+        self.base_foreign = not self.policy.third_parties.is_same_site(target.host, self.policy.site_host)
+
+    def _refresh(self, tag: Tag) -> None:
+        if (tag.get(b"http-equiv") or "").strip().lower() != "refresh":
+            return
+        url = REFRESH_URL.match(tag.get(b"content") or "").group(1).strip()
+        if url[:1] in ("'", '"'):
+            url = url[1:].partition(url[0])[0]
+        hold = self._held(url, "frame")
+        if hold is not None:
+            tag.hold(b"http-equiv", hold)
+
+    def _srcdoc(self, tag: Tag) -> None:
+        """A frame's inline document loads what it names too: rewritten like a page, and held whole
+        when anything in it has to wait."""
+        srcdoc = tag.get(b"srcdoc") or ""
+        inner = RewritePolicy(self.policy.third_parties, self.policy.granted, self.policy.site_host, page_url=self.base)
+        rewriter = Rewriter(inner)
+        rewriter.feed(srcdoc.encode("utf-8", "surrogateescape"))
+        rewriter.finish()
+        if inner.blocked:
+            tag.rename(b"srcdoc", b"data-consent-srcdoc")
+            tag.holds.extend(self._holds_of(inner.blocked))
+
+    def _holds_of(self, labels: list[str]) -> list[Hold]:
+        """What a frame's inline document waits for: one hold per category its elements need."""
+        catalogue, holds = self.policy.third_parties.catalogue, {}
+        for label in labels:
+            if label == UNKNOWN_SERVICE:
+                hold = Hold(OTHER_CATEGORY)
+            elif label == WEB_BEACON:
+                hold = Hold(GENERIC_BEACON_CATEGORY)
+            else:
+                service = catalogue.service(label)
+                hold = Hold(service.category, service)
+            holds.setdefault(hold.category, hold)
+        return list(holds.values())
+
+    def _placeholder(self, tag: Tag) -> None:
+        if self.policy.placeholder is None:
+            return
+        hold = tag.holds[0]
+        if hold.service is not None:
+            name = hold.service.name
+        else:
+            target = resolve(tag.get(b"data-consent-src") or "", self.base)
+            name = target.host if target is not None else "?"
+        if tag.has(b"srcdoc"):
+            tag.rename(b"srcdoc", b"data-consent-srcdoc")
+        tag.set(b"srcdoc", self.policy.placeholder(name))
+
+    def _style_attribute(self, tag: Tag) -> None:
+        css = tag.get(b"style")
+        if css is None or not may_fetch(css):
+            return
+        holds: list[Hold] = []
+        result = neutralise(css, lambda url: self._collect(url, holds))
+        if result is None or not holds:
+            return
+        neutral, whole = result
+        tag.rename(b"style", b"data-consent-style")
+        tag.set(b"style", "" if whole else neutral)
+        tag.holds.extend(holds)
+
+    def _collect(self, url: str, holds: list[Hold]) -> bool:
+        hold = self._held(url, "other")
+        if hold is not None:
+            holds.append(hold)
+        return hold is not None
+
+    # --- scripts and style blocks -----------------------------------------------------------------
 
     def _script(self, tag: Tag, buffer: bytes, body_start: int, out: list[bytes], final: bool) -> int | None:
-        self.raw_end = b"</script"
-        src = tag.get(b"src")
-        script_type = (tag.get(b"type") or "").strip().lower()
-        if script_type not in JS_TYPES or tag.has_any(HAND_MARKED):
+        if not self.foreign:
+            self.raw_end = b"</script"
+        script_type = _script_type(tag)
+        if script_type not in JS_TYPES:
             out.append(tag.to_bytes())
             return body_start
+        holds: list[Hold] = []
+        src = tag.get(b"src")
         if src is not None:
-            service = self.policy.catalogue.match_script(src)
-            local = self.policy.first_party(src) if service is not None and self.policy.first_party else None
-            if local is not None:
-                tag.set(b"src", local)  # gtag.js / matomo.js served by the gateway: the vendor never sees the visitor
+            hold = self._held(src, "script")
+            if hold is not None:
+                holds.append(hold)
+            if self.policy.first_party is not None:
+                self._point_to_gateway(tag, src)
+        elif tag.has(b"href") or tag.has(b"xlink:href"):  # an SVG script
+            for attribute, kind, _ in SVG_SCRIPT_ATTRIBUTES:
+                hold = self._held(tag.get(attribute), kind)
+                if hold is not None:
+                    tag.hold(attribute, hold)
         else:
             window = INLINE_SCAN_LIMIT + len(b"</script>")
             end = _find_end(buffer, b"</script", body_start, body_start + window)
-            available = len(buffer) - body_start
-            if end < 0 and available < window and not final:
+            if end < 0 and len(buffer) - body_start < window and not final:
                 self.raw_end = None
                 return None  # hold the tag until its body is known
             body_end = min(end if end >= 0 else len(buffer), body_start + INLINE_SCAN_LIMIT)
-            code = buffer[body_start:body_end].decode("latin-1")
-            service = self.policy.catalogue.match_inline(code)
-        if service is not None and not self.policy.allows(service.category):
+            service = self.policy.third_parties.catalogue.match_inline(buffer[body_start:body_end].decode("utf-8", "surrogateescape"))
+            if service is not None and service.category not in self.policy.granted:
+                holds.append(Hold(service.category, service))
+        holds.extend(tag.holds)
+        if holds:
             if script_type:
                 tag.set(b"data-consent-type", tag.get(b"type") or "")
             tag.set(b"type", "text/plain")
-            tag.mark(service, service.category)
-            self.policy.blocked.append(service.id)
+            tag.holds = holds
+            tag.mark()
+            self.policy.blocked.extend(hold.label for hold in holds)
         out.append(tag.to_bytes())
         return body_start
 
-    def _image(self, tag: Tag) -> None:
-        src = tag.get(b"src")
-        if not src or tag.has_any(ALREADY_HELD):
+    def _point_to_gateway(self, tag: Tag, src: str) -> None:
+        """gtag.js / matomo.js of a granted service served by the gateway: the vendor never sees the visitor."""
+        target = resolve(src, self.base)
+        if target is None or self.policy.third_parties.catalogue.match_script(target.href) is None:
             return
-        service = self.policy.catalogue.match_beacon(src)
-        if service is not None:
-            category = service.category
-        elif (
-            tag.get(b"width") in TINY_SIZES
-            and tag.get(b"height") in TINY_SIZES
-            and is_third_party(src, self.policy.site_host)
-        ):
-            category = GENERIC_BEACON_CATEGORY
+        local = self.policy.first_party(src) if self.policy.first_party else None
+        if local is not None:
+            tag.set(b"src", local)
+
+    def _style(self, tag: Tag, buffer: bytes, body_start: int, out: list[bytes], final: bool) -> int | None:
+        """A <style> block: passed on when it fetches nothing held; else a stand-in without the held
+        URLs goes first and the original follows inert, for the banner to swap in after consent."""
+        if self.foreign:
+            return self._foreign_style(tag, buffer, body_start, out, final)
+        end = _find_end(buffer, b"</style", body_start, body_start + STYLE_SCAN_LIMIT)
+        if end < 0 and len(buffer) - body_start < STYLE_SCAN_LIMIT and not final:
+            return None  # wait for the whole block
+        self.raw_end = b"</style"
+        if end < 0 and not final:  # too long to hold: neutralised piece by piece, no stand-in
+            self._finish_tag(tag, out)
+            self.css_stream = True
+            return body_start
+        css = buffer[body_start : end if end >= 0 else len(buffer)].decode("utf-8", "surrogateescape")
+        holds: list[Hold] = []
+        result = neutralise(css, lambda url: self._collect(url, holds))
+        if result is None or not holds:
+            self._finish_tag(tag, out)
+            return body_start
+        neutral, _ = result
+        standin = Tag(tag.name, tag.attributes)
+        standin.set(b"data-consent-standin", "")
+        out.append(standin.to_bytes() + neutral.encode("utf-8", "surrogateescape") + b"</style>")
+        tag.holds = holds
+        self._make_inert(tag)
+        out.append(tag.to_bytes())
+        return body_start
+
+    def _foreign_style(self, tag: Tag, buffer: bytes, body_start: int, out: list[bytes], final: bool) -> int | None:
+        """Inside <svg> a <style> holds markup too: it is scanned as markup, and held whole when its CSS
+        would fetch something held."""
+        end = _find_end(buffer, b"</style", body_start, body_start + STYLE_SCAN_LIMIT)
+        if end < 0 and len(buffer) - body_start < STYLE_SCAN_LIMIT and not final:
+            return None
+        css = buffer[body_start : end if end >= 0 else min(len(buffer), body_start + STYLE_SCAN_LIMIT)]
+        neutralise(css.decode("utf-8", "surrogateescape"), lambda url: self._collect(url, tag.holds))
+        if tag.holds:
+            self._make_inert(tag)
+        out.append(tag.to_bytes())
+        return body_start
+
+    def _make_inert(self, tag: Tag) -> None:
+        current = tag.get(b"type")
+        if current:
+            tag.set(b"data-consent-type", current)
+        tag.set(b"type", "text/plain")
+        tag.mark()
+        self.policy.blocked.extend(hold.label for hold in tag.holds)
+
+    def _finish_tag(self, tag: Tag, out: list[bytes]) -> None:
+        out.append(tag.to_bytes())
+
+    def _stream_css(
+        self, buffer: bytes, position: int, found: int, out: list[bytes], final: bool
+    ) -> tuple[int, bool]:
+        """A long <style> block, neutralised in pieces that end after a "}"."""
+        if found >= 0:
+            stop = found
         else:
-            return
-        if self.policy.allows(category):
-            return
-        tag.rename(b"src", b"data-consent-src")
-        tag.rename(b"srcset", b"data-consent-srcset")
-        tag.mark(service, category)
-        self.policy.blocked.append(service.id if service else "web-beacon")
-
-    def _iframe(self, tag: Tag) -> None:
-        src = tag.get(b"src")
-        if not src or tag.has_any(ALREADY_HELD):
-            return
-        service = self.policy.catalogue.match_iframe(src)
-        if service is None or self.policy.allows(service.category):
-            return
-        tag.rename(b"src", b"data-consent-src")
-        tag.mark(service, service.category)
-        if self.policy.placeholder is not None:
-            tag.rename(b"srcdoc", b"data-consent-srcdoc")
-            tag.set(b"srcdoc", self.policy.placeholder(service))
-        self.policy.blocked.append(service.id)
-
-    def _link(self, tag: Tag) -> None:
-        rel = (tag.get(b"rel") or "").lower().split()
-        href = tag.get(b"href")
-        if not href or not HINT_RELS.intersection(rel) or tag.has_any(HAND_MARKED):
-            return
-        host = absolute_host(href)
-        service = self.policy.catalogue.match_host(host) if host else None
-        if service is None or self.policy.allows(service.category):
-            return
-        tag.rename(b"rel", b"data-consent-rel")
-        tag.mark(service, service.category)
-        self.policy.blocked.append(service.id)
+            cut = buffer.rfind(b"}", position, position + STYLE_PIECE)
+            if cut < 0 and not final and len(buffer) - position < STYLE_PIECE:
+                return position, False
+            stop = len(buffer) if final else (cut + 1 if cut >= 0 else min(len(buffer), position + STYLE_PIECE))
+        css = buffer[position:stop].decode("utf-8", "surrogateescape")
+        holds: list[Hold] = []
+        result = neutralise(css, lambda url: self._collect(url, holds))
+        out.append(css.encode("utf-8", "surrogateescape") if result is None else result[0].encode("utf-8", "surrogateescape"))
+        self.policy.blocked.extend(hold.label for hold in holds)
+        if found >= 0:
+            self.raw_end = None
+            self.css_stream = False
+            return found, True
+        return stop, final or stop > position
 
 
-def absolute_host(url: str) -> str:
-    """The host of an absolute or protocol-relative URL; "" for relative URLs and garbage."""
-    url = url.strip()
-    if not url.startswith("//") and "://" not in url[:10]:
-        return ""
-    try:
-        return (urlsplit(url).hostname or "").lower()
-    except ValueError:
-        return ""
+def _script_type(tag: Tag) -> str:
+    """The type a browser goes by: ``type``, else ``language`` ("JavaScript" → text/javascript), parameters dropped."""
+    script_type = tag.get(b"type")
+    if not script_type:
+        language = (tag.get(b"language") or "").strip()
+        return f"text/{language.lower()}" if language and script_type is None else (script_type or "").strip().lower()
+    return script_type.split(";")[0].strip().lower()
 
 
-def is_third_party(url: str, site_host: str) -> bool:
-    host = absolute_host(url)
-    site = site_host.split(":")[0].lower()
-    return bool(host) and host != site and host.split(".")[-2:] != site.split(".")[-2:]
+def srcset_urls(value: str) -> list[str]:
+    """The URLs of a ``srcset``, read as the HTML standard does (a URL may contain commas)."""
+    urls, index, size = [], 0, len(value)
+    while index < size:
+        while index < size and value[index] in " \t\n\r\f,":
+            index += 1
+        start = index
+        while index < size and value[index] not in " \t\n\r\f":
+            index += 1
+        url = value[start:index]
+        if url.endswith(","):
+            url = url.rstrip(",")
+        else:
+            depth = 0
+            while index < size and (value[index] != "," or depth):
+                depth += {"(": 1, ")": -1 if depth else 0}.get(value[index], 0)
+                index += 1
+        if url:
+            urls.append(url)
+    return urls
 
 
 def _find_end(buffer: bytes, end_tag: bytes, start: int, stop: int | None = None) -> int:
     """Where ``end_tag`` ("</script", "-->") starts, ASCII case-insensitively; -1 if not before ``stop``.
 
-    ``bytes.find`` on the fixed start ("</", "-->") is far faster than a
+    ``bytes.find`` on the fixed start ("</", "--") is far faster than a
     case-insensitive regular expression; the rare candidates are checked by hand.
+    A comment also ends at ``--!>``.
     """
     stop = len(buffer) if stop is None else min(stop, len(buffer))
-    if not end_tag.startswith(b"</"):
-        found = buffer.find(end_tag, start, stop)
-        return found if found >= 0 and found + len(end_tag) <= stop else -1
+    if end_tag == b"-->":
+        return _comment_end(buffer, start, stop)
     name = end_tag[2:]
     position = buffer.find(b"</", start, stop)
     while position >= 0:
@@ -473,6 +752,16 @@ def _find_end(buffer: bytes, end_tag: bytes, start: int, stop: int | None = None
         if after < len(buffer) and buffer[position + 2 : after].lower() == name and buffer[after] in END_TAG_FOLLOWERS:
             return position
         position = buffer.find(b"</", position + 2, stop)
+    return -1
+
+
+def _comment_end(buffer: bytes, start: int, stop: int) -> int:
+    """Where the "-->" or "--!>" that closes a comment starts; -1 if not before ``stop``."""
+    position = buffer.find(b"--", start, stop)
+    while position >= 0:
+        if buffer.startswith(b"-->", position) or buffer.startswith(b"--!>", position):
+            return position
+        position = buffer.find(b"--", position + 1, stop)
     return -1
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Mapping
@@ -23,6 +24,9 @@ from .policy import PathPolicy, parse_path_policies
 ENV_PREFIX = "GATEWAY_"
 LANGUAGES = ("nl", "en")
 REQUIRED_CATEGORY = "functional"
+# Under strict blocking, third parties the catalogue does not know wait for this category.
+OTHER_CATEGORY = "other"
+BLOCKING_MODES = ("strict", "catalogue")
 MIN_SECRET_LENGTH = 16
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -77,6 +81,18 @@ DEFAULT_CATEGORIES: tuple[Category, ...] = (
 )
 
 
+OTHER_THIRD_PARTIES = Category(
+    OTHER_CATEGORY,
+    {"nl": "Overige derde partijen", "en": "Other third parties"},
+    {
+        "nl": "Diensten van andere sites die deze pagina gebruikt en die we niet als meet- of advertentiedienst "
+        "kennen, zoals widgets, lettertypen of ingesloten inhoud. Ze zien je IP-adres en kunnen cookies plaatsen.",
+        "en": "Services of other sites this page uses that we do not know as measuring or advertising services, "
+        "such as widgets, fonts or embedded content. They see your IP address and may set cookies.",
+    },
+)
+
+
 # Query parameters removed from page URLs in analytics hits: they carry secrets or personal data.
 COLLECT_STRIP_PARAMETERS: tuple[str, ...] = (
     "token", "access_token", "id_token", "refresh_token", "auth", "code", "state", "key", "api_key", "apikey",
@@ -112,6 +128,8 @@ class Settings:
     path_policies: tuple[PathPolicy, ...] | tuple[dict, ...] = ()
     services: tuple[dict, ...] = ()
     open_cookie_database: str | None = None
+    blocking: str = "strict"
+    allowed_hosts: tuple[str, ...] = ()
     upstream: str | None = None
     preserve_host: bool = False
     public_hosts: tuple[str, ...] = ()
@@ -156,7 +174,8 @@ class Settings:
         self._settle("trusted_proxies", tuple(_network(p) for p in self.trusted_proxies))
         self._settle("allowed_origins", tuple(_origin(o) for o in self.allowed_origins))
         self._settle("public_hosts", tuple(h.strip().lower() for h in self.public_hosts if h.strip()))
-        self._settle("categories", _ordered_categories(self.categories))
+        self._settle("categories", _ordered_categories(self.categories, self.blocking))
+        self._settle("allowed_hosts", tuple(_host_pattern(h) for h in self.allowed_hosts if h.strip()))
         self._settle("services", tuple(self.services))
         self._settle("path_policies", self._parsed_path_policies())
         self._validate()
@@ -183,6 +202,8 @@ class Settings:
             raise SettingsError(f"cookie_name: {self.cookie_name!r} is not a valid cookie name")
         if self.cookie_max_age <= 0:
             raise SettingsError("cookie_max_age: must be a positive number of seconds")
+        if self.blocking not in BLOCKING_MODES:
+            raise SettingsError(f"blocking: {self.blocking!r} is not one of {', '.join(BLOCKING_MODES)}")
         if self.revision < 1:
             raise SettingsError("revision: must be 1 or higher")
         if not self.prefix.startswith("/") or self.prefix.endswith("/") or len(self.prefix) < 2:
@@ -257,8 +278,9 @@ def _network(value: Network | str) -> Network:
         raise SettingsError(f"trusted_proxies: {value!r} is not an IP address or CIDR range") from None
 
 
-def _ordered_categories(categories: tuple[Category, ...]) -> tuple[Category, ...]:
-    """Put the required category first; add it when a site left it out."""
+def _ordered_categories(categories: tuple[Category, ...], blocking: str = "strict") -> tuple[Category, ...]:
+    """Put the required category first; add it when a site left it out, and under strict blocking
+    add the category of other third parties last when the site did not name it."""
     by_name = {c.name: c for c in categories}
     if len(by_name) != len(categories):
         raise SettingsError("categories: a category name appears twice")
@@ -267,7 +289,20 @@ def _ordered_categories(categories: tuple[Category, ...]) -> tuple[Category, ...
             raise SettingsError(f"categories: {name!r} must be a lowercase word")
     required = by_name.pop(REQUIRED_CATEGORY, DEFAULT_CATEGORIES[0])
     required = dataclasses.replace(required, required=True)
+    if blocking == "strict" and OTHER_CATEGORY not in by_name:
+        by_name[OTHER_CATEGORY] = OTHER_THIRD_PARTIES
     return (required, *(dataclasses.replace(c, required=False) for c in by_name.values()))
+
+
+_HOST_PATTERN = re.compile(r"(?:\*\.)?(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+
+
+def _host_pattern(value: str) -> str:
+    """An ``allowed_hosts`` entry: ``cdn.example.nl`` or ``*.example.nl`` (the domain and its subdomains)."""
+    pattern = value.strip().lower().rstrip(".")
+    if not _HOST_PATTERN.fullmatch(pattern):
+        raise SettingsError(f"allowed_hosts: {value!r} is not a host like 'cdn.example.nl' or '*.example.nl'")
+    return pattern
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -289,7 +324,7 @@ def _categories_from_toml(raw: Any) -> tuple[Category, ...]:
     """``[categories.<name>]`` tables with ``label`` and ``description`` per language."""
     if not isinstance(raw, dict):
         raise SettingsError("categories: expected tables like [categories.analytics]")
-    defaults = {c.name: c for c in DEFAULT_CATEGORIES}
+    defaults = {c.name: c for c in (*DEFAULT_CATEGORIES, OTHER_THIRD_PARTIES)}
     result = []
     for name, spec in raw.items():
         if not isinstance(spec, dict) or set(spec) - {"label", "description"}:
@@ -330,7 +365,7 @@ def _check_type(key: str, raw: Any) -> Any:
 
 
 TABLE_LISTS = ("path_policies", "services")
-LIST_SETTINGS = ("secret_key", "trusted_proxies", "allowed_origins", "public_hosts")
+LIST_SETTINGS = ("secret_key", "trusted_proxies", "allowed_origins", "public_hosts", "allowed_hosts")
 LIST_SETTINGS += ("ga4_measurement_ids", "ua_property_ids", "matomo_site_ids", "collect_strip_parameters")
 
 
@@ -353,7 +388,7 @@ def _from_env_text(name: str, key: str, raw: str) -> Any:
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     if key == "categories":
         names = [part.strip() for part in raw.split(",") if part.strip()]
-        defaults = {c.name: c for c in DEFAULT_CATEGORIES}
+        defaults = {c.name: c for c in (*DEFAULT_CATEGORIES, OTHER_THIRD_PARTIES)}
         return tuple(defaults.get(n, Category(n, {}, {})) for n in names)
     kind = FIELDS[key].type.split(" ")[0]
     if kind == "int":
@@ -402,8 +437,6 @@ COLLECT_BACKENDS = (("ga4", "ga4_measurement_ids"), ("ua", "ua_property_ids"), (
 
 def _settle_collect(settings: Settings) -> None:
     """Validate the first-party analytics settings; ids are checked against the catalogue's patterns."""
-    import re
-
     from .catalogue import measurement_protocols  # the catalogue knows what a measurement id looks like
 
     protocols = measurement_protocols()

@@ -37,7 +37,7 @@ def test_reject_all_is_recorded_and_signed_into_the_cookie(client: TestClient, d
     assert not cookie["httponly"] and not cookie["secure"]
     [row] = rows(db_path)
     assert row["consent_id"] == answer["id"] and row["method"] == "reject_all"
-    assert row["granted"] == "functional" and row["denied"] == "analytics,marketing"
+    assert row["granted"] == "functional" and row["denied"] == "analytics,marketing,other"
     assert row["ip_prefix"] is None  # the test client's peer is no IP address
     assert row["browser"] == "Firefox" and row["device"] == "desktop"
     state = client.get("/_consent").json()
@@ -84,7 +84,7 @@ def test_withdraw_records_and_expires_cookie(client: TestClient, db_path) -> Non
 def test_gpc_denies_marketing_on_accept_all_and_the_record_says_so(client: TestClient, db_path) -> None:
     assert client.get("/_consent", headers={"sec-gpc": "1"}).json()["gpc"] is True
     answer = choose(client, "accept_all", **{"sec-gpc": "1"}).json()
-    assert answer["categories"] == ["functional", "analytics"] and answer["method"] == "gpc"
+    assert answer["categories"] == ["functional", "analytics", "other"] and answer["method"] == "gpc"
     row = rows(db_path)[-1]
     assert row["gpc"] == 1 and row["method"] == "gpc" and "marketing" in row["denied"].split(",")
 

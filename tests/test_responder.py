@@ -22,12 +22,12 @@ def streaming_app(chunks: list[bytes], headers: list[tuple[bytes, bytes]] | None
     return app
 
 
-def fetch(settings: Settings, chunks, headers=None, method="GET", status=200, cookies=None, path="/"):
+def fetch(settings: Settings, chunks, headers=None, method="GET", status=200, cookies=None, path="/", request_headers=None):
     app = ConsentMiddleware(streaming_app(chunks, headers, status), settings=settings)
     with TestClient(app) as client:
         for name, value in (cookies or {}).items():
             client.cookies.set(name, value)
-        return client.request(method, path), app.page_rules.head_injection(None)
+        return client.request(method, path, headers=request_headers), app.page_rules.head_injection(None)
 
 
 def test_tag_goes_first_in_head_across_chunk_boundaries(settings: Settings) -> None:
@@ -50,13 +50,21 @@ def test_whole_body_gets_exact_content_length_and_weak_etag(settings: Settings) 
 
 def test_head_omitted_tag_goes_before_first_element(settings: Settings) -> None:
     response, tag = fetch(settings, [b"<!doctype html><meta charset=utf-8><title>x</title>"])
-    assert response.content == b"<!doctype html>" + tag + b"<meta charset=utf-8><title>x</title>"
+    note = b""
+    assert response.content == b"<!doctype html>" + note + tag + b"<meta charset=utf-8><title>x</title>"
+
+
+@pytest.mark.parametrize("chunks", [[b"<div>fragment from htmx</div>"], [b"<div>fragment", b" from htmx</div>"]])
+def test_a_fragment_gets_the_banner_only_when_the_browser_shows_it_as_a_page(settings: Settings, chunks) -> None:
+    fetched, tag = fetch(settings, chunks, request_headers={"sec-fetch-dest": "empty"})
+    assert fetched.content == b"".join(chunks)
+    shown, tag = fetch(settings, chunks, request_headers={"sec-fetch-dest": "document"})
+    assert tag in shown.content and shown.content.endswith(b"".join(chunks))
 
 
 @pytest.mark.parametrize(
     ("chunks", "headers"),
     [
-        ([b"<div>fragment from htmx</div>"], None),
         ([b'{"html": "<head>"}'], [(b"content-type", b"application/json")]),
         ([b"<html><head></head></html>".decode().encode("utf-16")], [(b"content-type", b"text/html; charset=utf-16")]),
         ([b"<html><head></head></html>"], [(b"content-type", b"text/html"), (b"content-encoding", b"zstd")]),

@@ -10,17 +10,28 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gateway import Settings
 from gateway.catalogue import default_catalogue
 from gateway.rewrite import COMPLETE_CONSTRUCTS, START_TAG, Rewriter, RewritePolicy
+from gateway.thirdparty import ThirdParties
 
 CORPUS = sorted((Path(__file__).parent / "corpus").glob("*.html"))
-ALL = frozenset({"functional", "analytics", "marketing"})
+ALL = frozenset({"functional", "analytics", "marketing", "other"})
+STRICT = ThirdParties(Settings(demo=True), default_catalogue())
+CATALOGUE_ONLY = ThirdParties(Settings(demo=True, blocking="catalogue"), default_catalogue())
 NOTHING = frozenset({"functional"})
 INJECTION = b"<script src=/_consent/banner.js></script>"
 
 
-def rewrite(body: bytes, granted=NOTHING, chunks: list[int] | None = None, injection: bytes = b"", site_host="www.leerplein.nl") -> bytes:
-    policy = RewritePolicy(default_catalogue(), granted, site_host=site_host, head_injection=injection, placeholder=lambda s: f"blocked {s.name}")
+def rewrite(
+    body: bytes,
+    granted=NOTHING,
+    chunks: list[int] | None = None,
+    injection: bytes = b"",
+    site_host="www.leerplein.nl",
+    rules: ThirdParties = STRICT,
+) -> bytes:
+    policy = RewritePolicy(rules, granted, site_host=site_host, head_injection=injection, placeholder=lambda name: f"blocked {name}")
     rewriter = Rewriter(policy)
     out, start = [], 0
     for size in chunks or []:
@@ -112,7 +123,7 @@ def test_generic_pixels_only_when_third_party_and_tiny() -> None:
         b'<img src="https://px.example.org/photo.jpg" width="100" height="1">',
         b'<img src="https://px.example.org/photo.jpg">',
     ):
-        assert rewrite(untouched) == untouched
+        assert rewrite(untouched, rules=CATALOGUE_ONLY) == untouched
 
 
 def test_hand_marked_markup_is_left_for_the_banner() -> None:
@@ -139,8 +150,23 @@ def test_head_injection_goes_first() -> None:
     page = b'<!DOCTYPE html><html lang="nl"><head data-x="a>b"><script src="https://www.googletagmanager.com/gtm.js?id=1"></script>'
     out = rewrite(page, injection=INJECTION)
     assert out.startswith(b'<!DOCTYPE html><html lang="nl"><head data-x="a>b">' + INJECTION + b"<script")
-    assert rewrite(b"<div>fragment</div>", injection=INJECTION) == b"<div>fragment</div>"
-    assert rewrite(b"<!doctype html><title>t</title>", injection=INJECTION) == b"<!doctype html>" + INJECTION + b"<title>t</title>"
+    note = b""
+    assert rewrite(b"<!doctype html><title>t</title>", injection=INJECTION) == b"<!doctype html>" + note + INJECTION + b"<title>t</title>"
+
+
+def test_the_banner_finds_a_place_on_messy_pages() -> None:
+    note = b""
+    cases = {
+        b"<div>fragment</div>": note + INJECTION + b"<div>fragment</div>",
+        b"Welkom! <html><head><title>t</title>": b"Welkom! <html><head>" + INJECTION + b"<title>t</title>",
+        b"<script>var x=1</script><!DOCTYPE html><html><head>": note + INJECTION + b"<script>var x=1</script><!DOCTYPE html><html><head>",
+        b"<!-- a comment --><html lang=nl><body><p>x": b"<!-- a comment --><html lang=nl>" + note + INJECTION + b"<body><p>x",
+        b"just text, no markup": b"just text, no markup" + INJECTION,
+        b"<!DOCTYPE html>" + b"<!-- long -->" * 10000 + b"<head>": b"<!DOCTYPE html>" + b"<!-- long -->" * 10000 + b"<head>" + INJECTION,
+    }
+    for page, expected in cases.items():
+        assert rewrite(page, injection=INJECTION) == expected
+        assert rewrite(page, injection=INJECTION, chunks=[1] * 40) == expected
 
 
 # --- properties -----------------------------------------------------------------

@@ -15,7 +15,8 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_defaults() -> None:
     settings = Settings(secret_key=SECRET)
-    assert settings.category_names == ("functional", "analytics", "marketing")
+    assert settings.category_names == ("functional", "analytics", "marketing", "other")
+    assert settings.blocking == "strict" and settings.allowed_hosts == ()
     assert settings.cookie_max_age == 180 * 24 * 3600
     assert settings.prefix == "/_consent"
     assert settings.database_url.startswith("sqlite:///")
@@ -43,9 +44,9 @@ def test_sites_add_categories_with_labels(tmp_path: Path) -> None:
         '[categories.video]\nlabel = {nl = "Video\'s", en = "Videos"}\ndescription = "YouTube"\n',
     )
     settings = Settings.load(path, environ={})
-    # The required category leads; the rest keep the site's order.
-    assert settings.category_names == ("functional", "marketing", "analytics", "video")
-    video = settings.categories[-1]
+    # The required category leads; the rest keep the site's order; other third parties come last.
+    assert settings.category_names == ("functional", "marketing", "analytics", "video", "other")
+    video = settings.categories[-2]
     assert video.text("nl") == ("Video's", "YouTube")
     assert settings.categories[0].required and not video.required
 
@@ -80,3 +81,15 @@ def test_demo_mode_generates_a_secret() -> None:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="not found"):
         Settings.load(tmp_path / "nope.toml", environ={})
+
+
+def test_blocking_modes_and_allowed_hosts(tmp_path: Path) -> None:
+    path = write(tmp_path, f'secret_key = "{SECRET}"\nblocking = "catalogue"\nallowed_hosts = ["Cdn.Example.nl.", "*.fonts.example.org"]\n')
+    settings = Settings.load(path, environ={})
+    assert settings.blocking == "catalogue" and "other" not in settings.category_names
+    assert settings.allowed_hosts == ("cdn.example.nl", "*.fonts.example.org")
+    from_env = Settings.load(environ={"GATEWAY_SECRET_KEY": SECRET, "GATEWAY_ALLOWED_HOSTS": "a.example.nl, *.b.example.nl"})
+    assert from_env.allowed_hosts == ("a.example.nl", "*.b.example.nl") and from_env.category_names[-1] == "other"
+    for bad, message in (({"blocking": "loose"}, "blocking"), ({"allowed_hosts": ("https://x.nl/",)}, "allowed_hosts")):
+        with pytest.raises(SettingsError, match=message):
+            Settings(secret_key=SECRET, **bad)

@@ -1,0 +1,109 @@
+"""Who a page may contact before consent: one judgement for every URL the gateway sees.
+
+A URL is resolved as the browser resolves it (``gateway.urls``), then, in
+this order:
+
+1. a catalogued service (by its URL patterns or its own hosts) waits for the
+   service's category: a tracker stays a tracker, whoever hosts the page;
+2. the site itself (the page's host, its registrable domain, ``cookie_domain``
+   and ``public_hosts``) may load;
+3. a third-party image declared 1x1 or 0x0 is a web beacon (marketing);
+4. under ``blocking = "strict"``: essential infrastructure from the catalogue
+   and the operator's ``allowed_hosts`` may load; every other third party
+   waits for the category of other third parties. Under ``"catalogue"`` it
+   may load.
+
+The banner's runtime guard applies the same order in the browser
+(``banner.guard_config`` hands it the same data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .catalogue import Catalogue, Service
+from .settings import OTHER_CATEGORY, Settings
+from .urls import Target, host_matches, site_of
+
+GENERIC_BEACON_CATEGORY = "marketing"
+# Labels of ``gateway_blocked_elements_total`` for elements that belong to no catalogued service.
+WEB_BEACON = "web-beacon"
+UNKNOWN_SERVICE = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """What an element waits for: a category, and the catalogued service it belongs to, if any."""
+
+    category: str
+    service: Service | None = None
+
+    @property
+    def label(self) -> str:
+        """The service id, or one label for all generic beacons and one for all unknown third parties."""
+        if self.service is not None:
+            return self.service.id
+        return UNKNOWN_SERVICE if self.category == OTHER_CATEGORY else WEB_BEACON
+
+
+class ThirdParties:
+    """The blocking rules of one configuration; ``judge`` answers per URL."""
+
+    def __init__(self, settings: Settings, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+        self.strict = settings.blocking == "strict" and OTHER_CATEGORY in settings.category_names
+        self.allowed = tuple(settings.allowed_hosts)
+        own = list(settings.public_hosts)
+        if settings.cookie_domain:
+            own.append("*." + settings.cookie_domain.strip().lstrip(".").lower())
+        self.own_hosts = tuple(own)
+        self._other = Hold(OTHER_CATEGORY)
+        self._beacon = Hold(GENERIC_BEACON_CATEGORY)
+        self._holds: dict[Service, Hold] = {}
+
+    def judge(self, target: Target | None, kind: str, site_host: str, tiny: bool = False) -> Hold | None:
+        """What a request for ``target`` waits for, whatever is granted; ``None`` when it may go now.
+
+        ``kind`` is ``script``, ``frame``, ``image`` or ``other`` (links, media,
+        objects, CSS): it picks the catalogue's patterns. ``site_host`` is the
+        page's host without port; ``tiny`` says an image is declared 1x1 or 0x0.
+        """
+        if target is None:
+            return None
+        service = self._catalogued(target, kind)
+        if service is not None:
+            return self._hold(service)
+        if self.is_same_site(target.host, site_host):
+            return None
+        if tiny and kind == "image":
+            return self._beacon
+        if not self.strict or self.is_allowed(target):
+            return None
+        return self._other
+
+    def is_same_site(self, host: str, site_host: str) -> bool:
+        if host == site_host or any(host_matches(host, pattern) for pattern in self.own_hosts):
+            return True
+        return bool(site_host) and site_of(host) == site_of(site_host)
+
+    def is_allowed(self, target: Target) -> bool:
+        """Essential infrastructure or one of the operator's ``allowed_hosts``."""
+        if self.catalogue.match_essential(target.host, target.path) is not None:
+            return True
+        return any(host_matches(target.host, pattern) for pattern in self.allowed)
+
+    def _catalogued(self, target: Target, kind: str) -> Service | None:
+        catalogue, href = self.catalogue, target.href
+        if kind == "script":
+            return catalogue.match_script(href)
+        if kind == "frame":
+            return catalogue.match_iframe(href)
+        if kind == "image":
+            return catalogue.match_beacon(href) or catalogue.match_host(target.host)
+        return catalogue.match_script(href) or catalogue.match_beacon(href)
+
+    def _hold(self, service: Service) -> Hold:
+        hold = self._holds.get(service)
+        if hold is None:
+            hold = self._holds[service] = Hold(service.category, service)
+        return hold
