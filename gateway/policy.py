@@ -2,6 +2,11 @@
 
 A learner's course or exam pages (``/cursus/*``, ``/toets/*``) can be kept
 free of analytics and marketing even for visitors who accepted everything.
+
+Paths are compared the way a web server may route them, so that no spelling
+of a course page slips past its policy: percent-encoded letters decoded
+(``/%63ursus``), dot segments resolved (``/x/../cursus``), repeated slashes
+and backslashes as one slash (``//cursus``), and case ignored (``/CURSUS``).
 """
 
 from __future__ import annotations
@@ -9,7 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any
+
+from .urls import normalise_path
 
 
 @dataclass(frozen=True)
@@ -18,6 +26,7 @@ class PathPolicy:
     deny: frozenset[str]
 
     def applies_to(self, path: str) -> bool:
+        path = _comparable(path)
         return any(fnmatchcase(path, pattern) for pattern in self.paths)
 
 
@@ -41,8 +50,13 @@ def parse_path_policies(
             raise ValueError(f"{where}.deny: unknown category {', '.join(sorted(unknown))}")
         if required in deny:
             raise ValueError(f"{where}.deny: {required!r} is required and cannot be denied")
-        policies.append(PathPolicy(tuple(paths), frozenset(deny)))
+        policies.append(PathPolicy(tuple(_comparable(p) for p in paths), frozenset(deny)))
     return tuple(policies)
+
+
+@lru_cache(maxsize=4096)
+def _comparable(path: str) -> str:
+    return normalise_path(path).lower()
 
 
 def granted_for(path: str, granted: frozenset[str], policies: tuple[PathPolicy, ...]) -> frozenset[str]:

@@ -126,6 +126,48 @@ def _parsed(url: str, base: str) -> Target | None:
     return Target(scheme, host, parsed.pathname or "/", parsed.search)
 
 
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def normalise_path(path: str) -> str:
+    """A URL path as a server may route it: unreserved characters decoded, backslashes and repeated
+    slashes as one slash, dot segments resolved; ``*`` and ``?`` of patterns pass unchanged."""
+
+    def decode(match: re.Match[str]) -> str:
+        character = chr(int(match.group(1), 16))
+        return character if character in _UNRESERVED else match.group().upper()
+
+    path = _PERCENT.sub(decode, path.replace("\\", "/"))
+    segments: list[str] = []
+    for segment in path.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if segments:
+                segments.pop()
+            continue
+        segments.append(segment)
+    trailing = "/" if path.endswith(("/", "/.", "/..")) and segments else ""
+    return "/" + "/".join(segments) + trailing
+
+
+def page_paths(url: str) -> tuple[str, ...]:
+    """The paths a page URL reported in an analytics hit may stand for, normalised.
+
+    A browser reads ``//cursus/les`` as host ``cursus``, a server log as the
+    path ``/cursus/les``: both readings are given, so that a path policy can
+    apply when either falls under it.
+    """
+    if not isinstance(url, str):
+        return ("/",)
+    target = resolve(url, "https://site.invalid/")
+    readings = [normalise_path(target.path)] if target is not None else []
+    if "://" not in url[:12]:
+        readings.append(normalise_path(url.strip(C0_OR_SPACE).split("?", 1)[0].split("#", 1)[0]))
+    return tuple(dict.fromkeys(readings)) or ("/",)
+
+
 def host_matches(host: str, pattern: str) -> bool:
     """``pattern`` is a host, or ``*.domain`` for the domain and every subdomain of it."""
     if pattern.startswith("*."):

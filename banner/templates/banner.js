@@ -6,14 +6,33 @@
   var CSS = __STYLESHEET__;
   var doc = document, loc = location;
   var me = doc.currentScript;
-  var base = me && me.src ? new URL(me.src, loc.href) : null;
-  var remote = !!base && base.origin !== loc.origin;
-  var api = (remote ? base.origin : "") + C.prefix;
   var nonce = (me && (me.nonce || me.getAttribute("nonce"))) || "";
+  /* The gateway is where this file came from: a <base href> in the page must not send choices elsewhere. */
+  var origin = ownOrigin();
+  var remote = origin !== loc.origin;
+  var api = origin + C.prefix;
+  var G = C.guard;
   var granted = {};
   var handlers = [];
   var ui = {};
+  /* The untouched originals: the banner's own requests and elements are never judged by the guard. */
   var setAttribute = Element.prototype.setAttribute;
+  var nativeFetch = window.fetch;
+  var SVG_NS = "http://www.w3.org/2000/svg", XLINK_NS = "http://www.w3.org/1999/xlink", HTML_NS = "http://www.w3.org/1999/xhtml";
+
+  function ownOrigin() {
+    try {
+      var found = new URL(me.src).origin;
+      if (found && found !== "null") return found;
+    } catch (e) { /* no script element (loaded by other means): the page's origin it is */ }
+    return loc.origin;
+  }
+
+  function set(list) {
+    var s = {};
+    (list || []).forEach(function (x) { s[x] = true; });
+    return s;
+  }
 
   /* ---- consent state ------------------------------------------------ */
 
@@ -49,10 +68,12 @@
     return C.categories.filter(function (c) { return granted[c]; });
   }
 
-  /* ---- which requests wait for consent -------------------------------- */
+  /* ---- which requests wait for consent: the judgement of gateway/thirdparty.py ---- */
 
-  function hostOf(url) {
-    try { return new URL(url, loc.href).hostname.toLowerCase(); } catch (e) { return ""; }
+  var shared = set(G.shared), secondLevels = set(G.secondLevels);
+
+  function bareHost(host) {
+    return String(host).toLowerCase().replace(/\.+$/, "");
   }
 
   function hostMatches(host, pattern) {
@@ -61,99 +82,583 @@
     return host === root || host.slice(-root.length - 1) === "." + root;
   }
 
-  /* The category a URL needs, when it is not granted; null when it may load. */
-  function heldFor(url) {
-    var host = typeof url === "string" || url instanceof URL ? hostOf(String(url)) : "";
-    if (!host || host === loc.hostname) return null;
-    for (var cat in C.guard) {
-      if (granted[cat]) continue;
-      var hosts = C.guard[cat];
+  /* "host", "*.domain" or "host/path-prefix" (essential infrastructure such as www.google.com/recaptcha/). */
+  function patternMatches(url, host, pattern) {
+    var slash = pattern.indexOf("/");
+    if (slash < 0) return hostMatches(host, pattern);
+    return hostMatches(host, pattern.slice(0, slash)) && url.pathname.indexOf(pattern.slice(slash)) === 0;
+  }
+
+  function anyMatch(patterns, url, host) {
+    for (var i = 0; i < patterns.length; i++) if (patternMatches(url, host, patterns[i])) return true;
+    return false;
+  }
+
+  /* The registrable part of a host, as gateway.urls.site_of has it (no Public Suffix List). */
+  function siteOf(host) {
+    if (!host || host.charAt(0) === "[" || /^\d+$/.test(host.split(".").join(""))) return host;
+    var labels = host.split(".");
+    for (var size = 2; size <= 3; size++) {
+      if (shared[labels.slice(-size).join(".")] && labels.length > size) return labels.slice(-size - 1).join(".");
+    }
+    var n = labels.length;
+    if (n >= 3 && labels[n - 1].length === 2 && secondLevels[labels[n - 2]]) return labels.slice(-3).join(".");
+    return labels.slice(-2).join(".");
+  }
+
+  function sameSite(host) {
+    var here = bareHost(loc.hostname);
+    if (host === here) return true;
+    for (var i = 0; i < G.site.length; i++) if (hostMatches(host, G.site[i])) return true;
+    return !!here && siteOf(host) === siteOf(here);
+  }
+
+  function catalogued(host) {
+    for (var cat in G.hosts) {
+      var hosts = G.hosts[cat];
       for (var i = 0; i < hosts.length; i++) if (hostMatches(host, hosts[i])) return cat;
     }
     return null;
   }
 
-  /* Which attribute of which element loads something. */
-  var LOADS = { SCRIPT: ["src"], IFRAME: ["src"], IMG: ["src", "srcset"], SOURCE: ["src", "srcset"], LINK: ["href"] };
-  var LOADING = "script[src],iframe[src],img[src],img[srcset],source[src],source[srcset],link[href]";
-
-  function loads(node, name) {
-    var names = LOADS[node.tagName];
-    return !!names && names.indexOf(String(name).toLowerCase()) >= 0;
+  /* Resolved as the browser will fetch it: against the document's base URL, which <base href> may move. */
+  function fetched(value) {
+    var url;
+    try { url = new URL(String(value), doc.baseURI); } catch (e) { return null; }
+    return url.protocol === "http:" || url.protocol === "https:" ? url : null;
   }
 
-  /* The category an attribute value needs ("srcset" lists several URLs), or null. */
+  /* The category a URL needs, when it is not granted; null when it may load. */
+  function heldFor(value) {
+    var url = fetched(value);
+    if (!url) return null;
+    var host = bareHost(url.hostname), cat = catalogued(host);
+    if (cat) return granted[cat] ? null : cat;
+    if (sameSite(host) || !G.strict || !G.other) return null;
+    if (anyMatch(G.essential, url, host) || anyMatch(G.allowed, url, host)) return null;
+    return granted[G.other] ? null : G.other;
+  }
+
+  /* The URLs of a srcset, read as the HTML standard does (a URL may contain commas). */
+  function srcsetUrls(value) {
+    var urls = [], i = 0, n = value.length, SPACE = " \t\n\r\f";
+    while (i < n) {
+      while (i < n && (SPACE + ",").indexOf(value.charAt(i)) >= 0) i++;
+      var start = i;
+      while (i < n && SPACE.indexOf(value.charAt(i)) < 0) i++;
+      var url = value.slice(start, i);
+      if (url.slice(-1) === ",") url = url.replace(/,+$/, "");
+      else for (var depth = 0; i < n && (value.charAt(i) !== "," || depth); i++) {
+        if (value.charAt(i) === "(") depth++;
+        else if (value.charAt(i) === ")" && depth) depth--;
+      }
+      if (url) urls.push(url);
+    }
+    return urls;
+  }
+
+  /* The category an attribute value needs (srcset and imagesrcset list several URLs), or null. */
   function heldValue(name, value) {
-    if (String(name).toLowerCase() !== "srcset") return heldFor(String(value));
-    var urls = String(value).split(",");
+    if (name !== "srcset" && name !== "imagesrcset") return heldFor(value);
+    var urls = srcsetUrls(String(value));
     for (var i = 0; i < urls.length; i++) {
-      var cat = heldFor(urls[i].trim().split(/\s+/)[0]);
+      var cat = heldFor(urls[i]);
       if (cat) return cat;
     }
     return null;
   }
 
-  function hold(node, name, value, cat) {
-    name = String(name).toLowerCase();
-    setAttribute.call(node, "data-consent-" + name, String(value));
-    setAttribute.call(node, "data-consent", cat);
-    if (node.tagName === "SCRIPT") {
-      var type = node.getAttribute("type");
-      if (type && type !== "text/plain") setAttribute.call(node, "data-consent-type", type);
-      setAttribute.call(node, "type", "text/plain");
-    }
+  /* ---- URLs in CSS: a style attribute fetches through url(), image-set() and escapes of both ---- */
+
+  var CSS_URL = /([\w-])?url\(\s*(?:"((?:[^"\\\n]|\\[\s\S])*)"|'((?:[^'\\\n]|\\[\s\S])*)'|([^)"'\s]*))\s*\)/gi;
+  var scratch = doc.createElement("div");
+
+  function mayFetch(css) {
+    return /url\(|image-set\(|\\/i.test(css);
   }
 
-  function defuseNode(node) {
-    if (node.hasAttribute("data-consent")) return;
-    LOADS[node.tagName].forEach(function (name) {
-      var value = node.getAttribute(name), cat = value && heldValue(name, value);
-      if (!cat) return;
-      hold(node, name, value, cat);
-      node.removeAttribute(name);
+  function cssUnescape(text) {
+    return text.replace(/\\(?:([0-9a-fA-F]{1,6})[ \t\n\r\f]?|(\n)|([\s\S]))/g, function (all, hex, newline, other) {
+      if (hex) {
+        var code = parseInt(hex, 16);
+        return code > 0 && code <= 0x10ffff && (code < 0xd800 || code > 0xdfff) ? String.fromCharCode.apply(null, codeUnits(code)) : "\ufffd";
+      }
+      return newline ? "" : other;
     });
   }
+
+  function codeUnits(code) {
+    if (code < 0x10000) return [code];
+    code -= 0x10000;
+    return [0xd800 + (code >> 10), 0xdc00 + (code & 0x3ff)];
+  }
+
+  /* The browser's own reading of a declaration list: escapes decoded, image-set("x") written as url("x"). */
+  function canonicalStyle(css) {
+    setAttribute.call(scratch, "style", String(css));
+    return scratch.style.cssText;
+  }
+
+  /* What canonical CSS waits for: {cat, neutral} with each held url() replaced by none; null when nothing. */
+  function heldCanonical(css) {
+    var cats = [], pieces = [], last = 0, m;
+    CSS_URL.lastIndex = 0;
+    while ((m = CSS_URL.exec(css))) {
+      var value = m[2] !== undefined ? m[2] : m[3] !== undefined ? m[3] : m[4];
+      var cat = !m[1] && heldFor(cssUnescape(value));
+      if (!cat) continue;
+      if (cats.indexOf(cat) < 0) cats.push(cat);
+      pieces.push(css.slice(last, m.index), "none");
+      last = m.index + m[0].length;
+    }
+    if (!cats.length) return null;
+    pieces.push(css.slice(last));
+    return { cat: cats.join(" "), neutral: pieces.join("") };
+  }
+
+  function heldStyle(css) {
+    return css && mayFetch(String(css)) ? heldCanonical(canonicalStyle(css)) : null;
+  }
+
+  /* ---- which attribute of which element loads something ---- */
+
+  var NONE = [];
+  var HTML_LOADS = {
+    script: ["src"], iframe: ["src"], frame: ["src"], img: ["src", "srcset"], source: ["src", "srcset"],
+    link: ["href", "imagesrcset"], video: ["src", "poster"], audio: ["src"], track: ["src"], object: ["data"],
+    embed: ["src"],
+    /* any input: type=image may be set after src */
+    input: ["src"]
+  };
+  var SVG_LOADS = { script: ["href", "xlink:href"], image: ["href", "xlink:href"], use: ["href", "xlink:href"], feImage: ["href", "xlink:href"] };
+  /* A <link> fetches only with one of these; without any rel yet it may get one after its href. */
+  var FETCHING_RELS = set(["preconnect", "dns-prefetch", "preload", "prefetch", "modulepreload", "prerender",
+    "stylesheet", "icon", "shortcut", "apple-touch-icon", "mask-icon", "manifest"]);
+  var JS_TYPES = set(["", "module", "application/ecmascript", "application/javascript", "application/x-ecmascript",
+    "application/x-javascript", "text/ecmascript", "text/javascript", "text/javascript1.0", "text/javascript1.1",
+    "text/javascript1.2", "text/javascript1.3", "text/javascript1.4", "text/javascript1.5", "text/jscript",
+    "text/livescript", "text/x-ecmascript", "text/x-javascript"]);
+
+  function linkFetches(rel) {
+    var tokens = String(rel || "").toLowerCase().split(/\s+/).filter(Boolean);
+    return !tokens.length || tokens.some(function (t) { return FETCHING_RELS[t]; });
+  }
+
+  function loadingNames(node) {
+    var ns = node.namespaceURI;
+    var names = ns === HTML_NS ? HTML_LOADS[node.localName] : ns === SVG_NS ? SVG_LOADS[node.localName] : null;
+    if (!names || (node.localName === "link" && ns === HTML_NS && !linkFetches(node.getAttribute("rel")))) return NONE;
+    return names;
+  }
+
+  function loads(node, name) {
+    return name === "style" || loadingNames(node).indexOf(name) >= 0;
+  }
+
+  /* What setting attribute `name` (lower case, "xlink:href" for the namespaced one) to `value` waits for. */
+  function judge(node, name, value) {
+    if (name === "style") return heldStyle(value);
+    var cat = heldValue(name, value);
+    return cat ? { cat: cat } : null;
+  }
+
+  function heldName(name) {
+    return "data-consent-" + name.replace(":", "-");
+  }
+
+  function readAttribute(node, name) {
+    return name === "xlink:href" ? node.getAttributeNS(XLINK_NS, "href") : node.getAttribute(name);
+  }
+
+  function dropAttribute(node, name) {
+    if (name === "xlink:href") node.removeAttributeNS(XLINK_NS, "href"); else node.removeAttribute(name);
+  }
+
+  /* The name an attribute is judged by: lower case, the xlink one as "xlink:href", others in a namespace not at all. */
+  function attributeKey(ns, name) {
+    name = String(name);
+    if (ns === XLINK_NS) return name.split(":").pop() === "href" ? "xlink:href" : null;
+    return ns ? null : name.toLowerCase();
+  }
+
+  /* ---- holding an element: the value waits in data-consent-<name>, data-consent says for what ---- */
+
+  function mark(node, cats) {
+    var list = (node.getAttribute("data-consent") || "").split(/\s+/).filter(Boolean);
+    cats.split(" ").forEach(function (c) { if (list.indexOf(c) < 0) list.push(c); });
+    setAttribute.call(node, "data-consent", list.join(" "));
+  }
+
+  /* A held script must not run from its text either: it becomes text/plain, its own type kept aside. */
+  function makeInert(node) {
+    var type = node.getAttribute("type");
+    if (type === "text/plain") return;
+    if (type !== null) setAttribute.call(node, "data-consent-type", type);
+    setAttribute.call(node, "type", "text/plain");
+  }
+
+  function hold(node, name, value, verdict) {
+    setAttribute.call(node, heldName(name), String(value));
+    mark(node, verdict.cat);
+    if (name === "style") setAttribute.call(node, "style", verdict.neutral);
+    else if (node.localName === "script") makeInert(node);
+  }
+
+  /* A URL that may load replaces one that waited: the old one must not come back with consent. */
+  function release(node, name) {
+    if (name !== "style" && node.hasAttribute(heldName(name))) node.removeAttribute(heldName(name));
+  }
+
+  /* Inline styles changed through CSSOM wait here until the element is known (a declaration does not name it). */
+  var pendingStyles = window.WeakMap ? new WeakMap() : null;
+
+  function claimStyle(node) {
+    var original = pendingStyles && node.style && pendingStyles.get(node.style);
+    if (!original) return false;
+    pendingStyles["delete"](node.style);
+    var verdict = heldCanonical(original);
+    if (verdict) hold(node, "style", original, verdict);
+    return !!verdict;
+  }
+
+  /* An element that arrived with its attributes already set (markup, clones, unguarded paths). */
+  function defuseNode(node) {
+    if (node.hasAttribute("data-consent")) return false;
+    var changed = claimStyle(node);
+    loadingNames(node).forEach(function (name) {
+      var value = readAttribute(node, name), verdict = value !== null && judge(node, name, value);
+      if (!verdict) return;
+      hold(node, name, value, verdict);
+      dropAttribute(node, name);
+      changed = true;
+    });
+    var css = node.getAttribute("style"), verdict = css && heldStyle(css);
+    if (verdict) hold(node, "style", css, verdict);
+    return changed || !!verdict;
+  }
+
+  var LOADING = "[src],[srcset],[href],[data],[poster],[imagesrcset],[style],[*|href],template";
 
   /* Markup that arrives as HTML text is defused in an inert <template> before it is parsed for real. */
   function defuse(root) {
-    Array.prototype.forEach.call(root.querySelectorAll(LOADING), defuseNode);
+    var changed = 0;
+    Array.prototype.forEach.call(root.querySelectorAll(LOADING), function (node) {
+      if (node.localName === "template" && node.content) changed += defuse(node.content);
+      else if (defuseNode(node)) changed++;
+    });
+    return changed;
   }
 
-  function guard() {
-    [[HTMLScriptElement, "src"], [HTMLIFrameElement, "src"], [HTMLImageElement, "src"], [HTMLImageElement, "srcset"],
-      [HTMLSourceElement, "src"], [HTMLSourceElement, "srcset"], [HTMLLinkElement, "href"]].forEach(function (pair) {
-      var proto = pair[0].prototype, name = pair[1], d = Object.getOwnPropertyDescriptor(proto, name);
-      Object.defineProperty(proto, name, {
+  /* Attribute changes by means no setter sees (Attr nodes, CSSOM properties, SVG baseVal), caught
+     before the browser's next style or image update. */
+  function recheck(node, name, ns) {
+    var key = attributeKey(ns, name);
+    if (!key || !loads(node, key)) return;
+    if (key === "style") {
+      if (claimStyle(node)) return;
+      var css = node.getAttribute("style"), verdict = heldStyle(css);
+      if (verdict) hold(node, "style", css, verdict);
+      return;
+    }
+    var value = readAttribute(node, key), held = value !== null && judge(node, key, value);
+    if (!held) return;
+    hold(node, key, value, held);
+    dropAttribute(node, key);
+  }
+
+  /* ---- document.write: written markup is rewritten the way the gateway rewrites a page ---- */
+
+  var WRITTEN_LOADS = {
+    script: ["src", "href", "xlink:href"], image: ["src", "srcset", "href", "xlink:href"], feimage: ["href", "xlink:href"],
+    use: ["href", "xlink:href"]
+  };
+  var RAW_TEXT = set(["script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript", "plaintext"]);
+  /* What the written text left open: a raw-text element or comment to find the end of, a tag cut in two. */
+  var writing = { end: null, tail: "", script: null };
+
+  function isSpace(c) {
+    return c === " " || c === "\t" || c === "\n" || c === "\r" || c === "\f";
+  }
+
+  /* A start tag read as the HTML tokenizer reads it; null when the text ends inside it. */
+  function scanTag(text, start) {
+    var n = text.length, i = start + 1, attrs = [];
+    while (i < n && !isSpace(text.charAt(i)) && text.charAt(i) !== "/" && text.charAt(i) !== ">") i++;
+    var tag = { start: start, name: text.slice(start + 1, i).toLowerCase(), nameEnd: i, attrs: attrs, end: -1 };
+    while (i < n) {
+      var c = text.charAt(i);
+      if (isSpace(c) || c === "/") { i++; continue; }
+      if (c === ">") { tag.end = i + 1; return tag; }
+      var a = { nameStart: i };
+      i++;  /* a name may start with "=" */
+      while (i < n && !isSpace(text.charAt(i)) && "/>=".indexOf(text.charAt(i)) < 0) i++;
+      a.nameEnd = i;
+      a.name = text.slice(a.nameStart, i).toLowerCase();
+      a.raw = null;
+      attrs.push(a);
+      while (i < n && isSpace(text.charAt(i))) i++;
+      if (i >= n || text.charAt(i) !== "=") continue;
+      i++;
+      while (i < n && isSpace(text.charAt(i))) i++;
+      if (i >= n) return null;
+      var q = text.charAt(i);
+      if (q === "\"" || q === "'") {
+        var close = text.indexOf(q, i + 1);
+        if (close < 0) return null;
+        a.raw = text.slice(i + 1, close);
+        i = close + 1;
+      } else if (q !== ">") {
+        var from = i;
+        while (i < n && !isSpace(text.charAt(i)) && text.charAt(i) !== ">") i++;
+        a.raw = text.slice(from, i);
+      }
+    }
+    return null;
+  }
+
+  function decodeEntities(raw) {
+    if (raw.indexOf("&") < 0) return raw;
+    var area = doc.createElement("textarea");
+    innerHTML.set.call(area, raw);
+    return area.value;
+  }
+
+  function escapeAttribute(value) {
+    return value.replace(/&/g, "&amp;").replace(/"/g, "&quot;");
+  }
+
+  function firstValue(tag, name) {
+    for (var i = 0; i < tag.attrs.length; i++) if (tag.attrs[i].name === name) return tag.attrs[i].raw === null ? "" : decodeEntities(tag.attrs[i].raw);
+    return null;
+  }
+
+  /* One written start tag: held attributes renamed to data-consent-<name>, a held script made
+     text/plain; a tag with nothing held comes back byte for byte. */
+  function rewriteTag(text, tag) {
+    var original = text.slice(tag.start, tag.end);
+    if (firstValue(tag, "data-consent") !== null) return original;
+    var names = WRITTEN_LOADS[tag.name] || HTML_LOADS[tag.name] || NONE;
+    if (tag.name === "link" && !linkFetches(firstValue(tag, "rel"))) names = NONE;
+    var renamed = {}, cats = [], extra = "";
+    names.concat(["style"]).forEach(function (name) {
+      var value = firstValue(tag, name);
+      var verdict = value !== null && (name === "style" ? heldStyle(value) : judge(null, name, value));
+      if (!verdict) return;
+      renamed[name] = heldName(name);
+      verdict.cat.split(" ").forEach(function (c) { if (cats.indexOf(c) < 0) cats.push(c); });
+      if (name === "style") extra += " style=\"" + escapeAttribute(verdict.neutral) + "\"";
+    });
+    if (!cats.length) return original;
+    if (tag.name === "script") {
+      renamed.type = "data-consent-type";
+      extra = " type=\"text/plain\"" + extra;
+    }
+    var out = text.slice(tag.start, tag.nameEnd) + " data-consent=\"" + cats.join(" ") + "\"" + extra, last = tag.nameEnd;
+    tag.attrs.forEach(function (a) {
+      if (!renamed[a.name]) return;
+      out += text.slice(last, a.nameStart) + renamed[a.name];
+      last = a.nameEnd;
+    });
+    return out + text.slice(last, tag.end);
+  }
+
+  /* Where the raw text or comment that is open ends; -1 when not in this text. */
+  function findEnd(text, from, end) {
+    if (end === "-->") return text.indexOf(end, from);
+    var lower = text.toLowerCase(), at = lower.indexOf(end, from);
+    while (at >= 0 && at + end.length < text.length && !/[\s\/>]/.test(text.charAt(at + end.length))) at = lower.indexOf(end, at + 2);
+    return at;
+  }
+
+  /* Raw text that ends in what may be the start of its end tag ("</scr"): that part waits for the next write. */
+  function rawText(text, from) {
+    var lt = text.lastIndexOf("<");
+    if (writing.end === "-->" || lt < from || writing.end.indexOf(text.slice(lt).toLowerCase()) !== 0) return text.slice(from);
+    writing.tail = text.slice(lt);
+    return text.slice(from, lt);
+  }
+
+  function rewriteWritten(text) {
+    var out = "", i = 0, n = text.length;
+    while (i < n) {
+      if (writing.end) {
+        var close = findEnd(text, i, writing.end);
+        if (close < 0) return out + rawText(text, i);
+        var after = writing.end === "-->" ? close + 3 : close;
+        out += text.slice(i, after);
+        i = after;
+        writing.end = null;
+        continue;
+      }
+      var at = text.indexOf("<", i);
+      if (at < 0) return out + text.slice(i);
+      out += text.slice(i, at);
+      if (text.substr(at, 4) === "<!--") { out += "<!--"; i = at + 4; writing.end = "-->"; continue; }
+      var letter = /[a-zA-Z]/.test(text.charAt(at + 1)), tag = letter ? scanTag(text, at) : null;
+      /* A tag cut in two ("<scr" + "ipt src=..."): its start waits for the write that completes it. */
+      if (at + 1 === n || (letter && !tag)) {
+        writing.tail = text.slice(at);
+        return out;
+      }
+      if (!tag) { out += "<"; i = at + 1; continue; }
+      out += rewriteTag(text, tag);
+      i = tag.end;
+      if (RAW_TEXT[tag.name]) writing.end = tag.name === "plaintext" ? "\u0000never" : "</" + tag.name;
+    }
+    return out;
+  }
+
+  /* Run for every write of this document; another script's writes start outside any raw text. */
+  function written(text) {
+    if (doc.currentScript !== writing.script) {
+      writing.script = doc.currentScript;
+      writing.end = null;
+    }
+    var tail = writing.tail;
+    writing.tail = "";
+    return rewriteWritten(tail + text);
+  }
+
+  /* ---- the guard: every way page code can make the browser fetch ---- */
+
+  var innerHTML = Object.getOwnPropertyDescriptor(Element.prototype, "innerHTML");
+
+  function guardProperties() {
+    [["HTMLScriptElement", "src", "src"], ["HTMLIFrameElement", "src", "src"], ["HTMLFrameElement", "src", "src"],
+      ["HTMLImageElement", "src", "src"], ["HTMLImageElement", "srcset", "srcset"], ["HTMLSourceElement", "src", "src"],
+      ["HTMLSourceElement", "srcset", "srcset"], ["HTMLLinkElement", "href", "href"], ["HTMLLinkElement", "imageSrcset", "imagesrcset"],
+      ["HTMLMediaElement", "src", "src"], ["HTMLVideoElement", "poster", "poster"], ["HTMLTrackElement", "src", "src"],
+      ["HTMLObjectElement", "data", "data"], ["HTMLEmbedElement", "src", "src"], ["HTMLInputElement", "src", "src"]].forEach(function (spec) {
+      var type = window[spec[0]], name = spec[2];
+      var d = type && Object.getOwnPropertyDescriptor(type.prototype, spec[1]);
+      if (!d || !d.set) return;
+      Object.defineProperty(type.prototype, spec[1], {
         configurable: true, enumerable: d.enumerable, get: d.get,
         set: function (v) {
-          var cat = heldValue(name, v);
-          if (cat) hold(this, name, v, cat); else d.set.call(this, v);
+          var verdict = loads(this, name) && judge(this, name, v);
+          if (verdict) return hold(this, name, v, verdict);
+          release(this, name);
+          d.set.call(this, v);
         }
       });
     });
-    var E = Element.prototype, setNode = E.setAttributeNode, insertHTML = E.insertAdjacentHTML;
+  }
+
+  function guardAttributes() {
+    var E = Element.prototype, setNS = E.setAttributeNS, setNode = E.setAttributeNode, setNodeNS = E.setAttributeNodeNS;
+    var attempt = function (node, key, value) {
+      if (!key || !loads(node, key)) return false;
+      var verdict = judge(node, key, value);
+      if (verdict) hold(node, key, value, verdict); else release(node, key);
+      return !!verdict;
+    };
     E.setAttribute = function (name, value) {
-      var cat = loads(this, name) && heldValue(name, value);
-      return cat ? hold(this, name, value, cat) : setAttribute.call(this, name, value);
+      if (!attempt(this, attributeKey(null, name), value)) return setAttribute.call(this, name, value);
     };
-    E.setAttributeNode = function (attr) {
-      var cat = loads(this, attr.name) && heldValue(attr.name, attr.value);
-      return cat ? hold(this, attr.name, attr.value, cat) : setNode.call(this, attr);
+    E.setAttributeNS = function (ns, name, value) {
+      if (!attempt(this, attributeKey(ns, name), value)) return setNS.call(this, ns, name, value);
     };
-    var inner = Object.getOwnPropertyDescriptor(E, "innerHTML"), outer = Object.getOwnPropertyDescriptor(E, "outerHTML");
-    var safe = function (html) {
-      var t = doc.createElement("template");
-      inner.set.call(t, html);
-      defuse(t.content);
-      return inner.get.call(t);
+    var viaNode = function (native) {
+      return function (attr) {
+        if (!attempt(this, attributeKey(attr.namespaceURI, attr.namespaceURI ? attr.localName : attr.name), attr.value)) return native.call(this, attr);
+        return null;
+      };
     };
-    [["innerHTML", inner], ["outerHTML", outer]].forEach(function (pair) {
-      Object.defineProperty(E, pair[0], {
-        configurable: true, enumerable: pair[1].enumerable, get: pair[1].get,
-        set: function (html) { pair[1].set.call(this, safe(html)); }
-      });
+    E.setAttributeNode = viaNode(setNode);
+    E.setAttributeNodeNS = viaNode(setNodeNS);
+    /* An attribute node already on an element: changing its value is setting the attribute. */
+    var value = Object.getOwnPropertyDescriptor(Attr.prototype, "value");
+    Object.defineProperty(Attr.prototype, "value", {
+      configurable: true, enumerable: value.enumerable, get: value.get,
+      set: function (v) {
+        var owner = this.ownerElement, key = attributeKey(this.namespaceURI, this.namespaceURI ? this.localName : this.name);
+        var verdict = owner && key && loads(owner, key) && judge(owner, key, v);
+        if (!verdict) return value.set.call(this, v);
+        hold(owner, key, v, verdict);
+        if (key !== "style") owner.removeAttributeNode(this);
+      }
     });
-    E.insertAdjacentHTML = function (where, html) { return insertHTML.call(this, where, safe(html)); };
+  }
+
+  /* CSSOM: the value is applied, read back as the browser understands it, and neutralised, all
+     before any style update could fetch; the original waits until the element is known. */
+  function guardStyles() {
+    var proto = CSSStyleDeclaration.prototype, text = Object.getOwnPropertyDescriptor(proto, "cssText"), setProperty = proto.setProperty;
+    var settle = function (declaration) {
+      var original = text.get.call(declaration), verdict = heldCanonical(original);
+      if (!verdict) return;
+      if (pendingStyles) pendingStyles.set(declaration, original);
+      text.set.call(declaration, verdict.neutral);
+    };
+    Object.defineProperty(proto, "cssText", {
+      configurable: true, enumerable: text.enumerable, get: text.get,
+      set: function (v) {
+        text.set.call(this, v);
+        if (mayFetch(String(v))) settle(this);
+      }
+    });
+    proto.setProperty = function (name, value) {
+      var result = setProperty.apply(this, arguments);
+      if (mayFetch(String(value))) settle(this);
+      return result;
+    };
+  }
+
+  /* Markup as text: innerHTML, outerHTML, insertAdjacentHTML, setHTMLUnsafe, Range fragments, shadow roots. */
+  function guardMarkup() {
+    var E = Element.prototype, insertHTML = E.insertAdjacentHTML;
+    /* `context` is the element whose content the markup becomes: raw text (a <script>'s) is no markup. */
+    var safe = function (context, html) {
+      if ((context && RAW_TEXT[context.localName]) || String(html).indexOf("<") < 0) return html;
+      var t = doc.createElement("template");
+      innerHTML.set.call(t, String(html));
+      return defuse(t.content) ? innerHTML.get.call(t) : html;
+    };
+    var wrapSetter = function (proto, name, outer) {
+      var d = Object.getOwnPropertyDescriptor(proto, name);
+      if (!d) return;
+      Object.defineProperty(proto, name, {
+        configurable: true, enumerable: d.enumerable, get: d.get,
+        set: function (html) { d.set.call(this, safe(outer ? this.parentNode : this, html)); }
+      });
+    };
+    var wrapMethod = function (proto, name) {
+      var native = proto[name];
+      if (native) proto[name] = function (html) {
+        var args = Array.prototype.slice.call(arguments);
+        args[0] = safe(this, html);
+        return native.apply(this, args);
+      };
+    };
+    wrapSetter(E, "innerHTML", false);
+    wrapSetter(E, "outerHTML", true);
+    wrapSetter(ShadowRoot.prototype, "innerHTML", false);
+    wrapMethod(E, "setHTMLUnsafe");
+    wrapMethod(ShadowRoot.prototype, "setHTMLUnsafe");
+    E.insertAdjacentHTML = function (where, html) {
+      var outside = /^(beforebegin|afterend)$/i.test(String(where));
+      return insertHTML.call(this, where, safe(outside ? this.parentNode : this, html));
+    };
+    var fragment = Range.prototype.createContextualFragment;
+    Range.prototype.createContextualFragment = function () {
+      var result = fragment.apply(this, arguments);
+      defuse(result);
+      return result;
+    };
+    /* document.write is often how tags are added: '<scr' + 'ipt src="' + u + '"></scr' + 'ipt>'. */
+    var D = Document.prototype, write = D.write, writeln = D.writeln;
+    var viaWrite = function (native, suffix) {
+      return function () {
+        if (this !== doc) return native.apply(this, arguments);
+        var text = Array.prototype.join.call(arguments, "") + suffix, out = written(text);
+        return out === text ? native.apply(this, arguments) : write.call(this, out);
+      };
+    };
+    D.write = viaWrite(write, "");
+    D.writeln = viaWrite(writeln, "\n");
+  }
+
+  function guardRequests() {
     var fetch = window.fetch;
     if (fetch) window.fetch = function (input) {
       var url = input && typeof input === "object" && "url" in input ? input.url : input;
@@ -174,24 +679,73 @@
       var beacon = navigator.sendBeacon.bind(navigator);
       navigator.sendBeacon = function (url) { return heldFor(url) ? false : beacon.apply(null, arguments); };
     }
-    /* Elements added by means not covered above. Tags written in the page itself are fetched by the
-       browser's preload scanner before any script runs: those must be marked up (or rewritten by the gateway). */
-    new MutationObserver(function (records) {
+    refuseConstructor("WebSocket", function (url) { return String(url).replace(/^\s*ws(s?):/i, "http$1:"); });
+    refuseConstructor("EventSource", function (url) { return url; });
+    /* new Audio(url) sets its source inside the browser, past the src setter. */
+    var Audio = window.Audio;
+    if (Audio) {
+      var Guarded = function (src) {
+        var audio = new Audio();
+        if (src !== undefined) audio.src = src;
+        return audio;
+      };
+      Guarded.prototype = Audio.prototype;
+      window.Audio = Guarded;
+    }
+  }
+
+  /* A connection to a held host is refused as the browser refuses one that its CSP forbids. */
+  function refuseConstructor(name, asHttp) {
+    var Native = window[name];
+    if (!Native) return;
+    var Guarded = function (url) {
+      if (heldFor(asHttp(url))) throw new DOMException("held until consent: " + url, "SecurityError");
+      var args = [null].concat(Array.prototype.slice.call(arguments));
+      return new (Function.prototype.bind.apply(Native, args))();
+    };
+    Guarded.prototype = Native.prototype;
+    ["CONNECTING", "OPEN", "CLOSING", "CLOSED"].forEach(function (k) { if (k in Native) Guarded[k] = Native[k]; });
+    window[name] = Guarded;
+  }
+
+  function observe() {
+    var watcher = new MutationObserver(function (records) {
       records.forEach(function (r) {
+        if (r.type === "attributes") return recheck(r.target, r.attributeName, r.attributeNamespace);
         r.addedNodes.forEach(function (n) {
           if (n.nodeType !== 1) return;
-          if (LOADS[n.tagName]) defuseNode(n);
-          if (n.querySelector) defuse(n);
+          defuseNode(n);
+          if (n.firstElementChild) defuse(n);
         });
       });
-    }).observe(doc.documentElement, { childList: true, subtree: true });
+    });
+    var options = { childList: true, subtree: true, attributes: true, attributeFilter: ["src", "srcset", "href", "data", "poster", "imagesrcset", "style"] };
+    watcher.observe(doc.documentElement, options);
+    /* Shadow trees are outside the document's subtree: each is watched as it is made. */
+    var attach = Element.prototype.attachShadow;
+    if (attach) Element.prototype.attachShadow = function () {
+      var root = attach.apply(this, arguments);
+      watcher.observe(root, options);
+      return root;
+    };
+  }
+
+  /* Tags written in the page itself are fetched by the browser's preload scanner before any script
+     runs: those must be marked up (or rewritten by the gateway). */
+  function guard() {
+    guardProperties();
+    guardAttributes();
+    guardStyles();
+    guardMarkup();
+    guardRequests();
+    observe();
   }
 
   /* ---- the catalogue's service details, fetched only when needed ---------- */
 
   var catalogue = null;
   function services() {
-    catalogue = catalogue || fetch.call(window, api + "/services?lang=" + lang(), { credentials: "omit" })
+    catalogue = catalogue || nativeFetch.call(window, api + "/services?lang=" + lang(), { credentials: "omit" })
       .then(function (r) { return r.json(); })
       .then(function (d) { return d.services; }, function () { catalogue = null; return []; });
     return catalogue;
@@ -199,13 +753,31 @@
 
   /* ---- bringing back what was consented -------------------------------- */
 
+  var HELD = "[data-consent],script[type='text/plain'][data-category],[data-name][type='text/plain'],iframe[data-name][data-src]";
+  /* Restored in this order: a frame's srcdoc before its src, srcset before src (one fetch, not two). */
+  var RESTORED = ["srcdoc", "srcset", "imagesrcset", "rel", "http-equiv", "style", "poster", "data", "href", "xlink:href", "src"];
+
   var klaro = {};
-  function categoryOf(el) {
-    var cat = el.getAttribute("data-consent") || el.getAttribute("data-category");
-    if (cat) return cat;
+  function categoriesOf(el) {
+    var cats = el.getAttribute("data-consent") || el.getAttribute("data-category");
+    if (cats !== null) return cats.split(/\s+/).filter(Boolean);
     /* Klaro names services ("googleAnalytics"): match them to the catalogue's ids. */
     var name = (el.getAttribute("data-name") || "").toLowerCase().replace(/[^a-z0-9]/g, "");
-    return klaro[name] || (C.categories.indexOf(name) >= 0 ? name : "marketing");
+    return [klaro[name] || (C.categories.indexOf(name) >= 0 ? name : "marketing")];
+  }
+
+  function allGranted(cats) {
+    return cats.every(function (c) { return granted[c]; });
+  }
+
+  /* A script the browser runs (or ran) as it is: other consent managers' "consented" markup. */
+  function runsAsIs(script) {
+    var type = script.getAttribute("type");
+    if (!type) {
+      var language = (script.getAttribute("language") || "").trim();
+      return type === null && language ? !!JS_TYPES["text/" + language.toLowerCase()] : true;
+    }
+    return !!JS_TYPES[type.split(";")[0].trim().toLowerCase()];
   }
 
   function revive() {
@@ -217,31 +789,61 @@
   }
 
   function reviveNow() {
-    var scripts = [];
-    var nodes = doc.querySelectorAll("[data-consent],script[type='text/plain'][data-category],[data-name][type='text/plain'],iframe[data-name][data-src]");
-    Array.prototype.forEach.call(nodes, function (node) {
-      if (!granted[categoryOf(node)]) return;
-      if (node.tagName === "SCRIPT") return scripts.push(node);
-      if (node.tagName === "IFRAME") {
-        var srcdoc = node.getAttribute("data-consent-srcdoc");
-        node.removeAttribute("data-consent-srcdoc");
-        if (srcdoc) node.setAttribute("srcdoc", srcdoc); else node.removeAttribute("srcdoc");
+    var scripts = [], media = [];
+    Array.prototype.forEach.call(doc.querySelectorAll(HELD), function (node) {
+      if (!allGranted(categoriesOf(node))) return;
+      if (node.localName === "script") {
+        if (!runsAsIs(node)) scripts.push(node);
+        return;
       }
+      if (node.localName === "style" && node.namespaceURI === HTML_NS && !isCss(node)) return reviveStyle(node);
       restore(node);
+      var parent = node.parentNode;
+      if (node.localName === "source" && parent && /^(video|audio)$/.test(parent.localName) && media.indexOf(parent) < 0) media.push(parent);
     });
+    /* A media element chose among its sources when it was parsed: it chooses again. */
+    media.forEach(function (m) { m.load(); });
     runInOrder(scripts, 0);
   }
 
-  /* Put back what the rewriter or the guard held: data-consent-src, -srcset, -href, -rel, Klaro's data-src. */
+  /* Put back what the rewriter or the guard held; each value is judged again on its way in, so
+     one that waits for a category still not granted is held again under that category. */
   function restore(node) {
-    var klaroSrc = node.getAttribute("data-name") && node.getAttribute("data-src");
-    ["srcset", "rel", "href", "src"].forEach(function (name) {
-      var value = node.getAttribute("data-consent-" + name);
-      if (name === "src" && value === null) value = klaroSrc;
-      node.removeAttribute("data-consent-" + name);
-      if (value !== null) node.setAttribute(name, value);
+    var values = {}, klaroSrc = node.getAttribute("data-name") && node.getAttribute("data-src");
+    RESTORED.forEach(function (name) {
+      var value = node.getAttribute(heldName(name));
+      if (value === null) return;
+      values[name] = value;
+      node.removeAttribute(heldName(name));
     });
+    if (values.src === undefined && klaroSrc) values.src = klaroSrc;
+    /* The gateway shows a placeholder in srcdoc while a frame's src waits. */
+    if (node.localName === "iframe" && values.srcdoc === undefined && values.src !== undefined) node.removeAttribute("srcdoc");
     clean(node);
+    RESTORED.forEach(function (name) {
+      if (values[name] === undefined) return;
+      if (name === "xlink:href") node.setAttributeNS(XLINK_NS, "xlink:href", values[name]);
+      else node.setAttribute(name, values[name]);
+    });
+  }
+
+  function isCss(style) {
+    var type = style.getAttribute("type");
+    return !type || type.trim().toLowerCase() === "text/css";
+  }
+
+  /* A held <style> block follows a stand-in without the held URLs: the original takes its place. */
+  function reviveStyle(old) {
+    var fresh = doc.createElement("style"), standin = old.previousElementSibling;
+    Array.prototype.forEach.call(old.attributes, function (a) {
+      if (!/^(type|data-consent.*)$/.test(a.name)) setAttribute.call(fresh, a.name, a.value);
+    });
+    var type = old.getAttribute("data-consent-type");
+    if (type) setAttribute.call(fresh, "type", type);
+    if (nonce) fresh.nonce = nonce;
+    fresh.textContent = old.textContent;
+    old.parentNode.replaceChild(fresh, old);
+    if (standin && standin.hasAttribute("data-consent-standin")) standin.parentNode.removeChild(standin);
   }
 
   /* A held embed can be loaded this once, without consenting to its category. */
@@ -254,6 +856,7 @@
         b.addEventListener("click", function () {
           var src = frame.getAttribute("data-consent-src");
           clean(frame);
+          frame.removeAttribute("data-consent-src");
           frame.removeAttribute("srcdoc");
           setAttribute.call(frame, "src", src);
         });
@@ -265,7 +868,7 @@
   }
 
   function clean(el) {
-    ["data-consent", "data-consent-src", "data-consent-service", "data-category", "data-src"].forEach(function (a) {
+    ["data-consent", "data-consent-service", "data-category", "data-src"].forEach(function (a) {
       el.removeAttribute(a);
     });
   }
@@ -273,23 +876,30 @@
   /* External scripts load one after another, so each finds what the previous one set up. */
   function runInOrder(scripts, i) {
     if (i >= scripts.length) return;
-    var old = scripts[i], fresh = doc.createElement("script");
+    var old = scripts[i], svg = old.namespaceURI === SVG_NS;
+    var fresh = svg ? doc.createElementNS(SVG_NS, "script") : doc.createElement("script");
     var src = old.getAttribute("data-consent-src") || old.getAttribute("src") || old.getAttribute("data-src");
+    var href = old.getAttribute("data-consent-href"), xlink = old.getAttribute("data-consent-xlink-href");
     var type = old.getAttribute("data-consent-type") || old.getAttribute("data-type") || "";
+    var next = function () { runInOrder(scripts, i + 1); };
     Array.prototype.forEach.call(old.attributes, function (a) {
-      if (!/^(type|src|data-consent.*|data-category|data-type)$/.test(a.name)) fresh.setAttribute(a.name, a.value);
+      if (!/^(type|src|href|xlink:href|data-consent.*|data-category|data-type)$/.test(a.name)) setAttribute.call(fresh, a.name, a.value);
     });
-    if (type) fresh.type = type;
+    if (type) setAttribute.call(fresh, "type", type);
     if (nonce) fresh.nonce = nonce;
-    if (src) {
-      fresh.onload = fresh.onerror = function () { runInOrder(scripts, i + 1); };
-      fresh.src = src;
+    if (!src && !href && !xlink) {
+      fresh.textContent = old.textContent;
       old.parentNode.replaceChild(fresh, old);
-    } else {
-      fresh.text = old.text;
-      old.parentNode.replaceChild(fresh, old);
-      runInOrder(scripts, i + 1);
+      return next();
     }
+    fresh.addEventListener("load", next);
+    fresh.addEventListener("error", next);
+    if (!svg) fresh.src = src;
+    else if (href || src) fresh.setAttribute("href", href || src);
+    else fresh.setAttributeNS(XLINK_NS, "xlink:href", xlink);
+    old.parentNode.replaceChild(fresh, old);
+    /* Held again (its host waits for another category): it will not load, so the next one goes now. */
+    if (fresh.hasAttribute("data-consent")) next();
   }
 
   /* ---- telling the page ------------------------------------------------ */
@@ -329,7 +939,7 @@
     body = body || {};
     if (remote) body.token = readCookie(C.cookie);
     options.body = JSON.stringify(body);
-    return fetch.call(window, api, options).then(function (r) {
+    return nativeFetch.call(window, api, options).then(function (r) {
       if (!r.ok) throw new Error("consent not recorded: HTTP " + r.status);
       return r.json();
     });
@@ -405,11 +1015,16 @@
     return b;
   }
 
+  /* The banner hangs off <html>, not <body>: anti-flicker snippets and page CSS hide or fade <body>. */
+  function place(node) {
+    doc.documentElement.appendChild(node);
+  }
+
   function style() {
     if (ui.style) return;
     ui.style = el("style", nonce ? { nonce: nonce } : {});
     ui.style.textContent = CSS;
-    doc.head.appendChild(ui.style);
+    (doc.head || doc.documentElement).appendChild(ui.style);
   }
 
   function t() { return C.text[lang()]; }
@@ -428,7 +1043,7 @@
     row.appendChild(button(x.reject_all, function () { attempt("reject_all"); }));
     row.appendChild(button(x.settings, showSettings));
     box.appendChild(row);
-    doc.body.appendChild(box);
+    place(box);
     box.querySelector("button").focus();
   }
 
@@ -440,8 +1055,8 @@
       if (nonce) tag.nonce = nonce;
       tag.onload = function () { resolve(window.consentGatewaySettings(core)); };
       tag.onerror = function () { layer = null; reject(new Error("settings layer not loaded")); };
-      tag.src = api + "/settings.js?v=" + C.settingsVersion;
-      doc.head.appendChild(tag);
+      setAttribute.call(tag, "src", api + "/settings.js?v=" + C.settingsVersion);
+      (doc.head || doc.documentElement).appendChild(tag);
     });
     return layer.then(function (open) { open(); });
   }
@@ -454,14 +1069,14 @@
     style();
     if (ui.reopen || doc.querySelector("[data-consent-open]")) return;
     ui.reopen = button(t().reopen, showSettings, "cg-btn cg-reopen");
-    doc.body.appendChild(ui.reopen);
+    place(ui.reopen);
   }
 
   /* ---- the page's handle ------------------------------------------------- */
 
   var core = {
     C: C, ui: ui, el: el, button: button, nonce: nonce, style: style, close: close, lang: lang, stored: stored,
-    choose: attempt, services: services, showBanner: showBanner, showReopen: showReopen,
+    choose: attempt, services: services, showBanner: showBanner, showReopen: showReopen, place: place,
     granted: function (c) { return !!granted[c]; }
   };
 

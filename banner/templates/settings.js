@@ -7,7 +7,7 @@ window.consentGatewaySettings = function (core) {
 
   var style = core.el("style", core.nonce ? { nonce: core.nonce } : {});
   style.textContent = STYLESHEET;
-  document.head.appendChild(style);
+  (doc.head || doc.documentElement).appendChild(style);
 
   function show() {
     core.style();
@@ -56,7 +56,7 @@ window.consentGatewaySettings = function (core) {
       if (e.key === "Escape") dismiss();
       if (e.key === "Tab") trapFocus(e, dialog);
     });
-    doc.body.appendChild(dialog);
+    core.place(dialog);
     dialog.querySelector("input:not([disabled])").focus();
     listServices(dialog, x);
   }

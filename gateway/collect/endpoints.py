@@ -12,7 +12,6 @@ page cannot tell consent from its absence by the answer.
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 from starlette.routing import Route
@@ -22,6 +21,7 @@ from ..catalogue import measurement_protocols
 from ..consent import Consent
 from ..metrics import Registry
 from ..policy import granted_for
+from ..urls import page_paths
 from ..settings import Settings
 from .delivery import Delivery, Outgoing
 from .hits import (
@@ -128,11 +128,8 @@ class Collector:
         return Submission(submission.form, submission.shared, events, submission.batch)
 
     def allows(self, backend: Backend, page_url: str, consent: Consent) -> bool:
-        try:
-            path = urlsplit(page_url).path or "/"
-        except ValueError:
-            path = "/"
-        return backend.category in granted_for(path, consent.categories, self.settings.path_policies)
+        policies = self.settings.path_policies
+        return all(backend.category in granted_for(path, consent.categories, policies) for path in page_paths(page_url))
 
     def add_visitor(self, backend: Backend, submission: Submission, prefix: str | None, user_agent: str) -> None:
         """The anonymised address and reduced user agent as the protocol names them, plus fixed parameters."""
