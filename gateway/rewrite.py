@@ -35,8 +35,10 @@ INLINE_SCAN_LIMIT = 64 * 1024
 STYLE_SCAN_LIMIT = 512 * 1024
 # A larger one is neutralised in pieces that end at a "}" and are at most this long.
 STYLE_PIECE = 64 * 1024
-# A "<" without a complete tag within this many bytes is text.
-MAX_TAG = 64 * 1024
+# A start tag is read whole up to this size (inline images as data: URLs can be large);
+# a longer one is made inert by its name alone (``Rewriter._oversized``).
+MAX_TAG = 1024 * 1024
+_TAG_NAME = re.compile(rb"<([a-zA-Z][^\s/>]*+)")
 
 # Attributes as the HTML tokenizer reads them: a quote opens a value only right after "=".
 # Written as an unrolled loop (run, then "=value run" pairs): the regex engine tries fewer alternatives.
@@ -404,8 +406,25 @@ class Rewriter:
                 return None
             out.append(buffer[start:])
             return len(buffer)
+        name = _TAG_NAME.match(buffer, start)
+        if name is not None and len(buffer) - start >= MAX_TAG:
+            return self._oversized(name, out)
         out.append(b"<")
         return start + 1
+
+    def _oversized(self, name: re.Match[bytes], out: list[bytes]) -> int:
+        """A start tag too long to read: an element that loads things is made inert by what comes
+        first (a browser reads the first of repeated attributes), the rest streams on as it is."""
+        lowered = name.group(1).lower()
+        if lowered == b"script":
+            out.append(name.group() + b' type="text/plain" data-consent="' + OTHER_CATEGORY.encode() + b'"')
+            self.policy.blocked.append(UNKNOWN_SERVICE)
+        elif lowered in URL_ATTRIBUTES or lowered in (b"base", b"meta"):
+            out.append(b"<cg-held-" + name.group(1))  # an unknown element fetches nothing
+            self.policy.blocked.append(UNKNOWN_SERVICE)
+        else:
+            out.append(name.group())
+        return name.end()
 
     # --- tags -----------------------------------------------------------------------------------
 

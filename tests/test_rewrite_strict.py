@@ -216,3 +216,21 @@ def test_no_live_third_party_reference_survives(body: str, chunks: list[int]) ->
     out = rewrite(page, chunks=chunks)
     assert third_party(out) == []
     assert out == rewrite(page)  # any chunking, the same output
+
+
+def test_bad_input_passes_through_bounded() -> None:
+    huge_value = "A" * (1024 * 1024 + 10)
+    page = f"<p>x</p><img alt='{huge_value}' src='https://{HOST}/p.gif'><p>after</p>"
+    out = rewrite(page, chunks=[65536] * 20)
+    assert third_party(out) == [] and out.endswith("<p>after</p>") and huge_value in out
+    script = f"<script data-x='{huge_value}' src='https://{HOST}/w.js'></script>"
+    assert third_party(rewrite(script)) == []
+    nested = "<div>" * 50000 + "<span style='color:red'>x</span>" + "</div>" * 50000
+    assert rewrite(nested) == nested
+    not_html = '{"data": "<img src=x>", "n": [1, 2, 3]}' * 1000
+    assert rewrite(not_html) == not_html
+    broken = b"<p>caf\xe9 \xff\xfe <img src='https://widgets.example-partner.com/\xe9.gif'></p>"
+    policy = RewritePolicy(STRICT, NOTHING, site_host=SITE, page_url=PAGE)
+    rewriter = Rewriter(policy)
+    out_bytes = rewriter.feed(broken) + rewriter.finish()
+    assert b"data-consent-src=" in out_bytes and b"caf\xe9 \xff\xfe" in out_bytes
