@@ -95,6 +95,8 @@ COMMENT_OPENER = b"<!--"
 # a scheme ("https:host"), an entity, or a "(" (CSS). Without them every URL in it is same-host.
 SUSPECT = re.compile(rb"[/\\][\t\n\r]*+[/\\]|[&\\:(]")
 
+# "<script" and "</script" in CSS kept inside a <script>: "<\script" reads the same in CSS and ends nothing in HTML.
+SCRIPT_IN_TEXT = re.compile(rb"<(/?)(script)", re.IGNORECASE)
 UNREADABLE = Target("https", "unreadable.invalid", "/", "")
 RAW_TEXT = frozenset({b"script", b"style", b"textarea", b"title", b"xmp", b"iframe", b"noembed", b"noframes"})
 FOREIGN = frozenset({b"svg", b"math"})
@@ -650,7 +652,11 @@ class Rewriter:
 
     def _style(self, tag: Tag, buffer: bytes, body_start: int, out: list[bytes], final: bool) -> int | None:
         """A <style> block: passed on when it fetches nothing held; else a stand-in without the held
-        URLs goes first and the original follows inert, for the banner to swap in after consent."""
+        URLs goes first and the original follows inert, for the banner to swap in after consent.
+
+        The original waits in a ``<script type="text/plain" data-consent-style>``, not in an inert
+        ``<style>``: Chromium's preload scanner fetches the ``@import`` of any ``<style>``, whatever
+        its type."""
         if self.foreign:
             return self._foreign_style(tag, buffer, body_start, out, final)
         end = _find_end(buffer, b"</style", body_start, body_start + STYLE_SCAN_LIMIT)
@@ -667,14 +673,21 @@ class Rewriter:
         if result is None or not holds:
             self._finish_tag(tag, out)
             return body_start
+        closing = END_TAG.match(buffer, end) if end >= 0 else None
+        if end >= 0 and closing is None and not final:
+            return None  # the end tag is not complete yet
+        self.raw_end = None
         neutral, _ = result
         standin = Tag(tag.name, tag.attributes)
         standin.set(b"data-consent-standin", "")
         out.append(standin.to_bytes() + neutral.encode("utf-8", "surrogateescape") + b"</style>")
-        tag.holds = holds
-        self._make_inert(tag)
-        out.append(tag.to_bytes())
-        return body_start
+        original = Tag(b"script", tag.attributes)
+        original.holds = holds
+        original.set(b"data-consent-style", "")
+        self._make_inert(original)
+        body = buffer[body_start : end if end >= 0 else len(buffer)]
+        out.append(original.to_bytes() + SCRIPT_IN_TEXT.sub(rb"<\1\\\2", body) + b"</script>")
+        return closing.end() if closing is not None else len(buffer)
 
     def _foreign_style(self, tag: Tag, buffer: bytes, body_start: int, out: list[bytes], final: bool) -> int | None:
         """Inside <svg> a <style> holds markup too: it is scanned as markup, and held whole when its CSS

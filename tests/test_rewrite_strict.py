@@ -172,10 +172,14 @@ def test_a_held_srcdoc_frame_shows_a_placeholder_and_keeps_the_document() -> Non
 
 
 def test_held_style_block_keeps_the_original_inert_after_a_stand_in() -> None:
-    page = f"<style>h1{{color:red}} .hero{{background:url(https://{HOST}/hero.jpg)}}</style>"
+    page = f"<style media=screen>h1{{color:red}} .hero{{background:url(https://{HOST}/hero.jpg)}} /* </script> */</style><p>x"
     out = rewrite(page)
-    assert out.startswith("<style data-consent-standin=\"\">h1{color:red} .hero{background:none}</style>")
-    assert out.endswith(f'<style type="text/plain" data-consent="other">h1{{color:red}} .hero{{background:url(https://{HOST}/hero.jpg)}}</style>')
+    assert out.startswith('<style media=screen data-consent-standin="">h1{color:red} .hero{background:none} /* </script> */</style>')
+    # Not an inert <style>: Chromium's preload scanner fetches @import from those.
+    assert out.endswith(
+        '<script media=screen data-consent-style="" type="text/plain" data-consent="other">'
+        f"h1{{color:red}} .hero{{background:url(https://{HOST}/hero.jpg)}} /* </\\script> */</script><p>x"
+    )
 
 
 def test_a_long_style_block_is_neutralised_piece_by_piece() -> None:
