@@ -214,3 +214,17 @@ def test_health_is_503_with_json_when_the_store_fails(tmp_path: Path, broken) ->
 def test_health_is_200_when_the_store_answers(client: TestClient) -> None:
     health = client.get("/_consent/healthz")
     assert health.status_code == 200 and health.json() == {"status": "ok"}
+
+
+def test_unknown_third_parties_count_under_one_label(settings: Settings) -> None:
+    async def page(request):
+        hosts = [f"https://cdn{n}.partner-{n}.example/w.js" for n in range(5)]
+        scripts = "".join(f'<script src="{url}"></script>' for url in hosts)
+        return HTMLResponse(f"<!doctype html><html><head>{scripts}</head><body><img src='https://px.example.org/p.gif' width=1 height=1></body></html>")
+
+    app = ConsentMiddleware(Starlette(routes=[Route("/", page)]), settings=settings)
+    with TestClient(app, base_url="http://leerplein.test") as client:
+        assert client.get("/").text.count('data-consent="other"') == 5
+        after = metrics(client)
+    blocked = {dict(labels)["service"]: (dict(labels)["category"], v) for (name, labels), v in after.items() if name == "gateway_blocked_elements_total"}
+    assert blocked == {"unknown": ("other", 5), "web-beacon": ("marketing", 1)}
