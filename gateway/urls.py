@@ -82,8 +82,8 @@ def _resolve(url: str, base: str) -> Target | None:
         simple = _SIMPLE_ABSOLUTE.match(cleaned)
         if simple is not None and cleaned.isascii():
             host = simple.group(2).lower().rstrip(".")
-            if host and not _NUMERIC_LABEL.search(host):
-                rest = cleaned[simple.end() :]
+            rest = cleaned[simple.end() :]
+            if host and not _NUMERIC_LABEL.search(host) and "/." not in rest and _PLAIN_REFERENCE.match(rest):
                 return Target(simple.group(1).lower(), host, *_path_and_query(rest))
     return _parsed(cleaned, base)
 
