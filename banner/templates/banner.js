@@ -28,7 +28,7 @@
     return loc.origin;
   }
 
-  function set(list) {
+  function setOf(list) {
     var s = {};
     (list || []).forEach(function (x) { s[x] = true; });
     return s;
@@ -70,7 +70,7 @@
 
   /* ---- which requests wait for consent: the judgement of gateway/thirdparty.py ---- */
 
-  var shared = set(G.shared), secondLevels = set(G.secondLevels);
+  var shared = setOf(G.shared), secondLevels = setOf(G.secondLevels);
 
   function bareHost(host) {
     return String(host).toLowerCase().replace(/\.+$/, "");
@@ -232,9 +232,9 @@
   };
   var SVG_LOADS = { script: ["href", "xlink:href"], image: ["href", "xlink:href"], use: ["href", "xlink:href"], feImage: ["href", "xlink:href"] };
   /* A <link> fetches only with one of these; without any rel yet it may get one after its href. */
-  var FETCHING_RELS = set(["preconnect", "dns-prefetch", "preload", "prefetch", "modulepreload", "prerender",
+  var FETCHING_RELS = setOf(["preconnect", "dns-prefetch", "preload", "prefetch", "modulepreload", "prerender",
     "stylesheet", "icon", "shortcut", "apple-touch-icon", "mask-icon", "manifest"]);
-  var JS_TYPES = set(["", "module", "application/ecmascript", "application/javascript", "application/x-ecmascript",
+  var JS_TYPES = setOf(["", "module", "application/ecmascript", "application/javascript", "application/x-ecmascript",
     "application/x-javascript", "text/ecmascript", "text/javascript", "text/javascript1.0", "text/javascript1.1",
     "text/javascript1.2", "text/javascript1.3", "text/javascript1.4", "text/javascript1.5", "text/jscript",
     "text/livescript", "text/x-ecmascript", "text/x-javascript"]);
@@ -256,7 +256,7 @@
   }
 
   /* What setting attribute `name` (lower case, "xlink:href" for the namespaced one) to `value` waits for. */
-  function judge(node, name, value) {
+  function judge(name, value) {
     if (name === "style") return heldStyle(value);
     var cat = heldValue(name, value);
     return cat ? { cat: cat } : null;
@@ -297,11 +297,16 @@
     setAttribute.call(node, "type", "text/plain");
   }
 
+  /* Held elements outside the document (new Image() beacons, new Audio(), shadow trees), which revival
+     cannot find by a query; a page that makes thousands of them gets the first ones back. */
+  var loose = [];
+
   function hold(node, name, value, verdict) {
     setAttribute.call(node, heldName(name), String(value));
     mark(node, verdict.cat);
     if (name === "style") setAttribute.call(node, "style", verdict.neutral);
     else if (node.localName === "script") makeInert(node);
+    if (loose.length < 1000 && node.ownerDocument === doc && node.getRootNode() !== doc && loose.indexOf(node) < 0) loose.push(node);
   }
 
   /* A URL that may load replaces one that waited: the old one must not come back with consent. */
@@ -326,7 +331,7 @@
     if (node.hasAttribute("data-consent")) return false;
     var changed = claimStyle(node);
     loadingNames(node).forEach(function (name) {
-      var value = readAttribute(node, name), verdict = value !== null && judge(node, name, value);
+      var value = readAttribute(node, name), verdict = value !== null && judge(name, value);
       if (!verdict) return;
       hold(node, name, value, verdict);
       dropAttribute(node, name);
@@ -360,7 +365,7 @@
       if (verdict) hold(node, "style", css, verdict);
       return;
     }
-    var value = readAttribute(node, key), held = value !== null && judge(node, key, value);
+    var value = readAttribute(node, key), held = value !== null && judge(key, value);
     if (!held) return;
     hold(node, key, value, held);
     dropAttribute(node, key);
@@ -372,9 +377,7 @@
     script: ["src", "href", "xlink:href"], image: ["src", "srcset", "href", "xlink:href"], feimage: ["href", "xlink:href"],
     use: ["href", "xlink:href"]
   };
-  var RAW_TEXT = set(["script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript", "plaintext"]);
-  /* What the written text left open: a raw-text element or comment to find the end of, a tag cut in two. */
-  var writing = { end: null, tail: "", script: null };
+  var RAW_TEXT = setOf(["script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript", "plaintext"]);
 
   function isSpace(c) {
     return c === " " || c === "\t" || c === "\n" || c === "\r" || c === "\f";
@@ -442,7 +445,7 @@
     var renamed = {}, cats = [], extra = "";
     names.concat(["style"]).forEach(function (name) {
       var value = firstValue(tag, name);
-      var verdict = value !== null && (name === "style" ? heldStyle(value) : judge(null, name, value));
+      var verdict = value !== null && (name === "style" ? heldStyle(value) : judge(name, value));
       if (!verdict) return;
       renamed[name] = heldName(name);
       verdict.cat.split(" ").forEach(function (c) { if (cats.indexOf(c) < 0) cats.push(c); });
@@ -471,19 +474,21 @@
   }
 
   /* Raw text that ends in what may be the start of its end tag ("</scr"): that part waits for the next write. */
-  function rawText(text, from) {
+  function rawText(writing, text, from) {
     var lt = text.lastIndexOf("<");
     if (writing.end === "-->" || lt < from || writing.end.indexOf(text.slice(lt).toLowerCase()) !== 0) return text.slice(from);
     writing.tail = text.slice(lt);
     return text.slice(from, lt);
   }
 
-  function rewriteWritten(text) {
+  /* `writing` is what the document's written text left open: a raw-text element or comment to find
+     the end of, a tag cut in two. */
+  function rewriteWritten(writing, text) {
     var out = "", i = 0, n = text.length;
     while (i < n) {
       if (writing.end) {
         var close = findEnd(text, i, writing.end);
-        if (close < 0) return out + rawText(text, i);
+        if (close < 0) return out + rawText(writing, text, i);
         var after = writing.end === "-->" ? close + 3 : close;
         out += text.slice(i, after);
         i = after;
@@ -508,34 +513,37 @@
     return out;
   }
 
-  /* Run for every write of this document; another script's writes start outside any raw text. */
-  function written(text) {
-    if (doc.currentScript !== writing.script) {
-      writing.script = doc.currentScript;
+  /* Run for every write of a document; another script's writes start outside any raw text. */
+  function written(d, text) {
+    var writing = d._cgWriting || (d._cgWriting = { end: null, tail: "", script: null });
+    if (d.currentScript !== writing.script) {
+      writing.script = d.currentScript;
       writing.end = null;
     }
     var tail = writing.tail;
     writing.tail = "";
-    return rewriteWritten(tail + text);
+    return rewriteWritten(writing, tail + text);
   }
 
   /* ---- the guard: every way page code can make the browser fetch ---- */
 
+  /* Each function patches the prototypes of one window `w`: this page's, or a same-origin frame's. */
+
   var innerHTML = Object.getOwnPropertyDescriptor(Element.prototype, "innerHTML");
 
-  function guardProperties() {
+  function guardProperties(w) {
     [["HTMLScriptElement", "src", "src"], ["HTMLIFrameElement", "src", "src"], ["HTMLFrameElement", "src", "src"],
       ["HTMLImageElement", "src", "src"], ["HTMLImageElement", "srcset", "srcset"], ["HTMLSourceElement", "src", "src"],
       ["HTMLSourceElement", "srcset", "srcset"], ["HTMLLinkElement", "href", "href"], ["HTMLLinkElement", "imageSrcset", "imagesrcset"],
       ["HTMLMediaElement", "src", "src"], ["HTMLVideoElement", "poster", "poster"], ["HTMLTrackElement", "src", "src"],
       ["HTMLObjectElement", "data", "data"], ["HTMLEmbedElement", "src", "src"], ["HTMLInputElement", "src", "src"]].forEach(function (spec) {
-      var type = window[spec[0]], name = spec[2];
+      var type = w[spec[0]], name = spec[2];
       var d = type && Object.getOwnPropertyDescriptor(type.prototype, spec[1]);
       if (!d || !d.set) return;
       Object.defineProperty(type.prototype, spec[1], {
         configurable: true, enumerable: d.enumerable, get: d.get,
         set: function (v) {
-          var verdict = loads(this, name) && judge(this, name, v);
+          var verdict = loads(this, name) && judge(name, v);
           if (verdict) return hold(this, name, v, verdict);
           release(this, name);
           d.set.call(this, v);
@@ -544,16 +552,17 @@
     });
   }
 
-  function guardAttributes() {
-    var E = Element.prototype, setNS = E.setAttributeNS, setNode = E.setAttributeNode, setNodeNS = E.setAttributeNodeNS;
+  function guardAttributes(w) {
+    var E = w.Element.prototype, setNative = E.setAttribute, setNS = E.setAttributeNS;
+    var setNode = E.setAttributeNode, setNodeNS = E.setAttributeNodeNS;
     var attempt = function (node, key, value) {
       if (!key || !loads(node, key)) return false;
-      var verdict = judge(node, key, value);
+      var verdict = judge(key, value);
       if (verdict) hold(node, key, value, verdict); else release(node, key);
       return !!verdict;
     };
     E.setAttribute = function (name, value) {
-      if (!attempt(this, attributeKey(null, name), value)) return setAttribute.call(this, name, value);
+      if (!attempt(this, attributeKey(null, name), value)) return setNative.call(this, name, value);
     };
     E.setAttributeNS = function (ns, name, value) {
       if (!attempt(this, attributeKey(ns, name), value)) return setNS.call(this, ns, name, value);
@@ -567,12 +576,12 @@
     E.setAttributeNode = viaNode(setNode);
     E.setAttributeNodeNS = viaNode(setNodeNS);
     /* An attribute node already on an element: changing its value is setting the attribute. */
-    var value = Object.getOwnPropertyDescriptor(Attr.prototype, "value");
-    Object.defineProperty(Attr.prototype, "value", {
+    var value = Object.getOwnPropertyDescriptor(w.Attr.prototype, "value");
+    Object.defineProperty(w.Attr.prototype, "value", {
       configurable: true, enumerable: value.enumerable, get: value.get,
       set: function (v) {
         var owner = this.ownerElement, key = attributeKey(this.namespaceURI, this.namespaceURI ? this.localName : this.name);
-        var verdict = owner && key && loads(owner, key) && judge(owner, key, v);
+        var verdict = owner && key && loads(owner, key) && judge(key, v);
         if (!verdict) return value.set.call(this, v);
         hold(owner, key, v, verdict);
         if (key !== "style") owner.removeAttributeNode(this);
@@ -582,13 +591,15 @@
 
   /* CSSOM: the value is applied, read back as the browser understands it, and neutralised, all
      before any style update could fetch; the original waits until the element is known. */
-  function guardStyles() {
-    var proto = CSSStyleDeclaration.prototype, text = Object.getOwnPropertyDescriptor(proto, "cssText"), setProperty = proto.setProperty;
+  function guardStyles(w, watcher) {
+    var proto = w.CSSStyleDeclaration.prototype, text = Object.getOwnPropertyDescriptor(proto, "cssText"), setProperty = proto.setProperty;
     var settle = function (declaration) {
       var original = text.get.call(declaration), verdict = heldCanonical(original);
       if (!verdict) return;
       if (pendingStyles) pendingStyles.set(declaration, original);
       text.set.call(declaration, verdict.neutral);
+      /* An element in the document has just recorded the change: it is marked now, not a microtask later. */
+      handle(watcher.takeRecords());
     };
     Object.defineProperty(proto, "cssText", {
       configurable: true, enumerable: text.enumerable, get: text.get,
@@ -604,53 +615,61 @@
     };
   }
 
+  /* `context` is the element whose content the markup becomes: raw text (a <script>'s) is no markup. */
+  function safeMarkup(context, html) {
+    if ((context && RAW_TEXT[context.localName]) || String(html).indexOf("<") < 0) return html;
+    var t = doc.createElement("template");
+    innerHTML.set.call(t, String(html));
+    return defuse(t.content) ? innerHTML.get.call(t) : html;
+  }
+
   /* Markup as text: innerHTML, outerHTML, insertAdjacentHTML, setHTMLUnsafe, Range fragments, shadow roots. */
-  function guardMarkup() {
-    var E = Element.prototype, insertHTML = E.insertAdjacentHTML;
-    /* `context` is the element whose content the markup becomes: raw text (a <script>'s) is no markup. */
-    var safe = function (context, html) {
-      if ((context && RAW_TEXT[context.localName]) || String(html).indexOf("<") < 0) return html;
-      var t = doc.createElement("template");
-      innerHTML.set.call(t, String(html));
-      return defuse(t.content) ? innerHTML.get.call(t) : html;
-    };
+  function guardMarkup(w) {
+    var E = w.Element.prototype, insertHTML = E.insertAdjacentHTML;
     var wrapSetter = function (proto, name, outer) {
       var d = Object.getOwnPropertyDescriptor(proto, name);
       if (!d) return;
       Object.defineProperty(proto, name, {
         configurable: true, enumerable: d.enumerable, get: d.get,
-        set: function (html) { d.set.call(this, safe(outer ? this.parentNode : this, html)); }
+        set: function (html) { d.set.call(this, safeMarkup(outer ? this.parentNode : this, html)); }
       });
     };
     var wrapMethod = function (proto, name) {
       var native = proto[name];
       if (native) proto[name] = function (html) {
         var args = Array.prototype.slice.call(arguments);
-        args[0] = safe(this, html);
+        args[0] = safeMarkup(this, html);
         return native.apply(this, args);
       };
     };
     wrapSetter(E, "innerHTML", false);
     wrapSetter(E, "outerHTML", true);
-    wrapSetter(ShadowRoot.prototype, "innerHTML", false);
+    wrapSetter(w.ShadowRoot.prototype, "innerHTML", false);
     wrapMethod(E, "setHTMLUnsafe");
-    wrapMethod(ShadowRoot.prototype, "setHTMLUnsafe");
+    wrapMethod(w.ShadowRoot.prototype, "setHTMLUnsafe");
     E.insertAdjacentHTML = function (where, html) {
       var outside = /^(beforebegin|afterend)$/i.test(String(where));
-      return insertHTML.call(this, where, safe(outside ? this.parentNode : this, html));
+      return insertHTML.call(this, where, safeMarkup(outside ? this.parentNode : this, html));
     };
-    var fragment = Range.prototype.createContextualFragment;
-    Range.prototype.createContextualFragment = function () {
+    var fragment = w.Range.prototype.createContextualFragment;
+    w.Range.prototype.createContextualFragment = function () {
       var result = fragment.apply(this, arguments);
       defuse(result);
       return result;
     };
-    /* document.write is often how tags are added: '<scr' + 'ipt src="' + u + '"></scr' + 'ipt>'. */
-    var D = Document.prototype, write = D.write, writeln = D.writeln;
+    guardWrite(w.Document.prototype);
+  }
+
+  /* document.write is often how tags are added: '<scr' + 'ipt src="' + u + '"></scr' + 'ipt>'. */
+  function guardWrite(D) {
+    var write = D.write, writeln = D.writeln;
     var viaWrite = function (native, suffix) {
       return function () {
-        if (this !== doc) return native.apply(this, arguments);
-        var text = Array.prototype.join.call(arguments, "") + suffix, out = written(text);
+        if (!this || this.nodeType !== 9) return native.apply(this, arguments);
+        var text = Array.prototype.join.call(arguments, "") + suffix, script = this.currentScript;
+        /* A revived script writes after the page was parsed, where a write would replace the whole page. */
+        if (script && typeof script._cgWrites === "string") { script._cgWrites += text; return; }
+        var out = written(this, text);
         return out === text ? native.apply(this, arguments) : write.call(this, out);
       };
     };
@@ -658,31 +677,32 @@
     D.writeln = viaWrite(writeln, "\n");
   }
 
-  function guardRequests() {
-    var fetch = window.fetch;
-    if (fetch) window.fetch = function (input) {
+  function guardRequests(w) {
+    var fetch = w.fetch;
+    if (fetch) w.fetch = function (input) {
       var url = input && typeof input === "object" && "url" in input ? input.url : input;
-      if (heldFor(url)) return Promise.reject(new TypeError("held until consent"));
+      if (heldFor(url)) return w.Promise.reject(new w.TypeError("held until consent"));
       return fetch.apply(this, arguments);
     };
-    var open = XMLHttpRequest.prototype.open, send = XMLHttpRequest.prototype.send;
-    XMLHttpRequest.prototype.open = function (method, url) {
+    var XHR = w.XMLHttpRequest.prototype, open = XHR.open, send = XHR.send;
+    XHR.open = function (method, url) {
       this._cgHeld = !!heldFor(url);
       return open.apply(this, arguments);
     };
-    XMLHttpRequest.prototype.send = function () {
+    XHR.send = function () {
       if (!this._cgHeld) return send.apply(this, arguments);
       var xhr = this;
-      setTimeout(function () { xhr.dispatchEvent(new ProgressEvent("error")); }, 0);
+      w.setTimeout(function () { xhr.dispatchEvent(new w.ProgressEvent("error")); }, 0);
     };
+    var navigator = w.navigator;
     if (navigator.sendBeacon) {
       var beacon = navigator.sendBeacon.bind(navigator);
       navigator.sendBeacon = function (url) { return heldFor(url) ? false : beacon.apply(null, arguments); };
     }
-    refuseConstructor("WebSocket", function (url) { return String(url).replace(/^\s*ws(s?):/i, "http$1:"); });
-    refuseConstructor("EventSource", function (url) { return url; });
+    refuseConstructor(w, "WebSocket", function (url) { return String(url).replace(/^\s*ws(s?):/i, "http$1:"); });
+    refuseConstructor(w, "EventSource", function (url) { return url; });
     /* new Audio(url) sets its source inside the browser, past the src setter. */
-    var Audio = window.Audio;
+    var Audio = w.Audio;
     if (Audio) {
       var Guarded = function (src) {
         var audio = new Audio();
@@ -690,56 +710,113 @@
         return audio;
       };
       Guarded.prototype = Audio.prototype;
-      window.Audio = Guarded;
+      w.Audio = Guarded;
     }
   }
 
   /* A connection to a held host is refused as the browser refuses one that its CSP forbids. */
-  function refuseConstructor(name, asHttp) {
-    var Native = window[name];
+  function refuseConstructor(w, name, asHttp) {
+    var Native = w[name];
     if (!Native) return;
     var Guarded = function (url) {
-      if (heldFor(asHttp(url))) throw new DOMException("held until consent: " + url, "SecurityError");
+      if (heldFor(asHttp(url))) throw new w.DOMException("held until consent: " + url, "SecurityError");
       var args = [null].concat(Array.prototype.slice.call(arguments));
       return new (Function.prototype.bind.apply(Native, args))();
     };
     Guarded.prototype = Native.prototype;
     ["CONNECTING", "OPEN", "CLOSING", "CLOSED"].forEach(function (k) { if (k in Native) Guarded[k] = Native[k]; });
-    window[name] = Guarded;
+    w[name] = Guarded;
   }
 
-  function observe() {
-    var watcher = new MutationObserver(function (records) {
-      records.forEach(function (r) {
-        if (r.type === "attributes") return recheck(r.target, r.attributeName, r.attributeNamespace);
-        r.addedNodes.forEach(function (n) {
-          if (n.nodeType !== 1) return;
-          defuseNode(n);
-          if (n.firstElementChild) defuse(n);
-        });
+  var OBSERVED = { childList: true, subtree: true, attributes: true, attributeFilter: ["src", "srcset", "href", "data", "poster", "imagesrcset", "style"] };
+  /* Trees that document queries of this page do not enter: shadow trees, and same-origin frames
+     ({window, document, watcher}). Each is watched as it is made, and searched when reviving. */
+  var shadows = [], frames = [];
+
+  function handle(records) {
+    records.forEach(function (r) {
+      if (r.type === "attributes") return recheck(r.target, r.attributeName, r.attributeNamespace);
+      r.addedNodes.forEach(function (n) {
+        if (n.nodeType !== 1) return;
+        defuseNode(n);
+        if (n.firstElementChild) defuse(n);
+        watchFrames(n);
       });
     });
-    var options = { childList: true, subtree: true, attributes: true, attributeFilter: ["src", "srcset", "href", "data", "poster", "imagesrcset", "style"] };
-    watcher.observe(doc.documentElement, options);
-    /* Shadow trees are outside the document's subtree: each is watched as it is made. */
-    var attach = Element.prototype.attachShadow;
-    if (attach) Element.prototype.attachShadow = function () {
+  }
+
+  function guardShadows(w, watcher) {
+    var attach = w.Element.prototype.attachShadow;
+    if (attach) w.Element.prototype.attachShadow = function () {
       var root = attach.apply(this, arguments);
-      watcher.observe(root, options);
+      watcher.observe(root, OBSERVED);
+      shadows.push(root);
       return root;
     };
+  }
+
+  /* A same-origin frame is a window of its own, with prototypes of its own (an about:blank frame
+     that page code writes a tag into is a common way to load one): it is guarded as soon as page
+     code can reach it, and its document watched again when it has a new one. The document itself
+     is watched, not its root element: document.open() replaces that. Another origin's frame is its page. */
+  function adopt(w) {
+    try {
+      if (!w || w === window) return;
+      var d = w.document, known = null;
+      frames.forEach(function (f) { if (f.window === w) known = f; });
+      if (!known) frames.push(known = { window: w, document: null, watcher: guardWindow(w) });
+      if (known.document === d) return;
+      known.document = d;
+      known.watcher.observe(d, OBSERVED);
+    } catch (e) { /* another origin */ }
+  }
+
+  function guardFrames(w) {
+    [["HTMLIFrameElement", "contentWindow"], ["HTMLIFrameElement", "contentDocument"], ["HTMLFrameElement", "contentWindow"],
+      ["HTMLFrameElement", "contentDocument"], ["HTMLObjectElement", "contentWindow"], ["HTMLObjectElement", "contentDocument"]].forEach(function (spec) {
+      var type = w[spec[0]], d = type && Object.getOwnPropertyDescriptor(type.prototype, spec[1]);
+      if (!d || !d.get) return;
+      var document = spec[1] === "contentDocument";
+      Object.defineProperty(type.prototype, spec[1], {
+        configurable: true, enumerable: d.enumerable,
+        get: function () {
+          var value = d.get.call(this);
+          if (value) adopt(document ? value.defaultView : value);
+          return value;
+        }
+      });
+    });
+  }
+
+  function watchFrames(node) {
+    var list = /^(iframe|frame|object)$/.test(node.localName) ? [node] : node.querySelectorAll ? node.querySelectorAll("iframe,frame,object") : [];
+    Array.prototype.forEach.call(list, function (frame) {
+      adopt(frame.contentWindow);
+      if (frame._cgWatched) return;
+      frame._cgWatched = true;
+      frame.addEventListener("load", function () { adopt(frame.contentWindow); });
+    });
+  }
+
+  /* Patches window `w`; the watcher it returns is for that window's documents and shadow trees. */
+  function guardWindow(w) {
+    var watcher = new w.MutationObserver(handle);
+    guardProperties(w);
+    guardAttributes(w);
+    guardStyles(w, watcher);
+    guardMarkup(w);
+    guardRequests(w);
+    guardFrames(w);
+    guardShadows(w, watcher);
+    return watcher;
   }
 
   /* Tags written in the page itself are fetched by the browser's preload scanner before any script
      runs: those must be marked up (or rewritten by the gateway). */
   function guard() {
-    guardProperties();
-    guardAttributes();
-    guardStyles();
-    guardMarkup();
-    guardRequests();
-    observe();
+    guardWindow(window).observe(doc, OBSERVED);
   }
+
 
   /* ---- the catalogue's service details, fetched only when needed ---------- */
 
@@ -788,15 +865,31 @@
     });
   }
 
+  /* What waits outside the document's own tree: in shadow trees, and loose elements still held (a
+     detached script has nowhere to run). */
+  function heldOutside() {
+    var found = [];
+    frames = frames.filter(function (f) { return !f.window.closed; });
+    var roots = shadows.slice();
+    /* A frame that has since gone to another origin has no document to look into. */
+    frames.forEach(function (f) { try { roots.push(f.window.document); } catch (e) { /* cross-origin now */ } });
+    roots.forEach(function (root) {
+      try { found = found.concat(Array.prototype.slice.call(root.querySelectorAll(HELD))); } catch (e) { /* gone */ }
+    });
+    loose = loose.filter(function (n) { return n.getRootNode() !== doc && n.hasAttribute("data-consent") && found.indexOf(n) < 0; });
+    return found.concat(loose.filter(function (n) { return n.localName !== "script" || n.parentNode; }));
+  }
+
   function reviveNow() {
     var scripts = [], media = [];
-    Array.prototype.forEach.call(doc.querySelectorAll(HELD), function (node) {
+    Array.prototype.slice.call(doc.querySelectorAll(HELD)).concat(heldOutside()).forEach(function (node) {
       if (!allGranted(categoriesOf(node))) return;
+      if (heldStyleBlock(node)) return reviveStyle(node);
       if (node.localName === "script") {
-        if (!runsAsIs(node)) scripts.push(node);
+        /* Page code may set a JavaScript type after the guard held the src: held all the same. */
+        if (!runsAsIs(node) || node.hasAttribute("data-consent-src")) scripts.push(node);
         return;
       }
-      if (node.localName === "style" && node.namespaceURI === HTML_NS && !isCss(node)) return reviveStyle(node);
       restore(node);
       var parent = node.parentNode;
       if (node.localName === "source" && parent && /^(video|audio)$/.test(parent.localName) && media.indexOf(parent) < 0) media.push(parent);
@@ -825,16 +918,30 @@
       if (name === "xlink:href") node.setAttributeNS(XLINK_NS, "xlink:href", values[name]);
       else node.setAttribute(name, values[name]);
     });
+    if (node.localName === "link" && values.imagesrcset !== undefined && values.rel === undefined) reprocess(node);
   }
 
-  function isCss(style) {
-    var type = style.getAttribute("type");
-    return !type || type.trim().toLowerCase() === "text/css";
+  /* A <link> looks at imagesrcset only when it is processed, which a new rel does (the same rel does not). */
+  function reprocess(link) {
+    var rel = link.getAttribute("rel");
+    if (rel === null) return;
+    link.removeAttribute("rel");
+    link.setAttribute("rel", rel);
   }
 
-  /* A held <style> block follows a stand-in without the held URLs: the original takes its place. */
+  /* The original of a held <style> block: the gateway keeps it in an inert <script data-consent-style>
+     (Chromium's preload scanner fetches @import even from an inert <style>); an inert <style> does too. */
+  function heldStyleBlock(node) {
+    if (node.namespaceURI !== HTML_NS) return false;
+    if (node.localName === "script") return node.getAttribute("data-consent-style") === "" && !runsAsIs(node);
+    var type = node.getAttribute("type");
+    return node.localName === "style" && !!type && type.trim().toLowerCase() !== "text/css";
+  }
+
+  /* A held <style> block follows a stand-in without the held URLs: the original takes its place. Its
+     text is CSS as it was ("</\script" in it reads as "</script" in CSS). */
   function reviveStyle(old) {
-    var fresh = doc.createElement("style"), standin = old.previousElementSibling;
+    var fresh = old.ownerDocument.createElement("style"), standin = old.previousElementSibling;
     Array.prototype.forEach.call(old.attributes, function (a) {
       if (!/^(type|data-consent.*)$/.test(a.name)) setAttribute.call(fresh, a.name, a.value);
     });
@@ -873,15 +980,45 @@
     });
   }
 
-  /* External scripts load one after another, so each finds what the previous one set up. */
+  /* What a revived script wrote goes right after it, as the parser would have put it; the scripts in
+     it run next, one after another, before the scripts revived after this one. */
+  function insertWritten(script, scripts, i) {
+    var text = script._cgWrites;
+    script._cgWrites = null;
+    if (!text || !script.parentNode) return;
+    var range = doc.createRange();
+    range.setStartAfter(script);
+    var fragment = range.createContextualFragment(text);
+    var queued = Array.prototype.filter.call(fragment.querySelectorAll("script"), function (s) {
+      return runsAsIs(s) && !s.hasAttribute("data-consent");
+    });
+    queued.forEach(makeInert);
+    script.parentNode.insertBefore(fragment, script.nextSibling);
+    scripts.splice.apply(scripts, [i + 1, 0].concat(queued));
+  }
+
+  /* External scripts load one after another, so each finds what the previous one set up; one the page
+     marked async never waited for anything, so nothing waits for it. */
   function runInOrder(scripts, i) {
     if (i >= scripts.length) return;
     var old = scripts[i], svg = old.namespaceURI === SVG_NS;
-    var fresh = svg ? doc.createElementNS(SVG_NS, "script") : doc.createElement("script");
+    var own = old.ownerDocument, fresh = svg ? own.createElementNS(SVG_NS, "script") : own.createElement("script");
     var src = old.getAttribute("data-consent-src") || old.getAttribute("src") || old.getAttribute("data-src");
     var href = old.getAttribute("data-consent-href"), xlink = old.getAttribute("data-consent-xlink-href");
     var type = old.getAttribute("data-consent-type") || old.getAttribute("data-type") || "";
-    var next = function () { runInOrder(scripts, i + 1); };
+    var done = false, ordered = true;
+    var next = function () {
+      if (done) return;
+      done = true;
+      if (ordered) {
+        insertWritten(fresh, scripts, i);
+        return runInOrder(scripts, i + 1);
+      }
+      var written = [];
+      insertWritten(fresh, written, -1);
+      runInOrder(written, 0);
+    };
+    fresh._cgWrites = "";
     Array.prototype.forEach.call(old.attributes, function (a) {
       if (!/^(type|src|href|xlink:href|data-consent.*|data-category|data-type)$/.test(a.name)) setAttribute.call(fresh, a.name, a.value);
     });
@@ -899,7 +1036,11 @@
     else fresh.setAttributeNS(XLINK_NS, "xlink:href", xlink);
     old.parentNode.replaceChild(fresh, old);
     /* Held again (its host waits for another category): it will not load, so the next one goes now. */
-    if (fresh.hasAttribute("data-consent")) next();
+    if (fresh.hasAttribute("data-consent")) return next();
+    if (old.hasAttribute("async")) {
+      ordered = false;
+      runInOrder(scripts, i + 1);
+    }
   }
 
   /* ---- telling the page ------------------------------------------------ */
