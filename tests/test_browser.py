@@ -395,7 +395,7 @@ def test_accept_all_loads_every_tracker_in_order_without_reload(new_context, dem
     assert {"_ga", "_fbp", "_hjSessionUser_1000001", "li_fat_id"} <= names
 
     [row] = rows(demo_server.db_path)
-    assert row["method"] == "accept_all" and set(row["granted"].split(",")) == {"functional", "analytics", "marketing"}
+    assert row["method"] == "accept_all" and set(row["granted"].split(",")) == {"functional", "analytics", "marketing", "other"}
     assert errors == []
 
 
@@ -521,7 +521,7 @@ INJECT = """async (again) => {
     .then(() => 'sent', e => 'held: ' + e.message);
   out.beacon = navigator.sendBeacon('https://www.google-analytics.com/g/collect?v=2&beacon=1', 'x');
   const img = new Image();
-  img.src = 'https://www.facebook.com/tr?id=1&ev=PageView';
+  img.src = 'https://www.facebook.com/tr?id=1&ev=PageView' + again;
   out.xhr = await new Promise(done => {
     const x = new XMLHttpRequest();
     x.open('GET', 'https://region1.analytics.google.com/g/collect?v=2&xhr=1');
@@ -551,8 +551,9 @@ def test_runtime_guard_holds_requests_added_by_page_code_until_granted(new_conte
     assert tracker_cookies(context) == []
 
     page.evaluate("consentGateway.acceptAll()")
-    # What page code added and the guard held comes back with the grant.
-    assert stub.wait_for(lambda s: {"connect.facebook.net", "static.hotjar.com"} <= requested(s)), stub.hits
+    # What page code added and the guard held comes back with the grant (the detached beacon too).
+    revived = {"connect.facebook.net", "static.hotjar.com", "www.facebook.com"}
+    assert stub.wait_for(lambda s: revived <= requested(s)), stub.hits
     stub.clear()
     allowed = page.evaluate(INJECT, "?again=1")  # a new URL: nothing cached, nothing coalesced
     assert allowed["fetch"] == allowed["request"] == allowed["xhr"] == "sent" and allowed["beacon"] is True
@@ -571,10 +572,7 @@ def test_runtime_guard_holds_requests_added_by_page_code_until_granted(new_conte
     assert errors == []
 
 
-# Less common ways page code can reach a tracker host; all held, but one known limitation.
-GAP = pytest.mark.xfail(
-    strict=True, reason="known limitation: a fresh iframe's own window has an unguarded fetch (see README)"
-)
+# Less common ways page code can reach a tracker host; all held.
 GUARD_GAPS = [
     pytest.param(
         "const b = document.createElement('div');"
@@ -600,7 +598,6 @@ GUARD_GAPS = [
         "const f = document.createElement('iframe'); document.body.appendChild(f);"
         " f.contentWindow.fetch('https://www.google-analytics.com/g/collect?v=2').catch(() => 0);",
         id="fetch of a fresh iframe's window",
-        marks=GAP,
     ),
     pytest.param(
         "const b = document.createElement('div'); document.body.appendChild(b);"
@@ -977,12 +974,9 @@ def test_both_layers_fit_without_horizontal_scroll(new_context, shared_demo, vie
 
 
 def test_reduced_motion_disables_the_animation_and_focus_is_visible(new_context, shared_demo) -> None:
+    # The banner has no entrance animation (its visibility, opacity and transform are locked against
+    # page CSS); with reduced motion nothing moves either.
     animation = "getComputedStyle(document.getElementById('cg-banner')).animationName"
-    moving = new_context(reduced_motion="no-preference").new_page()
-    moving.goto(shared_demo.url + "/")
-    banner(moving).wait_for(state="visible")
-    assert moving.evaluate(animation) == "cg-in"
-
     still = new_context(reduced_motion="reduce").new_page()
     still.goto(shared_demo.url + "/")
     banner(still).wait_for(state="visible")
