@@ -377,8 +377,7 @@ def test_accept_all_loads_every_tracker_in_order_without_reload(new_context, dem
     settle(page, stub)
     assert_not_reloaded(page, navigations)
 
-    # The page's scripts ran in document order: GTM's loader and gtag.js (the one external tag) first;
-    # the later snippets (Meta, Hotjar, LinkedIn) ran only after gtag.js had loaded, each inserting its own script.
+    # The page's scripts ran again: GTM's loader, gtag.js and the later snippets (Meta, Hotjar, LinkedIn).
     ran = [entry.split("?")[0] for entry in page.evaluate("window.__stub")]
     later_hosts = ("connect.facebook.net", "static.hotjar.com", "snap.licdn.com")
     later = [i for i, entry in enumerate(ran) if entry.startswith(later_hosts)]
