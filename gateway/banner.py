@@ -78,7 +78,6 @@ def text_hash(settings: Settings, language: str) -> str:
 
 def first_layer_config(settings: Settings, catalogue: Catalogue, settings_version: str) -> dict:
     """What banner.js needs to know about this site, baked into it."""
-    hosts = catalogue.as_banner_data()["categories"]
     names = settings.category_names
     return {
         "prefix": settings.prefix,

@@ -26,7 +26,7 @@ from starlette.types import Message, Scope, Send
 
 from . import csp
 from .banner import Banner
-from .catalogue import Catalogue, Service
+from .catalogue import Catalogue
 from .collect.page import FirstPartyPages
 from .cookies import expire_denied, filter_set_cookies
 from .encoding import SUPPORTED, Transcoder
@@ -367,7 +367,9 @@ class PageResponder:
         A whole page always marks where the banner goes (the page cache serves it to
         documents and scripts alike); a streamed one carries the banner only when it is a document."""
         if self.rewriter is None:
-            self.rewriter = Rewriter(self.policy(self.injection() if streaming else self.rules.head_injection(self.nonce)))
+            self.rewriter = Rewriter(
+                self.policy(self.injection() if streaming else self.rules.head_injection(self.nonce))
+            )
         return self.rewriter
 
     def start_transcoder(self) -> Transcoder:

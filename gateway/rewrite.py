@@ -70,7 +70,11 @@ def _bulk(raw_text: bytes) -> re.Pattern[bytes]:
     return re.compile(
         rb"[^<]*+(?:<(?:/(?!(?i:svg|math)[\s/>])[a-zA-Z]" + _ATTRS + rb">"
         rb"|(?![" + _FIRST_LETTERS + rb"])[a-zA-Z]" + _PLAIN_ATTRS + rb">"
-        rb"|" + _NOT_INTERESTING + rb"[a-zA-Z]" + _PLAIN_ATTRS + rb">"
+        rb"|"
+        + _NOT_INTERESTING
+        + rb"[a-zA-Z]"
+        + _PLAIN_ATTRS
+        + rb">"
         + raw_text
         + rb"|"
         + _COMMENT[1:]
@@ -168,7 +172,8 @@ def encode_value(text: str) -> bytes:
 
 
 def held_name(attribute: bytes) -> bytes:
-    """Where a held attribute's value waits: ``src`` in ``data-consent-src``, ``xlink:href`` in ``data-consent-xlink-href``."""
+    """Where a held attribute's value waits: ``src`` in ``data-consent-src``,
+    ``xlink:href`` in ``data-consent-xlink-href``."""
     return b"data-consent-" + attribute.replace(b":", b"-")
 
 
@@ -262,7 +267,9 @@ class RewritePolicy:
 
     def __post_init__(self) -> None:
         self.site_host = self.site_host.rpartition(":")[0] if self.site_host.count(":") == 1 else self.site_host
-        self.site_host = self.site_host.strip("[]").lower() if self.site_host.startswith("[") else self.site_host.lower()
+        self.site_host = (
+            self.site_host.strip("[]").lower() if self.site_host.startswith("[") else self.site_host.lower()
+        )
         if not self.page_url:
             self.page_url = f"https://{self.site_host or 'localhost'}/"
 
@@ -627,7 +634,9 @@ class Rewriter:
                 self.raw_end = None
                 return None  # hold the tag until its body is known
             body_end = min(end if end >= 0 else len(buffer), body_start + INLINE_SCAN_LIMIT)
-            service = self.policy.third_parties.catalogue.match_inline(buffer[body_start:body_end].decode("utf-8", "surrogateescape"))
+            service = self.policy.third_parties.catalogue.match_inline(
+                buffer[body_start:body_end].decode("utf-8", "surrogateescape")
+            )
             if service is not None and service.category not in self.policy.granted:
                 holds.append(Hold(service.category, service))
         holds.extend(tag.holds)
@@ -713,9 +722,7 @@ class Rewriter:
     def _finish_tag(self, tag: Tag, out: list[bytes]) -> None:
         out.append(tag.to_bytes())
 
-    def _stream_css(
-        self, buffer: bytes, position: int, found: int, out: list[bytes], final: bool
-    ) -> tuple[int, bool]:
+    def _stream_css(self, buffer: bytes, position: int, found: int, out: list[bytes], final: bool) -> tuple[int, bool]:
         """A long <style> block, neutralised in pieces that end after a "}"."""
         if found >= 0:
             stop = found
@@ -727,7 +734,9 @@ class Rewriter:
         css = buffer[position:stop].decode("utf-8", "surrogateescape")
         holds: list[Hold] = []
         result = neutralise(css, lambda url: self._collect(url, holds))
-        out.append(css.encode("utf-8", "surrogateescape") if result is None else result[0].encode("utf-8", "surrogateescape"))
+        out.append(
+            css.encode("utf-8", "surrogateescape") if result is None else result[0].encode("utf-8", "surrogateescape")
+        )
         self.policy.blocked.extend(hold.label for hold in holds)
         if found >= 0:
             self.raw_end = None

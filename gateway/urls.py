@@ -178,16 +178,66 @@ def host_matches(host: str, pattern: str) -> bool:
 
 # Second-level labels under which a country's registrable names sit (example.co.uk, school.ac.nz).
 GENERIC_SECOND_LEVELS = frozenset(
-    {"ac", "co", "com", "edu", "gov", "govt", "gv", "ltd", "mil", "net", "nhs", "org", "plc", "sch", "school", "or", "ne", "go"}
+    {
+        "ac",
+        "co",
+        "com",
+        "edu",
+        "gov",
+        "govt",
+        "gv",
+        "ltd",
+        "mil",
+        "net",
+        "nhs",
+        "org",
+        "plc",
+        "sch",
+        "school",
+        "or",
+        "ne",
+        "go",
+    }
 )
 # Hosting domains whose subdomains are separate sites run by different people.
 SHARED_HOSTING = frozenset(
     {
-        "github.io", "gitlab.io", "netlify.app", "vercel.app", "pages.dev", "web.app", "firebaseapp.com",
-        "herokuapp.com", "azurewebsites.net", "cloudfront.net", "amazonaws.com", "appspot.com", "blogspot.com",
-        "wordpress.com", "wixsite.com", "squarespace.com", "weebly.com", "tumblr.com", "substack.com",
-        "ucoz.ru", "ucoz.net", "ucoz.com", "ucoz.ua", "narod.ru", "my1.ru", "at.ua", "3dn.ru", "moy.su", "do.am",
-        "ukit.me", "tilda.ws", "webflow.io", "glitch.me", "onrender.com", "fly.dev", "translate.goog",
+        "github.io",
+        "gitlab.io",
+        "netlify.app",
+        "vercel.app",
+        "pages.dev",
+        "web.app",
+        "firebaseapp.com",
+        "herokuapp.com",
+        "azurewebsites.net",
+        "cloudfront.net",
+        "amazonaws.com",
+        "appspot.com",
+        "blogspot.com",
+        "wordpress.com",
+        "wixsite.com",
+        "squarespace.com",
+        "weebly.com",
+        "tumblr.com",
+        "substack.com",
+        "ucoz.ru",
+        "ucoz.net",
+        "ucoz.com",
+        "ucoz.ua",
+        "narod.ru",
+        "my1.ru",
+        "at.ua",
+        "3dn.ru",
+        "moy.su",
+        "do.am",
+        "ukit.me",
+        "tilda.ws",
+        "webflow.io",
+        "glitch.me",
+        "onrender.com",
+        "fly.dev",
+        "translate.goog",
     }
 )
 

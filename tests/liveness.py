@@ -17,7 +17,16 @@ HTML = "{http://www.w3.org/1999/xhtml}"
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 JS_TYPES = {"", "text/javascript", "application/javascript", "module", "text/ecmascript", "application/x-javascript"}
-FETCHING_RELS = {"stylesheet", "icon", "preload", "prefetch", "preconnect", "dns-prefetch", "modulepreload", "prerender"}
+FETCHING_RELS = {
+    "stylesheet",
+    "icon",
+    "preload",
+    "prefetch",
+    "preconnect",
+    "dns-prefetch",
+    "modulepreload",
+    "prerender",
+}
 
 
 def fetched_urls(markup: str, page_url: str) -> list[tuple[str, str]]:
@@ -97,7 +106,7 @@ def _attribute_urls(element, name: str, single: tuple[str, ...], listed: tuple[s
 
 def css_urls(css: str, declarations: bool = False) -> list[str]:
     """Every URL a stylesheet or a style attribute fetches, as tinycss2 tokenizes it."""
-    tokens = tinycss2.parse_component_value_list(css) if declarations else tinycss2.parse_component_value_list(css)
+    tokens = tinycss2.parse_component_value_list(css)
     urls: list[str] = []
     _walk(tokens, urls, after_import=False)
     return urls
@@ -110,9 +119,7 @@ def _walk(tokens, urls: list[str], after_import: bool) -> None:
         if kind == "url":
             urls.append(token.value)
         elif kind == "function":
-            if token.lower_name == "url":
-                urls.extend(t.value for t in token.arguments if t.type == "string")
-            elif token.lower_name in ("image-set", "-webkit-image-set"):
+            if token.lower_name == "url" or token.lower_name in ("image-set", "-webkit-image-set"):
                 urls.extend(t.value for t in token.arguments if t.type == "string")
             _walk(token.arguments, urls, False)
         elif kind == "string" and previous_at_import:

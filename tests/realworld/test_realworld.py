@@ -56,7 +56,16 @@ PAGE_PATH = "/__page/"
 # Sites on Chromium's HSTS preload list: Chromium would only fetch them over https, so
 # their pages are served under a name of their own (their absolute URLs then count as
 # another site's, which only makes the test stricter).
-HSTS_PRELOADED = {"bbc.co.uk", "en.wikipedia.org", "fbo.gov", "github.com", "gizmodo.com", "msn.com", "tulsaworld.com", "twitter.com"}
+HSTS_PRELOADED = {
+    "bbc.co.uk",
+    "en.wikipedia.org",
+    "fbo.gov",
+    "github.com",
+    "gizmodo.com",
+    "msn.com",
+    "tulsaworld.com",
+    "twitter.com",
+}
 
 
 def site_host(name: str) -> str:
@@ -158,9 +167,7 @@ async def settle(page, quiet: float = SETTLE, most: float = SETTLE_MAX) -> None:
 
 async def visible_text(page) -> str:
     try:
-        text = await page.evaluate(
-            "() => document.body ? document.body.innerText : document.documentElement.innerText"
-        )
+        text = await page.evaluate("() => document.body ? document.body.innerText : document.documentElement.innerText")
     except Exception:  # noqa: BLE001 - a page navigating away has no text to compare
         return ""
     return " ".join(text.split())
@@ -220,7 +227,6 @@ async def through_gateway(browser: Browser, url: str, outcome: Outcome) -> None:
 
     accept_context = await browser.context()
     page, accepting = await browser.open(accept_context, url)
-    errors_before_click = len(accepting.errors)
     await click_choice(page, 0)
     # Revived scripts load one after another, each after the one before has loaded or failed.
     await settle(page, quiet=1.0, most=8.0)
