@@ -795,6 +795,69 @@ def test_a_revived_async_script_does_not_hold_up_the_ones_after_it(new_page, str
     assert page.errors == []
 
 
+# Tags that wait for the page's load event (chartbeat's `window.onload = ...`, jQuery-free DOM-ready
+# code): revived long after that event, their handlers are called once, and page code hears when
+# revival is over.
+LATE_LOAD_HANDLERS = (
+    '<script type="text/plain" data-consent="other">'
+    "window.__late = [];"
+    "window.onload = function () { window.__late.push('onload'); };"
+    "addEventListener('load', function () { window.__late.push('bare load'); });"
+    "window.addEventListener('load', { handleEvent: function (e) { window.__late.push('object ' + e.type); } });"
+    "document.addEventListener('DOMContentLoaded', function () { window.__late.push('ready'); });"
+    "document.addEventListener('click', function () { window.__late.push('click'); });"
+    "</script>"
+)
+
+
+def test_load_handlers_of_revived_scripts_are_called_once_and_revival_is_announced(new_page, strict, stub) -> None:
+    page = open_page(new_page, strict.url + "/")
+    page.evaluate(
+        """() => {
+      window.__own = 0;
+      window.onload = () => { window.__own += 1; };  // the page's own, already past: not called again
+      window.__heard = [];
+      document.addEventListener('consent:revived', (e) => window.__heard.push('event ' + e.detail.categories.length));
+      consentGateway.on('revived', () => window.__heard.push('handler'));
+    }"""
+    )
+    page.evaluate("(markup) => document.body.insertAdjacentHTML('beforeend', markup)", LATE_LOAD_HANDLERS)
+    page.wait_for_timeout(200)
+    assert page.evaluate("[window.__late, window.__heard]") == [None, []]
+
+    accept_all(page)
+    page.wait_for_function("window.__heard.length === 2 && (window.__late || []).length === 4")
+    page.wait_for_timeout(300)  # nothing is called twice
+    assert sorted(page.evaluate("window.__late")) == ["bare load", "object load", "onload", "ready"]
+    assert page.evaluate("window.__heard") == ["event 4", "handler"]  # functional, analytics, marketing, other
+    assert page.evaluate("window.__own") == 0
+    # Handlers added by the page itself afterwards, for other events, are left alone.
+    page.evaluate("window.addEventListener('resize', () => window.__late.push('resize'))")
+    page.wait_for_timeout(100)
+    assert page.evaluate("window.__late.length") == 4
+    assert page.errors == []
+
+
+# Cloudflare's Rocket Loader gives every script a type of its own ("<hash>-text/javascript") and starts
+# them itself: held for their host, revived with that type, they never load, and must not hold up the rest.
+NEVER_LOADS = (
+    '<script type="text/plain" data-consent="other" data-consent-type="837bc6f3-text/javascript"'
+    ' data-consent-src="https://k-rocket.thirdparty.test/ads.js"></script>'
+    '<script type="text/plain" data-consent="other">window.__after = true;</script>'
+)
+
+
+def test_a_revived_script_the_browser_does_not_run_does_not_hold_up_the_rest(new_page, strict, stub) -> None:
+    page = open_page(new_page, strict.url + "/")
+    page.evaluate("document.addEventListener('consent:revived', () => { window.__done = true; })")
+    page.evaluate("(markup) => document.body.insertAdjacentHTML('beforeend', markup)", NEVER_LOADS)
+    accept_all(page)
+    page.wait_for_function("window.__done === true && window.__after === true")
+    assert page.evaluate("document.querySelector('script[src*=k-rocket]').type") == "837bc6f3-text/javascript"
+    never(stub, {third("rocket")})
+    assert page.errors == []
+
+
 def test_several_categories_on_one_element_all_have_to_be_granted(new_page, strict, stub) -> None:
     page = open_page(new_page, strict.url + "/")
     page.evaluate(

@@ -13,7 +13,7 @@
   var api = origin + C.prefix;
   var G = C.guard;
   var granted = {};
-  var handlers = [];
+  var handlers = [], revivedHandlers = [];
   var ui = {};
   /* The untouched originals: the banner's own requests and elements are never judged by the guard. */
   var setAttribute = Element.prototype.setAttribute;
@@ -815,6 +815,7 @@
      runs: those must be marked up (or rewritten by the gateway). */
   function guard() {
     guardWindow(window).observe(doc, OBSERVED);
+    guardLateLoad();
   }
 
 
@@ -896,7 +897,55 @@
     });
     /* A media element chose among its sources when it was parsed: it chooses again. */
     media.forEach(function (m) { m.load(); });
-    runInOrder(scripts, 0);
+    reviving = true;
+    runInOrder(scripts, 0, revived);
+  }
+
+  /* The scripts revived in order have all run (or failed to load): page code can follow on. */
+  function revived() {
+    var detail = { categories: current() };
+    doc.dispatchEvent(new CustomEvent("consent:revived", { detail: detail }));
+    revivedHandlers.forEach(function (fn) { try { fn(detail); } catch (e) { setTimeout(function () { throw e; }); } });
+  }
+
+  /* A revived script runs after the page has loaded, so "load" and "DOMContentLoaded" handlers it
+     adds would wait for events that have passed (chartbeat's `window.onload = ...`, say). Once
+     revival has begun, such a handler is called once, soon after it is added, as the browser would
+     have called it had the script run in its place. A handler that chains the page's own onload
+     calls that one again, which is what the chain asks for. */
+  var reviving = false;
+  function passed(target, type) {
+    if (!reviving) return false;
+    if (type === "load") return target === window && doc.readyState === "complete";
+    return type === "DOMContentLoaded" && (target === window || target === doc) && doc.readyState !== "loading";
+  }
+
+  function callLate(target, type, listener) {
+    setTimeout(function () {
+      var event = new Event(type);
+      if (typeof listener === "function") listener.call(target, event);
+      else if (listener && typeof listener.handleEvent === "function") listener.handleEvent(event);
+    }, 0);
+  }
+
+  function guardLateLoad() {
+    [window, doc].forEach(function (target) {
+      var add = target.addEventListener;
+      target.addEventListener = function (type, listener) {
+        var self = this == null ? target : this;  /* a bare addEventListener(...) is the window's */
+        add.apply(self, arguments);
+        if (passed(self, type)) callLate(self, type, listener);
+      };
+    });
+    var onload = Object.getOwnPropertyDescriptor(window, "onload");
+    if (!onload || !onload.configurable || !onload.set) return;
+    Object.defineProperty(window, "onload", {
+      configurable: true, enumerable: onload.enumerable, get: onload.get,
+      set: function (fn) {
+        onload.set.call(this, fn);
+        if (typeof fn === "function" && passed(window, "load")) callLate(window, "load", fn);
+      }
+    });
   }
 
   /* Put back what the rewriter or the guard held; each value is judged again on its way in, so
@@ -999,8 +1048,8 @@
 
   /* External scripts load one after another, so each finds what the previous one set up; one the page
      marked async never waited for anything, so nothing waits for it. */
-  function runInOrder(scripts, i) {
-    if (i >= scripts.length) return;
+  function runInOrder(scripts, i, finished) {
+    if (i >= scripts.length) return finished && finished();
     var old = scripts[i], svg = old.namespaceURI === SVG_NS;
     var own = old.ownerDocument, fresh = svg ? own.createElementNS(SVG_NS, "script") : own.createElement("script");
     var src = old.getAttribute("data-consent-src") || old.getAttribute("src") || old.getAttribute("data-src");
@@ -1012,7 +1061,7 @@
       done = true;
       if (ordered) {
         insertWritten(fresh, scripts, i);
-        return runInOrder(scripts, i + 1);
+        return runInOrder(scripts, i + 1, finished);
       }
       var written = [];
       insertWritten(fresh, written, -1);
@@ -1035,11 +1084,12 @@
     else if (href || src) fresh.setAttribute("href", href || src);
     else fresh.setAttributeNS(XLINK_NS, "xlink:href", xlink);
     old.parentNode.replaceChild(fresh, old);
-    /* Held again (its host waits for another category): it will not load, so the next one goes now. */
-    if (fresh.hasAttribute("data-consent")) return next();
+    /* Held again (its host waits for another category), or of a type the browser does not run (a
+       script Cloudflare's Rocket Loader starts itself): it will not load, so the next one goes now. */
+    if (fresh.hasAttribute("data-consent") || !runsAsIs(fresh)) return next();
     if (old.hasAttribute("async")) {
       ordered = false;
-      runInOrder(scripts, i + 1);
+      runInOrder(scripts, i + 1, finished);
     }
   }
 
@@ -1228,7 +1278,10 @@
     accept: function (categories) { return choose("custom", categories); },
     withdraw: withdraw,
     open: showSettings,
-    on: function (event, fn) { if (event === "change") handlers.push(fn); }
+    on: function (event, fn) {
+      if (event === "change") handlers.push(fn);
+      else if (event === "revived") revivedHandlers.push(fn);
+    }
   };
 
   var saved = stored();
