@@ -102,9 +102,9 @@ def unminified() -> tuple[bytes, bytes]:
     """banner.js rendered as the gateway does, but from the unminified template; and its config JSON."""
     import json
 
-    from gateway.banner import Banner, compact, first_layer_config
-    from gateway.catalogue import default_catalogue
+    from gateway.banner.script import Banner, compact, first_layer_config
     from gateway.settings import Settings
+    from gateway.trackers.catalogue import default_catalogue
 
     settings = Settings(secret_key="benchmark-secret-0123456789")
     catalogue = default_catalogue()

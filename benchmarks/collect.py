@@ -220,7 +220,7 @@ def start_gateway(endpoint: str, workdir: Path, args: argparse.Namespace, name: 
 
 
 def consent_cookie() -> str:
-    from gateway.consent import Consent, TokenCodec
+    from gateway.consent.state import Consent, TokenCodec
 
     codec = TokenCodec((SECRET_KEY,), 180 * 24 * 3600)
     consent = Consent(str(uuid.uuid4()), frozenset({"functional", "analytics"}), 1, time.time(), "custom")

@@ -35,9 +35,18 @@ def scope(method: str, cookie: bytes | None) -> dict:
     if cookie:
         headers.append((b"cookie", cookie))
     return {
-        "type": "http", "method": method, "path": "/_consent", "raw_path": b"/_consent", "query_string": b"",
-        "headers": headers, "scheme": "http", "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 50000),
-        "http_version": "1.1", "root_path": "", "asgi": {"version": "3.0"},
+        "type": "http",
+        "method": method,
+        "path": "/_consent",
+        "raw_path": b"/_consent",
+        "query_string": b"",
+        "headers": headers,
+        "scheme": "http",
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 50000),
+        "http_version": "1.1",
+        "root_path": "",
+        "asgi": {"version": "3.0"},
     }
 
 
@@ -81,7 +90,7 @@ async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as workdir:
         os.environ["GATEWAY_DATABASE_URL"] = f"sqlite:///{Path(workdir) / 'cpu.db'}"
         os.environ["GATEWAY_SECRET_KEY"] = SECRET_KEY
-        from gateway.consent import Consent, new_consent_id
+        from gateway.consent.state import Consent, new_consent_id
         from gateway.demo import demo_app
 
         app = demo_app()
@@ -90,8 +99,11 @@ async def main(args: argparse.Namespace) -> None:
             revision = app.settings.revision
             given = Consent(new_consent_id(), frozenset({"functional"}), revision, time.time(), "reject_all")
             cookie = f"{app.settings.cookie_name}={app.codec.dumps(given)}".encode()
-            cases = [("GET /_consent, no cookie (baseline)", "GET", None), ("POST /_consent reject_all", "POST", None),
-                     ("GET /_consent with a consent cookie", "GET", cookie)]
+            cases = [
+                ("GET /_consent, no cookie (baseline)", "GET", None),
+                ("POST /_consent reject_all", "POST", None),
+                ("GET /_consent with a consent cookie", "GET", cookie),
+            ]
             print(f"CPU per request, best of {args.rounds} x {args.requests} (load average {os.getloadavg()[0]:.2f})")
             baseline = None
             for label, method, with_cookie in cases:

@@ -44,10 +44,10 @@ Run from the repository root (needs /usr/bin/wrk; all traffic stays on
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import asyncio
 import contextlib
 import http.client
+import importlib.util
 import json
 import os
 import resource
@@ -121,10 +121,16 @@ def print_table(title: str, rows: Sequence[Row]) -> None:
             ratio = f"{row.rate / row.baseline:.2f}x"
         else:
             ratio = "-"
-        cells.append((
-            row.case, fmt_rate(row.rate, row.unit), fmt_latency(row.p50), fmt_latency(row.p99),
-            "-" if row.non200 is None else f"{row.non200:,}", ratio,
-        ))
+        cells.append(
+            (
+                row.case,
+                fmt_rate(row.rate, row.unit),
+                fmt_latency(row.p50),
+                fmt_latency(row.p99),
+                "-" if row.non200 is None else f"{row.non200:,}",
+                ratio,
+            )
+        )
     widths = [max(len(str(line[i])) for line in (header, *cells)) for i in range(len(header))]
     align = ("<", ">", ">", ">", ">", ">")
     print(f"\n{title}")
@@ -241,7 +247,7 @@ class NaiveStore:
 
 def sample_record() -> ConsentRecord:
     return ConsentRecord(
-        consent_id=str(uuid.uuid4()),  # as the gateway issues them (gateway.consent.new_consent_id)
+        consent_id=str(uuid.uuid4()),  # as the gateway issues them (gateway.consent.state.new_consent_id)
         recorded_at=datetime.now(UTC),
         granted=("functional",),
         denied=("analytics", "marketing"),
@@ -371,8 +377,17 @@ def store_part(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], list
         best_rate[kind] = max(rates)
         if is_baseline:
             baseline_rate = best_rate[kind]
-        rows.append(Row(label, best_rate[kind], "rows/s", percentile(best.latencies, 0.5),
-                        percentile(best.latencies, 0.99), baseline=baseline_rate, is_baseline=is_baseline))
+        rows.append(
+            Row(
+                label,
+                best_rate[kind],
+                "rows/s",
+                percentile(best.latencies, 0.5),
+                percentile(best.latencies, 0.99),
+                baseline=baseline_rate,
+                is_baseline=is_baseline,
+            )
+        )
         for run in runs[kind]:
             verdict = "ok" if run.rows_in_file == run.written else "MISMATCH: rows lost or duplicated"
             notes.append(
@@ -407,8 +422,13 @@ class Server:
     def __enter__(self) -> Server:
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            self.argv, env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL,
-            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            self.argv,
+            env=self.env,
+            cwd=self.cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         return self
 
@@ -484,8 +504,9 @@ class Server:
         self._log.close()
 
 
-def request(port: int, method: str, path: str, body: bytes | None = None,
-            headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+def request(
+    port: int, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection(HOST, port, timeout=5)
     try:
         connection.request(method, path, body=body, headers=headers or {})
@@ -513,8 +534,21 @@ class WrkRun:
 def run_wrk(port: int, method: str, args: argparse.Namespace, seconds: float | None = None) -> WrkRun:
     seconds = max(1, round(args.seconds if seconds is None else seconds))  # wrk takes whole seconds
     command = [
-        args.wrk, "-t", str(args.threads), "-c", str(args.connections), "-d", f"{seconds}s",
-        "--timeout", "5s", "--latency", "-s", str(LUA_SCRIPT), f"http://{HOST}:{port}/_consent", "--", method,
+        args.wrk,
+        "-t",
+        str(args.threads),
+        "-c",
+        str(args.connections),
+        "-d",
+        f"{seconds}s",
+        "--timeout",
+        "5s",
+        "--latency",
+        "-s",
+        str(LUA_SCRIPT),
+        f"http://{HOST}:{port}/_consent",
+        "--",
+        method,
     ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
@@ -563,8 +597,9 @@ def http_config(
     notes: list[str] = []
     with Server(argv_for_port(port), server_env(database), workdir, workdir / f"{name}.log", port) as server:
         server.wait_healthy()
-        status, body = request(port, "POST", "/_consent", b'{"action":"reject_all","categories":[]}',
-                               {"Content-Type": "application/json"})
+        status, body = request(
+            port, "POST", "/_consent", b'{"action":"reject_all","categories":[]}', {"Content-Type": "application/json"}
+        )
         if status != 200 or "id" not in json.loads(body):
             raise RuntimeError(f"sanity POST /_consent answered {status}: {body[:300]!r}")
         run_wrk(port, "GET", args, seconds=1)  # warm-up, not counted
@@ -583,10 +618,24 @@ def http_config(
     durable_rate = durable / post.duration
     ok_responses = post.requests - post.non200
     rows = [
-        Row(f"{label}: GET /_consent (read, no write)", get.rate, "req/s", get.p50, get.p99, get.non200,
-            is_baseline=True),
-        Row(f"{label}: POST /_consent reject_all", post.rate, "req/s", post.p50, post.p99, post.non200,
-            baseline=get.rate),
+        Row(
+            f"{label}: GET /_consent (read, no write)",
+            get.rate,
+            "req/s",
+            get.p50,
+            get.p99,
+            get.non200,
+            is_baseline=True,
+        ),
+        Row(
+            f"{label}: POST /_consent reject_all",
+            post.rate,
+            "req/s",
+            post.p50,
+            post.p99,
+            post.non200,
+            baseline=get.rate,
+        ),
         Row(f"{label}: durable records (rows / {post.duration:.1f} s)", durable_rate, "rec/s", baseline=get.rate),
     ]
     notes.append(
@@ -642,15 +691,24 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=100, help="rows per writer task, store part (default 100)")
     parser.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
-    parser.add_argument("--workers", type=int, default=2, help="worker processes for the extra HTTP cases; 0 skips them")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="worker processes for the extra HTTP cases; 0 skips them"
+    )
     parser.add_argument("--only", choices=("store", "http"), help="run one part only")
     parser.add_argument("--repeat", type=int, default=1, help="store part: runs of each store; best shown (default 1)")
     parser.add_argument("--naive-repeat", type=int, default=1, help="store part: runs of the naive store (default 1)")
-    parser.add_argument("--postgres", default=DEFAULT_POSTGRES,
-                        help=f"PostgreSQL to compare with (default {DEFAULT_POSTGRES}); '' skips PostgreSQL")
-    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default=DEFAULT_LOOP,
-                        help="store part: event loop (default: uvloop when installed, as uvicorn picks it for the "
-                             "gateway; asyncio otherwise)")
+    parser.add_argument(
+        "--postgres",
+        default=DEFAULT_POSTGRES,
+        help=f"PostgreSQL to compare with (default {DEFAULT_POSTGRES}); '' skips PostgreSQL",
+    )
+    parser.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop"),
+        default=DEFAULT_LOOP,
+        help="store part: event loop (default: uvloop when installed, as uvicorn picks it for the "
+        "gateway; asyncio otherwise)",
+    )
     parser.add_argument("--dir", type=Path, default=None, help="where the temporary SQLite files go (default: $TMPDIR)")
     parser.add_argument("--wrk", default=shutil.which("wrk") or "/usr/bin/wrk", help="the wrk binary")
     args = parser.parse_args(argv)
@@ -677,32 +735,47 @@ def main(argv: Sequence[str] | None = None) -> int:
             flush=True,
         )
         load = os.getloadavg()[0]
-        print(f"load average before the run: {load:.2f}"
-              + (" -- other work is running; expect noisy figures" if load > 0.5 else ""), flush=True)
+        print(
+            f"load average before the run: {load:.2f}"
+            + (" -- other work is running; expect noisy figures" if load > 0.5 else ""),
+            flush=True,
+        )
         goals = []
         if args.only in (None, "store"):
             print(f"part 1: store alone, {args.tasks} tasks x {args.rows} rows ...", flush=True)
             rows, notes, group_rate = store_part(args, workdir)
-            print_table(f"Store alone ({args.tasks} concurrent tasks x up to {args.rows} rows; SQLite WAL, "
-                        f"synchronous=FULL; PostgreSQL synchronous_commit as configured; {args.loop} loop, "
-                        f"best of {args.repeat}; latency = one record() call)", rows)
+            print_table(
+                f"Store alone ({args.tasks} concurrent tasks x up to {args.rows} rows; SQLite WAL, "
+                f"synchronous=FULL; PostgreSQL synchronous_commit as configured; {args.loop} loop, "
+                f"best of {args.repeat}; latency = one record() call)",
+                rows,
+            )
             for note in notes:
                 print(f"  * {note}")
-            goals.append(f"store alone >= {STORE_GOAL:,} rows/s: {group_rate:,.0f} -> "
-                         + ("met" if group_rate >= STORE_GOAL else "NOT met"))
+            goals.append(
+                f"store alone >= {STORE_GOAL:,} rows/s: {group_rate:,.0f} -> "
+                + ("met" if group_rate >= STORE_GOAL else "NOT met")
+            )
         if args.only in (None, "http"):
             print(f"\npart 2: end to end, wrk -t{args.threads} -c{args.connections} ...", flush=True)
             rows, notes, best, postgres_rate = http_part(args, workdir)
-            print_table(f"End to end (wrk -t{args.threads} -c{args.connections} -d{args.seconds:g}s on the same "
-                        f"machine; baseline = GET on the same server)", rows)
+            print_table(
+                f"End to end (wrk -t{args.threads} -c{args.connections} -d{args.seconds:g}s on the same "
+                f"machine; baseline = GET on the same server)",
+                rows,
+            )
             for note in notes:
                 print(f"  * {note}")
-            goals.append(f"end to end >= {END_TO_END_GOAL:,} durable records/s (SQLite): best {best:,.0f} -> "
-                         + ("met" if best >= END_TO_END_GOAL else "NOT met"))
+            goals.append(
+                f"end to end >= {END_TO_END_GOAL:,} durable records/s (SQLite): best {best:,.0f} -> "
+                + ("met" if best >= END_TO_END_GOAL else "NOT met")
+            )
             if postgres_rate is not None:
-                goals.append(f"end to end >= {POSTGRES_GOAL:,} durable records/s on PostgreSQL with "
-                             f"{max(args.workers, 1)} workers: {postgres_rate:,.0f} -> "
-                             + ("met" if postgres_rate >= POSTGRES_GOAL else "NOT met"))
+                goals.append(
+                    f"end to end >= {POSTGRES_GOAL:,} durable records/s on PostgreSQL with "
+                    f"{max(args.workers, 1)} workers: {postgres_rate:,.0f} -> "
+                    + ("met" if postgres_rate >= POSTGRES_GOAL else "NOT met")
+                )
         print("\nGoals")
         for goal in goals:
             print(f"  * {goal}")

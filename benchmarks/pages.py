@@ -14,32 +14,55 @@ from gateway.demo import TEMPLATES
 
 def course_page(target_size: int, seed: int = 7) -> bytes:
     rng = random.Random(seed)
-    base = TEMPLATES.get_template("lesson.html").render(slug="excel", title="Excel voor beginners", summary="Formules").encode()
-    head_extra = b"".join(
-        b'<link rel="stylesheet" href="/theme/styles.php/boost/%d/all">\n<script src="/lib/javascript.php/%d/lib/requirejs.js"></script>\n'
-        % (n, n)
-        for n in range(8)
-    ) + b'<link rel="preconnect" href="https://fonts.gstatic.com" crossorigin>\n'
-    nav = b"<nav class=\"navbar\"><ul>" + b"".join(
-        b'<li class="nav-item"><a class="nav-link" href="/course/view.php?id=%d" title="Cursus %d">Cursus %d</a></li>' % (n, n, n)
-        for n in range(60)
-    ) + b"</ul></nav>\n"
+    base = (
+        TEMPLATES.get_template("lesson.html")
+        .render(slug="excel", title="Excel voor beginners", summary="Formules")
+        .encode()
+    )
+    head_extra = (
+        b"".join(
+            b'<link rel="stylesheet" href="/theme/styles.php/boost/%d/all">\n<script src="/lib/javascript.php/%d/lib/requirejs.js"></script>\n'
+            % (n, n)
+            for n in range(8)
+        )
+        + b'<link rel="preconnect" href="https://fonts.gstatic.com" crossorigin>\n'
+    )
+    nav = (
+        b'<nav class="navbar"><ul>'
+        + b"".join(
+            b'<li class="nav-item"><a class="nav-link" href="/course/view.php?id=%d" title="Cursus %d">Cursus %d</a></li>'
+            % (n, n, n)
+            for n in range(60)
+        )
+        + b"</ul></nav>\n"
+    )
     blocks = []
     n = 0
     while sum(map(len, blocks)) + len(base) + len(nav) + len(head_extra) < target_size:
         n += 1
-        words = b" ".join(rng.choice([b"leerling", b"opdracht", b"les", b"toets", b"formule", b"grafiek", b"&amp;", b"cel"]) for _ in range(40))
+        words = b" ".join(
+            rng.choice([b"leerling", b"opdracht", b"les", b"toets", b"formule", b"grafiek", b"&amp;", b"cel"])
+            for _ in range(40)
+        )
         image = (
-            b'<img src="/pluginfile.php/%d/mod_page/content/afbeelding-%d.png" alt="Afbeelding %d" width="640" height="360" loading="lazy">' % (n, n, n)
+            b'<img src="/pluginfile.php/%d/mod_page/content/afbeelding-%d.png" alt="Afbeelding %d" width="640" height="360" loading="lazy">'
+            % (n, n, n)
             if n % 4 == 0
             else b""
         )
-        script = b'<script>M.util.js_pending("block_%d"); require(["core/first"], function() { M.util.js_complete("block_%d"); });</script>' % (n, n) if n % 12 == 0 else b""
+        script = (
+            b'<script>M.util.js_pending("block_%d"); require(["core/first"], function() { M.util.js_complete("block_%d"); });</script>'
+            % (n, n)
+            if n % 12 == 0
+            else b""
+        )
         blocks.append(
             b'<section class="activity modtype_page" id="module-%d" data-for="cmitem">'
             b'<div class="activity-item"><div class="activityname"><a href="/mod/page/view.php?id=%d" class="aalink stretched-link">'
             b'<span class="instancename">Les %d: werken met formules</span></a></div>'
             b'<div class="description"><p>%s</p>%s</div></div></section>%s\n' % (n, n, n, words, image, script)
         )
-    page = base.replace(b"</title>", b"</title>\n" + head_extra, 1).replace(b"<main>", b"<main>" + nav + b"".join(blocks), 1)
+    page = base.replace(b"</title>", b"</title>\n" + head_extra, 1).replace(
+        b"<main>", b"<main>" + nav + b"".join(blocks), 1
+    )
     return page

@@ -2,7 +2,7 @@
 
     python benchmarks/rewrite.py [--seconds N] [--rounds N] [--no-pin] [--skip-rewriter] [--skip-http] [--profile]
 
-Part 1 - the streaming rewriter (``gateway.rewrite.Rewriter``) on realistic
+Part 1 - the streaming rewriter (``gateway.pages.rewrite.Rewriter``) on realistic
 course pages (``benchmarks/pages.py``) with nothing but ``functional``
 granted, so every tracker gets neutralised, next to two implementations of
 the same job that call the same catalogue matchers:
@@ -58,11 +58,11 @@ sys.path.insert(0, str(HERE))
 
 from pages import course_page  # noqa: E402
 
-from gateway import rewrite as _rw  # noqa: E402
-from gateway.catalogue import default_catalogue  # noqa: E402
-from gateway.rewrite import Rewriter, RewritePolicy  # noqa: E402
+from gateway.pages import rewrite as _rw
+from gateway.pages.rewrite import RewritePolicy, Rewriter  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
-from gateway.thirdparty import ThirdParties  # noqa: E402
+from gateway.trackers.catalogue import default_catalogue  # noqa: E402
+from gateway.trackers.thirdparty import ThirdParties  # noqa: E402
 
 try:  # optional baseline: pip install python-lolhtml
     import lolhtml
@@ -89,7 +89,7 @@ TRICKY = (
 
 # --------------------------------------------------------------------------
 # The rules, as the gateway's rewriter applies them, for the baselines.
-# Constants come from gateway.rewrite when it still has them.
+# Constants come from gateway.pages.rewrite when it still has them.
 
 
 def _strs(values, default):

@@ -1,8 +1,8 @@
 """Cookie consent and analytics gateway for learning sites."""
 
-from .consent import Consent
-from .middleware import ConsentMiddleware
-from .settings import Category, Settings, SettingsError
+from gateway.consent.state import Consent
+from gateway.middleware import ConsentMiddleware
+from gateway.settings import Category, Settings, SettingsError
 
 __all__ = ["Category", "Consent", "ConsentMiddleware", "Settings", "SettingsError"]
 __version__ = "0.1.0"

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import uvicorn
 
-from . import workers as reuseport_workers
-from .settings import SettingsError
+from gateway.serving import workers as reuseport_workers
+from gateway.settings import SettingsError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(app: object, arguments: argparse.Namespace) -> int:
     """Serve ``app``: an app, or with several workers the "module:factory" each worker builds its app from."""
-    from .server import GatewayHttpProtocol
+    from gateway.serving.protocol import GatewayHttpProtocol
 
     # proxy_headers off: forwarding headers are judged by our own trusted_proxies setting.
     options: dict = dict(
@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
         if arguments.command == "demo":
-            from .demo import demo_app
+            from gateway.demo import demo_app
 
             if arguments.workers > 1:
                 # Every worker builds the demo from the environment: one demo secret for all of them.
@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"Demo learning site: http://{arguments.host}:{arguments.port}/", file=sys.stderr)
             return run(app, arguments)
         elif arguments.command == "serve":
-            from .proxy import CONFIG_ENVIRONMENT, proxy_app
+            from gateway.proxy.app import CONFIG_ENVIRONMENT, proxy_app
 
             app = proxy_app(arguments.upstream, arguments.config)  # settles the settings before any worker starts
             if arguments.workers > 1:
@@ -111,10 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 os.environ[CONFIG_ENVIRONMENT] = arguments.config or ""
                 if arguments.upstream:
                     os.environ["GATEWAY_UPSTREAM"] = arguments.upstream
-                app = "gateway.proxy:proxy_app_from_environment"
+                app = "gateway.proxy.app:proxy_app_from_environment"
             return run(app, arguments)
         elif arguments.command in ("db", "records"):
-            from .records import run_records_command
+            from gateway.store.maintenance import run_records_command
 
             return run_records_command(arguments)
         elif arguments.command == "admin":
@@ -129,7 +129,7 @@ def print_password_hash(iterations: int | None) -> int:
     """Ask twice on a terminal; read one line from a pipe (for scripts and compose files)."""
     import getpass
 
-    from .admin.passwords import ITERATIONS, MIN_ITERATIONS, hash_password
+    from gateway.admin.passwords import ITERATIONS, MIN_ITERATIONS, hash_password
 
     if iterations is not None and iterations < MIN_ITERATIONS:
         print(f"consent-gateway: --iterations must be at least {MIN_ITERATIONS}", file=sys.stderr)

@@ -6,25 +6,24 @@ import asyncio
 import logging
 from time import perf_counter
 
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .api import ConsentAPI
-from .banner import Banner
-from .catalogue import Catalogue
-from .collect import Collector
-from .consent import Consent, TokenCodec
-from .consent_cache import VerifiedTokens
-from starlette.requests import cookie_parser
-
-from .metrics import FOLD_AT, Registry
-from .policy import granted_for
-from .recorder import Recorder
-from .encoding import readable_encodings
-from .relay import Relay
-from .responder import CONDITIONAL_HEADERS, PageRules
-from .settings import Settings, SettingsError
-from .store import ConsentStore, open_store
-from .store.retention import RetentionTask
+from gateway.api.routes import ConsentAPI
+from gateway.banner.script import Banner
+from gateway.collect import Collector
+from gateway.consent.cache import VerifiedTokens
+from gateway.consent.recorder import Recorder
+from gateway.consent.state import Consent, TokenCodec
+from gateway.metrics.registry import FOLD_AT, Registry
+from gateway.pages.encoding import readable_encodings
+from gateway.pages.relay import Relay
+from gateway.pages.responder import CONDITIONAL_HEADERS, PageRules
+from gateway.settings import Settings, SettingsError
+from gateway.store import ConsentStore, open_store
+from gateway.store.retention import RetentionTask
+from gateway.trackers.catalogue import Catalogue
+from gateway.trackers.paths import granted_for
 
 logger = logging.getLogger("gateway.middleware")
 
@@ -52,7 +51,12 @@ class ConsentMiddleware:
         self.recorder = Recorder(self.settings, self.store, self.codec, self.banner.text_hashes, self.metrics)
         self.collector = Collector(self.settings, self.metrics)
         self.api = ConsentAPI(
-            self.settings, self.store, self.recorder, self.banner, self.catalogue, self.metrics,
+            self.settings,
+            self.store,
+            self.recorder,
+            self.banner,
+            self.catalogue,
+            self.metrics,
             collector=self.collector,
         )
         self.page_rules = PageRules(self.settings, self.catalogue, self.banner, self.metrics)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .policy import PathPolicy, parse_path_policies
+from gateway.trackers.paths import PathPolicy, parse_path_policies
 
 ENV_PREFIX = "GATEWAY_"
 LANGUAGES = ("nl", "en")
@@ -95,12 +95,55 @@ OTHER_THIRD_PARTIES = Category(
 
 # Query parameters removed from page URLs in analytics hits: they carry secrets or personal data.
 COLLECT_STRIP_PARAMETERS: tuple[str, ...] = (
-    "token", "access_token", "id_token", "refresh_token", "auth", "code", "state", "key", "api_key", "apikey",
-    "session", "sessionid", "session_id", "sid", "phpsessid", "jsessionid", "sesskey", "moodlesession", "ticket",
-    "password", "passwd", "pass", "pwd", "secret", "otp",
-    "email", "e-mail", "mail", "name", "firstname", "first_name", "lastname", "last_name", "fullname", "username",
-    "user", "login", "phone", "tel", "mobile", "address", "street", "postcode", "zip", "zipcode", "bsn", "birthdate",
-    "dob", "iban",
+    "token",
+    "access_token",
+    "id_token",
+    "refresh_token",
+    "auth",
+    "code",
+    "state",
+    "key",
+    "api_key",
+    "apikey",
+    "session",
+    "sessionid",
+    "session_id",
+    "sid",
+    "phpsessid",
+    "jsessionid",
+    "sesskey",
+    "moodlesession",
+    "ticket",
+    "password",
+    "passwd",
+    "pass",
+    "pwd",
+    "secret",
+    "otp",
+    "email",
+    "e-mail",
+    "mail",
+    "name",
+    "firstname",
+    "first_name",
+    "lastname",
+    "last_name",
+    "fullname",
+    "username",
+    "user",
+    "login",
+    "phone",
+    "tel",
+    "mobile",
+    "address",
+    "street",
+    "postcode",
+    "zip",
+    "zipcode",
+    "bsn",
+    "birthdate",
+    "dob",
+    "iban",
 )
 
 
@@ -260,7 +303,7 @@ def _is_http_url(value: str) -> bool:
 
 
 def _origin(value: str) -> str:
-    from .origin import normalise_origin  # origin imports network, which imports settings
+    from gateway.net.origin import normalise_origin  # origin imports network, which imports settings
 
     bare = value.strip().rstrip("/") if isinstance(value, str) else ""
     origin = normalise_origin(bare) if "/" not in bare.split("://", 1)[-1] else None
@@ -415,7 +458,7 @@ ACCESS_SECRETS = ("metrics_token", "admin_token", "admin_user", "admin_password_
 
 def _validate_access(settings: Settings) -> None:
     """The metrics token and the admin's credentials: each complete, long enough and well-formed."""
-    from .admin.passwords import parse_password_hash  # the admin package imports settings
+    from gateway.admin.passwords import parse_password_hash  # the admin package imports settings
 
     for name in ("metrics_token", "admin_token"):
         token = getattr(settings, name)
@@ -432,12 +475,14 @@ def _validate_access(settings: Settings) -> None:
             raise SettingsError(f"admin_password_hash: {error}") from None
     if settings.admin_session_max_age <= 0:
         raise SettingsError("admin_session_max_age: must be a positive number of seconds")
+
+
 COLLECT_BACKENDS = (("ga4", "ga4_measurement_ids"), ("ua", "ua_property_ids"), ("matomo", "matomo_site_ids"))
 
 
 def _settle_collect(settings: Settings) -> None:
     """Validate the first-party analytics settings; ids are checked against the catalogue's patterns."""
-    from .catalogue import measurement_protocols  # the catalogue knows what a measurement id looks like
+    from gateway.trackers.catalogue import measurement_protocols  # the catalogue knows what a measurement id looks like
 
     protocols = measurement_protocols()
     for name in ("ga4_endpoint", "ga4_script_url", "ua_endpoint", "ua_batch_endpoint", "matomo_url"):

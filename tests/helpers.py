@@ -101,7 +101,7 @@ class ThreadedServer:
 
         import uvicorn
 
-        from gateway.server import GatewayHttpProtocol
+        from gateway.serving.protocol import GatewayHttpProtocol
 
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"

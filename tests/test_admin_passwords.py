@@ -6,10 +6,10 @@ import subprocess
 import sys
 
 import pytest
+from helpers import SECRET
 
 from gateway import Settings
 from gateway.admin.passwords import hash_password, parse_password_hash, verify_password
-from helpers import SECRET
 
 
 def test_a_hash_verifies_its_password_only() -> None:

@@ -2,12 +2,11 @@ import json
 from http.cookies import SimpleCookie
 
 import pytest
+from helpers import SECRET, answer_lifespan, rows, site
 from starlette.testclient import TestClient
 
 from gateway import ConsentMiddleware, Settings
-from gateway.consent import Consent, TokenCodec
-
-from helpers import SECRET, answer_lifespan, rows, site
+from gateway.consent.state import Consent, TokenCodec
 
 
 def choose(client: TestClient, action: str, categories=(), **headers):
@@ -48,7 +47,11 @@ def test_record_holds_no_full_ip_and_no_raw_user_agent(settings: Settings, db_pa
     app = ConsentMiddleware(site(), settings=settings)
     with TestClient(app, client=("203.0.113.77", 40000)) as client:
         user_agent = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 Safari/604.1"
-        client.post("/_consent", json={"action": "accept_all", "page": "/cursus/les-1?naam=Jan#x"}, headers={"user-agent": user_agent})
+        client.post(
+            "/_consent",
+            json={"action": "accept_all", "page": "/cursus/les-1?naam=Jan#x"},
+            headers={"user-agent": user_agent},
+        )
     [row] = rows(db_path)
     assert row["ip_prefix"] == "203.0.113.0"
     assert row["page_path"] == "/cursus/les-1"
@@ -129,7 +132,11 @@ def test_rotated_secret_still_reads_old_cookies(settings: Settings) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "status", "error"),
     [
-        ({"content": b'{"action":"reject_all"}', "headers": {"content-type": "text/plain"}}, 415, "unsupported_media_type"),
+        (
+            {"content": b'{"action":"reject_all"}', "headers": {"content-type": "text/plain"}},
+            415,
+            "unsupported_media_type",
+        ),
         ({"data": {"action": "reject_all"}}, 415, "unsupported_media_type"),
         ({"json": {"action": "custom", "categories": ["tracking"]}}, 400, "unknown_category"),
         ({"json": {"action": "accept_some"}}, 400, "unknown_action"),

@@ -1,11 +1,11 @@
 import re
 
+from helpers import SECRET
 from starlette.testclient import TestClient
 
 from gateway import Settings
-from gateway.banner import Banner, text_hash
-from gateway.catalogue import default_catalogue
-from helpers import SECRET
+from gateway.banner.script import Banner, text_hash
+from gateway.trackers.catalogue import default_catalogue
 
 
 def test_banner_js_is_versioned_and_cacheable(client: TestClient) -> None:

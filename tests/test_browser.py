@@ -392,7 +392,12 @@ def test_accept_all_loads_every_tracker_in_order_without_reload(new_context, dem
     assert {"_ga", "_fbp", "_hjSessionUser_1000001", "li_fat_id"} <= names
 
     [row] = rows(demo_server.db_path)
-    assert row["method"] == "accept_all" and set(row["granted"].split(",")) == {"functional", "analytics", "marketing", "other"}
+    assert row["method"] == "accept_all" and set(row["granted"].split(",")) == {
+        "functional",
+        "analytics",
+        "marketing",
+        "other",
+    }
     assert errors == []
 
 

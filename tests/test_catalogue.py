@@ -1,14 +1,16 @@
 import csv
+import json
 import re
 from collections.abc import Iterable
-import json
 from pathlib import Path
 
 import pytest
 
-from gateway.catalogue import Catalogue, Service, default_catalogue
+from gateway.trackers.catalogue import Catalogue, Service, default_catalogue
 
-OPEN_COOKIE_DATABASE = Path(__file__).resolve().parents[2] / "shared" / "data" / "open-cookie-database" / "open-cookie-database.csv"
+OPEN_COOKIE_DATABASE = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "open-cookie-database" / "open-cookie-database.csv"
+)
 needs_ocd = pytest.mark.skipif(not OPEN_COOKIE_DATABASE.is_file(), reason="Open Cookie Database not present")
 
 # Cookies the catalogue files differently from the Open Cookie Database, on purpose.
@@ -31,10 +33,23 @@ KEPT_MISMATCHES = {
 }
 
 SHARED_HOSTS = (
-    "www.google.com", "google.com", "www.gstatic.com", "fonts.googleapis.com", "fonts.gstatic.com",
-    "ajax.googleapis.com", "www.youtube.com.example.nl", "cdnjs.cloudflare.com", "cdn.jsdelivr.net", "unpkg.com",
-    "d111111abcdef8.cloudfront.net", "www.recaptcha.net", "accounts.google.com", "login.microsoftonline.com",
-    "js.hsforms.net", "forms.hubspot.com", "example.nl",
+    "www.google.com",
+    "google.com",
+    "www.gstatic.com",
+    "fonts.googleapis.com",
+    "fonts.gstatic.com",
+    "ajax.googleapis.com",
+    "www.youtube.com.example.nl",
+    "cdnjs.cloudflare.com",
+    "cdn.jsdelivr.net",
+    "unpkg.com",
+    "d111111abcdef8.cloudfront.net",
+    "www.recaptcha.net",
+    "accounts.google.com",
+    "login.microsoftonline.com",
+    "js.hsforms.net",
+    "forms.hubspot.com",
+    "example.nl",
 )
 
 
@@ -68,7 +83,9 @@ def test_catalogue_is_large_and_well_formed(catalogue: Catalogue) -> None:
 def test_every_url_pattern_matches_its_own_service(catalogue: Catalogue) -> None:
     for service in catalogue.services:
         for kind in ("scripts", "beacons", "iframes"):
-            match = getattr(catalogue, {"scripts": "match_script", "beacons": "match_beacon", "iframes": "match_iframe"}[kind])
+            match = getattr(
+                catalogue, {"scripts": "match_script", "beacons": "match_beacon", "iframes": "match_iframe"}[kind]
+            )
             for pattern in getattr(service, kind):
                 found = match(url_from_pattern(pattern))
                 assert found is service, (service.id, kind, pattern, found and found.id)
@@ -95,9 +112,22 @@ def test_hosts_never_claim_shared_infrastructure(catalogue: Catalogue) -> None:
 
 
 def test_json_has_no_fields_the_code_ignores() -> None:
-    raw = json.loads((Path(__file__).parents[1] / "gateway" / "catalogue.json").read_text(encoding="utf-8"))
-    fields = {"id", "name", "vendor", "category", "privacy_url", "purpose", "retention",
-              "scripts", "inline", "beacons", "iframes", "hosts", "cookies"}
+    raw = json.loads((Path(__file__).parents[1] / "gateway" / "trackers" / "catalogue.json").read_text(encoding="utf-8"))
+    fields = {
+        "id",
+        "name",
+        "vendor",
+        "category",
+        "privacy_url",
+        "purpose",
+        "retention",
+        "scripts",
+        "inline",
+        "beacons",
+        "iframes",
+        "hosts",
+        "cookies",
+    }
     for entry in raw["services"]:
         assert set(entry) == fields, entry["id"]
 
@@ -299,7 +329,13 @@ def test_match_iframe(catalogue: Catalogue, url: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["https://www.google.com/search?q=x", "https://www.example.nl/embed/", "https://h5p.org/h5p/embed/1", "about:blank", ""],
+    [
+        "https://www.google.com/search?q=x",
+        "https://www.example.nl/embed/",
+        "https://h5p.org/h5p/embed/1",
+        "about:blank",
+        "",
+    ],
 )
 def test_match_iframe_leaves_other_frames_alone(catalogue: Catalogue, url: str) -> None:
     assert catalogue.match_iframe(url) is None
@@ -326,17 +362,40 @@ def test_match_host(catalogue: Catalogue, host: str, expected: str) -> None:
     assert service is not None and service.id == expected
 
 
-@pytest.mark.parametrize("host", ["www.example.nl", "fonts.googleapis.com", "www.google.com", "google.com", "", "[::1]", "127.0.0.1", "nl", "..."])
+@pytest.mark.parametrize(
+    "host",
+    ["www.example.nl", "fonts.googleapis.com", "www.google.com", "google.com", "", "[::1]", "127.0.0.1", "nl", "..."],
+)
 def test_match_host_leaves_other_hosts_alone(catalogue: Catalogue, host: str) -> None:
     assert catalogue.match_host(host) is None
 
 
 def test_matching_never_raises_on_garbage(catalogue: Catalogue) -> None:
-    garbage = [None, 42, b"https://www.clarity.ms/tag/x", "http://[", "http://]", "https://%zz", "https://a@b@c/d",
-               "\\\\", "https:////", "https://:80", "&amp;&lt;", "\ud800", "x" * 10000, "https://" + "a." * 5000]
+    garbage = [
+        None,
+        42,
+        b"https://www.clarity.ms/tag/x",
+        "http://[",
+        "http://]",
+        "https://%zz",
+        "https://a@b@c/d",
+        "\\\\",
+        "https:////",
+        "https://:80",
+        "&amp;&lt;",
+        "\ud800",
+        "x" * 10000,
+        "https://" + "a." * 5000,
+    ]
     for value in garbage:
-        for match in (catalogue.match_script, catalogue.match_beacon, catalogue.match_iframe,
-                      catalogue.match_host, catalogue.match_inline, catalogue.category_of_cookie):
+        for match in (
+            catalogue.match_script,
+            catalogue.match_beacon,
+            catalogue.match_iframe,
+            catalogue.match_host,
+            catalogue.match_inline,
+            catalogue.category_of_cookie,
+        ):
             match(value)  # type: ignore[arg-type]
 
 
@@ -379,7 +438,7 @@ def test_match_inline_recognises_published_snippets(catalogue: Catalogue, stem: 
 function gtag(){dataLayer.push(arguments);}
 gtag('consent', 'default', {ad_storage: 'denied', analytics_storage: 'denied', wait_for_update: 500});""",
         "document.querySelector('#menu').addEventListener('click', toggleMenu);",
-        "window.H5PIntegration = {\"baseUrl\": \"https://leerplein.nl\"};",
+        'window.H5PIntegration = {"baseUrl": "https://leerplein.nl"};',
         "",
     ],
 )
@@ -398,15 +457,38 @@ def test_match_inline_prefers_the_stricter_tag_in_a_mixed_block(catalogue: Catal
 @pytest.mark.parametrize(
     ("name", "category"),
     [
-        ("_ga", "analytics"), ("_ga_ABC123", "analytics"), ("_gid", "analytics"), ("_gat", "analytics"),
-        ("_gat_UA-1234-1", "analytics"), ("_gat_gtag_UA_1234_1", "analytics"), ("__utma", "analytics"),
-        ("_gcl_au", "marketing"), ("_gac_UA-1234-1", "marketing"), ("_fbp", "marketing"), ("_fbc", "marketing"),
-        ("_hjSessionUser_123", "marketing"), ("_clck", "analytics"), ("_pk_id.1.abcd", "analytics"),
-        ("_uetvid", "marketing"), ("li_fat_id", "marketing"), ("_ttp", "marketing"), ("mp_abc_mixpanel", "analytics"),
-        ("AMP_TOKEN", "analytics"), ("AMP_abc123", "analytics"), ("mf_0f9e8d7c-1234-5678-9abc-def012345678", "analytics"),
-        ("_li_id.abc", "marketing"), ("hubspotutk", "marketing"),
-        ("consent", None), ("sessionid", None), ("csrftoken", None), ("MoodleSession", None), ("_gatsby", None),
-        ("mp_session", None), ("mf_session", None), ("", None), ("_", None),
+        ("_ga", "analytics"),
+        ("_ga_ABC123", "analytics"),
+        ("_gid", "analytics"),
+        ("_gat", "analytics"),
+        ("_gat_UA-1234-1", "analytics"),
+        ("_gat_gtag_UA_1234_1", "analytics"),
+        ("__utma", "analytics"),
+        ("_gcl_au", "marketing"),
+        ("_gac_UA-1234-1", "marketing"),
+        ("_fbp", "marketing"),
+        ("_fbc", "marketing"),
+        ("_hjSessionUser_123", "marketing"),
+        ("_clck", "analytics"),
+        ("_pk_id.1.abcd", "analytics"),
+        ("_uetvid", "marketing"),
+        ("li_fat_id", "marketing"),
+        ("_ttp", "marketing"),
+        ("mp_abc_mixpanel", "analytics"),
+        ("AMP_TOKEN", "analytics"),
+        ("AMP_abc123", "analytics"),
+        ("mf_0f9e8d7c-1234-5678-9abc-def012345678", "analytics"),
+        ("_li_id.abc", "marketing"),
+        ("hubspotutk", "marketing"),
+        ("consent", None),
+        ("sessionid", None),
+        ("csrftoken", None),
+        ("MoodleSession", None),
+        ("_gatsby", None),
+        ("mp_session", None),
+        ("mf_session", None),
+        ("", None),
+        ("_", None),
     ],
 )
 def test_category_of_cookie(catalogue: Catalogue, name: str, category: str | None) -> None:
@@ -531,8 +613,12 @@ def test_extra_service_from_config() -> None:
 
 
 def test_extra_service_replaces_a_builtin_one_and_wins_overlaps() -> None:
-    youtube = {**{k: v for k, v in EXTRA.items() if k not in ("scripts", "inline", "beacons", "hosts", "cookies")},
-               "id": "youtube", "name": "YouTube (analytics)", "iframes": ["www.youtube-nocookie.com/embed/"]}
+    youtube = {
+        **{k: v for k, v in EXTRA.items() if k not in ("scripts", "inline", "beacons", "hosts", "cookies")},
+        "id": "youtube",
+        "name": "YouTube (analytics)",
+        "iframes": ["www.youtube-nocookie.com/embed/"],
+    }
     clarity = {**EXTRA, "id": "own-clarity", "scripts": ["www.clarity.ms/tag/"], "hosts": [], "cookies": []}
     catalogue = Catalogue.load(extra_services=[youtube, clarity])
     assert [s.id for s in catalogue.services].count("youtube") == 1
@@ -581,7 +667,11 @@ def test_bad_extra_service_shapes() -> None:
     with pytest.raises(ValueError, match="appears twice"):
         Catalogue.load(extra_services=[EXTRA, EXTRA])
     with pytest.raises(ValueError, match="needs at least one of"):
-        Catalogue.load(extra_services=[{k: v for k, v in EXTRA.items() if k not in ("scripts", "inline", "beacons", "hosts", "cookies")}])
+        Catalogue.load(
+            extra_services=[
+                {k: v for k, v in EXTRA.items() if k not in ("scripts", "inline", "beacons", "hosts", "cookies")}
+            ]
+        )
 
 
 def test_site_categories_for_extra_services() -> None:

@@ -33,9 +33,7 @@ any_text = st.one_of(text, st.text(alphabet=st.sampled_from([SEPARATOR, ",", "a"
 records = st.builds(
     ConsentRecord,
     consent_id=any_text,
-    recorded_at=st.datetimes(
-        min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
-    ),
+    recorded_at=st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)),
     granted=st.lists(st.sampled_from(["functional", "analytics", "marketing"]), unique=True).map(tuple),
     denied=st.lists(st.sampled_from(["functional", "analytics", "marketing"]), unique=True).map(tuple),
     revision=st.integers(-(2**40), 2**40),
@@ -55,8 +53,11 @@ def test_different_records_encode_differently(first: ConsentRecord, second: Cons
     assert (canonical(first) == canonical(second)) == (first == second)
 
 
-@given(records, st.sampled_from(["consent_id", "method", "language", "banner_hash", "page_path", "browser", "device"]),
-       any_text)
+@given(
+    records,
+    st.sampled_from(["consent_id", "method", "language", "banner_hash", "page_path", "browser", "device"]),
+    any_text,
+)
 def test_one_text_field_changed_changes_the_encoding(record: ConsentRecord, name: str, value: str) -> None:
     changed = replace(record, **{name: value})
     assert (canonical(changed) == canonical(record)) == (changed == record)

@@ -13,7 +13,10 @@ def run(*args: str, **env: str) -> subprocess.CompletedProcess:
 def test_bad_setting_stops_start_up_with_one_clear_line() -> None:
     result = run("demo", "--port", "1", GATEWAY_COOKIE_MAX_AGE="forever")
     assert result.returncode == 2
-    assert result.stderr.strip() == "consent-gateway: configuration error: GATEWAY_COOKIE_MAX_AGE: expected a whole number, got 'forever'"
+    assert (
+        result.stderr.strip()
+        == "consent-gateway: configuration error: GATEWAY_COOKIE_MAX_AGE: expected a whole number, got 'forever'"
+    )
 
 
 def test_serve_refuses_to_start_without_a_secret() -> None:

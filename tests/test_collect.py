@@ -17,7 +17,7 @@ from backends import CapturingBackend
 from helpers import SECRET, ThreadedServer, site
 
 from gateway import ConsentMiddleware, Settings
-from gateway.consent import Consent, TokenCodec
+from gateway.consent.state import Consent, TokenCodec
 
 VISITOR_IP = "203.0.113.77"
 CHROME = (

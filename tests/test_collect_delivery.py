@@ -11,7 +11,7 @@ from backends import CapturingBackend, closed_port
 
 from gateway.collect.delivery import Delivery, Outgoing
 from gateway.collect.scripts import ScriptCache, ScriptUnavailable
-from gateway.metrics import Registry
+from gateway.metrics.registry import Registry
 
 pytestmark = pytest.mark.anyio
 

@@ -13,7 +13,7 @@ from gateway.collect.hits import Form, HitError, encode_body, parse_lines, parse
 from gateway.collect.protocol import Protocol
 from gateway.collect.scrub import Scrubber, redact_emails
 from gateway.collect.visitor import is_public, reduced_user_agent
-from gateway.network import parse_address
+from gateway.net.addresses import parse_address
 from gateway.settings import COLLECT_STRIP_PARAMETERS
 
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

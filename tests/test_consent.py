@@ -4,14 +4,18 @@ import time
 
 import pytest
 
-from gateway.consent import Consent, TokenCodec, new_consent_id
+from gateway.consent.state import Consent, TokenCodec, new_consent_id
 
 NEW, OLD = "new-secret-0123456789", "old-secret-0123456789"
 
 
 def consent(**changes) -> Consent:
     values = dict(
-        id=new_consent_id(), categories=frozenset({"functional", "analytics"}), revision=1, given_at=1_700_000_000.0, method="custom"
+        id=new_consent_id(),
+        categories=frozenset({"functional", "analytics"}),
+        revision=1,
+        given_at=1_700_000_000.0,
+        method="custom",
     )
     values.update(changes)
     return Consent(**values)
@@ -37,8 +41,10 @@ def test_payload_is_plain_base64url_json_for_the_banner() -> None:
     [
         # signature changed (not its last character: that one also carries unused padding bits)
         lambda t: t[:-5] + ("A" if t[-5] != "A" else "B") + t[-4:],
-        lambda t: base64.urlsafe_b64encode(b'{"i":"x","c":["marketing"],"r":1,"t":1}').decode().rstrip("=")
-        + t[t.index(".") :],  # payload swapped
+        lambda t: (
+            base64.urlsafe_b64encode(b'{"i":"x","c":["marketing"],"r":1,"t":1}').decode().rstrip("=")
+            + t[t.index(".") :]
+        ),  # payload swapped
         lambda t: t.split(".")[0],  # signature removed
         lambda t: "",
         lambda t: "not a token at all",

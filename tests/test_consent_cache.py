@@ -5,8 +5,8 @@ import time
 from helpers import SECRET, site
 
 from gateway import ConsentMiddleware, Settings
-from gateway.consent import Consent, TokenCodec, new_consent_id
-from gateway.consent_cache import VerifiedTokens
+from gateway.consent.cache import VerifiedTokens
+from gateway.consent.state import Consent, TokenCodec, new_consent_id
 
 KEY = "cache-secret-0123456789"
 

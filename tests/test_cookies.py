@@ -1,7 +1,7 @@
 import pytest
 
-from gateway.catalogue import Catalogue, default_catalogue
-from gateway.cookies import cookie_domains, expiry_headers, filter_set_cookies, set_cookie_name
+from gateway.trackers.catalogue import Catalogue, default_catalogue
+from gateway.trackers.cookies import cookie_domains, expiry_headers, filter_set_cookies, set_cookie_name
 
 EXPIRED = b"Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/"
 
@@ -43,7 +43,9 @@ def test_nothing_granted_drops_every_tracker_cookie(catalogue: Catalogue) -> Non
 def test_granted_categories_keep_their_cookies(catalogue: Catalogue) -> None:
     kept = filter_set_cookies(HEADERS, frozenset({"functional", "analytics"}), catalogue, {"consent"})
     assert names(kept) == ["_ga", "sessionid", "consent", ""]  # Hotjar records visits: marketing
-    everything = filter_set_cookies(HEADERS, frozenset({"functional", "analytics", "marketing"}), catalogue, {"consent"})
+    everything = filter_set_cookies(
+        HEADERS, frozenset({"functional", "analytics", "marketing"}), catalogue, {"consent"}
+    )
     assert everything == HEADERS
 
 
@@ -130,16 +132,27 @@ def test_expiry_headers_nothing_denied_or_nothing_known(catalogue: Catalogue) ->
 
 
 def test_expiry_headers_skip_duplicates_and_unsafe_names(catalogue: Catalogue) -> None:
-    headers = expiry_headers(["_ga", "_ga", "_ga_X; Domain=evil", "_gid\r\nX: 1"], ["analytics"], "localhost", catalogue)
+    headers = expiry_headers(
+        ["_ga", "_ga", "_ga_X; Domain=evil", "_gid\r\nX: 1"], ["analytics"], "localhost", catalogue
+    )
     assert headers == [(b"set-cookie", b"_ga=; " + EXPIRED)]
 
 
 def test_expiry_headers_respect_cookie_name_prefixes() -> None:
-    catalogue = Catalogue.load(extra_services=[{
-        "id": "prefixed", "name": "Prefixed", "vendor": "Test", "category": "analytics",
-        "privacy_url": "https://example.nl/privacy", "purpose": "Test.", "retention": "1 dag",
-        "cookies": ["__Secure-trk", "__Host-trk"],
-    }])
+    catalogue = Catalogue.load(
+        extra_services=[
+            {
+                "id": "prefixed",
+                "name": "Prefixed",
+                "vendor": "Test",
+                "category": "analytics",
+                "privacy_url": "https://example.nl/privacy",
+                "purpose": "Test.",
+                "retention": "1 dag",
+                "cookies": ["__Secure-trk", "__Host-trk"],
+            }
+        ]
+    )
     headers = expiry_headers(["__Secure-trk", "__Host-trk"], ["analytics"], "www.leerplein.nl", catalogue)
     values = [value for _, value in headers]
     assert values == [

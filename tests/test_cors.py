@@ -45,7 +45,9 @@ def test_other_origins_get_no_cors_and_cannot_record(remote: TestClient, db_path
 
 
 def test_forged_body_token_gives_a_new_id(remote: TestClient) -> None:
-    answer = remote.post("/_consent", json={"action": "accept_all", "token": "forged.token.here"}, headers={"origin": SITE})
+    answer = remote.post(
+        "/_consent", json={"action": "accept_all", "token": "forged.token.here"}, headers={"origin": SITE}
+    )
     assert answer.status_code == 200 and answer.json()["id"]
 
 

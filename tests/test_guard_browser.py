@@ -255,7 +255,9 @@ class Kind:
 
 def svg_child(tag: str, setter: str) -> str:
     return (
-        "const s = document.createElementNS(SVG, 'svg'); el = document.createElementNS(SVG, '" + tag + "');"
+        "const s = document.createElementNS(SVG, 'svg'); el = document.createElementNS(SVG, '"
+        + tag
+        + "');"
         + setter
         + " s.appendChild(el); document.body.appendChild(s);"
     )

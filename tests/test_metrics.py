@@ -1,6 +1,6 @@
 import pytest
 
-from gateway.metrics import Registry
+from gateway.metrics.registry import Registry
 
 
 def test_counter_renders_per_label_combination():

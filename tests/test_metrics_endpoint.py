@@ -16,7 +16,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from gateway import ConsentMiddleware, Settings
-from gateway.proxy import proxy_app
+from gateway.proxy.app import proxy_app
 
 CORPUS = Path(__file__).parent / "corpus"
 TRACKED_PAGE = (
@@ -220,11 +220,17 @@ def test_unknown_third_parties_count_under_one_label(settings: Settings) -> None
     async def page(request):
         hosts = [f"https://cdn{n}.partner-{n}.example/w.js" for n in range(5)]
         scripts = "".join(f'<script src="{url}"></script>' for url in hosts)
-        return HTMLResponse(f"<!doctype html><html><head>{scripts}</head><body><img src='https://px.example.org/p.gif' width=1 height=1></body></html>")
+        return HTMLResponse(
+            f"<!doctype html><html><head>{scripts}</head><body><img src='https://px.example.org/p.gif' width=1 height=1></body></html>"
+        )
 
     app = ConsentMiddleware(Starlette(routes=[Route("/", page)]), settings=settings)
     with TestClient(app, base_url="http://leerplein.test") as client:
         assert client.get("/").text.count('data-consent="other"') == 5
         after = metrics(client)
-    blocked = {dict(labels)["service"]: (dict(labels)["category"], v) for (name, labels), v in after.items() if name == "gateway_blocked_elements_total"}
+    blocked = {
+        dict(labels)["service"]: (dict(labels)["category"], v)
+        for (name, labels), v in after.items()
+        if name == "gateway_blocked_elements_total"
+    }
     assert blocked == {"unknown": ("other", 5), "web-beacon": ("marketing", 1)}

@@ -2,7 +2,7 @@ import ipaddress
 
 import pytest
 
-from gateway.network import anonymise, client_address, parse_address
+from gateway.net.addresses import anonymise, client_address, parse_address
 
 TRUSTED = (ipaddress.ip_network("10.0.0.0/8"),)
 

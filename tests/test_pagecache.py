@@ -5,12 +5,13 @@ import gzip
 import re
 
 from helpers import answer_lifespan
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from starlette.testclient import TestClient
 from test_rewrite import chunkings, documents
 
 from gateway import ConsentMiddleware, Settings
-from gateway.pagecache import ENTRY_OVERHEAD, PageCache, RewrittenPage, page_key
+from gateway.pages.cache import ENTRY_OVERHEAD, PageCache, RewrittenPage, page_key
 
 TRACKED = (
     b"<!doctype html><html><head><title>Les 1</title>"

@@ -38,7 +38,13 @@ def test_no_js_custom_choice_ticks_what_was_granted(client: TestClient, db_path)
 
 
 def test_form_never_redirects_off_site(client: TestClient) -> None:
-    for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)", "/a\r\nSet-Cookie: x=1"):
+    for target in (
+        "https://evil.example/",
+        "//evil.example/x",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "/a\r\nSet-Cookie: x=1",
+    ):
         body = f"action=reject_all&next={target}".encode()
         response = client.post("/_consent/preferences", content=body, headers=FORM, follow_redirects=False)
         assert response.headers["location"] == "/", target

@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from gateway.proxy import proxy_app
+from gateway.proxy.app import proxy_app
 from gateway.settings import SettingsError
 
 BINARY = os.urandom(1024 * 1024)
@@ -128,7 +128,9 @@ def test_upload_is_streamed_to_the_upstream(gateway) -> None:
 
 
 def test_forwarding_headers_come_from_the_gateway_not_the_visitor(gateway, upstream) -> None:
-    seen = httpx.get(gateway.url + "/echo", headers={"x-forwarded-for": "6.6.6.6", "connection": "x-secret", "x-secret": "1"}).json()
+    seen = httpx.get(
+        gateway.url + "/echo", headers={"x-forwarded-for": "6.6.6.6", "connection": "x-secret", "x-secret": "1"}
+    ).json()
     headers = seen["headers"]
     assert headers["x-forwarded-for"] == "127.0.0.1"  # the visitor's claim is dropped: peer is no trusted proxy
     assert headers["host"] == upstream.url.removeprefix("http://")
@@ -205,7 +207,9 @@ def test_no_open_proxy(gateway, upstream, tmp_path, monkeypatch) -> None:
             return answer
 
     # uvicorn's parser already refuses CONNECT (400); the proxy itself would answer 405.
-    assert raw(b"CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\nConnection: close\r\n\r\n").split()[1] in (b"400", b"405")
+    assert raw(b"CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\nConnection: close\r\n\r\n").split()[
+        1
+    ] in (b"400", b"405")
     # An absolute-form target never steers the gateway: the configured upstream answers.
     answer = raw(b"GET http://evil.example/echo HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 200") and upstream.url.removeprefix("http://").encode() in answer

@@ -15,14 +15,22 @@ def streaming_app(chunks: list[bytes], headers: list[tuple[bytes, bytes]] | None
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
             return await answer_lifespan(receive, send)
-        await send({"type": "http.response.start", "status": status, "headers": headers or [(b"content-type", b"text/html; charset=utf-8")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": headers or [(b"content-type", b"text/html; charset=utf-8")],
+            }
+        )
         for index, chunk in enumerate(chunks):
             await send({"type": "http.response.body", "body": chunk, "more_body": index < len(chunks) - 1})
 
     return app
 
 
-def fetch(settings: Settings, chunks, headers=None, method="GET", status=200, cookies=None, path="/", request_headers=None):
+def fetch(
+    settings: Settings, chunks, headers=None, method="GET", status=200, cookies=None, path="/", request_headers=None
+):
     app = ConsentMiddleware(streaming_app(chunks, headers, status), settings=settings)
     with TestClient(app) as client:
         for name, value in (cookies or {}).items():
@@ -31,7 +39,13 @@ def fetch(settings: Settings, chunks, headers=None, method="GET", status=200, co
 
 
 def test_tag_goes_first_in_head_across_chunk_boundaries(settings: Settings) -> None:
-    chunks = [b"<!DOCTYPE html>\n<!-- <head> in a comment -->\n<ht", b'ml lang="nl"><HE', b'AD data-x="a>b">', b"<title>Les</title>", b"</head><body>tekst</body></html>"]
+    chunks = [
+        b"<!DOCTYPE html>\n<!-- <head> in a comment -->\n<ht",
+        b'ml lang="nl"><HE',
+        b'AD data-x="a>b">',
+        b"<title>Les</title>",
+        b"</head><body>tekst</body></html>",
+    ]
     response, tag = fetch(settings, chunks)
     original = b"".join(chunks)
     point = original.index(b'data-x="a>b">') + len(b'data-x="a>b">')
@@ -76,8 +90,13 @@ def test_non_documents_pass_untouched(settings: Settings, chunks, headers) -> No
     assert b"banner.js" not in response.content
 
 
-@pytest.mark.parametrize(("encoding", "compress", "decompress"), [("gzip", gzip.compress, gzip.decompress), ("br", brotli.compress, brotli.decompress)])
-def test_compressed_html_is_decoded_rewritten_and_encoded_again(settings: Settings, encoding, compress, decompress) -> None:
+@pytest.mark.parametrize(
+    ("encoding", "compress", "decompress"),
+    [("gzip", gzip.compress, gzip.decompress), ("br", brotli.compress, brotli.decompress)],
+)
+def test_compressed_html_is_decoded_rewritten_and_encoded_again(
+    settings: Settings, encoding, compress, decompress
+) -> None:
     page = b'<html><head><script src="https://connect.facebook.net/en_US/fbevents.js"></script></head></html>'
     compressed = compress(page)
     headers = [(b"content-type", b"text/html"), (b"content-encoding", encoding.encode())]
@@ -106,7 +125,9 @@ def test_csp_gets_a_nonce_for_the_injected_scripts(settings: Settings) -> None:
     policy = (b"content-security-policy", b"default-src 'self'; script-src 'self' https://cdn.example")
     response, _ = fetch(settings, [b"<html><head></head></html>"], [(b"content-type", b"text/html"), policy])
     nonce = re.search(r"'nonce-([^']+)'", response.headers["content-security-policy"]).group(1)
-    assert response.headers["content-security-policy"].startswith(f"default-src 'self'; script-src 'self' https://cdn.example 'nonce-{nonce}'")
+    assert response.headers["content-security-policy"].startswith(
+        f"default-src 'self'; script-src 'self' https://cdn.example 'nonce-{nonce}'"
+    )
     assert response.text.count(f'nonce="{nonce}"') == 2  # banner.js and the Consent Mode default
 
 
@@ -146,14 +167,17 @@ def test_set_cookie_of_denied_categories_is_dropped(settings: Settings) -> None:
 
 
 def test_tracker_cookies_still_held_are_expired_on_pages(settings: Settings) -> None:
-    response, _ = fetch(settings, [b"<html><head></head></html>"], cookies={"_ga": "GA1.2.3", "_ga_ABC": "x", "keep": "1"})
+    response, _ = fetch(
+        settings, [b"<html><head></head></html>"], cookies={"_ga": "GA1.2.3", "_ga_ABC": "x", "keep": "1"}
+    )
     expired = [c for c in response.headers.get_list("set-cookie") if "Max-Age=0" in c]
     assert {c.split("=")[0] for c in expired} == {"_ga", "_ga_ABC"}
 
 
 def test_learner_areas_stay_free_of_analytics_whatever_was_granted(db_path) -> None:
     settings = Settings(
-        secret_key=SECRET, database_url=f"sqlite:///{db_path}",
+        secret_key=SECRET,
+        database_url=f"sqlite:///{db_path}",
         path_policies=({"paths": ["/cursus/*", "/toets/*"], "deny": ["analytics", "marketing"]},),
     )
     page = [b'<html><head><script src="https://www.googletagmanager.com/gtag/js?id=G-1"></script></head></html>']
@@ -177,7 +201,11 @@ def test_revalidation_only_within_the_same_consent_state(settings: Settings) -> 
             await send({"type": "http.response.start", "status": 304, "headers": [(b"etag", b'"v1"')]})
             await send({"type": "http.response.body", "body": b""})
             return
-        headers = [(b"content-type", b"text/html"), (b"etag", b'"v1"'), (b"last-modified", b"Sun, 22 Nov 2026 01:00:00 GMT")]
+        headers = [
+            (b"content-type", b"text/html"),
+            (b"etag", b'"v1"'),
+            (b"last-modified", b"Sun, 22 Nov 2026 01:00:00 GMT"),
+        ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"<html><head></head></html>"})
 

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway import Settings
-from gateway.catalogue import default_catalogue
-from gateway.rewrite import COMPLETE_CONSTRUCTS, START_TAG, Rewriter, RewritePolicy
-from gateway.thirdparty import ThirdParties
+from gateway.pages.rewrite import COMPLETE_CONSTRUCTS, START_TAG, RewritePolicy, Rewriter
+from gateway.trackers.catalogue import default_catalogue
+from gateway.trackers.thirdparty import ThirdParties
 
 CORPUS = sorted((Path(__file__).parent / "corpus").glob("*.html"))
 ALL = frozenset({"functional", "analytics", "marketing", "other"})
@@ -31,7 +31,9 @@ def rewrite(
     site_host="www.leerplein.nl",
     rules: ThirdParties = STRICT,
 ) -> bytes:
-    policy = RewritePolicy(rules, granted, site_host=site_host, head_injection=injection, placeholder=lambda name: f"blocked {name}")
+    policy = RewritePolicy(
+        rules, granted, site_host=site_host, head_injection=injection, placeholder=lambda name: f"blocked {name}"
+    )
     rewriter = Rewriter(policy)
     out, start = [], 0
     for size in chunks or []:
@@ -96,10 +98,16 @@ def test_blocked_script_keeps_what_it_needs_to_come_back() -> None:
     out = rewrite(b'<script async src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>').decode()
     assert out == (
         '<script async src="https://www.googletagmanager.com/gtag/js?id=G-1" type="text/plain" '
-        'data-consent="analytics" data-consent-service="' + re.search(r'data-consent-service="([^"]+)"', out).group(1) + '"></script>'
+        'data-consent="analytics" data-consent-service="'
+        + re.search(r'data-consent-service="([^"]+)"', out).group(1)
+        + '"></script>'
     )
     typed = rewrite(b"<script type='text/javascript'>fbq('init', '1');</script>").decode()
-    assert 'type="text/plain"' in typed and 'data-consent-type="text/javascript"' in typed and 'data-consent="marketing"' in typed
+    assert (
+        'type="text/plain"' in typed
+        and 'data-consent-type="text/javascript"' in typed
+        and 'data-consent="marketing"' in typed
+    )
 
 
 def test_category_granted_means_untouched_other_category_blocked() -> None:
@@ -151,7 +159,10 @@ def test_head_injection_goes_first() -> None:
     out = rewrite(page, injection=INJECTION)
     assert out.startswith(b'<!DOCTYPE html><html lang="nl"><head data-x="a>b">' + INJECTION + b"<script")
     note = b""
-    assert rewrite(b"<!doctype html><title>t</title>", injection=INJECTION) == b"<!doctype html>" + note + INJECTION + b"<title>t</title>"
+    assert (
+        rewrite(b"<!doctype html><title>t</title>", injection=INJECTION)
+        == b"<!doctype html>" + note + INJECTION + b"<title>t</title>"
+    )
 
 
 def test_the_banner_finds_a_place_on_messy_pages() -> None:
@@ -159,10 +170,18 @@ def test_the_banner_finds_a_place_on_messy_pages() -> None:
     cases = {
         b"<div>fragment</div>": note + INJECTION + b"<div>fragment</div>",
         b"Welkom! <html><head><title>t</title>": b"Welkom! <html><head>" + INJECTION + b"<title>t</title>",
-        b"<script>var x=1</script><!DOCTYPE html><html><head>": note + INJECTION + b"<script>var x=1</script><!DOCTYPE html><html><head>",
-        b"<!-- a comment --><html lang=nl><body><p>x": b"<!-- a comment --><html lang=nl>" + note + INJECTION + b"<body><p>x",
+        b"<script>var x=1</script><!DOCTYPE html><html><head>": note
+        + INJECTION
+        + b"<script>var x=1</script><!DOCTYPE html><html><head>",
+        b"<!-- a comment --><html lang=nl><body><p>x": b"<!-- a comment --><html lang=nl>"
+        + note
+        + INJECTION
+        + b"<body><p>x",
         b"just text, no markup": b"just text, no markup" + INJECTION,
-        b"<!DOCTYPE html>" + b"<!-- long -->" * 10000 + b"<head>": b"<!DOCTYPE html>" + b"<!-- long -->" * 10000 + b"<head>" + INJECTION,
+        b"<!DOCTYPE html>" + b"<!-- long -->" * 10000 + b"<head>": b"<!DOCTYPE html>"
+        + b"<!-- long -->" * 10000
+        + b"<head>"
+        + INJECTION,
     }
     for page, expected in cases.items():
         assert rewrite(page, injection=INJECTION) == expected
@@ -172,14 +191,39 @@ def test_the_banner_finds_a_place_on_messy_pages() -> None:
 # --- properties -----------------------------------------------------------------
 
 FRAGMENTS = [p.read_bytes() for p in CORPUS] + [
-    b"<!DOCTYPE html>", b"<html lang=nl>", b"<HEAD>", b"<head>", b"</head>", b"<body>", b"<p>Les 1 &amp; 2</p>",
-    b'<div title="a>b" data-x=\'<script src=x>\'>', b"</div>", b"<br/>", b"<img src=/logo.png alt=logo>",
-    b"<!-- comment <script> -->", b"<!-->", b"<!--->", b"<!-- never closed", b"<![CDATA[ <img src=x> ]]>",
-    b"<script>var a = '</scr' + 'ipt>'; if (a < b) {}</script>", b"<SCRIPT SRC=//connect.facebook.net/x.js></SCRIPT>",
-    b"<style>p{color:red}</style>", b"<textarea><b></textarea>", b"<title>A < B</title>", b"<", b"</", b"<!", b"<?xml?>",
-    b"a < b > c", b'<div a="unterminated', b"<img src='https://www.facebook.com/tr?id=1' width=1 height=1>",
-    b"<iframe src=https://www.youtube.com/embed/abc></iframe>", b"<link rel=preconnect href=https://static.hotjar.com>",
-    "<p>Cursus Nederlands – niveau B1 ✓</p>".encode(), b"<plaintext>", b"\x00\xff\xfe",
+    b"<!DOCTYPE html>",
+    b"<html lang=nl>",
+    b"<HEAD>",
+    b"<head>",
+    b"</head>",
+    b"<body>",
+    b"<p>Les 1 &amp; 2</p>",
+    b"<div title=\"a>b\" data-x='<script src=x>'>",
+    b"</div>",
+    b"<br/>",
+    b"<img src=/logo.png alt=logo>",
+    b"<!-- comment <script> -->",
+    b"<!-->",
+    b"<!--->",
+    b"<!-- never closed",
+    b"<![CDATA[ <img src=x> ]]>",
+    b"<script>var a = '</scr' + 'ipt>'; if (a < b) {}</script>",
+    b"<SCRIPT SRC=//connect.facebook.net/x.js></SCRIPT>",
+    b"<style>p{color:red}</style>",
+    b"<textarea><b></textarea>",
+    b"<title>A < B</title>",
+    b"<",
+    b"</",
+    b"<!",
+    b"<?xml?>",
+    b"a < b > c",
+    b'<div a="unterminated',
+    b"<img src='https://www.facebook.com/tr?id=1' width=1 height=1>",
+    b"<iframe src=https://www.youtube.com/embed/abc></iframe>",
+    b"<link rel=preconnect href=https://static.hotjar.com>",
+    "<p>Cursus Nederlands – niveau B1 ✓</p>".encode(),
+    b"<plaintext>",
+    b"\x00\xff\xfe",
 ]
 
 documents = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.binary(max_size=20)), max_size=14).map(b"".join)

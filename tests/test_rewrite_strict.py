@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from liveness import fetched_urls, host_of
 
 from gateway import Settings
-from gateway.catalogue import default_catalogue
-from gateway.rewrite import Rewriter, RewritePolicy
-from gateway.thirdparty import ThirdParties
+from gateway.pages.rewrite import RewritePolicy, Rewriter
+from gateway.trackers.catalogue import default_catalogue
+from gateway.trackers.thirdparty import ThirdParties
 
 SITE = "www.leerplein.nl"
 PAGE = f"http://{SITE}/les/1"  # http, so that "https:host" is another site, as browsers read it

@@ -6,7 +6,7 @@ import threading
 
 from helpers import ThreadedServer
 
-from gateway.server import HeadHoldingTransport
+from gateway.serving.protocol import HeadHoldingTransport
 
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n"
 

@@ -25,7 +25,9 @@ def test_defaults() -> None:
 
 def test_environment_wins_over_file(tmp_path: Path) -> None:
     path = write(tmp_path, f'secret_key = "{SECRET}"\ncookie_name = "from_file"\nrevision = 3\n')
-    settings = Settings.load(path, environ={"GATEWAY_COOKIE_NAME": "from_env", "GATEWAY_TRUSTED_PROXIES": "10.0.0.0/8, ::1"})
+    settings = Settings.load(
+        path, environ={"GATEWAY_COOKIE_NAME": "from_env", "GATEWAY_TRUSTED_PROXIES": "10.0.0.0/8, ::1"}
+    )
     assert settings.cookie_name == "from_env"
     assert settings.revision == 3
     assert [str(n) for n in settings.trusted_proxies] == ["10.0.0.0/8", "::1/128"]
@@ -84,11 +86,16 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_blocking_modes_and_allowed_hosts(tmp_path: Path) -> None:
-    path = write(tmp_path, f'secret_key = "{SECRET}"\nblocking = "catalogue"\nallowed_hosts = ["Cdn.Example.nl.", "*.fonts.example.org"]\n')
+    path = write(
+        tmp_path,
+        f'secret_key = "{SECRET}"\nblocking = "catalogue"\nallowed_hosts = ["Cdn.Example.nl.", "*.fonts.example.org"]\n',
+    )
     settings = Settings.load(path, environ={})
     assert settings.blocking == "catalogue" and "other" not in settings.category_names
     assert settings.allowed_hosts == ("cdn.example.nl", "*.fonts.example.org")
-    from_env = Settings.load(environ={"GATEWAY_SECRET_KEY": SECRET, "GATEWAY_ALLOWED_HOSTS": "a.example.nl, *.b.example.nl"})
+    from_env = Settings.load(
+        environ={"GATEWAY_SECRET_KEY": SECRET, "GATEWAY_ALLOWED_HOSTS": "a.example.nl, *.b.example.nl"}
+    )
     assert from_env.allowed_hosts == ("a.example.nl", "*.b.example.nl") and from_env.category_names[-1] == "other"
     for bad, message in (({"blocking": "loose"}, "blocking"), ({"allowed_hosts": ("https://x.nl/",)}, "allowed_hosts")):
         with pytest.raises(SettingsError, match=message):

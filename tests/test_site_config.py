@@ -11,7 +11,9 @@ from starlette.testclient import TestClient
 
 from gateway import ConsentMiddleware, Settings, SettingsError
 
-OPEN_COOKIE_DATABASE = Path(__file__).resolve().parents[2] / "shared" / "data" / "open-cookie-database" / "open-cookie-database.csv"
+OPEN_COOKIE_DATABASE = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "open-cookie-database" / "open-cookie-database.csv"
+)
 
 EXTRA_SERVICE = {
     "id": "leerplein-stats",
@@ -32,7 +34,9 @@ EXTRA_SERVICE = {
 
 def app_with(settings: Settings) -> TestClient:
     async def page(request):
-        response = HTMLResponse('<html><head><script src="https://stats.leerplein.nl/tracker.js"></script></head></html>')
+        response = HTMLResponse(
+            '<html><head><script src="https://stats.leerplein.nl/tracker.js"></script></head></html>'
+        )
         response.set_cookie("lp_visitor", "1")
         response.set_cookie("_opt_expid", "1")
         return response

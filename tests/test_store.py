@@ -156,11 +156,20 @@ async def test_batches_in_flight_together_keep_one_chain_in_seq_order(postgres_u
 async def test_awkward_text_comes_back_as_it_was_written(store: ConsentStore) -> None:
     """Quotes, backslashes, braces, commas and the word NULL in every text field (PostgreSQL gets them
     inside array literals), no IP prefix, a time with an offset: stored and read back unchanged."""
-    awkward = 'a"b\\c{d},e NULL \'f\' é☃'
+    awkward = "a\"b\\c{d},e NULL 'f' é☃"
     written = record(
-        awkward, recorded_at=datetime(2026, 3, 29, 2, 30, 0, 123456, tzinfo=timezone(timedelta(hours=2))),
-        granted=("functional", 'x"y'), denied=("{z}",), method=awkward, language='n"l', banner_hash="\\x00",
-        page_path="/les/{1},2?", ip_prefix=None, browser="NULL", device="", gpc=True,
+        awkward,
+        recorded_at=datetime(2026, 3, 29, 2, 30, 0, 123456, tzinfo=timezone(timedelta(hours=2))),
+        granted=("functional", 'x"y'),
+        denied=("{z}",),
+        method=awkward,
+        language='n"l',
+        banner_hash="\\x00",
+        page_path="/les/{1},2?",
+        ip_prefix=None,
+        browser="NULL",
+        device="",
+        gpc=True,
     )
     await store.record(written)
     await store.record(record("plain", ip_prefix="198.51.100.0"))

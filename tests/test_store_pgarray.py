@@ -11,8 +11,28 @@ from gateway.store.pgarray import bool_array, bytea_array, int_array, text_array
 pytestmark = pytest.mark.postgres
 
 AWKWARD = [
-    "", "NULL", "null", '"', "\\", '\\"', "{}", "{a,b}", ",", " lead", "trail ", "a b", "é☃𝄞", "'", "\\x00",
-    "\t\n\r", '""""', "\\\\", 'x"y\\z,{}', "ARRAY[1]", "}", "{",
+    "",
+    "NULL",
+    "null",
+    '"',
+    "\\",
+    '\\"',
+    "{}",
+    "{a,b}",
+    ",",
+    " lead",
+    "trail ",
+    "a b",
+    "é☃𝄞",
+    "'",
+    "\\x00",
+    "\t\n\r",
+    '""""',
+    "\\\\",
+    'x"y\\z,{}',
+    "ARRAY[1]",
+    "}",
+    "{",
 ]
 
 
@@ -54,5 +74,5 @@ def test_times_keep_every_microsecond_and_the_instant(postgres_url: str) -> None
 def test_numbers_flags_and_bytes(postgres_url: str) -> None:
     assert parsed(postgres_url, int_array([1, -7, 2_000_000_000, 0]), "int") == [1, -7, 2_000_000_000, 0]
     assert parsed(postgres_url, bool_array([True, False, True]), "bool") == [True, False, True]
-    digests = [bytes(range(32)), b"\x00" * 32, b"\\\"{},"]
+    digests = [bytes(range(32)), b"\x00" * 32, b'\\"{},']
     assert parsed(postgres_url, bytea_array(digests), "bytea") == digests

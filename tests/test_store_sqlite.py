@@ -1,6 +1,6 @@
 import asyncio
 import sqlite3
-from datetime import datetime, timedelta, UTC
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -148,8 +148,19 @@ def test_daily_summary_and_audit_log(tmp_path):
 
     def choice(moment, method, granted, denied, revision=1):
         return ConsentRecord(
-            f"00000000-0000-4000-8000-{moment.second:012d}", moment, granted, denied, revision, method,
-            "nl", "h", "/", None, "Chrome", "desktop", method == "gpc",
+            f"00000000-0000-4000-8000-{moment.second:012d}",
+            moment,
+            granted,
+            denied,
+            revision,
+            method,
+            "nl",
+            "h",
+            "/",
+            None,
+            "Chrome",
+            "desktop",
+            method == "gpc",
         )
 
     async def scenario():

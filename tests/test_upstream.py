@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from gateway.upstream import HIGH_WATER, UpstreamClosed, UpstreamPool
+from gateway.http.upstream import HIGH_WATER, UpstreamClosed, UpstreamPool
 
 
 class Upstream:

@@ -12,8 +12,8 @@ from helpers import chromium
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.policy import PathPolicy
-from gateway.urls import Target, normalise_path, page_paths, resolve, site_of
+from gateway.net.urls import Target, normalise_path, page_paths, resolve, site_of
+from gateway.trackers.paths import PathPolicy
 
 BASES = ["https://www.leerplein.nl/les/1", "http://www.leerplein.nl/", "https://www.leerplein.nl/a/b?q=1#f"]
 # Pieces real pages and attackers write URLs from.

@@ -1,6 +1,6 @@
 import pytest
 
-from gateway.useragent import classify
+from gateway.net.useragent import classify
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 IPHONE = (

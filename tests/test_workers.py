@@ -14,9 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from gateway import workers
 from helpers import SECRET, free_port
+
+from gateway.serving import workers
 
 pytestmark = pytest.mark.skipif(not workers.available(), reason="SO_REUSEPORT workers are Linux only")
 
@@ -152,7 +152,11 @@ def test_a_port_in_use_is_reported_at_once(tmp_path) -> None:
         env = {**os.environ, "GATEWAY_SECRET_KEY": SECRET, "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}"}
         result = subprocess.run(
             [sys.executable, "-m", "gateway.cli", "demo", "--port", str(port), "--workers", "2"],
-            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30,
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr

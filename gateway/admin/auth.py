@@ -22,9 +22,9 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..origin import normalise_origin, request_origin, request_scheme
-from ..settings import Settings
-from .passwords import verify_password
+from gateway.admin.passwords import verify_password
+from gateway.net.origin import normalise_origin, request_origin, request_scheme
+from gateway.settings import Settings
 
 SESSION_COOKIE = "consent_admin"
 SESSION_SALT = "consent-gateway.admin-session"

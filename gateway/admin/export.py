@@ -6,8 +6,8 @@ import csv
 import io
 from collections.abc import AsyncIterator
 
-from ..store import ConsentRecord, ConsentStore, format_time
-from .period import Period
+from gateway.admin.period import Period
+from gateway.store import ConsentRecord, ConsentStore, format_time
 
 COLUMNS = (
     "consent_id",

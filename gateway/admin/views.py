@@ -17,15 +17,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..assets import BANNER_DIR
-from ..network import client_address
-from ..settings import Settings
-from ..store import AuditEntry, ConsentStore, DaySummary
-from ..validation import APIError, read_body
-from .auth import AdminAuth, Session
-from .chart import Series, share_lines, stacked_shares
-from .export import csv_chunks, filename
-from .period import PeriodError, read_period
+from gateway.admin.auth import AdminAuth, Session
+from gateway.admin.chart import Series, share_lines, stacked_shares
+from gateway.admin.export import csv_chunks, filename
+from gateway.admin.period import PeriodError, read_period
+from gateway.assets import BANNER_DIR
+from gateway.consent.choice import APIError, read_body
+from gateway.net.addresses import client_address
+from gateway.settings import Settings
+from gateway.store import AuditEntry, ConsentStore, DaySummary
 
 METHOD_SERIES = (
     ("accept_all", "Accept all", "#009E73"),

@@ -6,7 +6,7 @@
 the gateway) and ``page`` (pointing a page's trackers at the gateway).
 """
 
-from .endpoints import Collector
-from .page import FirstPartyPages
+from gateway.collect.endpoints import Collector
+from gateway.collect.page import FirstPartyPages
 
 __all__ = ["Collector", "FirstPartyPages"]

@@ -2,7 +2,7 @@
 
 A hit is put on a bounded queue and answered at once; a few worker tasks
 send from the queue over keep-alive connections, one pool per backend
-origin (the lean client of ``gateway.upstream``: a general-purpose client
+origin (the lean client of ``gateway.http.upstream``: a general-purpose client
 costs about three times the CPU per hit, and GA4 cannot batch the hits of
 different visitors). A connection found closed is not sent on again by the
 pool, since the backend may have taken the hit; the retry below decides. A 5xx answer or a
@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from ..metrics import Registry
-from ..upstream import UpstreamClosed, UpstreamPool
+from gateway.http.upstream import UpstreamClosed, UpstreamPool
+from gateway.metrics.registry import Registry
 
 logger = logging.getLogger("gateway.collect")
 

@@ -17,14 +17,8 @@ from starlette.datastructures import Headers
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from ..catalogue import measurement_protocols
-from ..consent import Consent
-from ..metrics import Registry
-from ..policy import granted_for
-from ..urls import page_paths
-from ..settings import Settings
-from .delivery import Delivery, Outgoing
-from .hits import (
+from gateway.collect.delivery import Delivery, Outgoing
+from gateway.collect.hits import (
     Form,
     HitError,
     Params,
@@ -38,10 +32,16 @@ from .hits import (
     parse_single,
     value,
 )
-from .protocol import Backend, configured_backends
-from .scripts import ScriptCache, ScriptUnavailable
-from .scrub import Scrubber
-from .visitor import is_bot, reduced_user_agent, visitor_prefix
+from gateway.collect.protocol import Backend, configured_backends
+from gateway.collect.scripts import ScriptCache, ScriptUnavailable
+from gateway.collect.scrub import Scrubber
+from gateway.collect.visitor import is_bot, reduced_user_agent, visitor_prefix
+from gateway.consent.state import Consent
+from gateway.metrics.registry import Registry
+from gateway.net.urls import page_paths
+from gateway.settings import Settings
+from gateway.trackers.catalogue import measurement_protocols
+from gateway.trackers.paths import granted_for
 
 Parser = Callable[[bytes, bytes, Backend], Submission]
 NO_CONTENT = {"type": "http.response.start", "status": 204, "headers": [(b"cache-control", b"no-store")]}

@@ -17,8 +17,8 @@ import json
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit
 
-from ..settings import Settings
-from .protocol import Backend, configured_backends
+from gateway.collect.protocol import Backend, configured_backends
+from gateway.settings import Settings
 
 
 def _without_scheme(url: str) -> str:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
-from ..catalogue import measurement_protocols
-from ..settings import Settings
+from gateway.settings import Settings
+from gateway.trackers.catalogue import measurement_protocols
 
 
 @dataclass(frozen=True)

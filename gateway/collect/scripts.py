@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from ..metrics import Registry
-from .delivery import Delivery
+from gateway.collect.delivery import Delivery
+from gateway.metrics.registry import Registry
 
 logger = logging.getLogger("gateway.collect")
 

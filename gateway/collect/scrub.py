@@ -17,8 +17,8 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
-from .hits import Params
-from .protocol import Protocol
+from gateway.collect.hits import Params
+from gateway.collect.protocol import Protocol
 
 # The local part as RFC 5322 allows it, less '/', which in a URL path separates segments.
 EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")

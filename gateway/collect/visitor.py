@@ -15,9 +15,9 @@ from functools import lru_cache
 from starlette.types import Scope
 from user_agents import parse
 
-from ..network import Address, anonymise, client_address
-from ..settings import Network
-from ..useragent import classify
+from gateway.net.addresses import Address, anonymise, client_address
+from gateway.net.useragent import classify
+from gateway.settings import Network
 
 # Not the documentation ranges (203.0.113.0/24 and kin): those stand in for public addresses in tests.
 NOT_PUBLIC: tuple[Network, ...] = tuple(

@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from ..middleware import ConsentMiddleware
-from ..settings import Settings
+from gateway.middleware import ConsentMiddleware
+from gateway.settings import Settings
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(str(Path(__file__).parent / "templates")),

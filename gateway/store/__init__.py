@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .chain import ChainReport
-    from .retention import PurgeReport
+    from gateway.store.chain import ChainReport
+    from gateway.store.retention import PurgeReport
 
 
 @dataclass(frozen=True)
@@ -145,14 +145,14 @@ class ConsentStore(abc.ABC):
 def open_store(database_url: str) -> ConsentStore:
     """The store for ``database_url``; call ``await store.open()`` (it applies migrations) before use."""
     if database_url.startswith("sqlite:///"):
-        from .sqlite import SQLiteStore
+        from gateway.store.sqlite import SQLiteStore
 
         return SQLiteStore(database_url.removeprefix("sqlite:///"))
-    from ..settings import SettingsError
+    from gateway.settings import SettingsError
 
     if database_url.startswith(("postgresql://", "postgres://")):
         try:
-            from .postgres import PostgresStore
+            from gateway.store.postgres import PostgresStore
         except ImportError:
             raise SettingsError(
                 "database_url: PostgreSQL needs psycopg 3 and psycopg_pool: pip install 'consent-gateway[postgres]'"

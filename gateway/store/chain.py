@@ -26,12 +26,12 @@ verify`` is kept somewhere else.
 from __future__ import annotations
 
 import json
-from hashlib import sha256
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from hashlib import sha256
 
-from . import ConsentRecord
+from gateway.store import ConsentRecord
 
 GENESIS = bytes(32)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -90,8 +90,21 @@ def encode_fields(
         f"\x1f{banner_hash}\x1f{page_path}\x1f{ip_prefix or ''}\x1f{browser}\x1f{device}\x1f{flags}"
     )
     if text.count(SEPARATOR) != FIELD_COUNT - 1:
-        fields = [consent_id, microseconds, granted, denied, revision, method, language, banner_hash, page_path,
-                  ip_prefix, browser, device, flags]
+        fields = [
+            consent_id,
+            microseconds,
+            granted,
+            denied,
+            revision,
+            method,
+            language,
+            banner_hash,
+            page_path,
+            ip_prefix,
+            browser,
+            device,
+            flags,
+        ]
         text = SEPARATOR * FIELD_COUNT + _encode_json(fields)
     return text.encode()
 

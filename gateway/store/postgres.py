@@ -26,11 +26,11 @@ from datetime import UTC, date, datetime, time
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from . import RECORD_COLUMNS, AuditEntry, ConsentRecord, ConsentStore, DaySummary
-from .batch import GroupCommit
-from .chain import GENESIS, ChainReport, ChainWalk, StoredRecord, TamperedError, digest
-from .pgarray import ENCODERS
-from .retention import PurgeReport, summarise_days
+from gateway.store import RECORD_COLUMNS, AuditEntry, ConsentRecord, ConsentStore, DaySummary
+from gateway.store.batch import GroupCommit
+from gateway.store.chain import GENESIS, ChainReport, ChainWalk, StoredRecord, TamperedError, digest
+from gateway.store.pgarray import ENCODERS
+from gateway.store.retention import PurgeReport, summarise_days
 
 COLUMNS = RECORD_COLUMNS
 

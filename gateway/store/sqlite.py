@@ -25,15 +25,15 @@ import time as clock
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import UTC, date, datetime, time
 from functools import cache
 from hashlib import sha256
-from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import RECORD_COLUMNS, AuditEntry, ConsentRecord, ConsentStore, DaySummary
-from .batch import ThreadedGroupCommit
-from .chain import (
+from gateway.store import RECORD_COLUMNS, AuditEntry, ConsentRecord, ConsentStore, DaySummary
+from gateway.store.batch import ThreadedGroupCommit
+from gateway.store.chain import (
     EPOCH,
     GENESIS,
     ONE_MICROSECOND,
@@ -45,7 +45,7 @@ from .chain import (
     link,
     verify_records,
 )
-from .retention import PurgeReport, summarise_days
+from gateway.store.retention import PurgeReport, summarise_days
 
 T = TypeVar("T")
 
@@ -213,8 +213,19 @@ def to_row(record: ConsentRecord) -> tuple:
     banner_hash, page_path, ip_prefix = record.banner_hash, record.page_path, record.ip_prefix
     browser, device, gpc = record.browser, record.device, record.gpc
     encoded = encode_fields(  # chain.canonical(record), reusing the texts at hand
-        consent_id, (recorded_at - EPOCH) // ONE_MICROSECOND, granted, denied, revision, method, language,
-        banner_hash, page_path, ip_prefix, browser, device, gpc,
+        consent_id,
+        (recorded_at - EPOCH) // ONE_MICROSECOND,
+        granted,
+        denied,
+        revision,
+        method,
+        language,
+        banner_hash,
+        page_path,
+        ip_prefix,
+        browser,
+        device,
+        gpc,
     )
     return (
         id_key(consent_id),

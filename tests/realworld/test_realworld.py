@@ -39,8 +39,8 @@ from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.catalogue import default_catalogue
-from gateway.urls import site_of
+from gateway.net.urls import site_of
+from gateway.trackers.catalogue import default_catalogue
 
 pytestmark = pytest.mark.browser
 

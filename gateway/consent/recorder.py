@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from starlette.types import Scope
 
-from .consent import Consent, TokenCodec, new_consent_id
-from .metrics import Registry
-from .network import anonymise, client_address
-from .settings import Settings
-from .store import ConsentRecord, ConsentStore
-from .useragent import classify
+from gateway.consent.state import Consent, TokenCodec, new_consent_id
+from gateway.metrics.registry import Registry
+from gateway.net.addresses import anonymise, client_address
+from gateway.net.useragent import classify
+from gateway.settings import Settings
+from gateway.store import ConsentRecord, ConsentStore
 
 ACTIONS = ("accept_all", "reject_all", "custom")
 # Global Privacy Control is an objection to selling and sharing: a blanket
@@ -76,7 +76,8 @@ class Recorder:
         registry = metrics if metrics is not None else Registry()
         self.choices = registry.counter("gateway_choices_total", "Choices stored, by method.", ["method"])
         self.category_choices = registry.counter(
-            "gateway_choice_categories_total", "Stored choices per category, granted or denied.",
+            "gateway_choice_categories_total",
+            "Stored choices per category, granted or denied.",
             ["category", "decision"],
         )
         # One incrementer per (method, granted) seen, made on first use so unused samples stay absent.

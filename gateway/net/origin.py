@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
-from .network import is_trusted, parse_address
-from .settings import Network
+from gateway.net.addresses import is_trusted, parse_address
+from gateway.settings import Network
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 

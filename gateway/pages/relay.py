@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 
 from starlette.types import Message, Scope, Send
 
-from .responder import PAGE_TYPES, START_HEADERS
+from gateway.pages.responder import PAGE_TYPES, START_HEADERS
 
 if TYPE_CHECKING:
-    from .responder import PageRules
+    from gateway.pages.responder import PageRules
 
 
 def python_relay(send: Send, rules: PageRules, granted: frozenset[str], scope: Scope, revalidating: bool) -> Send:
@@ -61,7 +61,7 @@ def compiled_relay() -> Callable[..., Send] | None:
     if os.environ.get("CONSENT_GATEWAY_PURE_PYTHON"):
         return None
     try:
-        from . import _relay
+        from gateway import _relay
     except ImportError:
         return None
     _relay.use_page_types(PAGE_TYPES)

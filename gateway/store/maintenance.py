@@ -12,10 +12,10 @@ import asyncio
 import sys
 from typing import TextIO
 
-from .settings import Settings
-from .store import ConsentStore, open_store
-from .store.chain import ChainReport, TamperedError
-from .store.retention import cutoff_for
+from gateway.settings import Settings
+from gateway.store import ConsentStore, open_store
+from gateway.store.chain import ChainReport, TamperedError
+from gateway.store.retention import cutoff_for
 
 # Exit codes: 0 fine, 1 the records do not verify (or a purge refused because of that), 2 configuration.
 TAMPERED = 1

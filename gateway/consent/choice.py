@@ -12,9 +12,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .origin import is_cross_site
-from .recorder import ACTIONS
-from .settings import Settings
+from gateway.consent.recorder import ACTIONS
+from gateway.net.origin import is_cross_site
+from gateway.settings import Settings
 
 MAX_BODY = 16 * 1024
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
-from .settings import Network
+from gateway.settings import Network
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from .consent import Consent, TokenCodec
+from gateway.consent.state import Consent, TokenCodec
 
 DEFAULT_SIZE = 4096
 

@@ -10,8 +10,8 @@ from starlette.requests import cookie_parser
 from starlette.responses import Response
 from starlette.types import Scope
 
-from .origin import request_scheme
-from .settings import Settings
+from gateway.net.origin import request_scheme
+from gateway.settings import Settings
 
 
 def request_cookie(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
@@ -56,7 +56,7 @@ def cookie_attributes(name: str, max_age: int, domain: str | None, secure: bool)
     probe = Response()
     probe.set_cookie(name, "v", max_age=max_age, path="/", domain=domain, secure=secure, httponly=False, samesite="lax")
     header = probe.raw_headers[-1][1].decode("latin-1")
-    return header[len(f"{name}=v"):]
+    return header[len(f"{name}=v") :]
 
 
 def expire_consent_cookie(response: Response, scope: Scope, settings: Settings) -> None:

@@ -11,23 +11,14 @@ from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from .assets import STATIC_DIR
-from .banner import Banner
-from .catalogue import Catalogue
-from .collect import Collector
-from .consent import Consent
-from .cors import CrossOrigin
-from .consent_cookie import consent_token, expire_consent_cookie, set_consent_cookie
-from .cookies import expire_denied
-from .locale import negotiate
-from .metrics import Registry
-from .metrics_endpoint import MetricsEndpoint
-from .admin import admin_routes
-from .preferences import PreferencesForm
-from .recorder import Recorder, sends_gpc
-from .settings import Settings
-from .store import ConsentStore
-from .validation import (
+from gateway.admin import admin_routes
+from gateway.api.cors import CrossOrigin
+from gateway.api.preferences import PreferencesForm
+from gateway.assets import STATIC_DIR
+from gateway.banner.script import Banner
+from gateway.banner.texts import negotiate
+from gateway.collect import Collector
+from gateway.consent.choice import (
     APIError,
     Endpoint,
     check_media_type,
@@ -36,6 +27,15 @@ from .validation import (
     refusing_errors,
     validate_choice,
 )
+from gateway.consent.cookie import consent_token, expire_consent_cookie, set_consent_cookie
+from gateway.consent.recorder import Recorder, sends_gpc
+from gateway.consent.state import Consent
+from gateway.metrics.endpoint import MetricsEndpoint
+from gateway.metrics.registry import Registry
+from gateway.settings import Settings
+from gateway.store import ConsentStore
+from gateway.trackers.catalogue import Catalogue
+from gateway.trackers.cookies import expire_denied
 
 
 class ConsentAPI:

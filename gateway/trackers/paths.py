@@ -17,7 +17,7 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any
 
-from .urls import normalise_path
+from gateway.net.urls import normalise_path
 
 
 @dataclass(frozen=True)

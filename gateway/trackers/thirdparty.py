@@ -1,6 +1,6 @@
 """Who a page may contact before consent: one judgement for every URL the gateway sees.
 
-A URL is resolved as the browser resolves it (``gateway.urls``), then, in
+A URL is resolved as the browser resolves it (``gateway.net.urls``), then, in
 this order:
 
 1. a catalogued service (by its URL patterns or its own hosts) waits for the
@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .catalogue import Catalogue, Service
-from .settings import OTHER_CATEGORY, Settings
-from .urls import Target, host_matches, site_of
+from gateway.net.urls import Target, host_matches, site_of
+from gateway.settings import OTHER_CATEGORY, Settings
+from gateway.trackers.catalogue import Catalogue, Service
 
 GENERIC_BEACON_CATEGORY = "marketing"
 # Labels of ``gateway_blocked_elements_total`` for elements that belong to no catalogued service.

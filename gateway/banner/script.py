@@ -13,16 +13,15 @@ import json
 
 from calmjs.parse import es5
 from calmjs.parse.unparsers.es5 import minify_print
-
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .assets import BANNER_DIR
-from .catalogue import Catalogue
-from .locale import texts
-from .settings import LANGUAGES, OTHER_CATEGORY, Settings
-from .urls import GENERIC_SECOND_LEVELS, SHARED_HOSTING
+from gateway.assets import BANNER_DIR
+from gateway.banner.texts import texts
+from gateway.net.urls import GENERIC_SECOND_LEVELS, SHARED_HOSTING
+from gateway.settings import LANGUAGES, OTHER_CATEGORY, Settings
+from gateway.trackers.catalogue import Catalogue
 
 # What the banner and the preferences form show; the hash of these is recorded with each choice.
 FIRST_LAYER_KEYS = (
@@ -95,7 +94,7 @@ def first_layer_config(settings: Settings, catalogue: Catalogue, settings_versio
 
 
 def guard_config(settings: Settings, catalogue: Catalogue) -> dict:
-    """What the runtime guard needs to judge a URL the way the rewriter does (``gateway.thirdparty``)."""
+    """What the runtime guard needs to judge a URL the way the rewriter does (``gateway.trackers.thirdparty``)."""
     data = catalogue.as_banner_data()
     names = settings.category_names
     site = list(settings.public_hosts)

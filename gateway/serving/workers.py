@@ -29,7 +29,7 @@ from typing import Any
 
 import uvicorn
 
-logger = logging.getLogger("gateway.workers")
+logger = logging.getLogger("gateway.serving.workers")
 
 # A worker that exits sooner than this after it started is taken as misconfigured: all stop.
 STARTUP_GRACE = 5.0

@@ -15,8 +15,8 @@ from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
 from starlette.types import Scope
 
-from .catalogue import Catalogue
-from .consent_cookie import request_cookie
+from gateway.consent.cookie import request_cookie
+from gateway.trackers.catalogue import Catalogue
 
 SET_COOKIE = b"set-cookie"
 EXPIRED = "Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/"

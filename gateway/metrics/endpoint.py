@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from .metrics import CONTENT_TYPE, Registry
+from gateway.metrics.registry import CONTENT_TYPE, Registry
 
 
 class MetricsEndpoint:

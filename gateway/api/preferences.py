@@ -13,14 +13,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import Scope
 
-from .banner import templates
-from .consent import Consent
-from .consent_cookie import set_consent_cookie
-from .locale import negotiate, texts
-from .origin import normalise_origin, request_origin
-from .recorder import Recorder, sends_gpc
-from .settings import Settings
-from .validation import APIError, validate_choice
+from gateway.banner.script import templates
+from gateway.banner.texts import negotiate, texts
+from gateway.consent.choice import APIError, validate_choice
+from gateway.consent.cookie import set_consent_cookie
+from gateway.consent.recorder import Recorder, sends_gpc
+from gateway.consent.state import Consent
+from gateway.net.origin import normalise_origin, request_origin
+from gateway.settings import Settings
 
 Confirm = Callable[[Request, str, list[str], str, str | None], Awaitable[Consent]]
 

@@ -6,7 +6,7 @@ regular expression swallows long runs of text and tags that load nothing
 script), and Python only looks at the tags that can make the browser fetch
 something, at tags with a ``(`` in their attributes (a ``style`` with
 ``url()``), and at ``<style>`` blocks that could. Every URL found there is
-judged by ``gateway.thirdparty`` after resolving it as the browser would
+judged by ``gateway.trackers.thirdparty`` after resolving it as the browser would
 (against ``<base href>`` and the page's own URL). Bytes outside the tags it
 changes are passed through unchanged, and any chunking of the input gives
 the same output as the whole body at once.
@@ -24,10 +24,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .styles import neutralise, may_fetch
-from .settings import OTHER_CATEGORY
-from .thirdparty import GENERIC_BEACON_CATEGORY, UNKNOWN_SERVICE, WEB_BEACON, Hold, ThirdParties
-from .urls import Target, resolve
+from gateway.net.urls import Target, resolve
+from gateway.pages.styles import may_fetch, neutralise
+from gateway.settings import OTHER_CATEGORY
+from gateway.trackers.thirdparty import GENERIC_BEACON_CATEGORY, UNKNOWN_SERVICE, WEB_BEACON, Hold, ThirdParties
 
 # Decisions about inline scripts look at this much of the body, whatever the chunking.
 INLINE_SCAN_LIMIT = 64 * 1024

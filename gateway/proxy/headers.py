@@ -18,9 +18,9 @@ import aiohttp
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
-from .network import client_address, forwarded_chain, is_trusted, parse_address
-from .origin import request_origin, request_scheme
-from .settings import Settings
+from gateway.net.addresses import client_address, forwarded_chain, is_trusted, parse_address
+from gateway.net.origin import request_origin, request_scheme
+from gateway.settings import Settings
 
 HOP_BY_HOP = frozenset(
     {

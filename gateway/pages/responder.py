@@ -8,7 +8,7 @@ and re-encoded. The start message is held until the first body chunk shows
 whether the body arrives whole (exact ``Content-Length``) or streamed
 (no length). A page that announces a length small enough is waited for and
 rewritten once per consent state; the same bytes again come from the page
-cache (``gateway.pagecache``). Neutralised pages are the same for every visitor without
+cache (``gateway.pages.cache``). Neutralised pages are the same for every visitor without
 consent; a page with live trackers is marked ``private`` so no shared cache
 can hand it to someone who did not consent.
 """
@@ -24,22 +24,22 @@ from urllib.parse import urlencode
 from starlette.datastructures import MutableHeaders
 from starlette.types import Message, Scope, Send
 
-from . import csp
-from .banner import Banner
-from .catalogue import Catalogue
-from .collect.page import FirstPartyPages
-from .cookies import expire_denied, filter_set_cookies
-from .encoding import SUPPORTED, Transcoder
-from .locale import texts
-from .pagecache import PageCache, RewrittenPage, page_key, shared_validator
-from .metrics import Registry
-from .page_metrics import PageMetrics
-from .rewrite import Rewriter, RewritePolicy
-from .settings import Settings
-from .thirdparty import ThirdParties
-from .validators import consent_state, tag_for_state, translate_if_none_match
+from gateway.banner.script import Banner
+from gateway.banner.texts import texts
+from gateway.collect.page import FirstPartyPages
+from gateway.metrics.registry import Registry
+from gateway.pages import csp
+from gateway.pages.cache import PageCache, RewrittenPage, page_key, shared_validator
+from gateway.pages.conditional import consent_state, tag_for_state, translate_if_none_match
+from gateway.pages.encoding import SUPPORTED, Transcoder
+from gateway.pages.figures import PageMetrics
+from gateway.pages.rewrite import RewritePolicy, Rewriter
+from gateway.settings import Settings
+from gateway.trackers.catalogue import Catalogue
+from gateway.trackers.cookies import expire_denied, filter_set_cookies
+from gateway.trackers.thirdparty import ThirdParties
 
-logger = logging.getLogger("gateway.responder")
+logger = logging.getLogger("gateway.pages.responder")
 
 ASCII_UNSAFE_CHARSETS = (b"utf-16", b"utf-32", b"ucs-2", b"ucs-4", b"utf-7")
 HTML_TYPES = (b"text/html", b"application/xhtml+xml")
@@ -92,7 +92,7 @@ class PageRules:
         send: Send,
         revalidating: bool,
     ) -> tuple[Send, Awaitable[None]]:
-        """A response whose start shows it needs work (``gateway.relay``): the ``send`` for its
+        """A response whose start shows it needs work (``gateway.pages.relay``): the ``send`` for its
         later messages, and what to await for the start."""
         responder = PageResponder(self, granted, scope, send, revalidating)
         return responder.send_rewritten, responder.on_start(message, content_type, sets_cookies)
@@ -231,7 +231,7 @@ def make_private(cache_control: str) -> str:
 
 
 class PageResponder:
-    """One per response whose start shows it needs work; most responses get none (``gateway.relay``)."""
+    """One per response whose start shows it needs work; most responses get none (``gateway.pages.relay``)."""
 
     # Per-response state starts from these class-level defaults: less work on every request.
     held_start: Message | None = None

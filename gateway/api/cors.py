@@ -11,7 +11,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .origin import normalise_origin
+from gateway.net.origin import normalise_origin
 
 ALLOWED_METHODS = "GET, POST, DELETE"
 PREFLIGHT_MAX_AGE = "600"

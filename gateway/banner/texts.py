@@ -8,8 +8,8 @@ from functools import cache
 
 from starlette.datastructures import Headers
 
-from .assets import BANNER_DIR
-from .settings import LANGUAGES
+from gateway.assets import BANNER_DIR
+from gateway.settings import LANGUAGES
 
 
 @cache

@@ -1,7 +1,7 @@
 """Reverse-proxy mode: every request outside the prefix goes to one upstream site.
 
 GETs without a body -- nearly all page views -- go through a lean keep-alive
-client (``gateway.upstream``); everything else (uploads, HEAD, WebSockets)
+client (``gateway.http.upstream``); everything else (uploads, HEAD, WebSockets)
 through one shared aiohttp session. Request and response bodies are streamed
 through raw ASGI messages (measured here as the fastest of the candidates).
 The upstream is fixed by configuration, so no request can steer the gateway
@@ -20,14 +20,14 @@ from starlette.datastructures import Headers
 from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from .banner import templates
-from .forwarding import request_headers, response_headers, upstream_request_head
-from .locale import negotiate, texts
-from .metrics import Registry
-from .middleware import ConsentMiddleware
-from .settings import Settings, SettingsError
-from .upstream import UpstreamPool
-from .websocket import bridge
+from gateway.banner.script import templates
+from gateway.banner.texts import negotiate, texts
+from gateway.http.upstream import UpstreamPool
+from gateway.metrics.registry import Registry
+from gateway.middleware import ConsentMiddleware
+from gateway.proxy.headers import request_headers, response_headers, upstream_request_head
+from gateway.proxy.websocket import bridge
+from gateway.settings import Settings, SettingsError
 
 
 class UpstreamProxy:

@@ -1,0 +1,6 @@
+"""The banner as the gateway serves it.
+
+``script`` renders ``banner.js`` with the site's settings, categories and
+the tracker guard's data; ``texts`` negotiates the visitor's language and
+reads the Dutch and English texts from the banner's locale files.
+"""

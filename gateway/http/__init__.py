@@ -1,0 +1,6 @@
+"""Talking HTTP to other servers.
+
+``upstream`` is the pooled HTTP/1.1 client that the reverse proxy and the
+analytics forwarding share: connections kept alive, bounded, and a clear
+error (``UpstreamClosed``) when the other side goes away.
+"""

@@ -1,0 +1,7 @@
+"""What a request says about where it comes from and where its URLs point.
+
+``addresses`` (peer and forwarded addresses, trusted proxies, anonymising),
+``origin`` (scheme, host, Origin and Referer, same-site), ``useragent``
+(browser, device and bot classes) and ``urls`` (WHATWG URL resolution,
+host matching and registrable domains, used for every tracker judgement).
+"""

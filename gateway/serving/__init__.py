@@ -1,0 +1,3 @@
+"""Running the gateway: ``protocol`` (uvicorn's httptools protocol sending a
+response head with its body) and ``workers`` (one SO_REUSEPORT socket per
+worker process)."""
