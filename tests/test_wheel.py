@@ -1,4 +1,4 @@
-"""The banner and static files are served from an installed wheel, not from the checkout."""
+"""The banner, static files and page templates are served from an installed wheel, not from the checkout."""
 
 import subprocess
 import sys
@@ -16,14 +16,24 @@ import gateway, gateway.assets
 from starlette.testclient import TestClient
 from gateway import ConsentMiddleware, Settings
 from gateway.demo import demo_site
+from gateway.proxy.app import UpstreamProxy
 assert gateway.__file__.startswith(sys.argv[1]), gateway.__file__
 assert str(gateway.assets.BANNER_DIR).startswith(sys.argv[1]), gateway.assets.BANNER_DIR
-settings = Settings(secret_key="wheel-test-secret-0123", database_url="sqlite:///" + sys.argv[2])
+assert str(gateway.assets.STATIC_DIR).startswith(sys.argv[1]), gateway.assets.STATIC_DIR
+settings = Settings(
+    secret_key="wheel-test-secret-0123", database_url="sqlite:///" + sys.argv[2],
+    admin_token="wheel-admin-token-0123456789", upstream="http://127.0.0.1:9",
+)
 with TestClient(ConsentMiddleware(demo_site(), settings=settings)) as client:
     script = client.get("/_consent/banner.js")
     form = client.get("/_consent/preferences?lang=en")
     page = client.get("/")
-print(script.status_code, form.status_code, page.status_code, "consentGateway" in script.text, "Reject all" in form.text, "banner.js" in page.text)
+    icon = client.get("/_consent/static/cookie.svg")
+    admin = client.get("/_consent/admin/login")
+down = UpstreamProxy(settings).error_page({"type": "http", "headers": []}, 502)
+print(script.status_code, form.status_code, page.status_code, icon.status_code, admin.status_code, down.status_code,
+      "consentGateway" in script.text, "Reject all" in form.text, "banner.js" in page.text, "<svg" in icon.text,
+      "Admin token" in admin.text, "HTTP 502" in down.body.decode())
 """
 
 
@@ -38,13 +48,21 @@ def wheel(tmp_path_factory) -> Path:
     return built
 
 
-def test_wheel_carries_banner_static_and_demo(wheel: Path) -> None:
+def test_wheel_carries_banner_static_and_templates(wheel: Path) -> None:
+    """banner/ and static/ beside gateway/, as in the repository; each page's template beside its code."""
     names = zipfile.ZipFile(wheel).namelist()
-    assert "gateway/_assets/banner/templates/banner.js" in names
-    assert "gateway/_assets/banner/locales/nl.json" in names
-    assert any(name.startswith("gateway/_assets/static/") for name in names)
-    assert "gateway/demo/templates/base.html" in names
-    assert "gateway/_assets/banner/admin/dashboard.html" in names
+    assert "banner/templates/banner.js" in names
+    assert "banner/locales/nl.json" in names
+    assert "static/cookie.svg" in names
+    for template in (
+        "templates/base.html",
+        "admin/templates/dashboard.html",
+        "api/templates/preferences.html",
+        "proxy/templates/upstream_error.html",
+        "demo/templates/layout.html",
+    ):
+        assert f"gateway/{template}" in names, template
+    assert not any(name.startswith(("gateway/_assets/", "tests/", "benchmarks/", "node_modules/")) for name in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "consent-gateway = gateway.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
@@ -60,4 +78,4 @@ def test_installed_wheel_serves_the_banner_outside_the_checkout(wheel: Path, tmp
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["200", "200", "200", "True", "True", "True"]
+    assert result.stdout.split() == ["200"] * 5 + ["502"] + ["True"] * 6

@@ -1,4 +1,7 @@
-"""The privacy officer's admin under ``<prefix>/admin``: consent rates, lookup, erasure, export, audit log."""
+"""The privacy officer's admin under ``<prefix>/admin``: consent rates, lookup, erasure, export, audit log.
+
+The pages are ``templates/*.html``, each extending ``templates/layout.html`` (the admin's look).
+"""
 
 from __future__ import annotations
 

@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from urllib.parse import parse_qs, urlencode
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -21,11 +20,11 @@ from gateway.admin.auth import AdminAuth, Session
 from gateway.admin.chart import Series, share_lines, stacked_shares
 from gateway.admin.export import csv_chunks, filename
 from gateway.admin.period import PeriodError, read_period
-from gateway.assets import BANNER_DIR
 from gateway.consent.choice import APIError, read_body
 from gateway.net.addresses import client_address
 from gateway.settings import Settings
 from gateway.store import AuditEntry, ConsentStore, DaySummary
+from gateway.templating import template
 
 METHOD_SERIES = (
     ("accept_all", "Accept all", "#009E73"),
@@ -47,13 +46,6 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
 }
-
-templates = Environment(
-    loader=FileSystemLoader(str(BANNER_DIR / "admin")),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 Page = Callable[[Request, Session], Awaitable[Response]]
 
@@ -137,10 +129,8 @@ class AdminViews:
             raise AdminError(400, "The form is not valid UTF-8.") from None
         return {name: values[0] for name, values in fields.items()}
 
-    def render(
-        self, template: str, request: Request, session: Session | None, status: int = 200, **context
-    ) -> Response:
-        page = templates.get_template(template).render(
+    def render(self, name: str, request: Request, session: Session | None, status: int = 200, **context) -> Response:
+        page = template(f"admin/{name}").render(
             admin=self.path, session=session, request=request, status=status, **context
         )
         return HTMLResponse(page, status_code=status, headers=SECURITY_HEADERS)

@@ -13,7 +13,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import Scope
 
-from gateway.banner.script import templates
 from gateway.banner.texts import negotiate, texts
 from gateway.consent.choice import APIError, validate_choice
 from gateway.consent.cookie import set_consent_cookie
@@ -21,6 +20,7 @@ from gateway.consent.recorder import Recorder, sends_gpc
 from gateway.consent.state import Consent
 from gateway.net.origin import normalise_origin, request_origin
 from gateway.settings import Settings
+from gateway.templating import template
 
 Confirm = Callable[[Request, str, list[str], str, str | None], Awaitable[Consent]]
 
@@ -40,7 +40,7 @@ class PreferencesForm:
         self.settings = settings
         self.recorder = recorder
         self.confirm = confirm
-        self.template = templates.get_template("preferences.html")
+        self.template = template("api/preferences.html")
 
     async def show(self, request: Request) -> Response:
         language = negotiate(request.headers, request.query_params.get("lang"), self.settings.default_language)

@@ -13,7 +13,6 @@ import json
 
 from calmjs.parse import es5
 from calmjs.parse.unparsers.es5 import minify_print
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -51,13 +50,6 @@ SETTINGS_LAYER_KEYS = (
 SHOWN_KEYS = tuple(dict.fromkeys(FIRST_LAYER_KEYS + SETTINGS_LAYER_KEYS))
 LONG_CACHE = "public, max-age=31536000, immutable"
 SHORT_CACHE = "public, max-age=300"
-
-templates = Environment(
-    loader=FileSystemLoader(str(BANNER_DIR / "templates")),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 def shown_text(settings: Settings, language: str) -> dict:

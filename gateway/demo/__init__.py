@@ -7,9 +7,7 @@ ships today, and the middleware around it does the rest.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -17,11 +15,7 @@ from starlette.routing import Route
 
 from gateway.middleware import ConsentMiddleware
 from gateway.settings import Settings
-
-TEMPLATES = Environment(
-    loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
-    autoescape=select_autoescape(["html"]),
-)
+from gateway.templating import template
 
 COURSES = {
     "excel-voor-beginners": ("Excel voor beginners", "Formules, grafieken en draaitabellen in zes lessen."),
@@ -30,8 +24,8 @@ COURSES = {
 }
 
 
-def page(template: str, status_code: int = 200, **context: object) -> HTMLResponse:
-    return HTMLResponse(TEMPLATES.get_template(template).render(**context), status_code=status_code)
+def page(name: str, status_code: int = 200, **context: object) -> HTMLResponse:
+    return HTMLResponse(template(f"demo/{name}").render(**context), status_code=status_code)
 
 
 async def catalogue(request: Request) -> Response:

@@ -20,7 +20,6 @@ from starlette.datastructures import Headers
 from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from gateway.banner.script import templates
 from gateway.banner.texts import negotiate, texts
 from gateway.http.upstream import UpstreamPool
 from gateway.metrics.registry import Registry
@@ -28,6 +27,7 @@ from gateway.middleware import ConsentMiddleware
 from gateway.proxy.headers import request_headers, response_headers, upstream_request_head
 from gateway.proxy.websocket import bridge
 from gateway.settings import Settings, SettingsError
+from gateway.templating import template
 
 
 class UpstreamProxy:
@@ -177,7 +177,7 @@ class UpstreamProxy:
 
     def error_page(self, scope: Scope, status: int) -> HTMLResponse:
         language = negotiate(Headers(scope=scope), None, self.settings.default_language)
-        page = templates.get_template("upstream_error.html").render(t=texts(language), language=language, status=status)
+        page = template("proxy/upstream_error.html").render(t=texts(language), language=language, status=status)
         return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store", "Retry-After": "5"})
 
 
