@@ -60,7 +60,6 @@ from pages import course_page  # noqa: E402
 
 from gateway.pages import rewrite as _rw
 from gateway.pages.rewrite import RewritePolicy, Rewriter  # noqa: E402
-from gateway.settings import Settings  # noqa: E402
 from gateway.trackers.catalogue import default_catalogue  # noqa: E402
 from gateway.trackers.thirdparty import ThirdParties  # noqa: E402
 
@@ -221,7 +220,7 @@ class Ours:
 
     def __init__(self, catalogue, granted: frozenset[str], head_injection: bytes) -> None:
         if self.blocking not in self.rules:
-            self.rules[self.blocking] = ThirdParties(Settings(demo=True, blocking=self.blocking), catalogue)
+            self.rules[self.blocking] = ThirdParties(catalogue, strict=self.blocking == "strict")
         rules = self.rules[self.blocking]
         self.policy = RewritePolicy(rules, granted, site_host=SITE_HOST, head_injection=head_injection)
         self.rewriter = Rewriter(self.policy)

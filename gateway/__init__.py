@@ -2,7 +2,7 @@
 
 from gateway.consent.state import Consent
 from gateway.middleware import ConsentMiddleware
-from gateway.settings import Category, Settings, SettingsError
+from gateway.settings import Category, CollectSettings, Settings, SettingsError
 
-__all__ = ["Category", "Consent", "ConsentMiddleware", "Settings", "SettingsError"]
+__all__ = ["Category", "CollectSettings", "Consent", "ConsentMiddleware", "Settings", "SettingsError"]
 __version__ = "0.1.0"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import secrets
 import sys
@@ -10,8 +11,13 @@ from collections.abc import Sequence
 
 import uvicorn
 
+from gateway.admin.passwords import ITERATIONS, MIN_ITERATIONS, hash_password
+from gateway.demo import demo_app
+from gateway.proxy.app import CONFIG_ENVIRONMENT, proxy_app
 from gateway.serving import workers as reuseport_workers
+from gateway.serving.protocol import GatewayHttpProtocol
 from gateway.settings import SettingsError
+from gateway.store.maintenance import run_records_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,8 +64,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(app: object, arguments: argparse.Namespace) -> int:
     """Serve ``app``: an app, or with several workers the "module:factory" each worker builds its app from."""
-    from gateway.serving.protocol import GatewayHttpProtocol
-
     # proxy_headers off: forwarding headers are judged by our own trusted_proxies setting.
     options: dict = dict(
         http=GatewayHttpProtocol,  # httptools, a response's head written with its body
@@ -91,8 +95,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
         if arguments.command == "demo":
-            from gateway.demo import demo_app
-
             if arguments.workers > 1:
                 # Every worker builds the demo from the environment: one demo secret for all of them.
                 os.environ.setdefault("GATEWAY_SECRET_KEY", secrets.token_urlsafe(32))
@@ -103,8 +105,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"Demo learning site: http://{arguments.host}:{arguments.port}/", file=sys.stderr)
             return run(app, arguments)
         elif arguments.command == "serve":
-            from gateway.proxy.app import CONFIG_ENVIRONMENT, proxy_app
-
             app = proxy_app(arguments.upstream, arguments.config)  # settles the settings before any worker starts
             if arguments.workers > 1:
                 # Workers build their own app from the environment.
@@ -114,8 +114,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 app = "gateway.proxy.app:proxy_app_from_environment"
             return run(app, arguments)
         elif arguments.command in ("db", "records"):
-            from gateway.store.maintenance import run_records_command
-
             return run_records_command(arguments)
         elif arguments.command == "admin":
             return print_password_hash(arguments.iterations)
@@ -127,10 +125,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def print_password_hash(iterations: int | None) -> int:
     """Ask twice on a terminal; read one line from a pipe (for scripts and compose files)."""
-    import getpass
-
-    from gateway.admin.passwords import ITERATIONS, MIN_ITERATIONS, hash_password
-
     if iterations is not None and iterations < MIN_ITERATIONS:
         print(f"consent-gateway: --iterations must be at least {MIN_ITERATIONS}", file=sys.stderr)
         return 2

@@ -93,7 +93,7 @@ class ConsentMiddleware:
         for name, value in scope["headers"]:
             if name not in REQUEST_HEADERS:  # one set lookup per header: most are none of these
                 continue
-            if name == b"cookie":  # several Cookie headers are read as one (consent_cookie.request_cookie)
+            if name == b"cookie":  # several Cookie headers are read as one (gateway.net.headers.request_cookie)
                 cookie = cookie + b"; " + value if cookie else value
             elif name == b"sec-gpc":
                 gpc = value.strip() == b"1"

@@ -3,6 +3,12 @@
 Values come from a TOML file and from ``GATEWAY_*`` environment variables;
 the environment wins. Every problem stops start-up with a ``SettingsError``
 that names the key, so an operator never has to guess which line is wrong.
+
+This module sits below everything that reads it, so two checks that need
+knowledge from above run when the gateway is built from the settings, still
+before it serves anything: the admin password hash's format
+(``gateway.admin.auth``) and the format of each analytics id
+(``gateway.collect.protocol``).
 """
 
 from __future__ import annotations
@@ -19,17 +25,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from gateway.languages import LANGUAGES
+from gateway.net.addresses import Network
+from gateway.net.origin import normalise_origin
 from gateway.trackers.paths import PathPolicy, parse_path_policies
+from gateway.trackers.thirdparty import OTHER_CATEGORY
 
 ENV_PREFIX = "GATEWAY_"
-LANGUAGES = ("nl", "en")
 REQUIRED_CATEGORY = "functional"
-# Under strict blocking, third parties the catalogue does not know wait for this category.
-OTHER_CATEGORY = "other"
 BLOCKING_MODES = ("strict", "catalogue")
 MIN_SECRET_LENGTH = 16
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SettingsError(ValueError):
@@ -151,9 +156,94 @@ def _default_categories() -> tuple[Category, ...]:
     return DEFAULT_CATEGORIES
 
 
+# The analytics backends: each has ``<name>_category`` and a list of the ids whose hits are ours.
+COLLECT_BACKENDS = (("ga4", "ga4_measurement_ids"), ("ua", "ua_property_ids"), ("matomo", "matomo_site_ids"))
+
+
+@dataclass(frozen=True)
+class CollectSettings:
+    """First-party analytics (``gateway.collect``), as ``Settings.collect``.
+
+    The configuration names these with the keys of its table: the backend keys
+    as they are here (``ga4_measurement_ids``), the others with ``collect_`` in
+    front (``collect_queue_size`` is ``queue_size``); ``setting_key`` maps one to
+    the other. Unset endpoints and script URLs default to the catalogue's.
+    Whether each id looks like one of its protocol's is the collector's to
+    check (``gateway.collect.protocol``), when the gateway is built.
+    """
+
+    ga4_endpoint: str | None = None
+    ga4_measurement_ids: tuple[str, ...] = ()
+    ga4_script_url: str | None = None
+    ga4_category: str = "analytics"
+    ua_endpoint: str | None = None
+    ua_batch_endpoint: str | None = None
+    ua_property_ids: tuple[str, ...] = ()
+    ua_category: str = "analytics"
+    matomo_url: str | None = None
+    matomo_site_ids: tuple[str, ...] = ()
+    matomo_token_auth: str | None = None
+    matomo_category: str = "analytics"
+    user_id: bool = False
+    strip_parameters: tuple[str, ...] = COLLECT_STRIP_PARAMETERS
+    queue_size: int = 10_000
+    concurrency: int = 64
+    retries: int = 3
+    timeout: float = 5.0
+    drain_timeout: float = 5.0
+    max_body: int = 64 * 1024
+    script_ttl: float = 3600.0
+
+    def __post_init__(self) -> None:
+        for name in ("ga4_endpoint", "ga4_script_url", "ua_endpoint", "ua_batch_endpoint", "matomo_url"):
+            value = getattr(self, name) or None
+            if value is not None and not _is_http_url(value):
+                raise SettingsError(f"{name}: {value!r} is not an http:// or https:// URL")
+            self._settle(name, value)
+        if self.matomo_url is not None and not self.matomo_url.endswith("/"):
+            self._settle("matomo_url", self.matomo_url + "/")
+        self._settle("matomo_token_auth", self.matomo_token_auth or None)
+        for _, key in COLLECT_BACKENDS:
+            self._settle(key, tuple(dict.fromkeys(str(i).strip() for i in getattr(self, key) if str(i).strip())))
+        if self.matomo_site_ids and self.matomo_url is None:
+            raise SettingsError("matomo_url: required when matomo_site_ids is set")
+        strip = tuple(dict.fromkeys(p.strip().lower() for p in self.strip_parameters if p.strip()))
+        self._settle("strip_parameters", strip)
+        for name in ("queue_size", "concurrency", "max_body"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{setting_key(name)}: must be 1 or more")
+        if self.retries < 0:
+            raise SettingsError(f"{setting_key('retries')}: must be 0 or more")
+        for name in ("timeout", "drain_timeout", "script_ttl"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{setting_key(name)}: must be a positive number of seconds")
+
+    def _settle(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+
+    def check_categories(self, category_names: tuple[str, ...]) -> None:
+        """Each backend's category must be one the site has (the collect settings do not know them)."""
+        for protocol, _ in COLLECT_BACKENDS:
+            category = getattr(self, f"{protocol}_category")
+            if category not in category_names:
+                raise SettingsError(f"{protocol}_category: {category!r} is not one of {', '.join(category_names)}")
+
+
+def setting_key(collect_field: str) -> str:
+    """The configuration key of a ``CollectSettings`` field: ``queue_size`` is ``collect_queue_size``."""
+    backend = collect_field.split("_", 1)[0]
+    return collect_field if backend in dict(COLLECT_BACKENDS) else f"collect_{collect_field}"
+
+
+COLLECT_FIELDS = {setting_key(f.name): f for f in dataclasses.fields(CollectSettings)}
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Everything an operator can change, with defaults that are safe to run."""
+    """Everything an operator can change, with defaults that are safe to run.
+
+    ``collect`` holds the first-party analytics settings; ``load`` (and so the
+    TOML file and the environment) takes them by their flat keys."""
 
     secret_key: tuple[str, ...] | str = ()
     demo: bool = False
@@ -185,28 +275,7 @@ class Settings:
     admin_user: str | None = None
     admin_password_hash: str | None = None
     admin_session_max_age: int = 1800
-    # First-party analytics (gateway.collect); unset endpoints and script URLs default to the catalogue's.
-    ga4_endpoint: str | None = None
-    ga4_measurement_ids: tuple[str, ...] = ()
-    ga4_script_url: str | None = None
-    ga4_category: str = "analytics"
-    ua_endpoint: str | None = None
-    ua_batch_endpoint: str | None = None
-    ua_property_ids: tuple[str, ...] = ()
-    ua_category: str = "analytics"
-    matomo_url: str | None = None
-    matomo_site_ids: tuple[str, ...] = ()
-    matomo_token_auth: str | None = None
-    matomo_category: str = "analytics"
-    collect_user_id: bool = False
-    collect_strip_parameters: tuple[str, ...] = COLLECT_STRIP_PARAMETERS
-    collect_queue_size: int = 10_000
-    collect_concurrency: int = 64
-    collect_retries: int = 3
-    collect_timeout: float = 5.0
-    collect_drain_timeout: float = 5.0
-    collect_max_body: int = 64 * 1024
-    collect_script_ttl: float = 3600.0
+    collect: CollectSettings = field(default_factory=CollectSettings)
 
     def __post_init__(self) -> None:
         keys = (self.secret_key,) if isinstance(self.secret_key, str) else tuple(self.secret_key)
@@ -222,7 +291,7 @@ class Settings:
         self._settle("services", tuple(self.services))
         self._settle("path_policies", self._parsed_path_policies())
         self._validate()
-        _settle_collect(self)
+        self.collect.check_categories(self.category_names)
 
     def _parsed_path_policies(self) -> tuple[PathPolicy, ...]:
         if all(isinstance(p, PathPolicy) for p in self.path_policies):
@@ -273,6 +342,14 @@ class Settings:
         return tuple(c.name for c in self.categories)
 
     @property
+    def site_hosts(self) -> tuple[str, ...]:
+        """Hosts that are the site itself besides a page's own: ``public_hosts``, and the
+        ``cookie_domain`` with its subdomains (``*.example.nl``)."""
+        if not self.cookie_domain:
+            return self.public_hosts
+        return (*self.public_hosts, "*." + self.cookie_domain.strip().lstrip(".").lower())
+
+    @property
     def admin_enabled(self) -> bool:
         """The admin is served only when a way to sign in is configured."""
         return bool(self.admin_token or self.admin_user)
@@ -291,10 +368,19 @@ class Settings:
             values.update(_read_toml(Path(path)))
         values.update(_read_environ(os.environ if environ is None else environ))
         values.update(overrides)
-        return cls(**values)
+        return cls(**_nest_collect(values))
 
 
-FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+# Every configuration key (as in the TOML file; upper-cased after GATEWAY_ in the environment).
+FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name != "collect"} | COLLECT_FIELDS
+
+
+def _nest_collect(values: dict[str, Any]) -> dict[str, Any]:
+    """The analytics keys of ``values`` gathered into ``collect`` (on top of a ``collect`` given as well)."""
+    flat = {COLLECT_FIELDS[key].name: values.pop(key) for key in list(values) if key in COLLECT_FIELDS}
+    if flat:
+        values["collect"] = dataclasses.replace(values.get("collect") or CollectSettings(), **flat)
+    return values
 
 
 def _is_http_url(value: str) -> bool:
@@ -303,8 +389,6 @@ def _is_http_url(value: str) -> bool:
 
 
 def _origin(value: str) -> str:
-    from gateway.net.origin import normalise_origin  # origin imports network, which imports settings
-
     bare = value.strip().rstrip("/") if isinstance(value, str) else ""
     origin = normalise_origin(bare) if "/" not in bare.split("://", 1)[-1] else None
     if origin is None:
@@ -457,9 +541,10 @@ ACCESS_SECRETS = ("metrics_token", "admin_token", "admin_user", "admin_password_
 
 
 def _validate_access(settings: Settings) -> None:
-    """The metrics token and the admin's credentials: each complete, long enough and well-formed."""
-    from gateway.admin.passwords import parse_password_hash  # the admin package imports settings
+    """The metrics token and the admin's credentials: each complete and long enough.
 
+    Whether the password hash is well-formed is the admin's to check (``gateway.admin.auth``),
+    when the gateway is built."""
     for name in ("metrics_token", "admin_token"):
         token = getattr(settings, name)
         if token and len(token) < MIN_SECRET_LENGTH:
@@ -468,50 +553,5 @@ def _validate_access(settings: Settings) -> None:
         raise SettingsError("admin_password_hash: required with admin_user (consent-gateway admin hash-password)")
     if settings.admin_password_hash and not settings.admin_user:
         raise SettingsError("admin_user: required with admin_password_hash")
-    if settings.admin_password_hash:
-        try:
-            parse_password_hash(settings.admin_password_hash)
-        except ValueError as error:
-            raise SettingsError(f"admin_password_hash: {error}") from None
     if settings.admin_session_max_age <= 0:
         raise SettingsError("admin_session_max_age: must be a positive number of seconds")
-
-
-COLLECT_BACKENDS = (("ga4", "ga4_measurement_ids"), ("ua", "ua_property_ids"), ("matomo", "matomo_site_ids"))
-
-
-def _settle_collect(settings: Settings) -> None:
-    """Validate the first-party analytics settings; ids are checked against the catalogue's patterns."""
-    from gateway.trackers.catalogue import measurement_protocols  # the catalogue knows what a measurement id looks like
-
-    protocols = measurement_protocols()
-    for name in ("ga4_endpoint", "ga4_script_url", "ua_endpoint", "ua_batch_endpoint", "matomo_url"):
-        value = getattr(settings, name) or None
-        if value is not None and not _is_http_url(value):
-            raise SettingsError(f"{name}: {value!r} is not an http:// or https:// URL")
-        settings._settle(name, value)
-    if settings.matomo_url is not None and not settings.matomo_url.endswith("/"):
-        settings._settle("matomo_url", settings.matomo_url + "/")
-    settings._settle("matomo_token_auth", settings.matomo_token_auth or None)
-    for protocol, key in COLLECT_BACKENDS:
-        ids = tuple(dict.fromkeys(str(i).strip() for i in getattr(settings, key) if str(i).strip()))
-        pattern = re.compile(protocols[protocol]["id_pattern"])
-        for measurement_id in ids:
-            if not pattern.fullmatch(measurement_id):
-                raise SettingsError(f"{key}: {measurement_id!r} does not look like a {protocol} id")
-        settings._settle(key, ids)
-        category = getattr(settings, f"{protocol}_category")
-        if category not in settings.category_names:
-            raise SettingsError(f"{protocol}_category: {category!r} is not one of {', '.join(settings.category_names)}")
-    if settings.matomo_site_ids and settings.matomo_url is None:
-        raise SettingsError("matomo_url: required when matomo_site_ids is set")
-    strip = tuple(dict.fromkeys(p.strip().lower() for p in settings.collect_strip_parameters if p.strip()))
-    settings._settle("collect_strip_parameters", strip)
-    for name in ("collect_queue_size", "collect_concurrency", "collect_max_body"):
-        if getattr(settings, name) < 1:
-            raise SettingsError(f"{name}: must be 1 or more")
-    if settings.collect_retries < 0:
-        raise SettingsError("collect_retries: must be 0 or more")
-    for name in ("collect_timeout", "collect_drain_timeout", "collect_script_ttl"):
-        if getattr(settings, name) <= 0:
-            raise SettingsError(f"{name}: must be a positive number of seconds")

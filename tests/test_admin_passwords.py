@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from helpers import SECRET
+from helpers import SECRET, site
 
-from gateway import Settings
+from gateway import ConsentMiddleware, Settings
 from gateway.admin.passwords import hash_password, parse_password_hash, verify_password
 
 
@@ -42,7 +43,7 @@ def test_malformed_hashes_are_refused_with_a_reason(encoded: str) -> None:
         parse_password_hash(encoded)
 
 
-def test_the_command_prints_a_hash_the_settings_accept() -> None:
+def test_the_command_prints_a_hash_the_gateway_accepts(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "gateway.cli", "admin", "hash-password", "--iterations", "5000"],
         input="een-lang-wachtwoord\n",
@@ -53,7 +54,13 @@ def test_the_command_prints_a_hash_the_settings_accept() -> None:
     assert done.returncode == 0, done.stderr
     encoded = done.stdout.strip()
     assert verify_password("een-lang-wachtwoord", encoded)
-    assert Settings(secret_key=SECRET, admin_user="fg", admin_password_hash=encoded).admin_enabled
+    settings = Settings(
+        secret_key=SECRET,
+        database_url=f"sqlite:///{tmp_path / 'consent.db'}",
+        admin_user="fg",
+        admin_password_hash=encoded,
+    )
+    assert ConsentMiddleware(site(), settings=settings).settings.admin_enabled
 
 
 def test_the_command_refuses_a_short_password() -> None:

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from stubs import TrackerStub
 from test_browser import CHROMIUM_SERVICES, OWN_HOSTS
 
-from gateway import ConsentMiddleware, Settings
+from gateway import CollectSettings, ConsentMiddleware, Settings
 
 pytestmark = pytest.mark.browser
 
@@ -162,11 +162,13 @@ def site(db_path, ga4: CapturingBackend, matomo: CapturingBackend) -> Iterator[T
         secret_key=SECRET,
         database_url=f"sqlite:///{db_path}",
         trusted_proxies=("127.0.0.1/32",),  # the browser's X-Forwarded-For stands for a proxy in front
-        ga4_measurement_ids=(MEASUREMENT_ID,),
-        ga4_endpoint=ga4.url + "/g/collect",
-        ga4_script_url=ga4.url + "/gtag/js",
-        matomo_url=matomo.url + "/",
-        matomo_site_ids=(MATOMO_SITE,),
+        collect=CollectSettings(
+            ga4_measurement_ids=(MEASUREMENT_ID,),
+            ga4_endpoint=ga4.url + "/g/collect",
+            ga4_script_url=ga4.url + "/gtag/js",
+            matomo_url=matomo.url + "/",
+            matomo_site_ids=(MATOMO_SITE,),
+        ),
     )
     routes = [Route("/cursus/les-1", page), Route("/over-ons", matomo_page)]
     app = ConsentMiddleware(Starlette(routes=routes), settings=settings)

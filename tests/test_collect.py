@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import fields
 from types import SimpleNamespace
 from urllib.parse import quote, urlencode
 
@@ -16,7 +17,7 @@ import pytest
 from backends import CapturingBackend
 from helpers import SECRET, ThreadedServer, site
 
-from gateway import ConsentMiddleware, Settings
+from gateway import CollectSettings, ConsentMiddleware, Settings
 from gateway.consent.state import Consent, TokenCodec
 
 VISITOR_IP = "203.0.113.77"
@@ -36,11 +37,12 @@ def backends() -> Iterator[SimpleNamespace]:
         yield SimpleNamespace(ga4=ga4, ua=ua, matomo=matomo)
 
 
+ANALYTICS_FIELDS = {f.name for f in fields(CollectSettings)}
+
+
 def collect_settings(db_path, backends, **overrides) -> Settings:
-    values = dict(
-        secret_key=SECRET,
-        database_url=f"sqlite:///{db_path}",
-        trusted_proxies=("127.0.0.1/32",),
+    """Every backend pointed at its fake; ``overrides`` name fields of ``Settings`` or of ``settings.collect``."""
+    analytics = dict(
         ga4_endpoint=backends.ga4.url + "/g/collect",
         ga4_measurement_ids=(GA4_ID,),
         ga4_script_url=backends.ga4.url + "/gtag/js",
@@ -50,8 +52,10 @@ def collect_settings(db_path, backends, **overrides) -> Settings:
         matomo_url=backends.matomo.url + "/",
         matomo_site_ids=(MATOMO_SITE,),
     )
+    analytics.update({name: overrides.pop(name) for name in list(overrides) if name in ANALYTICS_FIELDS})
+    values = dict(secret_key=SECRET, database_url=f"sqlite:///{db_path}", trusted_proxies=("127.0.0.1/32",))
     values.update(overrides)
-    return Settings(**values)
+    return Settings(**values, collect=CollectSettings(**analytics))
 
 
 class Gateway:
@@ -159,7 +163,7 @@ def test_ga4_post_arrives_anonymised_and_scrubbed(gateway: Gateway, backends) ->
 
 
 def test_ga4_get_and_configured_strip_list(make_gateway, backends) -> None:
-    gateway = make_gateway(collect_strip_parameters=("leerling",))
+    gateway = make_gateway(strip_parameters=("leerling",))
     with gateway.client("analytics") as client:
         dl = "https://leerplein.test/?leerling=Piet&token=kept-now"
         assert client.get(f"/_consent/g/collect?{ga4_query(dl=dl, en='page_view')}").status_code == 204
@@ -376,7 +380,7 @@ def test_matomo_get_form_and_bulk(gateway: Gateway, backends) -> None:
 
 
 def test_matomo_gets_the_anonymised_address_only_with_a_token(make_gateway, backends) -> None:
-    gateway = make_gateway(matomo_token_auth="operator-token-0123456789", collect_user_id=True)
+    gateway = make_gateway(matomo_token_auth="operator-token-0123456789", user_id=True)
     hit = {"idsite": MATOMO_SITE, "rec": "1", "uid": "learner-9"}
     with gateway.client("analytics") as client:
         assert client.get("/_consent/matomo.php", params=hit).status_code == 204
@@ -424,7 +428,7 @@ def test_malformed_oversized_and_binary_bodies_are_refused(gateway: Gateway, bac
 
 
 def test_declared_length_over_the_limit_is_refused_before_reading(make_gateway) -> None:
-    gateway = make_gateway(collect_max_body=1024)
+    gateway = make_gateway(max_body=1024)
     with gateway.client("analytics") as client:
         response = client.post("/_consent/g/collect?v=2&tid=" + GA4_ID, content=b"en=page_view&x=" + b"y" * 2000)
     assert response.status_code == 413 and response.json()["error"] == "body_too_large"
@@ -519,7 +523,7 @@ async def test_hits_are_forwarded_when_the_server_sends_no_lifespan(db_path, bac
 
 def test_server_shutdown_drains_queued_hits(make_gateway, backends) -> None:
     backends.ga4.delay = 0.2  # 20 hits take 4 s: most are still queued when the server stops
-    gateway = make_gateway(collect_concurrency=1, collect_drain_timeout=10)
+    gateway = make_gateway(concurrency=1, drain_timeout=10)
     with gateway.client("analytics") as client:
         for n in range(20):
             assert client.get(f"/_consent/g/collect?{ga4_query(en=f'e{n}')}").status_code == 204
@@ -539,7 +543,7 @@ def test_every_endpoint_answers_fuzzed_requests_with_204_or_a_json_error(db_path
     from hypothesis import strategies as st
     from starlette.testclient import TestClient
 
-    gateway = Gateway(collect_settings(db_path, backends, collect_max_body=4096))
+    gateway = Gateway(collect_settings(db_path, backends, max_body=4096))
     paths = ["/_consent/g/collect", "/_consent/collect", "/_consent/batch", "/_consent/matomo.php"]
     valid = st.sampled_from(
         [f"v=2&tid={GA4_ID}&en=x", f"v=1&tid={UA_ID}&t=pageview", f"idsite={MATOMO_SITE}&rec=1", ""]

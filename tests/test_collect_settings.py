@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-from helpers import SECRET
+from pathlib import Path
 
+import pytest
+from helpers import SECRET, site
+
+from gateway import CollectSettings, ConsentMiddleware
 from gateway.collect.protocol import configured_backends
 from gateway.settings import COLLECT_STRIP_PARAMETERS, Settings, SettingsError
 
@@ -21,10 +24,11 @@ def test_environment_lists_and_defaults_from_the_catalogue() -> None:
             "GATEWAY_UA_ENDPOINT": "",
         }
     )
-    assert settings.ga4_measurement_ids == ("G-ABCD1234", "G-EFGH5678")
-    assert settings.collect_strip_parameters == ("leerling", "token")
-    assert settings.collect_queue_size == 500 and settings.ua_endpoint is None
-    backends = configured_backends(settings)
+    collect = settings.collect
+    assert collect.ga4_measurement_ids == ("G-ABCD1234", "G-EFGH5678")
+    assert collect.strip_parameters == ("leerling", "token")
+    assert collect.queue_size == 500 and collect.ua_endpoint is None
+    backends = configured_backends(collect)
     assert set(backends) == {"ga4", "matomo"}
     assert backends["ga4"].endpoint.startswith("https://") and backends["ga4"].endpoint.endswith("/g/collect")
     assert backends["matomo"].endpoint == "https://matomo.example.nl/analytics/matomo.php"
@@ -34,15 +38,12 @@ def test_environment_lists_and_defaults_from_the_catalogue() -> None:
 def test_the_default_strip_list_covers_secrets_and_personal_data() -> None:
     for name in ("token", "session", "password", "email", "name", "sesskey", "bsn"):
         assert name in COLLECT_STRIP_PARAMETERS
-    assert Settings(secret_key=SECRET).collect_strip_parameters == COLLECT_STRIP_PARAMETERS
+    assert Settings(secret_key=SECRET).collect.strip_parameters == COLLECT_STRIP_PARAMETERS
 
 
 @pytest.mark.parametrize(
     ("values", "key"),
     [
-        ({"ga4_measurement_ids": ("UA-1234-1",)}, "ga4_measurement_ids"),
-        ({"ua_property_ids": ("G-ABCD1234",)}, "ua_property_ids"),
-        ({"matomo_site_ids": ("abc",), "matomo_url": "https://m.example.nl/"}, "matomo_site_ids"),
         ({"matomo_site_ids": ("1",)}, "matomo_url"),
         ({"ga4_endpoint": "ftp://example.nl/g/collect"}, "ga4_endpoint"),
         ({"matomo_url": "https://m.example.nl/?x=1"}, "matomo_url"),
@@ -54,7 +55,34 @@ def test_the_default_strip_list_covers_secrets_and_personal_data() -> None:
 )
 def test_bad_values_name_their_key(values: dict, key: str) -> None:
     with pytest.raises(SettingsError, match=f"^{key}:"):
-        Settings(secret_key=SECRET, **values)
+        Settings.load(environ={}, secret_key=SECRET, **values)
+
+
+@pytest.mark.parametrize(
+    ("values", "key"),
+    [
+        ({"ga4_measurement_ids": ("UA-1234-1",)}, "ga4_measurement_ids"),
+        ({"ua_property_ids": ("G-ABCD1234",)}, "ua_property_ids"),
+        ({"matomo_site_ids": ("abc",), "matomo_url": "https://m.example.nl/"}, "matomo_site_ids"),
+    ],
+)
+def test_ids_of_another_format_stop_the_gateway_from_being_built(tmp_path: Path, values: dict, key: str) -> None:
+    # The id formats are the collector's knowledge (from the catalogue): checked when the gateway is built.
+    settings = Settings.load(environ={}, secret_key=SECRET, database_url=f"sqlite:///{tmp_path / 'c.db'}", **values)
+    with pytest.raises(SettingsError, match=f"^{key}: .* does not look like a (ga4|ua|matomo) id"):
+        ConsentMiddleware(site(), settings=settings)
+
+
+def test_collect_settings_are_set_by_their_flat_keys_or_as_one_object() -> None:
+    flat = Settings.load(environ={}, secret_key=SECRET, collect_max_body=1024, matomo_url="https://m.example.nl")
+    nested = Settings(secret_key=SECRET, collect=CollectSettings(max_body=1024, matomo_url="https://m.example.nl"))
+    assert flat.collect == nested.collect and nested.collect.matomo_url == "https://m.example.nl/"
+    on_top = Settings.load(environ={}, secret_key=SECRET, collect=nested.collect, collect_retries=0)
+    assert on_top.collect.max_body == 1024 and on_top.collect.retries == 0
+    with pytest.raises(SettingsError, match="^collect_max_body:"):
+        CollectSettings(max_body=0)
+    with pytest.raises(SettingsError, match="^GATEWAY_COLLECT: unknown setting"):  # only the flat keys are settings
+        Settings.load(environ={"GATEWAY_SECRET_KEY": SECRET, "GATEWAY_COLLECT": "x"})
 
 
 def test_toml_settings(tmp_path) -> None:
@@ -67,8 +95,9 @@ def test_toml_settings(tmp_path) -> None:
         'matomo_category = "marketing"\n'
     )
     settings = Settings.load(config, environ={})
-    assert settings.ga4_measurement_ids == ("G-ABCD1234",) and settings.collect_user_id is True
-    assert settings.collect_timeout == 2.0 and settings.matomo_category == "marketing"
+    collect = settings.collect
+    assert collect.ga4_measurement_ids == ("G-ABCD1234",) and collect.user_id is True
+    assert collect.timeout == 2.0 and collect.matomo_category == "marketing"
     config.write_text('secret_key = "' + SECRET + '"\ncollect_queue_size = "many"\n')
     with pytest.raises(SettingsError, match="^collect_queue_size:"):
         Settings.load(config, environ={})

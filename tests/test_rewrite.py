@@ -10,15 +10,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway import Settings
 from gateway.pages.rewrite import COMPLETE_CONSTRUCTS, START_TAG, RewritePolicy, Rewriter
 from gateway.trackers.catalogue import default_catalogue
 from gateway.trackers.thirdparty import ThirdParties
 
 CORPUS = sorted((Path(__file__).parent / "corpus").glob("*.html"))
 ALL = frozenset({"functional", "analytics", "marketing", "other"})
-STRICT = ThirdParties(Settings(demo=True), default_catalogue())
-CATALOGUE_ONLY = ThirdParties(Settings(demo=True, blocking="catalogue"), default_catalogue())
+STRICT = ThirdParties(default_catalogue(), strict=True)
+CATALOGUE_ONLY = ThirdParties(default_catalogue(), strict=False)
 NOTHING = frozenset({"functional"})
 INJECTION = b"<script src=/_consent/banner.js></script>"
 

@@ -14,7 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from liveness import fetched_urls, host_of
 
-from gateway import Settings
 from gateway.pages.rewrite import RewritePolicy, Rewriter
 from gateway.trackers.catalogue import default_catalogue
 from gateway.trackers.thirdparty import ThirdParties
@@ -23,8 +22,8 @@ SITE = "www.leerplein.nl"
 PAGE = f"http://{SITE}/les/1"  # http, so that "https:host" is another site, as browsers read it
 NOTHING = frozenset({"functional"})
 ALL = frozenset({"functional", "analytics", "marketing", "other"})
-STRICT = ThirdParties(Settings(demo=True, allowed_hosts=("fonts.leerplein-cdn.nl",)), default_catalogue())
-CATALOGUE_ONLY = ThirdParties(Settings(demo=True, blocking="catalogue"), default_catalogue())
+STRICT = ThirdParties(default_catalogue(), strict=True, allowed_hosts=("fonts.leerplein-cdn.nl",))
+CATALOGUE_ONLY = ThirdParties(default_catalogue(), strict=False)
 
 
 def rewrite(body: str, granted=NOTHING, rules=STRICT, chunks: list[int] | None = None) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
+from gateway.admin.views import AdminViews
 from gateway.settings import Settings
 from gateway.store import ConsentStore
 
@@ -15,6 +16,4 @@ def admin_routes(settings: Settings, store: ConsentStore) -> list[BaseRoute]:
     """The admin's routes, or none at all (so every admin path is a 404) when no sign-in is configured."""
     if not settings.admin_enabled:
         return []
-    from gateway.admin.views import AdminViews
-
     return list(AdminViews(settings, store).routes())

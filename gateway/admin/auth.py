@@ -22,9 +22,9 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.admin.passwords import verify_password
+from gateway.admin.passwords import parse_password_hash, verify_password
 from gateway.net.origin import normalise_origin, request_origin, request_scheme
-from gateway.settings import Settings
+from gateway.settings import Settings, SettingsError
 
 SESSION_COOKIE = "consent_admin"
 SESSION_SALT = "consent-gateway.admin-session"
@@ -47,10 +47,21 @@ class Session:
         return self.actor is not None
 
 
+def check_password_hash(encoded: str | None) -> None:
+    """A configured ``admin_password_hash`` must be one ``hash-password`` makes: the gateway does not
+    start with one nobody could sign in with."""
+    if encoded:
+        try:
+            parse_password_hash(encoded)
+        except ValueError as error:
+            raise SettingsError(f"admin_password_hash: {error}") from None
+
+
 class AdminAuth:
     """Checks credentials and reads, issues and clears the session cookie."""
 
     def __init__(self, settings: Settings) -> None:
+        check_password_hash(settings.admin_password_hash)
         self.settings = settings
         self.path = f"{settings.prefix}/admin"
         # itsdangerous signs with the last key; our settings list the newest first.

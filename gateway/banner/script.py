@@ -18,9 +18,11 @@ from starlette.responses import Response
 
 from gateway.assets import BANNER_DIR
 from gateway.banner.texts import texts
+from gateway.languages import LANGUAGES
 from gateway.net.urls import GENERIC_SECOND_LEVELS, SHARED_HOSTING
-from gateway.settings import LANGUAGES, OTHER_CATEGORY, Settings
+from gateway.settings import Settings
 from gateway.trackers.catalogue import Catalogue
+from gateway.trackers.thirdparty import OTHER_CATEGORY
 
 # What the banner and the preferences form show; the hash of these is recorded with each choice.
 FIRST_LAYER_KEYS = (
@@ -89,16 +91,13 @@ def guard_config(settings: Settings, catalogue: Catalogue) -> dict:
     """What the runtime guard needs to judge a URL the way the rewriter does (``gateway.trackers.thirdparty``)."""
     data = catalogue.as_banner_data()
     names = settings.category_names
-    site = list(settings.public_hosts)
-    if settings.cookie_domain:
-        site.append("*." + settings.cookie_domain.lstrip("."))
     return {
         "strict": settings.blocking == "strict",
         "other": OTHER_CATEGORY if OTHER_CATEGORY in names else None,
         "hosts": {c: data["categories"][c]["hosts"] for c in names if c in data["categories"]},
         "essential": data["essential"],
         "allowed": list(settings.allowed_hosts),
-        "site": site,
+        "site": list(settings.site_hosts),
         "shared": sorted(SHARED_HOSTING),
         "secondLevels": sorted(GENERIC_SECOND_LEVELS),
     }

@@ -9,7 +9,7 @@ from functools import cache
 from starlette.datastructures import Headers
 
 from gateway.assets import BANNER_DIR
-from gateway.settings import LANGUAGES
+from gateway.languages import LANGUAGES
 
 
 @cache

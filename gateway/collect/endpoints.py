@@ -52,18 +52,19 @@ class Collector:
 
     def __init__(self, settings: Settings, metrics: Registry) -> None:
         self.settings = settings
-        self.backends = configured_backends(settings)
+        collect = settings.collect
+        self.backends = configured_backends(collect)
         self.delivery = Delivery(
             metrics,
-            queue_size=settings.collect_queue_size,
-            concurrency=settings.collect_concurrency,
-            retries=settings.collect_retries,
-            timeout=settings.collect_timeout,
-            drain_timeout=settings.collect_drain_timeout,
+            queue_size=collect.queue_size,
+            concurrency=collect.concurrency,
+            retries=collect.retries,
+            timeout=collect.timeout,
+            drain_timeout=collect.drain_timeout,
         )
-        self.scripts = ScriptCache(self.delivery, metrics, settings.collect_script_ttl, settings.collect_timeout)
+        self.scripts = ScriptCache(self.delivery, metrics, collect.script_ttl, collect.timeout)
         self.scrubbers = {
-            name: Scrubber(backend.protocol, settings.collect_strip_parameters, settings.collect_user_id)
+            name: Scrubber(backend.protocol, collect.strip_parameters, collect.user_id)
             for name, backend in self.backends.items()
         }
         self.received = metrics.counter(
@@ -249,7 +250,7 @@ class HitEndpoint:
         try:
             body = b""
             if scope["method"] == "POST":
-                body = await read_body(receive, headers, collector.settings.collect_max_body)
+                body = await read_body(receive, headers, collector.settings.collect.max_body)
             submission = self.parse(scope.get("query_string", b""), body, backend)
             check_ids(backend, submission)
         except HitError as error:
@@ -293,7 +294,7 @@ class ScriptEndpoint:
         except ScriptUnavailable:
             await send_json_error(send, HitError(502, "script_unavailable", "the script could not be fetched"))
             return
-        max_age = int(min(self.collector.settings.collect_script_ttl, 900))
+        max_age = int(min(self.collector.settings.collect.script_ttl, 900))
         headers = [
             (b"content-type", cached.content_type.encode("latin-1")),
             (b"content-length", str(len(cached.body)).encode()),

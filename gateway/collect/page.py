@@ -48,7 +48,7 @@ class FirstPartyPages:
 
     def __init__(self, settings: Settings, backends: dict[str, Backend] | None = None) -> None:
         self.prefix = settings.prefix
-        self.backends = configured_backends(settings) if backends is None else backends
+        self.backends = configured_backends(settings.collect) if backends is None else backends
         self.snippet = self._snippet()
         self.script_url = lru_cache(maxsize=1024)(self._script_url)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
-from gateway.settings import Settings
+from gateway.settings import CollectSettings, SettingsError
 from gateway.trackers.catalogue import measurement_protocols
 
 
@@ -76,15 +76,18 @@ class Backend:
         return self.protocol.name
 
 
-def configured_backends(settings: Settings) -> dict[str, Backend]:
-    """The backends the operator configured, by protocol name; a backend without ids is off."""
+def configured_backends(settings: CollectSettings) -> dict[str, Backend]:
+    """The backends the operator configured, by protocol name; a backend without ids is off.
+
+    Raises ``SettingsError`` for an id that does not look like one of its protocol's: the
+    gateway does not start with it."""
     backends: dict[str, Backend] = {}
     if settings.ga4_measurement_ids:
         ga4 = Protocol.from_catalogue("ga4")
         backends["ga4"] = Backend(
             ga4,
             settings.ga4_endpoint or ga4.spec["endpoint"],
-            frozenset(settings.ga4_measurement_ids),
+            checked_ids(ga4, "ga4_measurement_ids", settings.ga4_measurement_ids),
             settings.ga4_category,
             script_url=settings.ga4_script_url or ga4.spec["script"]["url"],
         )
@@ -93,7 +96,7 @@ def configured_backends(settings: Settings) -> dict[str, Backend]:
         backends["ua"] = Backend(
             ua,
             settings.ua_endpoint or ua.spec["endpoint"],
-            frozenset(settings.ua_property_ids),
+            checked_ids(ua, "ua_property_ids", settings.ua_property_ids),
             settings.ua_category,
             batch_endpoint=settings.ua_batch_endpoint or ua.spec["batch_endpoint"],
         )
@@ -102,9 +105,17 @@ def configured_backends(settings: Settings) -> dict[str, Backend]:
         backends["matomo"] = Backend(
             matomo,
             urljoin(settings.matomo_url, matomo.spec["tracker"]),
-            frozenset(settings.matomo_site_ids),
+            checked_ids(matomo, "matomo_site_ids", settings.matomo_site_ids),
             settings.matomo_category,
             script_url=urljoin(settings.matomo_url, matomo.spec["script"]["file"]),
             token=settings.matomo_token_auth,
         )
     return backends
+
+
+def checked_ids(protocol: Protocol, key: str, ids: tuple[str, ...]) -> frozenset[str]:
+    """``ids`` (the setting ``key``), each matching the protocol's id pattern from the catalogue."""
+    for measurement_id in ids:
+        if not protocol.id_pattern.fullmatch(measurement_id):
+            raise SettingsError(f"{key}: {measurement_id!r} does not look like a {protocol.name} id")
+    return frozenset(ids)

@@ -15,9 +15,8 @@ from functools import lru_cache
 from starlette.types import Scope
 from user_agents import parse
 
-from gateway.net.addresses import Address, anonymise, client_address
+from gateway.net.addresses import Address, Network, anonymise, client_address
 from gateway.net.useragent import classify
-from gateway.settings import Network
 
 # Not the documentation ranges (203.0.113.0/24 and kin): those stand in for public addresses in tests.
 NOT_PUBLIC: tuple[Network, ...] = tuple(

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from functools import lru_cache
 
 from starlette.requests import cookie_parser
 from starlette.responses import Response
 from starlette.types import Scope
 
+from gateway.net.headers import request_cookie
 from gateway.net.origin import request_scheme
 from gateway.settings import Settings
-
-
-def request_cookie(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
-    """Every ``Cookie`` header of a request as one: HTTP/2 and some proxies split the cookies over
-    several headers (RFC 9113 8.2.3), and each reader must see all of them, the same way."""
-    values = [value for name, value in headers if name == b"cookie"]
-    return values[0] if len(values) == 1 else b"; ".join(values)
 
 
 def consent_token(scope: Scope, settings: Settings) -> str | None:

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from itsdangerous import BadSignature, TimestampSigner
 from itsdangerous.encoding import base64_decode, base64_encode, want_bytes
 
+from gateway.settings import REQUIRED_CATEGORY
+
 METHODS = ("accept_all", "reject_all", "custom", "gpc", "withdraw")
 TOKEN_SALT = "consent-gateway.cookie"
 COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # what json.dumps(separators=...) builds on every call
@@ -40,7 +42,7 @@ class Consent:
     gpc: bool = False
 
     @classmethod
-    def undecided(cls, revision: int, required: str = "functional", gpc: bool = False) -> Consent:
+    def undecided(cls, revision: int, required: str = REQUIRED_CATEGORY, gpc: bool = False) -> Consent:
         return cls(None, frozenset({required}), revision, gpc=gpc)
 
     @property

@@ -14,9 +14,8 @@ from functools import lru_cache
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
-from gateway.settings import Network
-
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @lru_cache(maxsize=4096)

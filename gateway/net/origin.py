@@ -14,8 +14,7 @@ from urllib.parse import urlsplit
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
-from gateway.net.addresses import is_trusted, parse_address
-from gateway.settings import Network
+from gateway.net.addresses import Network, is_trusted, parse_address
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 

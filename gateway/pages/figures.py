@@ -8,9 +8,8 @@ page is complete, so the per-tag hot path does no metrics work at all.
 from __future__ import annotations
 
 from gateway.metrics.registry import Registry
-from gateway.settings import OTHER_CATEGORY
 from gateway.trackers.catalogue import Catalogue
-from gateway.trackers.thirdparty import GENERIC_BEACON_CATEGORY, UNKNOWN_SERVICE, WEB_BEACON
+from gateway.trackers.thirdparty import GENERIC_BEACON_CATEGORY, OTHER_CATEGORY, UNKNOWN_SERVICE, WEB_BEACON
 
 
 class PageMetrics:

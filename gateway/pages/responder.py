@@ -69,7 +69,12 @@ class PageRules:
         self.settings = settings
         self.page_metrics = PageMetrics(metrics if metrics is not None else Registry(), catalogue)
         self.catalogue = catalogue
-        self.third_parties = ThirdParties(settings, catalogue)
+        self.third_parties = ThirdParties(
+            catalogue,
+            strict=settings.blocking == "strict",
+            allowed_hosts=settings.allowed_hosts,
+            site_hosts=settings.site_hosts,
+        )
         self.banner = banner
         self.required = settings.categories[0].name
         self.protected_cookies = {settings.cookie_name}

@@ -26,8 +26,14 @@ from dataclasses import dataclass, field
 
 from gateway.net.urls import Target, resolve
 from gateway.pages.styles import may_fetch, neutralise
-from gateway.settings import OTHER_CATEGORY
-from gateway.trackers.thirdparty import GENERIC_BEACON_CATEGORY, UNKNOWN_SERVICE, WEB_BEACON, Hold, ThirdParties
+from gateway.trackers.thirdparty import (
+    GENERIC_BEACON_CATEGORY,
+    OTHER_CATEGORY,
+    UNKNOWN_SERVICE,
+    WEB_BEACON,
+    Hold,
+    ThirdParties,
+)
 
 # Decisions about inline scripts look at this much of the body, whatever the chunking.
 INLINE_SCAN_LIMIT = 64 * 1024

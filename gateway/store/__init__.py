@@ -1,157 +1,43 @@
-"""The consent record: what every store keeps and the operations it offers.
+"""Consent records kept durably, chosen by the database URL (``sqlite:///...`` by default).
 
-A store is chosen by the database URL (``sqlite:///...`` by default). Every
-``record`` call returns only once the row is durably committed, so the API
-never says "OK" about a choice it could still lose.
+``record`` (the record, the other rows a store keeps, and ``ConsentStore``,
+the operations every store offers), ``sqlite`` and ``postgres`` (the two
+stores), ``batch`` (group commit), ``pgarray`` (PostgreSQL array literals),
+``chain`` (tamper evidence), ``retention`` (old records become day counts)
+and ``maintenance`` (the ``db`` and ``records`` commands).
 """
 
 from __future__ import annotations
 
-import abc
-from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass, fields
-from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
+from gateway.settings import SettingsError
+from gateway.store.record import (
+    RECORD_COLUMNS,
+    AuditEntry,
+    ConsentRecord,
+    ConsentStore,
+    DaySummary,
+    format_time,
+)
+from gateway.store.sqlite import SQLiteStore
 
-if TYPE_CHECKING:
-    from gateway.store.chain import ChainReport
-    from gateway.store.retention import PurgeReport
-
-
-@dataclass(frozen=True)
-class ConsentRecord:
-    """One row of the consent log; nothing in it identifies a person by itself."""
-
-    consent_id: str
-    recorded_at: datetime
-    granted: tuple[str, ...]
-    denied: tuple[str, ...]
-    revision: int
-    method: str
-    language: str
-    banner_hash: str
-    page_path: str
-    ip_prefix: str | None
-    browser: str
-    device: str
-    gpc: bool
-
-    def as_dict(self) -> dict:
-        row = asdict(self)
-        row["recorded_at"] = format_time(self.recorded_at)
-        row["granted"] = list(self.granted)
-        row["denied"] = list(self.denied)
-        return row
-
-
-@dataclass(frozen=True)
-class DaySummary:
-    """Choices made on one UTC day, from live records and from retention aggregates alike."""
-
-    day: date
-    total: int
-    by_method: dict[str, int]  # accept_all, reject_all, custom, gpc, withdraw -> count
-    granted: dict[str, int]  # category -> how many choices granted it
-    denied: dict[str, int]  # category -> how many choices denied it
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """One action taken in the admin: who did what to which consent id or range, when."""
-
-    at: datetime
-    actor: str
-    action: str  # e.g. "login", "lookup", "erase", "export", "purge"
-    detail: str
-
-
-RECORD_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ConsentRecord))  # the stores' column order
-
-
-def format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-class ConsentStore(abc.ABC):
-    """Durable, append-mostly storage of consent records."""
-
-    @abc.abstractmethod
-    async def open(self) -> None:
-        """Connect and bring the schema up to date."""
-
-    @abc.abstractmethod
-    async def close(self) -> None:
-        """Finish pending writes and disconnect."""
-
-    @abc.abstractmethod
-    async def record(self, record: ConsentRecord) -> None:
-        """Store ``record``; returns once it is committed to disk."""
-
-    @abc.abstractmethod
-    async def latest(self, consent_id: str) -> ConsentRecord | None:
-        """The most recent record of ``consent_id``."""
-
-    @abc.abstractmethod
-    async def history(self, consent_id: str) -> list[ConsentRecord]:
-        """Every record of ``consent_id``, oldest first."""
-
-    @abc.abstractmethod
-    def export(self, since: datetime | None = None, until: datetime | None = None) -> AsyncIterator[ConsentRecord]:
-        """Records with ``since <= recorded_at < until``, oldest first, streamed."""
-
-    @abc.abstractmethod
-    async def erase(self, consent_id: str) -> int:
-        """Make every record of ``consent_id`` unfindable (an erasure request); returns how many.
-
-        The records' identifying fields are blanked and they are marked erased,
-        so the tamper-evidence chain (``chain.py``) and the day counts stay whole."""
-
-    @abc.abstractmethod
-    async def daily_summary(
-        self, since: date | None = None, until: date | None = None, revision: int | None = None
-    ) -> list[DaySummary]:
-        """Per UTC day with ``since <= day < until`` (and of ``revision`` when given), oldest first;
-        days whose records were purged by retention come from their aggregates."""
-
-    @abc.abstractmethod
-    async def record_audit(self, entry: AuditEntry) -> None:
-        """Append ``entry`` to the admin audit log; returns once it is committed."""
-
-    @abc.abstractmethod
-    async def audit_log(self, limit: int = 100) -> list[AuditEntry]:
-        """The latest ``limit`` audit entries, newest first."""
-
-    @abc.abstractmethod
-    async def ping(self) -> None:
-        """Raise when the store cannot answer."""
-
-    @abc.abstractmethod
-    async def purge(self, cutoff: datetime) -> PurgeReport:
-        """Turn records from before ``cutoff`` into daily aggregates and delete them (``retention.py``)."""
-
-    @abc.abstractmethod
-    async def verify(self) -> ChainReport:
-        """Check every record against its digest and the chain (``chain.py``)."""
-
-    @abc.abstractmethod
-    async def schema_version(self) -> tuple[int, int]:
-        """The schema version of the database and the newest this code knows."""
-
-    @abc.abstractmethod
-    async def upgrade(self) -> tuple[int, int]:
-        """Apply missing schema migrations without opening the store; the versions before and after."""
+__all__ = [
+    "RECORD_COLUMNS",
+    "AuditEntry",
+    "ConsentRecord",
+    "ConsentStore",
+    "DaySummary",
+    "format_time",
+    "open_store",
+]
 
 
 def open_store(database_url: str) -> ConsentStore:
     """The store for ``database_url``; call ``await store.open()`` (it applies migrations) before use."""
     if database_url.startswith("sqlite:///"):
-        from gateway.store.sqlite import SQLiteStore
-
         return SQLiteStore(database_url.removeprefix("sqlite:///"))
-    from gateway.settings import SettingsError
-
     if database_url.startswith(("postgresql://", "postgres://")):
         try:
+            # Imported here, not above: psycopg is an optional dependency (the "postgres" extra).
             from gateway.store.postgres import PostgresStore
         except ImportError:
             raise SettingsError(

@@ -26,10 +26,10 @@ from datetime import UTC, date, datetime, time
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from gateway.store import RECORD_COLUMNS, AuditEntry, ConsentRecord, ConsentStore, DaySummary
 from gateway.store.batch import GroupCommit
 from gateway.store.chain import GENESIS, ChainReport, ChainWalk, StoredRecord, TamperedError, digest
 from gateway.store.pgarray import ENCODERS
+from gateway.store.record import RECORD_COLUMNS, AuditEntry, ConsentRecord, ConsentStore, DaySummary
 from gateway.store.retention import PurgeReport, summarise_days
 
 COLUMNS = RECORD_COLUMNS

@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from gateway.store import ConsentStore, DaySummary
+from gateway.store.record import ConsentStore, DaySummary
 
 log = logging.getLogger("gateway.retention")
 

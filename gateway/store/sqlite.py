@@ -31,7 +31,6 @@ from hashlib import sha256
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gateway.store import RECORD_COLUMNS, AuditEntry, ConsentRecord, ConsentStore, DaySummary
 from gateway.store.batch import ThreadedGroupCommit
 from gateway.store.chain import (
     EPOCH,
@@ -45,6 +44,7 @@ from gateway.store.chain import (
     link,
     verify_records,
 )
+from gateway.store.record import RECORD_COLUMNS, AuditEntry, ConsentRecord, ConsentStore, DaySummary
 from gateway.store.retention import PurgeReport, summarise_days
 
 T = TypeVar("T")

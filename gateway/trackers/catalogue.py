@@ -47,8 +47,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-DEFAULT_CATEGORIES = ("analytics", "marketing")
-LANGUAGES = ("nl", "en")
+from gateway.languages import LANGUAGES
+
+# The categories built-in services belong to; an operator's service may name any optional category of the site.
+BUILTIN_CATEGORIES = ("analytics", "marketing")
 URL_FIELDS = ("scripts", "beacons", "iframes")
 LIST_FIELDS = ("scripts", "inline", "beacons", "iframes", "hosts", "cookies")
 TEXT_FIELDS = ("id", "name", "vendor", "category", "privacy_url")
@@ -167,7 +169,7 @@ class Catalogue:
         extra_services: Iterable[Mapping[str, Any]] = (),
         open_cookie_database: str | Path | None = None,
         *,
-        categories: Iterable[str] = DEFAULT_CATEGORIES,
+        categories: Iterable[str] = BUILTIN_CATEGORIES,
     ) -> Catalogue:
         """The built-in catalogue plus the operator's ``extra_services``.
 
@@ -310,7 +312,7 @@ def default_catalogue() -> Catalogue:
 @functools.cache
 def _builtin_services() -> tuple[Service, ...]:
     raw = json.loads(resources.files(__package__).joinpath("catalogue.json").read_text(encoding="utf-8"))
-    return tuple(_service(entry, DEFAULT_CATEGORIES, f"catalogue.json[{i}]") for i, entry in enumerate(raw["services"]))
+    return tuple(_service(entry, BUILTIN_CATEGORIES, f"catalogue.json[{i}]") for i, entry in enumerate(raw["services"]))
 
 
 @functools.cache

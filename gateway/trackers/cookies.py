@@ -15,7 +15,7 @@ from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
 from starlette.types import Scope
 
-from gateway.consent.cookie import request_cookie
+from gateway.net.headers import request_cookie
 from gateway.trackers.catalogue import Catalogue
 
 SET_COOKIE = b"set-cookie"

@@ -19,12 +19,14 @@ The banner's runtime guard applies the same order in the browser
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gateway.net.urls import Target, host_matches, site_of
-from gateway.settings import OTHER_CATEGORY, Settings
 from gateway.trackers.catalogue import Catalogue, Service
 
+# Under strict blocking, third parties the catalogue does not know wait for this category.
+OTHER_CATEGORY = "other"
 GENERIC_BEACON_CATEGORY = "marketing"
 # Labels of ``gateway_blocked_elements_total`` for elements that belong to no catalogued service.
 WEB_BEACON = "web-beacon"
@@ -47,16 +49,20 @@ class Hold:
 
 
 class ThirdParties:
-    """The blocking rules of one configuration; ``judge`` answers per URL."""
+    """The blocking rules of one configuration; ``judge`` answers per URL.
 
-    def __init__(self, settings: Settings, catalogue: Catalogue) -> None:
+    ``strict``: unknown third parties wait for ``OTHER_CATEGORY`` (``blocking =
+    "strict"``); ``allowed_hosts`` may load all the same; ``site_hosts`` are the
+    site itself besides the page's own host (host patterns, ``*.`` for a domain
+    and its subdomains)."""
+
+    def __init__(
+        self, catalogue: Catalogue, *, strict: bool, allowed_hosts: Iterable[str] = (), site_hosts: Iterable[str] = ()
+    ) -> None:
         self.catalogue = catalogue
-        self.strict = settings.blocking == "strict" and OTHER_CATEGORY in settings.category_names
-        self.allowed = tuple(settings.allowed_hosts)
-        own = list(settings.public_hosts)
-        if settings.cookie_domain:
-            own.append("*." + settings.cookie_domain.strip().lstrip(".").lower())
-        self.own_hosts = tuple(own)
+        self.strict = strict
+        self.allowed = tuple(allowed_hosts)
+        self.own_hosts = tuple(site_hosts)
         self._other = Hold(OTHER_CATEGORY)
         self._beacon = Hold(GENERIC_BEACON_CATEGORY)
         self._holds: dict[Service, Hold] = {}
