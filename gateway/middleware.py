@@ -17,7 +17,7 @@ from gateway.consent.recorder import Recorder
 from gateway.consent.state import Consent, TokenCodec
 from gateway.metrics.registry import FOLD_AT, Registry
 from gateway.pages.encoding import readable_encodings
-from gateway.pages.relay import Relay
+from gateway.pages.relay import relay
 from gateway.pages.responder import CONDITIONAL_HEADERS, PageRules
 from gateway.settings import Settings, SettingsError
 from gateway.store import ConsentStore, open_store
@@ -118,7 +118,7 @@ class ConsentMiddleware:
             granted = granted_for(path, granted, self.path_policies)
         revalidating = conditional and self.page_rules.adjust_conditional(scope, granted)
         try:
-            await self.app(scope, receive, Relay(send, self.page_rules, granted, scope, revalidating))
+            await self.app(scope, receive, relay(send, self.page_rules, granted, scope, revalidating))
         finally:
             page_seconds = self.page_seconds
             page_seconds.append(perf_counter() - started)

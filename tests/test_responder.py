@@ -1,7 +1,9 @@
 """The middleware on the wrapped site's responses: banner, rewriting, cookies, caching."""
 
+import asyncio
 import gzip
 import re
+import zlib
 
 import brotli
 import pytest
@@ -256,3 +258,66 @@ def test_site_is_asked_only_for_encodings_the_rewriter_reads(settings: Settings)
     assert (b"x-custom", b"zstd") in seen[0]
     assert seen[1].count((b"accept-encoding", b"gzip")) == 1
     assert all(b"zstd" not in value for name, value in seen[0] + seen[1] if name == b"accept-encoding")
+
+
+# ---- a page's course: held, collected, streamed, given up --------------------------------------------
+
+
+def served(settings: Settings, messages: list[dict]) -> list[dict]:
+    """The messages the server receives when the wrapped app sends ``messages`` for ``GET /``."""
+    received: list[dict] = []
+
+    async def app(scope, receive, send):
+        for message in messages:
+            await send(message)
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        received.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": [(b"host", b"leerplein.test")]}
+    asyncio.run(ConsentMiddleware(app, settings=settings)(scope, receive, send))
+    return received
+
+
+def html_start(*headers: tuple[bytes, bytes]) -> dict:
+    return {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html"), *headers]}
+
+
+def body(chunk: bytes, more_body: bool = False) -> dict:
+    return {"type": "http.response.body", "body": chunk, "more_body": more_body}
+
+
+def test_a_page_that_cannot_be_decoded_goes_on_as_it_came(settings: Settings, caplog) -> None:
+    start = html_start((b"content-encoding", b"gzip"), (b"content-length", b"8"))
+    sent_on, content = served(settings, [start, body(b"not gzip")])
+    assert sent_on is start and (b"content-length", b"8") in sent_on["headers"]
+    assert content["body"] == b"not gzip" and not content["more_body"]
+    assert "cannot rewrite /" in caplog.text
+
+
+def test_a_page_corrupt_midway_ends_where_it_broke(settings: Settings) -> None:
+    page = b"<html><head><title>x</title></head><body>" + b"<p>les</p>" * 50
+    encoder = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    first = encoder.compress(page) + encoder.flush(zlib.Z_SYNC_FLUSH)
+    garbage = b"\xff" * 16  # a deflate block of the reserved type: undecodable
+    messages = [html_start((b"content-encoding", b"gzip")), body(first, True), body(garbage, True), body(b"more")]
+    start, rewritten, end = served(settings, messages)
+    assert start["type"] == "http.response.start" and b"content-length" not in dict(start["headers"])
+    assert zlib.decompressobj(zlib.MAX_WBITS | 16).decompress(rewritten["body"]).startswith(b"<html><head><script")
+    assert end == body(b"")  # the rest, "more" included, is dropped
+
+
+def test_a_page_longer_than_it_announced_is_streamed_after_all(db_path) -> None:
+    settings = Settings(secret_key=SECRET, database_url=f"sqlite:///{db_path}", page_cache_size=4000)  # 1000 held
+    chunks = [b"<html><head></head><body>", b"x" * 990, b"y" * 600, b"</body></html>"]
+    start = html_start((b"content-length", b"50"))
+    messages = [start, *(body(chunk, index < 3) for index, chunk in enumerate(chunks))]
+    received = served(settings, messages)
+    assert received[0] is start and b"content-length" not in dict(start["headers"])
+    assert [message["more_body"] for message in received[1:]] == [True, True, False]
+    injection = ConsentMiddleware(None, settings=settings).page_rules.head_injection(None)
+    page = b"".join(chunks)
+    assert b"".join(message["body"] for message in received[1:]) == page.replace(b"<head>", b"<head>" + injection)

@@ -67,6 +67,15 @@ def test_wheel_carries_banner_static_and_templates(wheel: Path) -> None:
     assert "consent-gateway = gateway.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
+def test_wheel_is_pure_python(wheel: Path) -> None:
+    """One wheel for every platform: nothing compiled goes in, nothing needs a compiler to build it."""
+    assert wheel.name.endswith("-py3-none-any.whl")
+    archive = zipfile.ZipFile(wheel)
+    assert not [name for name in archive.namelist() if name.endswith((".so", ".pyd", ".c"))]
+    wheel_info = next(name for name in archive.namelist() if name.endswith(".dist-info/WHEEL"))
+    assert "Root-Is-Purelib: true" in archive.read(wheel_info).decode()
+
+
 def test_installed_wheel_serves_the_banner_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:
     installed = tmp_path / "site-packages"
     zipfile.ZipFile(wheel).extractall(installed)

@@ -1,9 +1,11 @@
 """The page pipeline: HTML responses rewritten on their way to the visitor.
 
-``relay`` (the ``send`` the middleware hands the app; it decides which
-responses need work), ``responder`` (one page's rewrite, from response start
-to last byte), ``rewrite`` (the streaming HTML rewriter), ``styles`` (CSS
-``url()`` held), ``encoding`` (compressed bodies), ``csp`` (nonces for the
-injected scripts), ``conditional`` (ETag and Last-Modified), ``cache`` (the
-rewritten-page cache) and ``figures`` (blocked-element metrics).
+``triage`` (``needs_work``: which responses the gateway must touch),
+``relay`` (the ``send`` the middleware hands the app; responses that need
+no work go straight through it), ``responder`` (one page's rewrite, from
+response start to last byte), ``rewrite`` (the streaming HTML rewriter),
+``styles`` (CSS ``url()`` held), ``encoding`` (compressed bodies), ``csp``
+(nonces for the injected scripts), ``conditional`` (ETag and
+Last-Modified), ``cache`` (the rewritten-page cache) and ``figures``
+(blocked-element metrics).
 """

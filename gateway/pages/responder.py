@@ -18,7 +18,8 @@ from __future__ import annotations
 import functools
 import html
 import logging
-from collections.abc import Awaitable
+from enum import Enum
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 from starlette.datastructures import MutableHeaders
@@ -34,6 +35,7 @@ from gateway.pages.conditional import consent_state, tag_for_state, translate_if
 from gateway.pages.encoding import SUPPORTED, Transcoder
 from gateway.pages.figures import PageMetrics
 from gateway.pages.rewrite import RewritePolicy, Rewriter
+from gateway.pages.triage import Kind, Work
 from gateway.settings import Settings
 from gateway.trackers.catalogue import Catalogue
 from gateway.trackers.cookies import expire_denied, filter_set_cookies
@@ -41,15 +43,12 @@ from gateway.trackers.thirdparty import ThirdParties
 
 logger = logging.getLogger("gateway.pages.responder")
 
-ASCII_UNSAFE_CHARSETS = (b"utf-16", b"utf-32", b"ucs-2", b"ucs-4", b"utf-7")
-HTML_TYPES = (b"text/html", b"application/xhtml+xml")
 CSP_HEADERS = ("content-security-policy", "content-security-policy-report-only")
 CSP_HEADER_NAMES = frozenset(name.encode() for name in CSP_HEADERS)
 # Requests whose answer the browser shows as a page: they get the banner. Pages fetched by a
 # script (Sec-Fetch-Dest: empty) are still rewritten but get no banner of their own.
 DOCUMENT_DESTINATIONS = frozenset({b"document", b"iframe", b"frame", b"embed", b"object"})
 CONDITIONAL_HEADERS = frozenset({b"if-none-match", b"range", b"if-range"})
-START_HEADERS = frozenset({b"content-type", b"set-cookie"})  # what decides whether a response is left alone
 IDENTITY = ("identity", "")
 MARKED_HEADS = 1024  # sets of page headers whose marked version is kept; all are dropped when full
 
@@ -86,21 +85,6 @@ class PageRules:
         # First-party analytics: gtag's transport and catalogued tracker scripts pointed at the gateway.
         self.first_party = FirstPartyPages(settings)
         self.consent_mode = CONSENT_MODE_DEFAULT + self.first_party.snippet
-
-    def start(
-        self,
-        message: Message,
-        content_type: bytes,
-        sets_cookies: bool,
-        granted: frozenset[str],
-        scope: Scope,
-        send: Send,
-        revalidating: bool,
-    ) -> tuple[Send, Awaitable[None]]:
-        """A response whose start shows it needs work (``gateway.pages.relay``): the ``send`` for its
-        later messages, and what to await for the start."""
-        responder = PageResponder(self, granted, scope, send, revalidating)
-        return responder.send_rewritten, responder.on_start(message, content_type, sets_cookies)
 
     def adjust_conditional(self, scope: Scope, granted: frozenset[str]) -> bool:
         """Adjust conditional and range headers before the app sees them; true when the visitor
@@ -165,26 +149,6 @@ class PageRules:
         return render
 
 
-def is_html(content_type: bytes) -> bool:
-    """An HTML page in a charset whose markup bytes are ASCII (UTF-16 and kin are passed on as they are)."""
-    content_type = content_type.lower()
-    return content_type.startswith(HTML_TYPES) and not any(map(content_type.__contains__, ASCII_UNSAFE_CHARSETS))
-
-
-class PageTypes(dict[bytes, bool]):
-    """``Content-Type`` values seen, each to whether it is a page to rewrite. Looked up for every
-    response: a dict lookup costs less than a call (a site sends a handful of distinct values)."""
-
-    def __missing__(self, content_type: bytes) -> bool:
-        if len(self) >= 256:
-            self.clear()
-        page = self[content_type] = is_html(content_type)
-        return page
-
-
-PAGE_TYPES = PageTypes()
-
-
 @functools.lru_cache(maxsize=4096)
 def tagged(etag: bytes, state: str) -> bytes:
     """The site's ``etag`` marked with the consent ``state`` (pages and states repeat: kept)."""
@@ -222,10 +186,6 @@ def marked_headers(raw: list[tuple[bytes, bytes]], private: bool, state: str) ->
     return marked
 
 
-async def nothing() -> None:
-    """An awaitable that does nothing: a discarded body message."""
-
-
 def make_private(cache_control: str) -> str:
     kept = [
         d.strip()
@@ -235,91 +195,105 @@ def make_private(cache_control: str) -> str:
     return ", ".join(["private", *kept])
 
 
-class PageResponder:
-    """One per response whose start shows it needs work; most responses get none (``gateway.pages.relay``)."""
+class Stage(Enum):
+    """Where a response stands once its start is seen: what its next body message gets."""
 
-    # Per-response state starts from these class-level defaults: less work on every request.
-    held_start: Message | None = None
-    rewriting = False  # set while this response is being rewritten
+    DONE = "done"  # nothing (more) to change: every message goes on as it is
+    COLLECTING = "collecting"  # a page small enough to wait for: start held, chunks kept until it is whole
+    HOLDING = "holding"  # a page to rewrite: start held until a body chunk shows whether the body is whole
+    STREAMING = "streaming"  # start sent: each chunk is rewritten as it comes
+    DISCARDING = "discarding"  # the body could not be decoded after the start went out: the rest is dropped
+
+
+class PageRequest(NamedTuple):
+    """What pages need from the request, read only once the response turns out to be a page (most are not)."""
+
+    host: str
+    subresource: bool  # fetched by a script (Sec-Fetch-Dest empty and kin): rewritten, but no banner of its own
+    has_cookies: bool  # the browser still holds cookies: those of denied categories get expired
+    personal: bool  # carries site cookies or credentials: the page may be the visitor's own, never shared
+
+    @classmethod
+    def read(cls, headers: list[tuple[bytes, bytes]], consent_cookie: bytes) -> PageRequest:
+        host = ""
+        subresource = has_cookies = personal = False
+        for name, value in headers:
+            if name == b"sec-fetch-dest":
+                subresource = value not in DOCUMENT_DESTINATIONS
+            elif name == b"cookie":
+                has_cookies = True
+                personal = personal or carries_site_cookies(value, consent_cookie)
+            elif name == b"authorization":
+                personal = True
+            elif name == b"host" and not host:
+                host = value.decode("latin-1")
+        return cls(host, subresource, has_cookies, personal)
+
+
+def carries_site_cookies(cookie: bytes, consent_cookie: bytes) -> bool:
+    """Any cookie besides the gateway's own consent cookie?"""
+    return any(part.split(b"=", 1)[0].strip() != consent_cookie for part in cookie.split(b";"))
+
+
+class PageResponder:
+    """One per response whose start shows it needs work (``gateway.pages.triage``); most responses get none.
+
+    ``on_start`` takes the start and settles the ``stage``; ``send_after_start``
+    takes every later message and hands each body chunk to what the stage says.
+    """
+
+    stage: Stage  # set by on_start
+    held_start: Message | None = None  # the start, while the stage is COLLECTING or HOLDING
+    request: PageRequest  # read by on_page_start
     rewriter: Rewriter | None = None  # made once a body has to go through it (a cached page needs none)
     transcoder: Transcoder | None = None
     encoding = "identity"  # the response's Content-Encoding, normalised
     nonce: str | None = None  # for the injected scripts, when the site has a restrictive CSP
-    discarding = False
-    collected: list[bytes] | None = None  # body chunks held until the whole page is here
+    collected: list[bytes]  # body chunks kept while COLLECTING
     collected_size = 0
-    has_csp = False
-    passing = False  # set when the response turns out to need no change
     validator: bytes | None = None  # the site's ETag, when it may stand in for the page's digest
 
-    def __init__(
-        self, rules: PageRules, granted: frozenset[str], scope: Scope, send: Send, revalidating: bool = False
-    ) -> None:
-        """Made by ``PageRules.start``: ``on_start`` takes the start, ``send_rewritten`` what follows."""
+    def __init__(self, rules: PageRules, granted: frozenset[str], scope: Scope, send: Send) -> None:
         self.rules = rules
         self.granted = granted
         self.scope = scope
         self.send = send
-        self.revalidating_ours = revalidating  # a conditional request for a page of this consent state
 
     @property
     def state(self) -> str:
         """The consent state pages for this visitor are marked with."""
         return self.rules.state(self.granted)
 
-    def read_request(self) -> None:
-        """What pages need from the request: its host, and whether it carries cookies or credentials.
-        Read only once the response turns out to be a page (most are not)."""
-        self.host = ""
-        self.has_cookies = self.personal_request = False
-        self.subresource = False
-        for name, value in self.scope["headers"]:
-            if name == b"sec-fetch-dest":
-                self.subresource = value not in DOCUMENT_DESTINATIONS
-            elif name == b"cookie":
-                self.has_cookies = True
-                self.personal_request = self.personal_request or self.carries_site_cookies(value)
-            elif name == b"authorization":
-                self.personal_request = True
-            elif name == b"host" and not self.host:
-                self.host = value.decode("latin-1")
+    async def send_after_start(self, message: Message) -> None:
+        """The ``send`` for the messages after the start."""
+        if self.stage is Stage.DONE or message["type"] != "http.response.body":
+            await self.send(message)
+        elif self.stage is not Stage.DISCARDING:
+            await self.on_body(message)
 
-    def carries_site_cookies(self, cookie: bytes) -> bool:
-        """Any cookie besides the gateway's own consent cookie?"""
-        return any(part.split(b"=", 1)[0].strip() != self.rules.consent_cookie for part in cookie.split(b";"))
-
-    def send_rewritten(self, message: Message) -> Awaitable[None]:
-        """The ``send`` for the messages after the start. A plain function handing back the awaitable of
-        the step that takes the message: for a response passed on as it is, the server's own."""
-        if not self.passing and message["type"] == "http.response.body":
-            if self.discarding:
-                return nothing()
-            if self.rewriting:
-                return self.on_body(message)
-        return self.send(message)
-
-    def on_start(self, message: Message, content_type: bytes, sets_cookies: bool) -> Awaitable[None]:
-        """The start of a response that sets cookies, revalidates or is a page: what to await, the start
-        sent on, or, for a page to rewrite, nothing yet (the start waits for the body)."""
-        if sets_cookies:
+    async def on_start(self, message: Message, work: Work) -> None:
+        """The start of a response that needs ``work``: sent on, or, for a page to rewrite, held (the body
+        shows how it goes out)."""
+        if work.sets_cookies:
             message["headers"] = filter_set_cookies(
                 list(message["headers"]), self.granted, self.rules.catalogue, self.rules.protected_cookies
             )
-        if message["status"] == 304:
-            if self.revalidating_ours:
-                self.mark_page(message.setdefault("headers", []))
-        elif PAGE_TYPES[content_type]:
-            return self.on_page_start(message, sets_cookies)
-        self.passing = True
-        return self.send(message)
+        if work.kind is Kind.PAGE:
+            await self.on_page_start(message, work.sets_cookies)
+            return
+        if work.kind is Kind.NOT_MODIFIED:
+            self.mark_page(message.setdefault("headers", []))
+        self.stage = Stage.DONE
+        await self.send(message)
 
-    def on_page_start(self, message: Message, sets_cookies: bool) -> Awaitable[None]:
+    async def on_page_start(self, message: Message, sets_cookies: bool) -> None:
         """The start of a page: marked for the consent state and held back when its body is to be rewritten."""
-        self.read_request()
+        request = self.request = PageRequest.read(self.scope["headers"], self.rules.consent_cookie)
         raw = message.setdefault("headers", [])
         etag = cache_control = vary = b""
         encoding: bytes | None = None
         length: bytes | None = None
+        has_csp = False
         for name, value in raw:
             if name == b"content-length":
                 length = value if length is None else length
@@ -332,8 +306,8 @@ class PageResponder:
             elif name == b"vary":
                 vary += value + b","
             elif name in CSP_HEADER_NAMES:
-                self.has_csp = True
-        if self.has_cookies:
+                has_csp = True
+        if request.has_cookies:
             categories = self.rules.settings.category_names
             raw.extend(expire_denied(self.scope, self.granted, categories, self.rules.catalogue))
         self.mark_page(raw)
@@ -343,16 +317,18 @@ class PageResponder:
             if self.scope.get("method") == "HEAD" and length is not None:
                 # the GET body is rewritten: its length is not known here
                 raw[:] = [(name, value) for name, value in raw if name != b"content-length"]
-            self.passing = True
-            return self.send(message)
-        self.validator = shared_validator(etag, cache_control, vary, sets_cookies, self.personal_request)
-        if self.has_csp:
+            self.stage = Stage.DONE
+            await self.send(message)
+            return
+        self.validator = shared_validator(etag, cache_control, vary, sets_cookies, request.personal)
+        if has_csp:
             self.nonce = self.sign_csp(MutableHeaders(raw=raw))
-        self.rewriting = True
         self.held_start = message
         if length is not None and length.isdigit() and int(length) <= self.rules.page_cache.max_page:
             self.collected = []  # small enough to wait for: rewritten once, then served from the page cache
-        return nothing()
+            self.stage = Stage.COLLECTING
+        else:
+            self.stage = Stage.HOLDING
 
     def sign_csp(self, headers: MutableHeaders) -> str | None:
         """A nonce for the injected scripts, added to each restrictive Content-Security-Policy; ``None`` if none."""
@@ -390,16 +366,16 @@ class PageResponder:
         return RewritePolicy(
             third_parties=self.rules.third_parties,
             granted=self.granted,
-            site_host=self.host,
+            site_host=self.request.host,
             head_injection=head_injection,
             placeholder=self.rules.placeholder(language, path),
             first_party=self.rules.first_party.script_url if self.rules.first_party.active else None,
-            page_url=f"{self.scope.get('scheme', 'http')}://{self.host or 'localhost'}{path}",
+            page_url=f"{self.scope.get('scheme', 'http')}://{self.request.host or 'localhost'}{path}",
         )
 
     def injection(self) -> bytes:
         """The banner and Consent Mode default for this page; nothing for a page a script fetched."""
-        return b"" if self.subresource else self.rules.head_injection(self.nonce)
+        return b"" if self.request.subresource else self.rules.head_injection(self.nonce)
 
     def mark_page(self, raw: list[tuple[bytes, bytes]]) -> None:
         """A page for this consent state: its own validator, varied by cookie, private when trackers are live.
@@ -423,17 +399,23 @@ class PageResponder:
     async def on_body(self, message: Message) -> None:
         more_body = message.get("more_body", False)
         body = message.get("body", b"")
-        if self.collected is not None:
+        if self.stage is Stage.COLLECTING:
             self.collected.append(body)
             self.collected_size += len(body)
             if more_body and self.collected_size <= self.rules.page_cache.max_page:
                 return
-            body, self.collected = b"".join(self.collected), None
+            body = b"".join(self.collected)
+            self.collected.clear()
+            self.stage = Stage.HOLDING
             if more_body:  # longer than announced: stream it after all
                 message = {**message, "body": body}
-        if not more_body and self.held_start is not None:
+        if self.stage is Stage.HOLDING and not more_body:
             await self.send_whole(body)
-            return
+        else:
+            await self.send_streamed(message, body, more_body)
+
+    async def send_streamed(self, message: Message, body: bytes, more_body: bool) -> None:
+        """One chunk of a body that comes in pieces, rewritten as it comes; the held start goes with the first."""
         rewriter, transcoder = self.start_rewriter(streaming=True), self.start_transcoder()
         try:
             decoded = transcoder.decode(body)
@@ -444,8 +426,9 @@ class PageResponder:
         if not more_body:
             self.rules.page_metrics.count(tuple(rewriter.policy.blocked))
         body = transcoder.encode(rewritten, final=not more_body)
-        if self.held_start is not None:
-            await self.send_start(None if more_body else len(body))
+        if self.stage is Stage.HOLDING:
+            await self.send_start(None)  # the length is not known before the last chunk
+        self.stage = Stage.STREAMING if more_body else Stage.DONE
         await self.send({"type": "http.response.body", "body": body, "more_body": more_body})
 
     async def send_whole(self, raw: bytes) -> None:
@@ -454,7 +437,7 @@ class PageResponder:
         key = None
         if cache.enabled:
             path = self.scope.get("path", "")
-            key = page_key(raw, self.encoding, self.granted, self.host, path, self.validator)
+            key = page_key(raw, self.encoding, self.granted, self.request.host, path, self.validator)
         page = cache.get(key) if key is not None else None
         if page is None:
             try:
@@ -478,6 +461,7 @@ class PageResponder:
             if key is not None:
                 cache.remember_encoded(key, page, injection, body)
         await self.send_start(len(body))
+        self.stage = Stage.DONE
         await self.send({"type": "http.response.body", "body": body, "more_body": False})
 
     async def send_start(self, length: int | None) -> None:
@@ -493,13 +477,13 @@ class PageResponder:
     async def give_up(self, message: Message, error: ValueError) -> None:
         """A body that cannot be decoded: before the start, pass it on as it is; after, end the response."""
         logger.warning("cannot rewrite %s: %s", self.scope.get("path"), error)
-        self.rewriting = False
-        if self.held_start is not None:
+        if self.stage is Stage.HOLDING:
             start, self.held_start = self.held_start, None
+            self.stage = Stage.DONE
             await self.send(start)
             await self.send(message)
         else:
-            self.discarding = True
+            self.stage = Stage.DISCARDING
             await self.send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
