@@ -1,7 +1,7 @@
 """The endpoints under the prefix (``/_consent``).
 
 ``routes`` (``ConsentAPI``: banner files, consent read/write, services,
-health, and the mounted admin, preferences, metrics and collect apps),
-``preferences`` (the no-JavaScript preferences page) and ``cors`` (the
-banner embedded on allowed other origins).
+health), ``preferences`` (the no-JavaScript preferences page) and ``cors``
+(the banner embedded on allowed other origins). ``gateway.app`` mounts
+them beside the admin, metrics and collect endpoints.
 """

@@ -28,6 +28,7 @@ from gateway.banner.script import Banner
 from gateway.banner.texts import texts
 from gateway.collect.page import FirstPartyPages
 from gateway.metrics.registry import Registry
+from gateway.net.request import request_head
 from gateway.pages import csp
 from gateway.pages.cache import PageCache, RewrittenPage, page_key, shared_validator
 from gateway.pages.conditional import consent_state, tag_for_state, translate_if_none_match
@@ -47,7 +48,7 @@ CSP_HEADERS = ("content-security-policy", "content-security-policy-report-only")
 CSP_HEADER_NAMES = frozenset(name.encode() for name in CSP_HEADERS)
 # Requests whose answer the browser shows as a page: they get the banner. Pages fetched by a
 # script (Sec-Fetch-Dest: empty) are still rewritten but get no banner of their own.
-DOCUMENT_DESTINATIONS = frozenset({b"document", b"iframe", b"frame", b"embed", b"object"})
+DOCUMENT_DESTINATIONS = frozenset({"document", "iframe", "frame", "embed", "object"})
 CONDITIONAL_HEADERS = frozenset({b"if-none-match", b"range", b"if-range"})
 START_HEADERS = frozenset({b"content-type", b"set-cookie"})  # what decides whether a response is left alone
 IDENTITY = ("identity", "")
@@ -265,19 +266,15 @@ class PageResponder:
     def read_request(self) -> None:
         """What pages need from the request: its host, and whether it carries cookies or credentials.
         Read only once the response turns out to be a page (most are not)."""
-        self.host = ""
-        self.has_cookies = self.personal_request = False
-        self.subresource = False
-        for name, value in self.scope["headers"]:
-            if name == b"sec-fetch-dest":
-                self.subresource = value not in DOCUMENT_DESTINATIONS
-            elif name == b"cookie":
-                self.has_cookies = True
-                self.personal_request = self.personal_request or self.carries_site_cookies(value)
-            elif name == b"authorization":
-                self.personal_request = True
-            elif name == b"host" and not self.host:
-                self.host = value.decode("latin-1")
+        self.head = head = request_head(self.scope, self.rules.settings.trusted_proxies)
+        self.host = head.host
+        cookie = head.cookie
+        self.has_cookies = cookie is not None
+        self.personal_request = head.authorization is not None or (
+            cookie is not None and self.carries_site_cookies(cookie)
+        )
+        dest = head.fetch_dest
+        self.subresource = dest is not None and dest not in DOCUMENT_DESTINATIONS
 
     def carries_site_cookies(self, cookie: bytes) -> bool:
         """Any cookie besides the gateway's own consent cookie?"""
@@ -330,7 +327,7 @@ class PageResponder:
                 self.has_csp = True
         if self.has_cookies:
             categories = self.rules.settings.category_names
-            raw.extend(expire_denied(self.scope, self.granted, categories, self.rules.catalogue))
+            raw.extend(expire_denied(self.head, self.granted, categories, self.rules.catalogue))
         self.mark_page(raw)
         self.encoding = "identity" if encoding is None else encoding.decode("latin-1").strip().lower()
         rewritable = message["status"] not in (204, 206, 304) and self.scope.get("method") != "HEAD"
