@@ -94,11 +94,11 @@ async def main(args: argparse.Namespace) -> None:
         from gateway.demo import demo_app
 
         app = demo_app()
-        await app.open_store()
+        await app.components.open_store()
         try:
             revision = app.settings.revision
             given = Consent(new_consent_id(), frozenset({"functional"}), revision, time.time(), "reject_all")
-            cookie = f"{app.settings.cookie_name}={app.codec.dumps(given)}".encode()
+            cookie = f"{app.settings.cookie_name}={app.components.codec.dumps(given)}".encode()
             cases = [
                 ("GET /_consent, no cookie (baseline)", "GET", None),
                 ("POST /_consent reject_all", "POST", None),
@@ -111,7 +111,7 @@ async def main(args: argparse.Namespace) -> None:
                 baseline = baseline or seconds
                 print(f"  {label:<40} | {seconds * 1e6:8.1f} us | {seconds / baseline:5.2f}x")
         finally:
-            await app.close_store()
+            await app.components.close_store()
 
 
 if __name__ == "__main__":

@@ -93,7 +93,7 @@ async def main(requests: int, rounds: int) -> None:
         with_metrics = ConsentMiddleware(site, settings=settings)
         baseline = without_metrics(ConsentMiddleware(site, settings=settings))
         for app in (with_metrics, baseline):
-            await app.open_store()
+            await app.components.open_store()
         best: dict[tuple[str, str], float] = {}
         for _ in range(rounds):
             for path in ("/les", "/_consent"):
@@ -101,7 +101,7 @@ async def main(requests: int, rounds: int) -> None:
                     cost = await timed(app, path, requests)
                     best[(path, name)] = min(best.get((path, name), cost), cost)
         for app in (with_metrics, baseline):
-            await app.close_store()
+            await app.components.close_store()
     print(f"{'request':<12} {'no metrics µs':>14} {'metrics µs':>11} {'extra µs':>9} {'ratio':>6}")
     for path in ("/les", "/_consent"):
         off, on = best[(path, "no metrics")], best[(path, "metrics")]

@@ -997,8 +997,8 @@ def in_process_part(args, servers: Servers) -> None:
     bare, wrapped, uncached = benchapp.make_bare(), benchapp.make_gateway(), benchapp.make_gateway_uncached()
     loop = asyncio.new_event_loop()
     try:
-        loop.run_until_complete(wrapped.open_store())  # as lifespan start-up would
-        loop.run_until_complete(uncached.open_store())
+        loop.run_until_complete(wrapped.components.open_store())  # as lifespan start-up would
+        loop.run_until_complete(uncached.components.open_store())
 
         def batch(app, path: str, n: int) -> float:
             async def calls():
@@ -1087,8 +1087,8 @@ def in_process_part(args, servers: Servers) -> None:
                     listing = text[text.find("   ncalls") :].strip("\n")
                     listing = re.sub(r"\S*[/\\](?:site-packages|lib[/\\]python3\.\d+)[/\\]", "", listing)
                     print(textwrap.indent(listing.replace(str(HERE.parent) + os.sep, ""), "  "))
-        loop.run_until_complete(wrapped.close_store())
-        loop.run_until_complete(uncached.close_store())
+        loop.run_until_complete(wrapped.components.close_store())
+        loop.run_until_complete(uncached.components.close_store())
     finally:
         loop.close()
         sys.modules.pop("benchapp", None)

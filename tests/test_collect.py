@@ -78,7 +78,9 @@ class Gateway:
         return httpx.Client(base_url=self.server.url, headers=headers, timeout=10)
 
     def dropped(self, backend: str, reason: str) -> float:
-        return self.app.metrics.metrics["gateway_collect_dropped_total"].value(backend=backend, reason=reason)
+        return self.app.components.metrics.metrics["gateway_collect_dropped_total"].value(
+            backend=backend, reason=reason
+        )
 
 
 @pytest.fixture
@@ -155,7 +157,7 @@ def test_ga4_post_arrives_anonymised_and_scrubbed(gateway: Gateway, backends) ->
     assert b"6478" not in raw and b"Win64" not in raw
     for header in ("cookie", "x-forwarded-for", "forwarded", "referer", "accept-language"):
         assert hit.header(header) is None, header
-    forwarded = gateway.app.metrics.metrics["gateway_collect_forwarded_total"]
+    forwarded = gateway.app.components.metrics.metrics["gateway_collect_forwarded_total"]
     deadline = time.monotonic() + 5  # counted once the backend's answer is read, just after it captured the hit
     while forwarded.value(backend="ga4") < 1 and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -493,7 +495,7 @@ def test_pages_point_catalogued_scripts_and_the_transport_at_the_gateway(db_path
 
 
 def test_counters_are_registered_in_the_metrics_registry(gateway: Gateway) -> None:
-    rendered = gateway.app.metrics.render()
+    rendered = gateway.app.components.metrics.render()
     for name in (
         "gateway_collect_forwarded_total",
         "gateway_collect_dropped_total",
@@ -518,7 +520,7 @@ async def test_hits_are_forwarded_when_the_server_sends_no_lifespan(db_path, bac
                 break
             await asyncio.sleep(0.01)
     assert dict(backends.ga4.hits()[0].query)["_uip"] == "203.0.113.0"
-    await gateway.app.collector.stop()
+    await gateway.app.components.collector.stop()
 
 
 def test_server_shutdown_drains_queued_hits(make_gateway, backends) -> None:

@@ -7,6 +7,7 @@ from helpers import SECRET, site
 from gateway import ConsentMiddleware, Settings
 from gateway.consent.cache import VerifiedTokens
 from gateway.consent.state import Consent, TokenCodec, new_consent_id
+from gateway.net.request import RequestHead
 
 KEY = "cache-secret-0123456789"
 
@@ -87,26 +88,32 @@ def test_memory_stays_bounded_and_forgets_the_least_recently_used() -> None:
     assert len(cache.entries) == 3 and tokens[0] in cache.entries
 
 
+def head(cookie: bytes, gpc: bool = False) -> RequestHead:
+    """A request carrying ``cookie`` (and ``Sec-GPC: 1`` with ``gpc``), as the middleware reads it."""
+    headers = [(b"cookie", cookie)] + ([(b"sec-gpc", b"1")] if gpc else [])
+    return RequestHead({"type": "http", "headers": headers}, ())
+
+
 def test_middleware_checks_the_revision_of_a_remembered_cookie(db_path) -> None:
     url = f"sqlite:///{db_path}"
     first = ConsentMiddleware(site(), Settings(secret_key=SECRET, database_url=url))
-    token = first.codec.dumps(choice(revision=1)).encode()
+    token = first.components.codec.dumps(choice(revision=1)).encode()
     cookie = b"other=1; consent=" + token
-    assert first.read_consent(cookie, False).decided
-    assert first.read_consent(cookie, False).decided  # from memory
+    assert first.read_consent(head(cookie)).decided
+    assert first.read_consent(head(cookie)).decided  # from memory
     assert token.decode() in first.verified_tokens.entries
 
     bumped = ConsentMiddleware(site(), Settings(secret_key=SECRET, database_url=url, revision=2))
     bumped.verified_tokens.entries.update(first.verified_tokens.entries)  # even when remembered...
-    stale = bumped.read_consent(cookie, True)
+    stale = bumped.read_consent(head(cookie, gpc=True))
     assert not stale.decided and stale.revision == 2 and stale.gpc  # ...an old revision reads as undecided
 
 
 def test_middleware_never_trusts_a_tampered_cookie_it_saw_before(db_path) -> None:
     gateway = ConsentMiddleware(site(), Settings(secret_key=SECRET, database_url=f"sqlite:///{db_path}"))
-    token = gateway.codec.dumps(choice())
-    assert gateway.read_consent(f"consent={token}".encode(), False).decided
+    token = gateway.components.codec.dumps(choice())
+    assert gateway.read_consent(head(f"consent={token}".encode())).decided
     tampered = token[:-5] + ("A" if token[-5] != "A" else "B") + token[-4:]
     for _ in range(2):
-        assert not gateway.read_consent(f"consent={tampered}".encode(), False).decided
+        assert not gateway.read_consent(head(f"consent={tampered}".encode())).decided
     assert tampered not in gateway.verified_tokens.entries

@@ -31,16 +31,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("banner",),  # used by pages and api alike
     ("consent", "store"),
     ("settings",),
-    ("trackers", "net", "metrics", "http", "assets", "languages"),
+    ("trackers", "net", "metrics", "http", "assets", "languages", "templating"),
 )
 
 # Imports that break a rule for a reason of their own, each with that reason. Keep this short.
 EXCEPTIONS: dict[tuple[str, str], str] = {
     ("gateway.store", "gateway.store.postgres"): (
         "imported inside open_store: psycopg is an optional dependency (the postgres extra)"
-    ),
-    ("gateway.pages.relay", "gateway._relay"): (
-        "the optional compiled relay, imported where it is tried; issue 14 (C relay removal) removes it"
     ),
 }
 

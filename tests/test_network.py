@@ -2,7 +2,8 @@ import ipaddress
 
 import pytest
 
-from gateway.net.addresses import anonymise, client_address, parse_address
+from gateway.net.addresses import anonymise, parse_address
+from gateway.net.request import request_head
 
 TRUSTED = (ipaddress.ip_network("10.0.0.0/8"),)
 
@@ -21,6 +22,10 @@ def test_anonymise_like_google(address: str, expected: str) -> None:
 
 def scope(peer: str, *headers: tuple[str, str]) -> dict:
     return {"type": "http", "client": (peer, 5555), "headers": [(k.encode(), v.encode()) for k, v in headers]}
+
+
+def client_address(scope: dict, trusted: tuple) -> object:
+    return request_head(scope, trusted).client_address
 
 
 def test_forwarded_for_ignored_from_untrusted_peer() -> None:

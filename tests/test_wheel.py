@@ -16,6 +16,7 @@ import gateway, gateway.assets
 from starlette.testclient import TestClient
 from gateway import ConsentMiddleware, Settings
 from gateway.demo import demo_site
+from gateway.metrics.registry import Registry
 from gateway.proxy.app import UpstreamProxy
 assert gateway.__file__.startswith(sys.argv[1]), gateway.__file__
 assert str(gateway.assets.BANNER_DIR).startswith(sys.argv[1]), gateway.assets.BANNER_DIR
@@ -30,7 +31,7 @@ with TestClient(ConsentMiddleware(demo_site(), settings=settings)) as client:
     page = client.get("/")
     icon = client.get("/_consent/static/cookie.svg")
     admin = client.get("/_consent/admin/login")
-down = UpstreamProxy(settings).error_page({"type": "http", "headers": []}, 502)
+down = UpstreamProxy(settings, Registry()).error_page({"type": "http", "headers": []}, 502)
 print(script.status_code, form.status_code, page.status_code, icon.status_code, admin.status_code, down.status_code,
       "consentGateway" in script.text, "Reject all" in form.text, "banner.js" in page.text, "<svg" in icon.text,
       "Admin token" in admin.text, "HTTP 502" in down.body.decode())

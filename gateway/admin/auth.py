@@ -23,7 +23,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.admin.passwords import parse_password_hash, verify_password
-from gateway.net.origin import normalise_origin, request_origin, request_scheme
+from gateway.net.origin import normalise_origin
+from gateway.net.request import RequestHead, request_head
 from gateway.settings import Settings, SettingsError
 
 SESSION_COOKIE = "consent_admin"
@@ -74,6 +75,9 @@ class AdminAuth:
         ]
         self.throttle = LoginThrottle()
 
+    def head(self, request: Request) -> RequestHead:
+        return request_head(request.scope, self.settings.trusted_proxies)
+
     # ---- credentials -------------------------------------------------------------------------
 
     async def check(self, user: str, password: str) -> str | None:
@@ -93,7 +97,7 @@ class AdminAuth:
 
     def session(self, request: Request) -> Session | None:
         """The session in the request's cookie, or ``None`` when it is missing, expired, forged or stale."""
-        raw = request.cookies.get(SESSION_COOKIE)
+        raw = self.head(request).cookies.get(SESSION_COOKIE)
         if not raw:
             return None
         try:
@@ -119,7 +123,7 @@ class AdminAuth:
             value,
             max_age=self.settings.admin_session_max_age,
             path=self.path,
-            secure=request_scheme(request.scope, self.settings.trusted_proxies) == "https",
+            secure=self.head(request).scheme == "https",
             httponly=True,
             samesite="strict",
         )
@@ -128,7 +132,7 @@ class AdminAuth:
         response.delete_cookie(
             SESSION_COOKIE,
             path=self.path,
-            secure=request_scheme(request.scope, self.settings.trusted_proxies) == "https",
+            secure=self.head(request).scheme == "https",
             httponly=True,
             samesite="strict",
         )
@@ -137,12 +141,13 @@ class AdminAuth:
 
     def same_origin(self, request: Request) -> bool:
         """The browser must say the POST comes from the gateway's own origin; saying nothing is refused."""
-        if request.headers.get("sec-fetch-site", "same-origin") != "same-origin":
+        head = self.head(request)
+        if head.fetch_site not in (None, "same-origin"):
             return False
-        claimed = request.headers.get("origin") or request.headers.get("referer")
+        claimed = head.origin or head.referer
         if not claimed or claimed == "null":
             return False
-        own = request_origin(request.scope, self.settings.trusted_proxies)
+        own = head.own_origin
         return own is not None and normalise_origin(claimed) == own
 
     @staticmethod

@@ -21,7 +21,6 @@ from gateway.admin.chart import Series, share_lines, stacked_shares
 from gateway.admin.export import csv_chunks, filename
 from gateway.admin.period import PeriodError, read_period
 from gateway.consent.choice import APIError, read_body
-from gateway.net.addresses import client_address
 from gateway.settings import Settings
 from gateway.store import AuditEntry, ConsentStore, DaySummary
 from gateway.templating import template
@@ -136,7 +135,7 @@ class AdminViews:
         return HTMLResponse(page, status_code=status, headers=SECURITY_HEADERS)
 
     def who(self, request: Request) -> str:
-        address = client_address(request.scope, self.settings.trusted_proxies)
+        address = self.auth.head(request).client_address
         return str(address) if address is not None else "unknown address"
 
     async def audit(self, actor: str, action: str, detail: str) -> None:

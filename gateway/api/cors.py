@@ -7,23 +7,28 @@ and sends the signed token in the request body instead.
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers, MutableHeaders
+from collections.abc import Sequence
+
+from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.net.origin import normalise_origin
+from gateway.net.request import request_head
+from gateway.net.addresses import Network
 
 ALLOWED_METHODS = "GET, POST, DELETE"
 PREFLIGHT_MAX_AGE = "600"
 
 
 class CrossOrigin:
-    def __init__(self, app: ASGIApp, allowed_origins: tuple[str, ...]) -> None:
+    def __init__(self, app: ASGIApp, allowed_origins: tuple[str, ...], trusted: Sequence[Network] = ()) -> None:
         self.app = app
         self.allowed = frozenset(allowed_origins)
+        self.trusted = trusted  # the gateway's trusted proxies: the request's head is parsed under them
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        origin = Headers(scope=scope).get("origin")
+        origin = request_head(scope, self.trusted).origin
         if not origin or normalise_origin(origin) not in self.allowed:
             await self.app(scope, receive, send)
             return

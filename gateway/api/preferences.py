@@ -16,9 +16,10 @@ from starlette.types import Scope
 from gateway.banner.texts import negotiate, texts
 from gateway.consent.choice import APIError, validate_choice
 from gateway.consent.cookie import set_consent_cookie
-from gateway.consent.recorder import Recorder, sends_gpc
+from gateway.consent.recorder import Recorder
 from gateway.consent.state import Consent
-from gateway.net.origin import normalise_origin, request_origin
+from gateway.net.origin import normalise_origin
+from gateway.net.request import request_head
 from gateway.settings import Settings
 from gateway.templating import template
 
@@ -31,7 +32,7 @@ def safe_next(target: str | None, scope: Scope, settings: Settings) -> str:
         return "/"
     if target.startswith("/") and not target.startswith("//"):
         return target
-    own = request_origin(scope, settings.trusted_proxies)
+    own = request_head(scope, settings.trusted_proxies).own_origin
     return target if own is not None and normalise_origin(target) == own else "/"
 
 
@@ -62,7 +63,7 @@ class PreferencesForm:
             language=language,
             categories=categories,
             consent=consent,
-            gpc=sends_gpc(request.scope),
+            gpc=request_head(request.scope, self.settings.trusted_proxies).gpc,
             next_url=next_url,
             action=f"{self.settings.prefix}/preferences",
             switch_url=f"{self.settings.prefix}/preferences?" + urlencode({"lang": other_language, "next": next_url}),

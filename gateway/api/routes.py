@@ -1,4 +1,8 @@
-"""The consent API under the prefix: read, record and withdraw a choice."""
+"""The consent API under the prefix: read, record and withdraw a choice.
+
+``gateway.app`` mounts these endpoints beside the preferences form, the
+metrics, the admin and the analytics endpoints.
+"""
 
 from __future__ import annotations
 
@@ -7,31 +11,22 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route, Router
-from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
 
-from gateway.admin import admin_routes
-from gateway.api.cors import CrossOrigin
 from gateway.api.preferences import PreferencesForm
-from gateway.assets import STATIC_DIR
 from gateway.banner.script import Banner
 from gateway.banner.texts import negotiate
-from gateway.collect import Collector
 from gateway.consent.choice import (
     APIError,
     Endpoint,
     check_media_type,
     check_same_site,
     read_body,
-    refusing_errors,
     validate_choice,
 )
 from gateway.consent.cookie import consent_token, expire_consent_cookie, set_consent_cookie
-from gateway.consent.recorder import Recorder, sends_gpc
+from gateway.consent.recorder import Recorder
 from gateway.consent.state import Consent
-from gateway.metrics.endpoint import MetricsEndpoint
-from gateway.metrics.registry import Registry
+from gateway.net.request import RequestHead, request_head
 from gateway.settings import Settings
 from gateway.store import ConsentStore
 from gateway.trackers.catalogue import Catalogue
@@ -39,7 +34,7 @@ from gateway.trackers.cookies import expire_denied
 
 
 class ConsentAPI:
-    """The ASGI app that answers everything under the prefix."""
+    """The consent endpoints: the visitor's choice, the banner's scripts, the catalogue and the health check."""
 
     def __init__(
         self,
@@ -48,38 +43,15 @@ class ConsentAPI:
         recorder: Recorder,
         banner: Banner,
         catalogue: Catalogue,
-        metrics: Registry | None = None,
-        collector: Collector | None = None,
     ) -> None:
         self.settings = settings
         self.catalogue = catalogue
         self.store = store
         self.recorder = recorder
         self.banner = banner
-        form = PreferencesForm(settings, recorder, self.confirm)
-        prefix = settings.prefix
-        self.router = Router(
-            routes=[
-                Route(prefix, refusing_errors(self.current), methods=["GET"]),
-                Route(prefix, refusing_errors(self.give), methods=["POST"]),
-                Route(prefix, refusing_errors(self.withdraw), methods=["DELETE"]),
-                Route(f"{prefix}/banner.js", self.banner_script, methods=["GET"]),
-                Route(f"{prefix}/settings.js", self.settings_script, methods=["GET"]),
-                Route(f"{prefix}/preferences", refusing_errors(form.show), methods=["GET"]),
-                Route(f"{prefix}/preferences", refusing_errors(self.submit_form(form)), methods=["POST"]),
-                Route(f"{prefix}/services", self.services, methods=["GET"]),
-                Route(f"{prefix}/healthz", self.health, methods=["GET"]),
-                Mount(f"{prefix}/static", StaticFiles(directory=STATIC_DIR)),
-                Route(f"{prefix}/metrics", MetricsEndpoint(metrics or Registry(), settings.metrics_token)),
-                *admin_routes(settings, store),
-                *(collector.routes() if collector is not None else ()),
-            ],
-            redirect_slashes=False,
-        )
-        self.app = CrossOrigin(self.router, settings.allowed_origins)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
+    def head(self, request: Request) -> RequestHead:
+        return request_head(request.scope, self.settings.trusted_proxies)
 
     def language(self, request: Request, requested: Any = None) -> str:
         return negotiate(
@@ -88,7 +60,7 @@ class ConsentAPI:
 
     async def current(self, request: Request) -> Response:
         consent: Consent = request.scope["consent"]
-        return JSONResponse(consent.as_json(self.settings.category_names) | {"gpc": sends_gpc(request.scope)})
+        return JSONResponse(consent.as_json(self.settings.category_names) | {"gpc": self.head(request).gpc})
 
     async def give(self, request: Request) -> Response:
         check_same_site(request, self.settings)
@@ -116,9 +88,10 @@ class ConsentAPI:
             }
         )
         set_consent_cookie(response, token, request.scope, self.settings)
-        if has_cookies(request.scope):  # without cookies there is nothing to expire
+        head = self.head(request)
+        if head.cookie is not None:  # without cookies there is nothing to expire
             response.raw_headers.extend(
-                expire_denied(request.scope, consent.categories, self.settings.category_names, self.catalogue)
+                expire_denied(head, consent.categories, self.settings.category_names, self.catalogue)
             )
         return response
 
@@ -156,7 +129,7 @@ class ConsentAPI:
         if previous is not None:
             try:
                 consent = await self.recorder.record(
-                    request.scope, "withdraw", [], self.language(request), request.headers.get("referer"), previous
+                    request.scope, "withdraw", [], self.language(request), self.head(request).referer, previous
                 )
             except Exception:
                 raise APIError(
@@ -166,7 +139,7 @@ class ConsentAPI:
         response = JSONResponse(body)
         expire_consent_cookie(response, request.scope, self.settings)
         response.raw_headers.extend(
-            expire_denied(request.scope, frozenset({required}), self.settings.category_names, self.catalogue)
+            expire_denied(self.head(request), frozenset({required}), self.settings.category_names, self.catalogue)
         )
         return response
 
@@ -209,10 +182,6 @@ class ConsentAPI:
         except Exception as error:
             return JSONResponse({"status": "failing", "store": type(error).__name__}, status_code=503)
         return JSONResponse({"status": "ok"})
-
-
-def has_cookies(scope: Scope) -> bool:
-    return any(name == b"cookie" for name, _ in scope["headers"])
 
 
 def body_token(body: Any) -> str | None:

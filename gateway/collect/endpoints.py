@@ -38,6 +38,7 @@ from gateway.collect.scrub import Scrubber
 from gateway.collect.visitor import is_bot, reduced_user_agent, visitor_prefix
 from gateway.consent.state import Consent
 from gateway.metrics.registry import Registry
+from gateway.net.request import RequestHead, request_head
 from gateway.net.urls import page_paths
 from gateway.settings import Settings
 from gateway.trackers.catalogue import measurement_protocols
@@ -95,24 +96,25 @@ class Collector:
                 routes.append(Route(prefix + script["path"], ScriptEndpoint(self, backend), methods=["GET"]))
         return routes
 
-    def forward(self, backend: Backend, submission: Submission, scope: Scope, headers: Headers) -> str | None:
+    def forward(self, backend: Backend, submission: Submission, scope: Scope) -> str | None:
         """Queue the hits of ``submission`` the visitor allows; the reason when nothing was queued."""
-        user_agent = headers.get("user-agent", "")
+        head = request_head(scope, self.settings.trusted_proxies)
+        user_agent = head.user_agent
         if is_bot(user_agent):
             return "bot"
-        kept = self.consented(backend, submission, scope["consent"], headers)
+        kept = self.consented(backend, submission, scope["consent"], head)
         if kept is None:
             return "no_consent"
         scrubber = self.scrubbers[backend.name]
         kept.shared = scrubber.scrub(kept.shared)
         kept.events = [scrubber.scrub(event) for event in kept.events]
         reduced = reduced_user_agent(user_agent)
-        self.add_visitor(backend, kept, visitor_prefix(scope, self.settings.trusted_proxies), reduced)
+        self.add_visitor(backend, kept, visitor_prefix(head), reduced)
         queued = self.delivery.submit(outgoing(backend, kept, reduced))
         return None if queued else "queue_full"
 
     def consented(
-        self, backend: Backend, submission: Submission, consent: Consent, headers: Headers
+        self, backend: Backend, submission: Submission, consent: Consent, head: RequestHead
     ) -> Submission | None:
         """The part of ``submission`` whose pages may be measured for this visitor; None if no part."""
         if backend.category not in consent.categories:
@@ -120,7 +122,7 @@ class Collector:
         if not self.settings.path_policies:
             return submission
         page = backend.protocol.page_parameter
-        fallback = value(submission.shared, page) or headers.get("referer", "")
+        fallback = value(submission.shared, page) or head.referer or ""
         if not submission.events:
             return submission if self.allows(backend, fallback, consent) else None
         events = [e for e in submission.events if self.allows(backend, value(e, page) or fallback, consent)]
@@ -257,7 +259,7 @@ class HitEndpoint:
             collector.delivery.dropped.inc(backend=backend.name, reason=error.code)
             await send_json_error(send, error)
             return
-        reason = collector.forward(backend, submission, scope, headers)
+        reason = collector.forward(backend, submission, scope)
         if reason is not None:
             collector.delivery.dropped.inc(backend=backend.name, reason=reason)
         await send(NO_CONTENT)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 
-from starlette.types import Scope
 from user_agents import parse
 
-from gateway.net.addresses import Address, Network, anonymise, client_address
+from gateway.net.addresses import Address, Network, anonymise
+from gateway.net.request import RequestHead
 from gateway.net.useragent import classify
 
 # Not the documentation ranges (203.0.113.0/24 and kin): those stand in for public addresses in tests.
@@ -42,21 +42,14 @@ def is_public(address: Address) -> bool:
     return not any(address in network for network in NOT_PUBLIC if network.version == address.version)
 
 
-FORWARDING_HEADERS = (b"x-forwarded-for", b"forwarded")
-
-
-def visitor_prefix(scope: Scope, trusted: tuple[Network, ...]) -> str | None:
+def visitor_prefix(head: RequestHead) -> str | None:
     """The visitor's anonymised address, or None when there is none we may pass on."""
-    peer = scope.get("client")
-    forwarding = tuple((name, value) for name, value in scope["headers"] if name in FORWARDING_HEADERS)
-    return _prefix_for(peer[0] if peer else None, forwarding, trusted)
+    return public_prefix(head.client_address)
 
 
 @lru_cache(maxsize=8192)
-def _prefix_for(peer: str | None, forwarding: tuple[tuple[bytes, bytes], ...], trusted: tuple) -> str | None:
-    """Cached: a visitor sends many hits through the same proxies."""
-    scope = {"type": "http", "client": (peer, 0) if peer else None, "headers": list(forwarding)}
-    address = client_address(scope, trusted)
+def public_prefix(address: Address | None) -> str | None:
+    """Cached: a visitor sends many hits from the same address."""
     return None if address is None or not is_public(address) else anonymise(address)
 
 

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.consent.recorder import ACTIONS
 from gateway.net.origin import is_cross_site
+from gateway.net.request import request_head
 from gateway.settings import Settings
 
 MAX_BODY = 16 * 1024
@@ -43,7 +44,7 @@ def refusing_errors(endpoint: Endpoint) -> Endpoint:
 
 
 def check_same_site(request: Request, settings: Settings) -> None:
-    if is_cross_site(request.scope, settings.trusted_proxies, settings.allowed_origins):
+    if is_cross_site(request_head(request.scope, settings.trusted_proxies), settings.allowed_origins):
         raise APIError(403, "cross_site", "consent can only be changed from this site")
 
 

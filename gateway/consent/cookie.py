@@ -5,18 +5,15 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from starlette.requests import cookie_parser
 from starlette.responses import Response
 from starlette.types import Scope
 
-from gateway.net.headers import request_cookie
-from gateway.net.origin import request_scheme
+from gateway.net.request import request_head
 from gateway.settings import Settings
 
 
 def consent_token(scope: Scope, settings: Settings) -> str | None:
-    cookie = request_cookie(scope["headers"])
-    return cookie_parser(cookie.decode("latin-1")).get(settings.cookie_name) if cookie else None
+    return request_head(scope, settings.trusted_proxies).cookies.get(settings.cookie_name)
 
 
 # Characters http.cookies leaves unquoted; a signed token only uses base64url and dots.
@@ -25,7 +22,7 @@ UNQUOTED_VALUE = re.compile(r"[A-Za-z0-9!#$%&'*+\-.^_`|~:]+")
 
 def set_consent_cookie(response: Response, token: str, scope: Scope, settings: Settings) -> None:
     # Not HttpOnly: the banner script reads the (signed) payload to know what to revive.
-    secure = request_scheme(scope, settings.trusted_proxies) == "https"
+    secure = is_https(scope, settings)
     if UNQUOTED_VALUE.fullmatch(token):
         attributes = cookie_attributes(settings.cookie_name, settings.cookie_max_age, settings.cookie_domain, secure)
         response.raw_headers.append((b"set-cookie", f"{settings.cookie_name}={token}{attributes}".encode("latin-1")))
@@ -57,7 +54,12 @@ def expire_consent_cookie(response: Response, scope: Scope, settings: Settings) 
         settings.cookie_name,
         path="/",
         domain=settings.cookie_domain,
-        secure=request_scheme(scope, settings.trusted_proxies) == "https",
+        secure=is_https(scope, settings),
         httponly=False,
         samesite="lax",
     )
+
+
+def is_https(scope: Scope, settings: Settings) -> bool:
+    """Does the visitor see the site over https? Then the cookie is ``Secure``."""
+    return request_head(scope, settings.trusted_proxies).scheme == "https"

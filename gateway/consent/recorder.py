@@ -11,7 +11,8 @@ from starlette.types import Scope
 
 from gateway.consent.state import Consent, TokenCodec, new_consent_id
 from gateway.metrics.registry import Registry
-from gateway.net.addresses import anonymise, client_address
+from gateway.net.addresses import anonymise
+from gateway.net.request import request_head
 from gateway.net.useragent import classify
 from gateway.settings import Settings
 from gateway.store import ConsentRecord, ConsentStore
@@ -21,18 +22,6 @@ ACTIONS = ("accept_all", "reject_all", "custom")
 # "accept all" does not override it, an explicit tick on the category does.
 GPC_DENIED_CATEGORIES = frozenset({"marketing"})
 MAX_PATH_LENGTH = 512
-
-
-def header(scope: Scope, name: bytes) -> str:
-    """The first value of one request header (lower-case ``name``), without building a ``Headers``."""
-    for key, value in scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return ""
-
-
-def sends_gpc(scope: Scope) -> bool:
-    return header(scope, b"sec-gpc").strip() == "1"
 
 
 def clean_path(page: str | None) -> str:
@@ -96,7 +85,8 @@ class Recorder:
         page: str | None,
         previous: Consent | None,
     ) -> Consent:
-        gpc = sends_gpc(scope)
+        head = request_head(scope, self.settings.trusted_proxies)
+        gpc = head.gpc
         granted, method = decide(action, requested, self.settings, gpc)
         now = time.time()
         consent = Consent(
@@ -107,7 +97,7 @@ class Recorder:
             method=method,
             gpc=gpc,
         )
-        agent = classify(header(scope, b"user-agent"))
+        agent = classify(head.user_agent)
         names = self.category_names
         await self.store.record(
             ConsentRecord(
@@ -120,7 +110,7 @@ class Recorder:
                 language=language,
                 banner_hash=self.text_hashes[language],
                 page_path=clean_path(page),
-                ip_prefix=anonymise(client_address(scope, self.settings.trusted_proxies)),
+                ip_prefix=anonymise(head.client_address),
                 browser=agent.browser,
                 device=agent.device,
                 gpc=gpc,

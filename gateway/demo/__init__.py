@@ -13,7 +13,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from gateway.middleware import ConsentMiddleware
+from gateway.app import build
+from gateway.app import ConsentMiddleware
 from gateway.settings import Settings
 from gateway.templating import template
 
@@ -69,4 +70,4 @@ def demo_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 
 def demo_app(settings: Settings | None = None) -> ConsentMiddleware:
-    return ConsentMiddleware(demo_site(), settings=settings or demo_settings())
+    return ConsentMiddleware(demo_site(), components=build(settings or demo_settings()))

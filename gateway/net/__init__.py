@@ -1,8 +1,9 @@
 """What a request says about where it comes from and where its URLs point.
 
-``addresses`` (peer and forwarded addresses, trusted proxies, anonymising),
-``origin`` (scheme, host, Origin and Referer, same-site), ``headers`` (the
-``Cookie`` header, however many lines it came in), ``useragent``
+``request`` (the headers the gateway reads, parsed once per request and
+kept in the scope: cookies, GPC, host, where it comes from, the client
+address behind trusted proxies), ``addresses`` (parsing, networks, trusted
+proxies, anonymising), ``origin`` (origins compared, same-site), ``useragent``
 (browser, device and bot classes) and ``urls`` (WHATWG URL resolution,
 host matching and registrable domains, used for every tracker judgement).
 """

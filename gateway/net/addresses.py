@@ -1,8 +1,7 @@
-"""Who is the visitor, network-wise: the client address and its anonymised form.
+"""Who is the visitor, network-wise: addresses parsed, trusted proxies recognised, the anonymised form.
 
-Forwarding headers are only believed when the connecting peer is one of the
-configured trusted proxies; the chain is walked from the right so a visitor
-cannot smuggle in an address of their choosing.
+The client address behind trusted proxies is ``RequestHead.client_address``
+(``gateway.net.request``), worked out once per request.
 """
 
 from __future__ import annotations
@@ -11,8 +10,6 @@ import ipaddress
 from collections.abc import Sequence
 from functools import lru_cache
 
-from starlette.datastructures import Headers
-from starlette.types import Scope
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -22,8 +19,8 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 def parse_address(text: str) -> Address | None:
     """An address from a header element: brackets, ports and quotes removed.
 
-    Cached: ``ipaddress`` parsing costs tens of microseconds and runs several
-    times per consent write; addresses are immutable, the cache is bounded."""
+    Cached: ``ipaddress`` parsing costs tens of microseconds and the same peers
+    and proxies come back request after request; addresses are immutable, the cache is bounded."""
     text = text.strip().strip('"')
     if text.startswith("["):
         text = text[1:].split("]", 1)[0]
@@ -38,39 +35,8 @@ def parse_address(text: str) -> Address | None:
     return address
 
 
-def forwarded_chain(headers: Headers) -> list[str]:
-    """Addresses named by ``Forwarded`` (RFC 7239), else ``X-Forwarded-For``, in order."""
-    forwarded = headers.getlist("forwarded")
-    if forwarded:
-        chain = []
-        for element in ",".join(forwarded).split(","):
-            for pair in element.split(";"):
-                name, _, value = pair.partition("=")
-                if name.strip().lower() == "for":
-                    chain.append(value)
-        return chain
-    return [part for value in headers.getlist("x-forwarded-for") for part in value.split(",")]
-
-
 def is_trusted(address: Address | None, trusted: Sequence[Network]) -> bool:
     return address is not None and any(address in network for network in trusted)
-
-
-def client_address(scope: Scope, trusted: Sequence[Network]) -> Address | None:
-    """The visitor's address, following forwarding headers only through trusted proxies."""
-    peer = scope.get("client")
-    address = parse_address(peer[0]) if peer else None
-    if not is_trusted(address, trusted):
-        return address
-    for hop in reversed(forwarded_chain(Headers(scope=scope))):
-        hop_address = parse_address(hop)
-        if hop_address is None:
-            # An unknown or obfuscated hop: stop at the last address we can vouch for.
-            return address
-        address = hop_address
-        if not is_trusted(address, trusted):
-            return address
-    return address
 
 
 @lru_cache(maxsize=4096)

@@ -29,6 +29,7 @@ from gateway.banner.script import Banner
 from gateway.banner.texts import texts
 from gateway.collect.page import FirstPartyPages
 from gateway.metrics.registry import Registry
+from gateway.net.request import RequestHead, request_head
 from gateway.pages import csp
 from gateway.pages.cache import PageCache, RewrittenPage, page_key, shared_validator
 from gateway.pages.conditional import consent_state, tag_for_state, translate_if_none_match
@@ -47,7 +48,7 @@ CSP_HEADERS = ("content-security-policy", "content-security-policy-report-only")
 CSP_HEADER_NAMES = frozenset(name.encode() for name in CSP_HEADERS)
 # Requests whose answer the browser shows as a page: they get the banner. Pages fetched by a
 # script (Sec-Fetch-Dest: empty) are still rewritten but get no banner of their own.
-DOCUMENT_DESTINATIONS = frozenset({b"document", b"iframe", b"frame", b"embed", b"object"})
+DOCUMENT_DESTINATIONS = frozenset({"document", "iframe", "frame", "embed", "object"})
 CONDITIONAL_HEADERS = frozenset({b"if-none-match", b"range", b"if-range"})
 IDENTITY = ("identity", "")
 MARKED_HEADS = 1024  # sets of page headers whose marked version is kept; all are dropped when full
@@ -214,20 +215,12 @@ class PageRequest(NamedTuple):
     personal: bool  # carries site cookies or credentials: the page may be the visitor's own, never shared
 
     @classmethod
-    def read(cls, headers: list[tuple[bytes, bytes]], consent_cookie: bytes) -> PageRequest:
-        host = ""
-        subresource = has_cookies = personal = False
-        for name, value in headers:
-            if name == b"sec-fetch-dest":
-                subresource = value not in DOCUMENT_DESTINATIONS
-            elif name == b"cookie":
-                has_cookies = True
-                personal = personal or carries_site_cookies(value, consent_cookie)
-            elif name == b"authorization":
-                personal = True
-            elif name == b"host" and not host:
-                host = value.decode("latin-1")
-        return cls(host, subresource, has_cookies, personal)
+    def read(cls, head: RequestHead, consent_cookie: bytes) -> PageRequest:
+        cookie, dest = head.cookie, head.fetch_dest
+        personal = head.authorization is not None or (
+            cookie is not None and carries_site_cookies(cookie, consent_cookie)
+        )
+        return cls(head.host, dest is not None and dest not in DOCUMENT_DESTINATIONS, cookie is not None, personal)
 
 
 def carries_site_cookies(cookie: bytes, consent_cookie: bytes) -> bool:
@@ -288,7 +281,8 @@ class PageResponder:
 
     async def on_page_start(self, message: Message, sets_cookies: bool) -> None:
         """The start of a page: marked for the consent state and held back when its body is to be rewritten."""
-        request = self.request = PageRequest.read(self.scope["headers"], self.rules.consent_cookie)
+        head = request_head(self.scope, self.rules.settings.trusted_proxies)
+        request = self.request = PageRequest.read(head, self.rules.consent_cookie)
         raw = message.setdefault("headers", [])
         etag = cache_control = vary = b""
         encoding: bytes | None = None
@@ -309,7 +303,7 @@ class PageResponder:
                 has_csp = True
         if request.has_cookies:
             categories = self.rules.settings.category_names
-            raw.extend(expire_denied(self.scope, self.granted, categories, self.rules.catalogue))
+            raw.extend(expire_denied(head, self.granted, categories, self.rules.catalogue))
         self.mark_page(raw)
         self.encoding = "identity" if encoding is None else encoding.decode("latin-1").strip().lower()
         rewritable = message["status"] not in (204, 206, 304) and self.scope.get("method") != "HEAD"

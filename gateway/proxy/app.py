@@ -20,10 +20,12 @@ from starlette.datastructures import Headers
 from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.types import Message, Receive, Scope, Send
 
+from gateway.app import build
 from gateway.banner.texts import negotiate, texts
 from gateway.http.upstream import UpstreamPool
 from gateway.metrics.registry import Registry
-from gateway.middleware import ConsentMiddleware
+from gateway.app import ConsentMiddleware
+from gateway.net.request import request_head
 from gateway.proxy.headers import request_headers, response_headers, upstream_request_head
 from gateway.proxy.websocket import bridge
 from gateway.settings import Settings, SettingsError
@@ -31,9 +33,9 @@ from gateway.templating import template
 
 
 class UpstreamProxy:
-    """ASGI app that forwards HTTP requests to ``settings.upstream``."""
+    """ASGI app that forwards HTTP requests to ``settings.upstream``; its failures are counted in ``metrics``."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, metrics: Registry) -> None:
         if not settings.upstream:
             raise SettingsError("upstream: required to serve (use --upstream URL or GATEWAY_UPSTREAM)")
         self.settings = settings
@@ -48,10 +50,7 @@ class UpstreamProxy:
         )
         self.session: aiohttp.ClientSession | None = None
         self.pool: UpstreamPool | None = None  # GETs without a body: the lean client
-        self.count_errors_in(Registry())
-
-    def count_errors_in(self, registry: Registry) -> None:
-        self.upstream_errors = registry.counter(
+        self.upstream_errors = metrics.counter(
             "gateway_upstream_errors_total", "Upstream failures: unreachable (502), timeout (504), cut off.", ["kind"]
         )
 
@@ -73,8 +72,8 @@ class UpstreamProxy:
         public_hosts = self.settings.public_hosts
         if not public_hosts:
             return False
-        host = next((value for name, value in scope["headers"] if name == b"host"), b"")
-        return host.decode("latin-1").split(":")[0].lower() not in public_hosts
+        host = request_head(scope, self.settings.trusted_proxies).host
+        return host.split(":")[0].lower() not in public_hosts
 
     async def refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -210,10 +209,9 @@ def proxy_app(upstream: str | None = None, config: str | None = None) -> Consent
     """The gateway in front of ``upstream``, configured from ``config`` and the environment."""
     overrides = {"upstream": upstream} if upstream else {}
     settings = Settings.load(config, **overrides)
-    proxy = UpstreamProxy(settings)
-    gateway = ConsentMiddleware(proxy, settings=settings)
-    proxy.count_errors_in(gateway.metrics)
-    return gateway
+    metrics = Registry()  # the gateway's: the proxy counts its upstream's failures there too
+    proxy = UpstreamProxy(settings, metrics)  # first: without an upstream there is nothing to build
+    return ConsentMiddleware(proxy, components=build(settings, metrics=metrics))
 
 
 def proxy_app_from_environment() -> ConsentMiddleware:

@@ -15,11 +15,10 @@ import re
 from collections.abc import Iterable
 
 import aiohttp
-from starlette.datastructures import Headers
 from starlette.types import Scope
 
-from gateway.net.addresses import client_address, forwarded_chain, is_trusted, parse_address
-from gateway.net.origin import request_origin, request_scheme
+from gateway.net.addresses import parse_address
+from gateway.net.request import request_head
 from gateway.settings import Settings
 
 HOP_BY_HOP = frozenset(
@@ -39,13 +38,6 @@ HOP_BY_HOP = frozenset(
 # Replaced with what this hop knows; a visitor must not be able to set them.
 FORWARDING = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded"})
 DROPPED_REQUEST = frozenset(name.encode() for name in HOP_BY_HOP | FORWARDING | {"host"})
-
-
-@functools.lru_cache(maxsize=4096)
-def peer_standing(peer: str, trusted: tuple) -> tuple[object, bool]:
-    """The peer's parsed address and whether it is a trusted proxy (parsing addresses is slow; peers repeat)."""
-    address = parse_address(peer)
-    return address, is_trusted(address, trusted)
 
 
 def request_headers(scope: Scope, settings: Settings, upstream_host: str) -> list[tuple[str, str]]:
@@ -70,17 +62,15 @@ def passed_on(scope: Scope) -> tuple[list[tuple[bytes, bytes]], str]:
 
 def forwarding_headers(scope: Scope, settings: Settings, upstream_host: str, host: str) -> list[tuple[str, str]]:
     """``Host`` for the upstream and the forwarding headers this hop vouches for."""
-    peer = scope.get("client")
-    address, trusted = peer_standing(peer[0], settings.trusted_proxies) if peer else (None, False)
+    head = request_head(scope, settings.trusted_proxies)
     chain: list[str] = []
-    if trusted:
-        chain = [hop.strip() for hop in forwarded_chain(Headers(scope=scope))]
-        visitor = client_address(scope, settings.trusted_proxies)
-        scheme = request_scheme(scope, settings.trusted_proxies)
-    else:  # the common case, without a proxy in front: nothing forwarded is believed
-        visitor, scheme = address, scope.get("scheme", "http")
-    if peer:
-        chain.append(peer[0])
+    if head.from_trusted_proxy:
+        chain = [hop.strip() for hop in head.forwarded_chain]
+    # Without a trusted proxy in front (the common case) nothing forwarded is believed:
+    # the visitor is the peer and the scheme the connection's.
+    visitor, scheme = head.client_address, head.scheme
+    if head.peer is not None:
+        chain.append(head.peer)
     upstream = host if settings.preserve_host and host else upstream_host
     return forwarding_list(upstream, ", ".join(chain), scheme, host, visitor)
 
@@ -109,10 +99,10 @@ def upstream_request_head(scope: Scope, settings: Settings, upstream_host: str, 
     peer, the host asked for and the scheme, which repeat: they are kept.
     """
     kept, host = passed_on(scope)
-    peer = scope.get("client")
-    if peer and not peer_standing(peer[0], settings.trusted_proxies)[1]:
+    head = request_head(scope, settings.trusted_proxies)
+    if head.peer is not None and not head.from_trusted_proxy:
         upstream = host if settings.preserve_host and host else upstream_host
-        forwarding = untrusted_forwarding(peer[0], host, scope.get("scheme", "http"), upstream)
+        forwarding = untrusted_forwarding(head.peer, host, head.transport_scheme, upstream)
     else:
         forwarding = head_lines(forwarding_headers(scope, settings, upstream_host, host))
     lines = [b"GET " + target + b" HTTP/1.1"]
@@ -181,7 +171,7 @@ def to_public_headers(
     headers: list[tuple[bytes, bytes]], scope: Scope, settings: Settings, upstream_base: str
 ) -> list[tuple[bytes, bytes]]:
     """``Location``, ``Content-Location`` and cookie domains moved to the public host when it differs."""
-    public = request_origin(scope, settings.trusted_proxies) or ""
+    public = request_head(scope, settings.trusted_proxies).own_origin or ""
     if not public or public == upstream_base.lower():
         return headers
     rewritten = []

@@ -1,7 +1,7 @@
 """Tracker cookies on the wire: keep them from being set, and expire the ones already there.
 
-Pure functions over raw ASGI header tuples; the middleware decides when to
-call them. Which cookie belongs to which consent category is the catalogue's
+Pure functions over raw ASGI header tuples and the request's parsed head; the
+middleware decides when to call them. Which cookie belongs to which consent category is the catalogue's
 business, never this module's.
 """
 
@@ -11,11 +11,8 @@ import ipaddress
 import re
 from collections.abc import Iterable
 
-from starlette.datastructures import Headers
-from starlette.requests import cookie_parser
-from starlette.types import Scope
 
-from gateway.net.headers import request_cookie
+from gateway.net.request import RequestHead
 from gateway.trackers.catalogue import Catalogue
 
 SET_COOKIE = b"set-cookie"
@@ -169,10 +166,8 @@ def _is_ip(host: str) -> bool:
 
 
 def expire_denied(
-    scope: Scope, granted: frozenset[str], categories: Iterable[str], catalogue: Catalogue
+    head: RequestHead, granted: frozenset[str], categories: Iterable[str], catalogue: Catalogue
 ) -> list[tuple[bytes, bytes]]:
     """Expiry headers for the tracker cookies this request still carries of categories not granted."""
-    headers = Headers(scope=scope)
-    present = cookie_parser(request_cookie(scope["headers"]).decode("latin-1")).keys()
     denied = [c for c in categories if c not in granted]
-    return expiry_headers(present, denied, headers.get("host", ""), catalogue)
+    return expiry_headers(head.cookies.keys(), denied, head.host, catalogue)

@@ -1,0 +1,184 @@
+"""The gateway put together: every component built from the settings, every route under the prefix.
+
+``build`` is the one place that makes the gateway's parts and wires them to
+each other; ``ConsentMiddleware`` only dispatches between them, and the
+reverse proxy (``gateway.proxy.app``) and the demo are short factories over
+``build``. Whatever counts something registers in the one ``Registry`` made
+here, which ``<prefix>/metrics`` renders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from starlette.routing import BaseRoute, Mount, Route, Router
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
+
+from gateway.admin import admin_routes
+from gateway.api.cors import CrossOrigin
+from gateway.api.preferences import PreferencesForm
+from gateway.api.routes import ConsentAPI
+from gateway.assets import STATIC_DIR
+from gateway.banner.script import Banner
+from gateway.collect import Collector
+from gateway.consent.cache import VerifiedTokens
+from gateway.consent.choice import refusing_errors
+from gateway.consent.recorder import Recorder
+from gateway.consent.state import TokenCodec
+from gateway.metrics.endpoint import MetricsEndpoint
+from gateway.metrics.registry import PendingObservations, Registry
+from gateway.middleware import ConsentDispatch
+from gateway.pages.responder import PageRules
+from gateway.settings import Settings, SettingsError
+from gateway.store import ConsentStore, open_store
+from gateway.store.retention import RetentionTask
+from gateway.trackers.catalogue import Catalogue
+
+logger = logging.getLogger("gateway.app")
+
+
+@dataclass(eq=False)
+class Components:
+    """What ``build`` made from one ``Settings``, and how it starts and stops."""
+
+    settings: Settings
+    metrics: Registry
+    codec: TokenCodec
+    verified_tokens: VerifiedTokens  # the same cookie comes back with every request
+    store: ConsentStore
+    catalogue: Catalogue
+    banner: Banner
+    recorder: Recorder
+    collector: Collector
+    page_rules: PageRules
+    retention: RetentionTask  # records older than retention_days become day counts, once a day
+    api: ASGIApp  # every route under the prefix
+    observe_api: Callable[[float], None]  # the time to answer an API request
+    page_seconds: PendingObservations  # the time to answer a page request, appended to: the hot path
+    _store_open: bool = field(default=False, init=False, repr=False)
+    _store_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
+
+    async def start(self) -> None:
+        await self.open_store()
+        self.retention.start()
+        await self.collector.start()
+
+    async def stop(self) -> None:
+        await self.retention.stop()
+        await self.collector.stop()  # drains queued hits within collect_drain_timeout
+        await self.close_store()
+
+    async def open_store(self) -> None:
+        """Open the store on start-up, or on first use when the server sends no lifespan."""
+        if self._store_open:
+            return
+        async with self._store_lock:
+            if not self._store_open:
+                await self.store.open()
+                self._store_open = True
+
+    async def open_store_or_log(self) -> None:
+        """A store that cannot open is reported, not raised: the API answers 503 and the health check says so."""
+        try:
+            await self.open_store()
+        except Exception:
+            logger.exception("the consent store cannot be opened")
+
+    async def close_store(self) -> None:
+        if self._store_open:
+            await self.store.close()
+            self._store_open = False
+
+
+def build(settings: Settings, store: ConsentStore | None = None, metrics: Registry | None = None) -> Components:
+    """Every component of the gateway for ``settings``; ``store`` and ``metrics`` when the caller has them."""
+    metrics = metrics if metrics is not None else Registry()
+    codec = TokenCodec(settings.secret_key, settings.cookie_max_age)
+    store = store if store is not None else open_store(settings.database_url)
+    catalogue = load_catalogue(settings)
+    banner = Banner(settings, catalogue)
+    recorder = Recorder(settings, store, codec, banner.text_hashes, metrics)
+    collector = Collector(settings, metrics)
+    api = ConsentAPI(settings, store, recorder, banner, catalogue)
+    routes = api_routes(settings, api, PreferencesForm(settings, recorder, api.confirm), metrics, store, collector)
+    latency = metrics.histogram(
+        "gateway_request_duration_seconds", "Time to answer a request, by kind (api or page).", ["kind"]
+    )
+    return Components(
+        settings=settings,
+        metrics=metrics,
+        codec=codec,
+        verified_tokens=VerifiedTokens(codec),
+        store=store,
+        catalogue=catalogue,
+        banner=banner,
+        recorder=recorder,
+        collector=collector,
+        page_rules=PageRules(settings, catalogue, banner, metrics),
+        retention=RetentionTask(store, settings.retention_days),
+        api=CrossOrigin(Router(routes, redirect_slashes=False), settings.allowed_origins, settings.trusted_proxies),
+        observe_api=latency.observer(kind="api"),
+        page_seconds=latency.pending(metrics, kind="page"),
+    )
+
+
+def api_routes(
+    settings: Settings,
+    api: ConsentAPI,
+    form: PreferencesForm,
+    metrics: Registry,
+    store: ConsentStore,
+    collector: Collector,
+) -> list[BaseRoute]:
+    """Everything the gateway answers under the prefix."""
+    prefix = settings.prefix
+    return [
+        Route(prefix, refusing_errors(api.current), methods=["GET"]),
+        Route(prefix, refusing_errors(api.give), methods=["POST"]),
+        Route(prefix, refusing_errors(api.withdraw), methods=["DELETE"]),
+        Route(f"{prefix}/banner.js", api.banner_script, methods=["GET"]),
+        Route(f"{prefix}/settings.js", api.settings_script, methods=["GET"]),
+        Route(f"{prefix}/preferences", refusing_errors(form.show), methods=["GET"]),
+        Route(f"{prefix}/preferences", refusing_errors(api.submit_form(form)), methods=["POST"]),
+        Route(f"{prefix}/services", api.services, methods=["GET"]),
+        Route(f"{prefix}/healthz", api.health, methods=["GET"]),
+        Mount(f"{prefix}/static", StaticFiles(directory=STATIC_DIR)),
+        Route(f"{prefix}/metrics", MetricsEndpoint(metrics, settings.metrics_token)),
+        *admin_routes(settings, store),
+        *collector.routes(),
+    ]
+
+
+def load_catalogue(settings: Settings) -> Catalogue:
+    try:
+        return Catalogue.load(settings.services, settings.open_cookie_database, categories=settings.category_names[1:])
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
+
+
+class ConsentMiddleware(ConsentDispatch):
+    """The gateway around any ASGI app: ``ConsentMiddleware(app, settings=Settings(...))``.
+
+    It builds every component from ``settings`` (``Settings.load()`` when none
+    is given: the TOML file and ``GATEWAY_*``), then only dispatches
+    (``gateway.middleware``). Factories that built the components already pass
+    ``components`` instead.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings | None = None,
+        store: ConsentStore | None = None,
+        *,
+        components: Components | None = None,
+    ) -> None:
+        if components is None:
+            components = build(settings if settings is not None else Settings.load(), store)
+        elif settings is not None or store is not None:
+            raise TypeError("pass settings and store, or components built from them, not both")
+        super().__init__(app, components)
