@@ -21,7 +21,7 @@ def course_page(target_size: int, seed: int = 7) -> bytes:
     )
     head_extra = (
         b"".join(
-            b'<link rel="stylesheet" href="/theme/styles.php/boost/%d/all">\n<script src="/lib/javascript.php/%d/lib/requirejs.js"></script>\n'
+            b'<link rel="stylesheet" href="/theme/styles.php/boost/%d/all">\n<script src="/lib/javascript.php/%d/lib/requirejs.js"></script>\n'  # noqa: E501
             % (n, n)
             for n in range(8)
         )
@@ -30,7 +30,7 @@ def course_page(target_size: int, seed: int = 7) -> bytes:
     nav = (
         b'<nav class="navbar"><ul>'
         + b"".join(
-            b'<li class="nav-item"><a class="nav-link" href="/course/view.php?id=%d" title="Cursus %d">Cursus %d</a></li>'
+            b'<li class="nav-item"><a class="nav-link" href="/course/view.php?id=%d" title="Cursus %d">Cursus %d</a></li>'  # noqa: E501
             % (n, n, n)
             for n in range(60)
         )
@@ -45,20 +45,20 @@ def course_page(target_size: int, seed: int = 7) -> bytes:
             for _ in range(40)
         )
         image = (
-            b'<img src="/pluginfile.php/%d/mod_page/content/afbeelding-%d.png" alt="Afbeelding %d" width="640" height="360" loading="lazy">'
+            b'<img src="/pluginfile.php/%d/mod_page/content/afbeelding-%d.png" alt="Afbeelding %d" width="640" height="360" loading="lazy">'  # noqa: E501
             % (n, n, n)
             if n % 4 == 0
             else b""
         )
         script = (
-            b'<script>M.util.js_pending("block_%d"); require(["core/first"], function() { M.util.js_complete("block_%d"); });</script>'
+            b'<script>M.util.js_pending("block_%d"); require(["core/first"], function() { M.util.js_complete("block_%d"); });</script>'  # noqa: E501
             % (n, n)
             if n % 12 == 0
             else b""
         )
         blocks.append(
             b'<section class="activity modtype_page" id="module-%d" data-for="cmitem">'
-            b'<div class="activity-item"><div class="activityname"><a href="/mod/page/view.php?id=%d" class="aalink stretched-link">'
+            b'<div class="activity-item"><div class="activityname"><a href="/mod/page/view.php?id=%d" class="aalink stretched-link">'  # noqa: E501
             b'<span class="instancename">Les %d: werken met formules</span></a></div>'
             b'<div class="description"><p>%s</p>%s</div></div></section>%s\n' % (n, n, n, words, image, script)
         )

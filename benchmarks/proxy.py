@@ -63,8 +63,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT / "tests")]  # pages.py here; the nginx runner is shared with the tests
 
-from nginx import Nginx, free_port, nginx_binary  # noqa: E402
 from pages import course_page  # noqa: E402
+from support.nginx import Nginx, free_port, nginx_binary  # noqa: E402
 
 HOST = "127.0.0.1"
 SECRET_KEY = "benchmark-only-secret-0123456789abcdef"

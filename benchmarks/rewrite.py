@@ -58,7 +58,7 @@ sys.path.insert(0, str(HERE))
 
 from pages import course_page  # noqa: E402
 
-from gateway.pages import rewrite as _rw
+from gateway.pages import rewrite as _rw  # noqa: E402
 from gateway.pages.rewrite import RewritePolicy, Rewriter  # noqa: E402
 from gateway.trackers.catalogue import default_catalogue  # noqa: E402
 from gateway.trackers.thirdparty import ThirdParties  # noqa: E402

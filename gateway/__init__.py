@@ -1,7 +1,7 @@
 """Cookie consent and analytics gateway for learning sites."""
 
-from gateway.consent.state import Consent
 from gateway.app import ConsentMiddleware
+from gateway.consent.state import Consent
 from gateway.settings import Category, CollectSettings, Settings, SettingsError
 
 __all__ = ["Category", "CollectSettings", "Consent", "ConsentMiddleware", "Settings", "SettingsError"]

@@ -8,14 +8,14 @@ others to the site, with a ``send`` that keeps its pages free of trackers
 
 from __future__ import annotations
 
-from time import perf_counter
 from collections.abc import Callable
+from time import perf_counter
 from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.consent.state import Consent
 from gateway.consent.cache import VerifiedTokens
+from gateway.consent.state import Consent
 from gateway.metrics.registry import FOLD_AT, PendingObservations
 from gateway.net.request import SCOPE_KEY, RequestHead
 from gateway.pages.encoding import readable_encodings

@@ -6,10 +6,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import SECRET, Server, site, start_demo
 from starlette.testclient import TestClient
+from support.helpers import SECRET, Server, site, start_demo
 
 from gateway import ConsentMiddleware, Settings
+
+E2E = Path(__file__).resolve().parent / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """End-to-end tests, and any test that drives a browser or nginx, are ``slow``: left out by the quick run."""
+    for item in items:
+        if E2E in Path(item.path).parents or item.get_closest_marker("browser") or item.get_closest_marker("nginx"):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture

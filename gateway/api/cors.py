@@ -13,9 +13,9 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.net.addresses import Network
 from gateway.net.origin import normalise_origin
 from gateway.net.request import request_head
-from gateway.net.addresses import Network
 
 ALLOWED_METHODS = "GET, POST, DELETE"
 PREFLIGHT_MAX_AGE = "600"

@@ -13,8 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from gateway.app import build
-from gateway.app import ConsentMiddleware
+from gateway.app import ConsentMiddleware, build
 from gateway.settings import Settings
 from gateway.templating import template
 

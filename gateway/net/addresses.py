@@ -10,7 +10,6 @@ import ipaddress
 from collections.abc import Sequence
 from functools import lru_cache
 
-
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

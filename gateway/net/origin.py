@@ -12,7 +12,6 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-
 if TYPE_CHECKING:
     from gateway.net.request import RequestHead
 

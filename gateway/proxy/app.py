@@ -20,11 +20,10 @@ from starlette.datastructures import Headers
 from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from gateway.app import build
+from gateway.app import ConsentMiddleware, build
 from gateway.banner.texts import negotiate, texts
 from gateway.http.upstream import UpstreamPool
 from gateway.metrics.registry import Registry
-from gateway.app import ConsentMiddleware
 from gateway.net.request import request_head
 from gateway.proxy.headers import request_headers, response_headers, upstream_request_head
 from gateway.proxy.websocket import bridge

@@ -11,7 +11,6 @@ import ipaddress
 import re
 from collections.abc import Iterable
 
-
 from gateway.net.request import RequestHead
 from gateway.trackers.catalogue import Catalogue
 

@@ -1,0 +1,136 @@
+"""The admin in Debian's Chromium: sign in, read the charts, erase a consent with real form posts.
+
+The dashboard screenshot is saved in the test's temporary directory
+(``admin-dashboard.png``) so a person can look at it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from support.helpers import ThreadedServer, chromium, rows, site
+from unit.admin.test_admin import ADMIN, ALICE, PASSWORD, admin_settings, audit, record, seed
+
+from gateway import ConsentMiddleware, Settings
+
+pytestmark = pytest.mark.browser
+
+FIRST_DAY = date(2025, 3, 1)
+DAYS = 21
+METHODS = ("accept_all", "reject_all", "custom", "gpc", "withdraw")
+
+
+def seeded_choices() -> list:
+    """Three weeks of choices, fewer at weekends, with accept-all slowly giving way to reject-all."""
+    chooser = random.Random(7)
+    records = []
+    for offset in range(DAYS):
+        day = FIRST_DAY + timedelta(days=offset)
+        if offset == 9:
+            continue  # a day without choices leaves a gap
+        count = 6 if day.weekday() >= 5 else 18
+        for n in range(count):
+            weights = (50 - offset, 20 + offset, 15, 8, 3)
+            method = chooser.choices(METHODS, weights)[0]
+            consent_id = f"00000000-0000-4000-8000-{offset:06d}{n:06d}"
+            records.append(record(consent_id, f"{day.isoformat()} {8 + n % 12:02d}:{n:02d}:00", method))
+    records.append(record(ALICE, "2025-03-05 10:00:00", "custom"))
+    return records
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with chromium("MAP * ~NOTFOUND, EXCLUDE 127.0.0.1") as browser:  # nothing but the gateway is reachable
+        yield browser
+
+
+@pytest.fixture
+def gateway(db_path: Path) -> Iterator[ThreadedServer]:
+    seed(db_path, seeded_choices())
+    with ThreadedServer(ConsentMiddleware(site(), settings=admin_settings(db_path))) as server:
+        yield server
+
+
+@pytest.fixture
+def page(browser, gateway: ThreadedServer):
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def sign_in(page, gateway: ThreadedServer, target: str) -> None:
+    page.goto(gateway.url + target)
+    assert page.url.startswith(f"{gateway.url}{ADMIN}/login?next=")
+    page.fill("input[name=user]", "fg")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+
+
+def test_the_dashboard_charts_render(page, gateway: ThreadedServer, tmp_path: Path) -> None:
+    last = FIRST_DAY + timedelta(days=DAYS - 1)
+    sign_in(page, gateway, f"{ADMIN}?from={FIRST_DAY.isoformat()}&to={last.isoformat()}")
+    assert page.url.endswith(f"{ADMIN}?from=2025-03-01&to=2025-03-21")
+    assert "Consent rates, 2025-03-01 to 2025-03-21" in page.inner_text("h1")
+    charts = page.locator("svg.chart")
+    assert charts.count() == 2
+    for index in range(2):
+        box = charts.nth(index).bounding_box()
+        assert box is not None and box["width"] > 600 and box["height"] > 200
+
+    # One stacked bar per day with choices; its segments fill the plot height (shares add up to 100 %).
+    segments = page.evaluate(
+        """() => [...document.querySelectorAll('svg.chart')[0].querySelectorAll('rect > title')].map(t => {
+               const r = t.parentElement.getBBox();
+               return {day: t.textContent.slice(0, 10), x: r.x, height: r.height,
+                       fill: getComputedStyle(t.parentElement).fill};
+           })"""
+    )
+    by_day: dict[str, float] = {}
+    for segment in segments:
+        by_day[segment["day"]] = by_day.get(segment["day"], 0) + segment["height"]
+    assert len(by_day) == DAYS - 1 and "2025-03-10" not in by_day
+    assert all(abs(height - by_day["2025-03-01"]) < 0.5 for height in by_day.values())
+    assert by_day["2025-03-01"] > 150
+    assert len({s["fill"] for s in segments}) == len(METHODS)
+
+    # A line per optional category, broken at the empty day.
+    lines = page.evaluate(
+        """() => [...document.querySelectorAll('svg.chart')[1].querySelectorAll('path')].map(p => ({
+               length: p.getTotalLength(), moves: (p.getAttribute('d').match(/M/g) || []).length}))"""
+    )
+    optional = len(Settings(demo=True).category_names) - 1  # analytics, marketing, other third parties
+    assert len(lines) == optional and all(line["length"] > 300 and line["moves"] == 2 for line in lines)
+
+    # The page's own styles apply under its CSP (header colour), and the table lists the 20 days.
+    assert page.evaluate("getComputedStyle(document.querySelector('header')).backgroundColor") == "rgb(11, 79, 138)"
+    assert page.locator("table tbody tr").count() == DAYS - 1
+    shot = tmp_path / "admin-dashboard.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 20_000
+
+
+def test_erasure_through_real_forms(page, gateway: ThreadedServer, db_path: Path) -> None:
+    sign_in(page, gateway, ADMIN)
+    page.fill("input[name=id]", ALICE)
+    page.click("main form[action$='/consents'] button")
+    assert "History of " + ALICE in page.inner_text("main")
+    page.click("text=Erase these 1 records")
+    page.click("button.danger")  # the confirmation box is required: the browser does not send the form
+    assert page.url.endswith(f"{ADMIN}/erase?id={ALICE}")
+    assert ALICE in {row["consent_id"] for row in rows(db_path)}
+    page.check("input[name=confirm]")
+    page.click("button.danger")
+    assert "Erased 1 record of consent" in page.inner_text("main")
+    assert ALICE not in {row["consent_id"] for row in rows(db_path)}
+    page.click("text=Audit log")
+    assert page.locator("tbody tr").first.inner_text().split("\t")[1:3] == ["fg", "erase"]
+    page.click("text=Sign out")
+    assert page.url.endswith(f"{ADMIN}/login")
+    assert [e["action"] for e in audit(db_path)] == ["login", "lookup", "erase", "logout"]
