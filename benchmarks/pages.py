@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import random
 
-from gateway.demo import TEMPLATES
+from gateway.templating import template
 
 
 def course_page(target_size: int, seed: int = 7) -> bytes:
     rng = random.Random(seed)
-    base = (
-        TEMPLATES.get_template("lesson.html")
-        .render(slug="excel", title="Excel voor beginners", summary="Formules")
-        .encode()
-    )
+    base = template("demo/lesson.html").render(slug="excel", title="Excel voor beginners", summary="Formules").encode()
     head_extra = (
         b"".join(
             b'<link rel="stylesheet" href="/theme/styles.php/boost/%d/all">\n<script src="/lib/javascript.php/%d/lib/requirejs.js"></script>\n'  # noqa: E501

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from support.helpers import ThreadedServer, chromium, rows, site
-from unit.admin.test_admin import ADMIN, ALICE, PASSWORD, admin_settings, audit, record, seed
+from support.records import ADMIN, ALICE, PASSWORD, admin_settings, audit, record_on, seed
 
 from gateway import ConsentMiddleware, Settings
 
@@ -37,8 +37,8 @@ def seeded_choices() -> list:
             weights = (50 - offset, 20 + offset, 15, 8, 3)
             method = chooser.choices(METHODS, weights)[0]
             consent_id = f"00000000-0000-4000-8000-{offset:06d}{n:06d}"
-            records.append(record(consent_id, f"{day.isoformat()} {8 + n % 12:02d}:{n:02d}:00", method))
-    records.append(record(ALICE, "2025-03-05 10:00:00", "custom"))
+            records.append(record_on(consent_id, f"{day.isoformat()} {8 + n % 12:02d}:{n:02d}:00", method))
+    records.append(record_on(ALICE, "2025-03-05 10:00:00", "custom"))
     return records
 
 

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from e2e.test_proxy_nginx import Gateway
 from support import REPOSITORY
+from support.helpers import Gateway
 from support.nginx import Nginx, free_port
-from unit.admin.test_admin import PASSWORD, PASSWORD_HASH
+from support.records import PASSWORD, PASSWORD_HASH
 
 from gateway.settings import FIELDS
 

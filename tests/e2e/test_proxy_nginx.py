@@ -24,11 +24,7 @@ import asyncio
 import gzip
 import hashlib
 import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,7 +35,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
-from support.helpers import SECRET, ThreadedServer, free_port
+from support.helpers import Gateway, ThreadedServer, free_port
 from support.nginx import Nginx
 
 pytestmark = pytest.mark.nginx
@@ -178,53 +174,6 @@ def write_site(root: Path) -> None:
     (root / "ssi.html").write_text(PAGE.replace("</head>", '<!--# include virtual="/part.html" --></head>'))
     (root / "docs").mkdir()
     (root / "docs" / "index.html").write_text(PAGE)
-
-
-class Gateway:
-    """``python -m gateway.cli serve`` in a subprocess of its own session."""
-
-    def __init__(self, upstream: str, workdir: Path, workers: int = 1, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        extra_env = env or {}
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-        env |= {
-            "GATEWAY_SECRET_KEY": SECRET,
-            "GATEWAY_DATABASE_URL": f"sqlite:///{workdir / 'consent.db'}",
-            **extra_env,
-        }
-        self.log = open(workdir / "gateway.log", "wb")  # noqa: SIM115 (open while the server runs)
-        command = [sys.executable, "-m", "gateway.cli", "serve", "--upstream", upstream, "--port", str(self.port)]
-        self.process = subprocess.Popen(
-            [*command, "--workers", str(workers)],
-            env=env,
-            cwd=workdir,
-            stdin=subprocess.DEVNULL,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.log_path = workdir / "gateway.log"
-        deadline = time.monotonic() + 20
-        while True:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"gateway did not start:\n{self.log_path.read_text(errors='replace')}")
-            try:
-                if httpx.get(self.url + "/_consent/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-        self.log.close()
 
 
 @pytest.fixture(scope="module")

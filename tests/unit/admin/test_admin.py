@@ -2,88 +2,35 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import re
-import sqlite3
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from http.cookies import SimpleCookie
 from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 from support.helpers import SECRET, rows, site
+from support.records import (
+    ADMIN,
+    ALICE,
+    BOB,
+    PASSWORD,
+    PASSWORD_HASH,
+    TOKEN,
+    admin_settings,
+    audit,
+    record_on,
+    seed,
+)
 
 from gateway import ConsentMiddleware, Settings
 from gateway.admin.passwords import hash_password
 from gateway.settings import SettingsError
-from gateway.store import ConsentRecord
-from gateway.store.sqlite import SQLiteStore
 
 ORIGIN = "http://leerplein.test"
-ADMIN = "/_consent/admin"
-PASSWORD = "een-lang-geheim-wachtwoord"
-PASSWORD_HASH = hash_password(PASSWORD, iterations=1000)  # few rounds: the tests sign in often
-TOKEN = "admin-token-0123456789abcdef"
-ALICE = "0b6f7d0e-3c1a-4f7e-9a51-2d8c4b1e6f90"
-BOB = "5d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def record(consent_id: str, when: str, method: str = "accept_all", revision: int = 1) -> ConsentRecord:
-    granted = {
-        "accept_all": ("functional", "analytics", "marketing"),
-        "custom": ("functional", "analytics"),
-        "gpc": ("functional", "analytics"),
-    }.get(method, ("functional",))
-    denied = tuple(c for c in ("functional", "analytics", "marketing") if c not in granted)
-    return ConsentRecord(
-        consent_id=consent_id,
-        recorded_at=at(when),
-        granted=granted,
-        denied=denied,
-        revision=revision,
-        method=method,
-        language="nl",
-        banner_hash="0123456789abcdef",
-        page_path="/cursus/les-1",
-        ip_prefix="203.0.113.0",
-        browser="Firefox",
-        device="desktop",
-        gpc=False,
-    )
-
-
-def seed(db_path: Path, records: list[ConsentRecord]) -> None:
-    """Write records through a store of our own, as earlier visitors would have."""
-
-    async def write() -> None:
-        store = SQLiteStore(db_path)
-        await store.open()
-        try:
-            for item in records:
-                await store.record(item)
-        finally:
-            await store.close()
-
-    with ThreadPoolExecutor(1) as thread:  # its own thread: Playwright's event loop may be running in this one
-        thread.submit(asyncio.run, write()).result()
-
-
-def audit(db_path: Path) -> list[dict]:
-    connection = sqlite3.connect(db_path)
-    connection.row_factory = sqlite3.Row
-    try:
-        return [dict(row) for row in connection.execute("SELECT * FROM admin_audit ORDER BY seq")]
-    finally:
-        connection.close()
 
 
 def csrf_in(page: str) -> str:
@@ -104,11 +51,6 @@ def sign_in(client: TestClient, user: str = "fg", password: str = PASSWORD, next
     assert form.status_code == 200
     data = {"csrf": csrf_in(form.text), "user": user, "password": password, "next": next_path}
     return client.post(f"{ADMIN}/login", data=data, headers={"origin": ORIGIN}, follow_redirects=False)
-
-
-def admin_settings(db_path: Path, **overrides) -> Settings:
-    values = {"admin_user": "fg", "admin_password_hash": PASSWORD_HASH, **overrides}
-    return Settings(secret_key=SECRET, database_url=f"sqlite:///{db_path}", **values)
 
 
 @pytest.fixture
@@ -188,7 +130,7 @@ def test_pages_send_a_signed_out_visitor_to_the_login(admin: TestClient, path: s
 
 
 def test_posts_without_a_session_are_refused_and_change_nothing(admin: TestClient, db_path: Path) -> None:
-    seed(db_path, [record(ALICE, "2025-03-02 10:00:00")])
+    seed(db_path, [record_on(ALICE, "2025-03-02 10:00:00")])
     for path, data in ((f"{ADMIN}/erase", {"id": ALICE, "confirm": "yes", "csrf": "x"}), (f"{ADMIN}/logout", {})):
         response = admin.post(path, data=data, headers={"origin": ORIGIN})
         assert response.status_code == 401
@@ -320,7 +262,7 @@ def test_signing_out_ends_the_session_and_is_audited(officer: TestClient, db_pat
 def test_erasure_without_csrf_token_or_from_elsewhere_is_refused(
     officer: TestClient, db_path: Path, csrf: str | None, headers: dict
 ) -> None:
-    seed(db_path, [record(ALICE, "2025-03-02 10:00:00")])
+    seed(db_path, [record_on(ALICE, "2025-03-02 10:00:00")])
     token = csrf_in(officer.get(f"{ADMIN}/erase?id={ALICE}").text)
     data = {"id": ALICE, "confirm": "yes"}
     if csrf is not None:
@@ -332,7 +274,7 @@ def test_erasure_without_csrf_token_or_from_elsewhere_is_refused(
 
 
 def test_a_token_from_another_session_is_refused(officer: TestClient, db_path: Path) -> None:
-    seed(db_path, [record(ALICE, "2025-03-02 10:00:00")])
+    seed(db_path, [record_on(ALICE, "2025-03-02 10:00:00")])
     with TestClient(ConsentMiddleware(site(), settings=admin_settings(db_path)), base_url=ORIGIN) as other:
         foreign = csrf_in(other.get(f"{ADMIN}/login").text)
     response = officer.post(
@@ -348,9 +290,9 @@ def test_lookup_shows_the_history_of_one_id_and_is_audited(officer: TestClient, 
     seed(
         db_path,
         [
-            record(ALICE, "2025-03-02 10:00:00"),
-            record(BOB, "2025-03-02 11:00:00"),
-            record(ALICE, "2025-03-03 09:30:00", "reject_all"),
+            record_on(ALICE, "2025-03-02 10:00:00"),
+            record_on(BOB, "2025-03-02 11:00:00"),
+            record_on(ALICE, "2025-03-03 09:30:00", "reject_all"),
         ],
     )
     page = officer.get(f"{ADMIN}/consents", params={"id": ALICE.upper()}).text
@@ -365,9 +307,9 @@ def test_erasure_asks_first_then_removes_the_ids_records_and_is_audited(officer:
     seed(
         db_path,
         [
-            record(ALICE, "2025-03-02 10:00:00"),
-            record(ALICE, "2025-03-03 10:00:00"),
-            record(BOB, "2025-03-03 11:00:00"),
+            record_on(ALICE, "2025-03-02 10:00:00"),
+            record_on(ALICE, "2025-03-03 10:00:00"),
+            record_on(BOB, "2025-03-03 11:00:00"),
         ],
     )
     confirm = officer.get(f"{ADMIN}/erase", params={"id": ALICE})
@@ -390,11 +332,11 @@ def test_csv_export_holds_exactly_the_records_of_the_range(officer: TestClient, 
     seed(
         db_path,
         [
-            record(ALICE, "2025-03-01 23:59:59.999000"),  # the day before
-            record(ALICE, "2025-03-02 00:00:00", "reject_all"),  # first instant of the range
-            record(BOB, "2025-03-03 12:00:00", revision=2),
-            record(BOB, "2025-03-04 23:59:59.999000", "custom"),  # last instant of the range
-            record(ALICE, "2025-03-05 00:00:00"),  # the day after
+            record_on(ALICE, "2025-03-01 23:59:59.999000"),  # the day before
+            record_on(ALICE, "2025-03-02 00:00:00", "reject_all"),  # first instant of the range
+            record_on(BOB, "2025-03-03 12:00:00", revision=2),
+            record_on(BOB, "2025-03-04 23:59:59.999000", "custom"),  # last instant of the range
+            record_on(ALICE, "2025-03-05 00:00:00"),  # the day after
         ],
     )
     response = officer.get(f"{ADMIN}/export.csv", params={"from": "2025-03-02", "to": "2025-03-04"})
@@ -422,7 +364,7 @@ def test_csv_export_holds_exactly_the_records_of_the_range(officer: TestClient, 
 
 
 def test_a_large_export_streams_every_row(officer: TestClient, db_path: Path) -> None:
-    seed(db_path, [record(ALICE, f"2025-04-01 10:{m:02d}:{s:02d}") for m in range(20) for s in range(0, 60, 5)])
+    seed(db_path, [record_on(ALICE, f"2025-04-01 10:{m:02d}:{s:02d}") for m in range(20) for s in range(0, 60, 5)])
     with officer.stream("GET", f"{ADMIN}/export.csv", params={"from": "2025-04-01", "to": "2025-04-01"}) as response:
         chunks = [chunk for chunk in response.iter_bytes()]
     exported = list(csv.DictReader(io.StringIO(b"".join(chunks).decode(), newline="")))
@@ -448,10 +390,10 @@ def test_the_dashboard_counts_choices_per_day(officer: TestClient, db_path: Path
     seed(
         db_path,
         [
-            record(ALICE, "2025-03-02 10:00:00"),
-            record(BOB, "2025-03-02 11:00:00", "reject_all"),
-            record(BOB, "2025-03-02 12:00:00", "reject_all"),
-            record(ALICE, "2025-03-04 09:00:00", "accept_all", revision=2),
+            record_on(ALICE, "2025-03-02 10:00:00"),
+            record_on(BOB, "2025-03-02 11:00:00", "reject_all"),
+            record_on(BOB, "2025-03-02 12:00:00", "reject_all"),
+            record_on(ALICE, "2025-03-04 09:00:00", "accept_all", revision=2),
         ],
     )
     page = officer.get(ADMIN, params={"from": "2025-03-01", "to": "2025-03-07"}).text

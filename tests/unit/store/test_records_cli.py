@@ -8,7 +8,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
-from unit.store.test_store import raw, record, uuid_for
+from support.records import raw, record, uuid_for
 
 from gateway.store import open_store
 

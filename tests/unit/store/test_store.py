@@ -10,50 +10,12 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
+from support.records import T0, raw, record, uuid_for
 
-from gateway.store import AuditEntry, ConsentRecord, ConsentStore, open_store
+from gateway.store import AuditEntry, ConsentStore, open_store
 from gateway.store.chain import TamperedError
 
 pytestmark = pytest.mark.anyio
-
-T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-
-
-def record(consent_id: str, minutes: int = 0, method: str = "accept_all", **changes) -> ConsentRecord:
-    fields = dict(
-        consent_id=consent_id,
-        recorded_at=T0 + timedelta(minutes=minutes),
-        granted=("functional", "analytics"),
-        denied=("marketing",),
-        revision=1,
-        method=method,
-        language="nl",
-        banner_hash="0123456789abcdef",
-        page_path="/cursus/les-1",
-        ip_prefix="203.0.113.0",
-        browser="Firefox",
-        device="desktop",
-        gpc=False,
-    )
-    return ConsentRecord(**(fields | changes))
-
-
-def uuid_for(number: int) -> str:
-    return f"00000000-0000-4000-8000-{number:012d}"
-
-
-def raw(store_url: str, sql: str) -> None:
-    """Change the database behind the store's back, as a stray script or a bad restore would."""
-    if store_url.startswith("sqlite:///"):
-        connection = sqlite3.connect(store_url.removeprefix("sqlite:///"))
-        connection.execute(sql)
-        connection.commit()
-        connection.close()
-    else:
-        import psycopg
-
-        with psycopg.connect(store_url, autocommit=True) as connection:
-            connection.execute(sql)
 
 
 @pytest.fixture

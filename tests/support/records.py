@@ -1,0 +1,121 @@
+"""Consent records and admin set-ups that tests and benchmarks share: record factories, a store
+seeded behind the gateway's back, the admin's credentials."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from gateway import Settings
+from gateway.admin.passwords import hash_password
+from gateway.store import ConsentRecord
+from gateway.store.sqlite import SQLiteStore
+from support.helpers import SECRET
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def record(consent_id: str, minutes: int = 0, method: str = "accept_all", **changes) -> ConsentRecord:
+    fields = dict(
+        consent_id=consent_id,
+        recorded_at=T0 + timedelta(minutes=minutes),
+        granted=("functional", "analytics"),
+        denied=("marketing",),
+        revision=1,
+        method=method,
+        language="nl",
+        banner_hash="0123456789abcdef",
+        page_path="/cursus/les-1",
+        ip_prefix="203.0.113.0",
+        browser="Firefox",
+        device="desktop",
+        gpc=False,
+    )
+    return ConsentRecord(**(fields | changes))
+
+
+def uuid_for(number: int) -> str:
+    return f"00000000-0000-4000-8000-{number:012d}"
+
+
+def raw(store_url: str, sql: str) -> None:
+    """Change the database behind the store's back, as a stray script or a bad restore would."""
+    if store_url.startswith("sqlite:///"):
+        connection = sqlite3.connect(store_url.removeprefix("sqlite:///"))
+        connection.execute(sql)
+        connection.commit()
+        connection.close()
+    else:
+        import psycopg
+
+        with psycopg.connect(store_url, autocommit=True) as connection:
+            connection.execute(sql)
+
+
+ADMIN = "/_consent/admin"
+PASSWORD = "een-lang-geheim-wachtwoord"
+PASSWORD_HASH = hash_password(PASSWORD, iterations=1000)  # few rounds: the tests sign in often
+TOKEN = "admin-token-0123456789abcdef"
+ALICE = "0b6f7d0e-3c1a-4f7e-9a51-2d8c4b1e6f90"
+BOB = "5d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def record_on(consent_id: str, when: str, method: str = "accept_all", revision: int = 1) -> ConsentRecord:
+    granted = {
+        "accept_all": ("functional", "analytics", "marketing"),
+        "custom": ("functional", "analytics"),
+        "gpc": ("functional", "analytics"),
+    }.get(method, ("functional",))
+    denied = tuple(c for c in ("functional", "analytics", "marketing") if c not in granted)
+    return ConsentRecord(
+        consent_id=consent_id,
+        recorded_at=at(when),
+        granted=granted,
+        denied=denied,
+        revision=revision,
+        method=method,
+        language="nl",
+        banner_hash="0123456789abcdef",
+        page_path="/cursus/les-1",
+        ip_prefix="203.0.113.0",
+        browser="Firefox",
+        device="desktop",
+        gpc=False,
+    )
+
+
+def seed(db_path: Path, records: list[ConsentRecord]) -> None:
+    """Write records through a store of our own, as earlier visitors would have."""
+
+    async def write() -> None:
+        store = SQLiteStore(db_path)
+        await store.open()
+        try:
+            for item in records:
+                await store.record(item)
+        finally:
+            await store.close()
+
+    with ThreadPoolExecutor(1) as thread:  # its own thread: Playwright's event loop may be running in this one
+        thread.submit(asyncio.run, write()).result()
+
+
+def audit(db_path: Path) -> list[dict]:
+    connection = sqlite3.connect(db_path)
+    connection.row_factory = sqlite3.Row
+    try:
+        return [dict(row) for row in connection.execute("SELECT * FROM admin_audit ORDER BY seq")]
+    finally:
+        connection.close()
+
+
+def admin_settings(db_path: Path, **overrides) -> Settings:
+    values = {"admin_user": "fg", "admin_password_hash": PASSWORD_HASH, **overrides}
+    return Settings(secret_key=SECRET, database_url=f"sqlite:///{db_path}", **values)
