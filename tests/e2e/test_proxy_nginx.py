@@ -10,7 +10,7 @@ no brotli module), streamed bodies, and a multipart upload that is hashed as
 it arrives. So those requests go visitor -> gateway -> nginx -> Python.
 
 Not repeated here, already covered against a Python upstream in
-tests/test_proxy.py: the WebSocket echo (test_websockets_pass_through), the
+tests/unit/proxy/test_proxy.py: the WebSocket echo (test_websockets_pass_through), the
 no-open-proxy checks (CONNECT, absolute-form targets, GATEWAY_PUBLIC_HOSTS),
 forwarding headers and the 504 for a slow upstream.
 

@@ -10,7 +10,7 @@ Nothing of the system nginx is used but the binary: no /etc/nginx, no
 In the blocks (plain nginx syntax, no escaping), ``{listen}`` becomes
 ``127.0.0.1:<port>`` and ``{port}`` the port; a second block gets
 ``{listen2}``/``{port2}`` and so on: one free port per block (``ports``).
-Used by tests/test_proxy_nginx.py and benchmarks/proxy.py.
+Used by tests/e2e/test_proxy_nginx.py and benchmarks/proxy.py.
 """
 
 from __future__ import annotations

@@ -136,7 +136,7 @@ CHECKED = [i for i in IMPORTS if (i.module, i.target) not in EXCEPTIONS]
 
 def test_every_part_has_a_layer() -> None:
     unplaced = sorted({part_of(module) for module in MODULES} - {part for parts in LAYERS for part in parts})
-    assert not unplaced, f"put these in LAYERS (tests/test_layering.py): {unplaced}"
+    assert not unplaced, f"put these in LAYERS (tests/unit/test_layering.py): {unplaced}"
 
 
 def upward(imports: list[Import]) -> list[str]:
@@ -178,7 +178,7 @@ def test_nothing_imports_the_gateway_inside_a_function() -> None:
 
 def test_the_exceptions_are_still_needed() -> None:
     stale = set(EXCEPTIONS) - {(i.module, i.target) for i in IMPORTS}
-    assert not stale, f"remove from EXCEPTIONS (tests/test_layering.py): {sorted(stale)}"
+    assert not stale, f"remove from EXCEPTIONS (tests/unit/test_layering.py): {sorted(stale)}"
 
 
 def find_circle(uses: dict[str, set[str]]) -> list[str]:
