@@ -111,7 +111,7 @@ def fmt_latency(seconds: float | None) -> str:
     return f"{ms:.3f} ms" if ms < 1 else f"{ms:.2f} ms" if ms < 100 else f"{ms:.0f} ms"
 
 
-def print_table(title: str, rows: Sequence[Row]) -> None:
+def print_table(title: str, rows: Sequence[Row], notes: Sequence[str] = ()) -> None:
     header = ("case", "rate", "p50", "p99", "non-200", "vs baseline")
     cells = []
     for row in rows:
@@ -138,6 +138,12 @@ def print_table(title: str, rows: Sequence[Row]) -> None:
     print("  " + "-+-".join("-" * w for w in widths))
     for line in cells:
         print("  " + " | ".join(f"{c:{a}{w}}" for c, a, w in zip(line, align, widths, strict=True)))
+    for note in notes:
+        print(f"  * {note}")
+
+
+def goal_line(goal: str, figure: float, target: float) -> str:
+    return f"{goal}: {figure:,.0f} -> " + ("met" if figure >= target else "NOT met")
 
 
 def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
@@ -749,13 +755,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"synchronous=FULL; PostgreSQL synchronous_commit as configured; {args.loop} loop, "
                 f"best of {args.repeat}; latency = one record() call)",
                 rows,
+                notes,
             )
-            for note in notes:
-                print(f"  * {note}")
-            goals.append(
-                f"store alone >= {STORE_GOAL:,} rows/s: {group_rate:,.0f} -> "
-                + ("met" if group_rate >= STORE_GOAL else "NOT met")
-            )
+            goals.append(goal_line(f"store alone >= {STORE_GOAL:,} rows/s", group_rate, STORE_GOAL))
         if args.only in (None, "http"):
             print(f"\npart 2: end to end, wrk -t{args.threads} -c{args.connections} ...", flush=True)
             rows, notes, best, postgres_rate = http_part(args, workdir)
@@ -763,19 +765,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"End to end (wrk -t{args.threads} -c{args.connections} -d{args.seconds:g}s on the same "
                 f"machine; baseline = GET on the same server)",
                 rows,
+                notes,
             )
-            for note in notes:
-                print(f"  * {note}")
-            goals.append(
-                f"end to end >= {END_TO_END_GOAL:,} durable records/s (SQLite): best {best:,.0f} -> "
-                + ("met" if best >= END_TO_END_GOAL else "NOT met")
-            )
+            goal = f"end to end >= {END_TO_END_GOAL:,} durable records/s (SQLite): best"
+            goals.append(goal_line(goal, best, END_TO_END_GOAL))
             if postgres_rate is not None:
-                goals.append(
-                    f"end to end >= {POSTGRES_GOAL:,} durable records/s on PostgreSQL with "
-                    f"{max(args.workers, 1)} workers: {postgres_rate:,.0f} -> "
-                    + ("met" if postgres_rate >= POSTGRES_GOAL else "NOT met")
-                )
+                workers = max(args.workers, 1)
+                goal = f"end to end >= {POSTGRES_GOAL:,} durable records/s on PostgreSQL with {workers} workers"
+                goals.append(goal_line(goal, postgres_rate, POSTGRES_GOAL))
         print("\nGoals")
         for goal in goals:
             print(f"  * {goal}")

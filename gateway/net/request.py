@@ -69,6 +69,25 @@ class once(Generic[T]):  # noqa: N801 - used like functools.cached_property
         return value
 
 
+class header:  # noqa: N801 - used like a property
+    """One header's text (latin-1), or ``default`` when the request has none; decoded on first read
+    and kept in the head like ``once``."""
+
+    def __init__(self, name: bytes, default: str | None = None) -> None:
+        self.header_name = name
+        self.default = default
+
+    def __set_name__(self, owner: type, attribute: str) -> None:
+        self.attribute = attribute
+
+    def __get__(self, head: Any, owner: type | None = None) -> Any:
+        if head is None:
+            return self
+        raw = head.values.get(self.header_name)
+        value = head.__dict__[self.attribute] = self.default if raw is None else raw.decode("latin-1")
+        return value
+
+
 class RequestHead:
     """The headers the gateway reads, from one pass over ``scope["headers"]``.
 
@@ -111,39 +130,19 @@ class RequestHead:
         cookie = self.cookie
         return cookie_parser(cookie.decode("latin-1")) if cookie else {}
 
-    @once
-    def user_agent(self) -> str:
-        return self.text(b"user-agent") or ""
-
-    @once
-    def authorization(self) -> str | None:
-        return self.text(b"authorization")
+    user_agent = header(b"user-agent", "")
+    authorization = header(b"authorization")
 
     # ---- what the page asked for ----------------------------------------------------------------
 
-    @once
-    def host(self) -> str:
-        """The ``Host`` the client asked for (no forwarding header consulted)."""
-        return self.text(b"host") or ""
-
-    @once
-    def fetch_dest(self) -> str | None:
-        return self.text(b"sec-fetch-dest")
+    host = header(b"host", "")  # the Host the client asked for (no forwarding header consulted)
+    fetch_dest = header(b"sec-fetch-dest")
 
     # ---- where it comes from ------------------------------------------------------------------
 
-    @once
-    def origin(self) -> str | None:
-        """The ``Origin`` header."""
-        return self.text(b"origin")
-
-    @once
-    def referer(self) -> str | None:
-        return self.text(b"referer")
-
-    @once
-    def fetch_site(self) -> str | None:
-        return self.text(b"sec-fetch-site")
+    origin = header(b"origin")
+    referer = header(b"referer")
+    fetch_site = header(b"sec-fetch-site")
 
     @once
     def peer_address(self) -> Address | None:

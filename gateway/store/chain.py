@@ -90,21 +90,8 @@ def encode_fields(
         f"\x1f{banner_hash}\x1f{page_path}\x1f{ip_prefix or ''}\x1f{browser}\x1f{device}\x1f{flags}"
     )
     if text.count(SEPARATOR) != FIELD_COUNT - 1:
-        fields = [
-            consent_id,
-            microseconds,
-            granted,
-            denied,
-            revision,
-            method,
-            language,
-            banner_hash,
-            page_path,
-            ip_prefix,
-            browser,
-            device,
-            flags,
-        ]
+        fields = [consent_id, microseconds, granted, denied, revision, method, language]
+        fields += [banner_hash, page_path, ip_prefix, browser, device, flags]
         text = SEPARATOR * FIELD_COUNT + _encode_json(fields)
     return text.encode()
 

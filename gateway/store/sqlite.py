@@ -209,37 +209,17 @@ def to_row(record: ConsentRecord) -> tuple:
     granted = ",".join(record.granted)
     denied = ",".join(record.denied)
     consent_id = record.consent_id
-    revision, method, language = record.revision, record.method, record.language
-    banner_hash, page_path, ip_prefix = record.banner_hash, record.page_path, record.ip_prefix
-    browser, device, gpc = record.browser, record.device, record.gpc
-    encoded = encode_fields(  # chain.canonical(record), reusing the texts at hand
-        consent_id,
-        (recorded_at - EPOCH) // ONE_MICROSECOND,
-        granted,
-        denied,
-        revision,
-        method,
-        language,
-        banner_hash,
-        page_path,
-        ip_prefix,
-        browser,
-        device,
-        gpc,
-    )
+    texts = (record.revision, record.method, record.language, record.banner_hash, record.page_path)
+    texts += (record.ip_prefix, record.browser, record.device)
+    gpc = record.gpc
+    microseconds = (recorded_at - EPOCH) // ONE_MICROSECOND
+    encoded = encode_fields(consent_id, microseconds, granted, denied, *texts, gpc)  # chain.canonical
     return (
         id_key(consent_id),
         recorded_at.timestamp(),
         granted,
         denied,
-        revision,
-        method,
-        language,
-        banner_hash,
-        page_path,
-        ip_prefix,
-        browser,
-        device,
+        *texts,
         1 if gpc else 0,
         bytearray(sha256(encoded).digest()),  # see id_key: bytearray binds cheaper than bytes
     )
