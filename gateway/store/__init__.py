@@ -3,7 +3,8 @@
 ``record`` (the record, the other rows a store keeps, and ``ConsentStore``,
 the operations every store offers), ``sqlite`` and ``postgres`` (the two
 stores), ``batch`` (group commit), ``pgarray`` (PostgreSQL array literals),
-``chain`` (tamper evidence), ``retention`` (old records become day counts)
+``chain`` (tamper evidence), ``discovery`` (the third parties and cookies
+each site uses, aggregated), ``retention`` (old records become day counts)
 and ``maintenance`` (the ``db`` and ``records`` commands).
 """
 

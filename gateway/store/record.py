@@ -8,13 +8,14 @@ never says "OK" about a choice it could still lose.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from gateway.store.chain import ChainReport
+    from gateway.store.discovery import Discovered, ScanRun, Sighting
     from gateway.store.retention import PurgeReport
 
 
@@ -140,3 +141,25 @@ class ConsentStore(abc.ABC):
     @abc.abstractmethod
     async def upgrade(self) -> tuple[int, int]:
         """Apply missing schema migrations without opening the store; the versions before and after."""
+
+    # ---- discovery (discovery.py): aggregated, no visitor data ----------------------------------
+
+    @abc.abstractmethod
+    async def add_sightings(self, counts: Mapping[Sighting, int], seen_at: datetime, source: str) -> None:
+        """Add ``counts`` (pages per sighting) to the discovery table in one transaction.
+
+        A new row gets ``seen_at`` as its first and last time and ``source``; an existing one adds
+        its pages, moves its last time and takes the sighting's service. New rows of a site that
+        has ``SITE_LIMIT`` rows are dropped."""
+
+    @abc.abstractmethod
+    async def discovered(self, site: str | None = None) -> list[Discovered]:
+        """The discovery rows of ``site`` (every site: ``None``), by site, kind and name."""
+
+    @abc.abstractmethod
+    async def record_scan(self, run: ScanRun) -> None:
+        """Note a finished scan."""
+
+    @abc.abstractmethod
+    async def last_scan(self, site: str | None = None) -> ScanRun | None:
+        """The latest scan of ``site`` (of any site: ``None``)."""
