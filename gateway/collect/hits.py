@@ -54,11 +54,28 @@ class Submission:
     events: list[Params] = field(default_factory=list)
     batch: bool = False  # UA's /batch endpoint
 
+    def single_valued(self) -> Submission:
+        """The same hits with every parameter named once per list (``single_valued``)."""
+        events = [single_valued(event) for event in self.events]
+        return Submission(self.form, single_valued(self.shared), events, self.batch)
+
     def hits(self) -> list[Params]:
         """Each hit with the shared parameters first (an event's own value comes later and wins)."""
         if not self.events:
             return [self.shared]
         return [self.shared + event for event in self.events]
+
+
+def single_valued(params: Params) -> Params:
+    """``params`` with each name once, at the value ``value`` reads (the last), in the order of those values.
+
+    What the consent check read is then all the backend can read: a page URL given twice
+    (``dl=…/cursus/…&dl=…/elders/…``) cannot pass the path policy with one value and be counted
+    under the other."""
+    last = {key: index for index, (key, _) in enumerate(params)}
+    if len(last) == len(params):
+        return params
+    return [pair for index, pair in enumerate(params) if last[pair[0]] == index]
 
 
 def value(params: Params, name: str) -> str | None:
