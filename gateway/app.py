@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
@@ -120,7 +121,12 @@ def build(settings: Settings, store: ConsentStore | None = None, metrics: Regist
         collector=collector,
         page_rules=PageRules(settings, catalogue, banner, metrics),
         retention=RetentionTask(store, settings.retention_days),
-        api=CrossOrigin(Router(routes, redirect_slashes=False), settings.allowed_origins, settings.trusted_proxies),
+        # ExceptionMiddleware: a route's HTTPException (StaticFiles' 404) is its status, not a 500.
+        api=CrossOrigin(
+            ExceptionMiddleware(Router(routes, redirect_slashes=False)),
+            settings.allowed_origins,
+            settings.trusted_proxies,
+        ),
         observe_api=latency.observer(kind="api"),
         page_seconds=latency.pending(metrics, kind="page"),
     )

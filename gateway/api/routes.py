@@ -6,7 +6,6 @@ metrics, the admin and the analytics endpoints.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
@@ -26,6 +25,7 @@ from gateway.consent.choice import (
 from gateway.consent.cookie import consent_token, expire_consent_cookie, set_consent_cookie
 from gateway.consent.recorder import Recorder
 from gateway.consent.state import Consent
+from gateway.net.jsonbody import JSONBodyError, parse_json
 from gateway.net.request import RequestHead, request_head
 from gateway.settings import Settings
 from gateway.store import ConsentStore
@@ -66,9 +66,9 @@ class ConsentAPI:
         check_same_site(request, self.settings)
         check_media_type(request, "application/json")
         try:
-            choice = json.loads(await read_body(request))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise APIError(400, "invalid_json", "the body is not valid JSON") from None
+            choice = parse_json(await read_body(request))
+        except JSONBodyError as error:
+            raise APIError(400, "invalid_json", str(error)) from None
         if not isinstance(choice, dict):
             raise APIError(400, "invalid_json", "the body must be a JSON object")
         action, categories = validate_choice(
@@ -120,9 +120,9 @@ class ConsentAPI:
         token = None
         if request.headers.get("content-type", "").startswith("application/json"):
             try:
-                token = body_token(json.loads(await read_body(request)))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                raise APIError(400, "invalid_json", "the body is not valid JSON") from None
+                token = body_token(parse_json(await read_body(request)))
+            except JSONBodyError as error:
+                raise APIError(400, "invalid_json", str(error)) from None
         previous = self.previous(request, token)
         required = self.settings.categories[0].name
         body = {"id": None, "categories": [required], "revision": self.settings.revision, "method": "withdraw"}

@@ -16,6 +16,8 @@ from enum import Enum
 from functools import lru_cache
 from urllib.parse import quote_plus, unquote_plus
 
+from gateway.net.jsonbody import JSONBodyError, parse_json
+
 Params = list[tuple[str, str]]
 
 MAX_FIELDS = 400  # parameters in one hit
@@ -179,9 +181,9 @@ def parse_matomo(query: bytes, body: bytes, max_events: int) -> Submission:
 
 def parse_bulk(text: str, max_events: int) -> list[Params]:
     try:
-        document = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
-        raise HitError(400, "invalid_json", "the bulk body is not valid JSON") from None
+        document = parse_json(text)
+    except JSONBodyError as error:
+        raise HitError(400, "invalid_json", f"the bulk body: {error}") from None
     requests = document.get("requests") if isinstance(document, dict) else None
     if not isinstance(requests, list) or not requests or not all(isinstance(r, str) for r in requests):
         raise HitError(400, "invalid_bulk", 'expected {"requests": ["?idsite=...", ...]}')
