@@ -8,7 +8,7 @@ orders the rows: unknown hosts first, then by the category they wait for.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.net.urls import Target
@@ -76,13 +76,13 @@ class Describer:
         self.rank = {name: index for index, name in enumerate(self.categories)}
 
     @staticmethod
-    def sites(rows: Iterable[Discovered], requested: str | None) -> tuple[tuple[str, ...], str | None]:
+    def sites(rows: Sequence[Discovered], requested: str | None) -> tuple[tuple[str, ...], str | None]:
         """Every site with rows (and ``requested``), and the one to show: ``requested`` or the first."""
         sites = tuple(sorted({row.site for row in rows} | ({requested} if requested else set())))
         return sites, requested or (sites[0] if sites else None)
 
     def listing(
-        self, rows: Iterable[Discovered], sites: tuple[str, ...], site: str | None, last_scan: ScanRun | None
+        self, rows: Sequence[Discovered], sites: tuple[str, ...], site: str | None, last_scan: ScanRun | None
     ) -> Listing:
         entries = sorted((self.entry(row) for row in rows if row.site == site), key=self.order)
         return Listing(sites, site, tuple(entries), last_scan)

@@ -3,12 +3,10 @@ gateway does to each row, the TOML that classifies an unknown host, and the JSON
 
 from __future__ import annotations
 
-import asyncio
 import html
 import re
 import tomllib
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,11 +15,10 @@ import pytest
 from markupsafe import escape
 from starlette.testclient import TestClient
 from support.helpers import SECRET, site
-from support.records import ADMIN, PASSWORD, PASSWORD_HASH, audit
+from support.records import ADMIN, PASSWORD, PASSWORD_HASH, add_sightings, audit
 
 from gateway import ConsentMiddleware, Settings
-from gateway.store import open_store
-from gateway.store.discovery import ScanRun, Sighting
+from gateway.store.discovery import ScanRun
 
 ORIGIN = "http://leerplein.test"
 PAGE = f"{ADMIN}/third-parties"
@@ -57,21 +54,7 @@ def settings_for(db_url: str, **overrides) -> Settings:
 
 
 def fill(db_url: str, sightings=SIGHTINGS, site_host: str = SITE, scan: ScanRun | None = None) -> None:
-    """Add sightings through a store of our own, as pages and scans would have."""
-
-    async def write() -> None:
-        store = open_store(db_url)
-        await store.open()
-        try:
-            counts = {Sighting(site_host, kind, name, service): pages for kind, name, service, pages in sightings}
-            await store.add_sightings(counts, SEEN, "page")
-            if scan is not None:
-                await store.record_scan(scan)
-        finally:
-            await store.close()
-
-    with ThreadPoolExecutor(1) as thread:
-        thread.submit(asyncio.run, write()).result()
+    add_sightings(db_url, site_host, sightings, SEEN, scan)
 
 
 @contextmanager
