@@ -96,7 +96,19 @@ class Describer:
         ruling = self.third_parties.explain(target, kind, row.site, tiny=row.kind == "beacon", service_id=row.service)
         category = ruling.hold.category if ruling.hold is not None else None
         service = ruling.hold.service if ruling.hold is not None else None
-        return Entry(row, ruling.rule, self.words(ruling), category, service, ruling.essential)
+        action = self.words(ruling) + (self.essential_paths(row.name) if ruling.rule in UNCLASSIFIED else "")
+        return Entry(row, ruling.rule, action, category, service, ruling.essential)
+
+    def essential_paths(self, host: str) -> str:
+        """Essential infrastructure under some paths of a shared host (``www.google.com/recaptcha/``):
+        a row keeps only the host, so say which of its URLs load all the same."""
+        found = [
+            (pattern, entry.name)
+            for entry in self.third_parties.catalogue.essentials
+            for pattern in entry.patterns
+            if pattern.startswith(host + "/")
+        ]
+        return "".join(f"; except {pattern}…, essential infrastructure ({name})" for pattern, name in found)
 
     def cookie(self, row: Discovered) -> Entry:
         catalogue = self.third_parties.catalogue

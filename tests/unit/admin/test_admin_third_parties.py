@@ -192,6 +192,15 @@ def test_a_web_beacon_is_held_as_marketing_even_from_an_allowed_host(db_url: str
     assert row_of(rows, "cdn.mijnschool.nl", "image")["action"] == "Loads before any choice: allowed by allowed_hosts"
 
 
+def test_a_shared_host_says_which_of_its_paths_are_essential(db_url: str) -> None:
+    fill(db_url, [("script", "www.google.com", None, 3)])
+    [row] = table(page_of(settings_for(db_url)))
+    assert row["action"] == (
+        "Held as “Other third parties” until that is granted (strict blocking); "
+        "except www.google.com/recaptcha/…, essential infrastructure (Google reCAPTCHA)"
+    )
+
+
 def test_hostile_names_are_escaped_everywhere(officer: TestClient) -> None:
     page = officer.get(PAGE).text
     assert "<script>alert(1)</script>" not in page and "<img src=x" not in page
