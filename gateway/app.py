@@ -38,6 +38,7 @@ from gateway.settings import Settings, SettingsError
 from gateway.store import ConsentStore, open_store
 from gateway.store.retention import RetentionTask
 from gateway.trackers.catalogue import Catalogue
+from gateway.trackers.thirdparty import ThirdParties
 
 logger = logging.getLogger("gateway.app")
 
@@ -105,10 +106,12 @@ def build(settings: Settings, store: ConsentStore | None = None, metrics: Regist
     recorder = Recorder(settings, store, codec, banner.text_hashes, metrics)
     collector = Collector(settings, metrics)
     api = ConsentAPI(settings, store, recorder, banner, catalogue)
-    routes = api_routes(settings, api, PreferencesForm(settings, recorder, api.confirm), metrics, store, collector)
     latency = metrics.histogram(
         "gateway_request_duration_seconds", "Time to answer a request, by kind (api or page).", ["kind"]
     )
+    page_rules = PageRules(settings, catalogue, banner, metrics)
+    form = PreferencesForm(settings, recorder, api.confirm)
+    routes = api_routes(settings, api, form, metrics, store, collector, page_rules.third_parties)
     return Components(
         settings=settings,
         metrics=metrics,
@@ -119,7 +122,7 @@ def build(settings: Settings, store: ConsentStore | None = None, metrics: Regist
         banner=banner,
         recorder=recorder,
         collector=collector,
-        page_rules=PageRules(settings, catalogue, banner, metrics),
+        page_rules=page_rules,
         retention=RetentionTask(store, settings.retention_days),
         # ExceptionMiddleware: a route's HTTPException (StaticFiles' 404) is its status, not a 500.
         api=CrossOrigin(
@@ -139,6 +142,7 @@ def api_routes(
     metrics: Registry,
     store: ConsentStore,
     collector: Collector,
+    third_parties: ThirdParties,
 ) -> list[BaseRoute]:
     """Everything the gateway answers under the prefix."""
     prefix = settings.prefix
@@ -154,7 +158,7 @@ def api_routes(
         Route(f"{prefix}/healthz", api.health, methods=["GET"]),
         Mount(f"{prefix}/static", StaticFiles(directory=STATIC_DIR)),
         Route(f"{prefix}/metrics", MetricsEndpoint(metrics, settings.metrics_token)),
-        *admin_routes(settings, store),
+        *admin_routes(settings, store, third_parties),
         *collector.routes(),
     ]
 
