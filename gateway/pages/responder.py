@@ -51,6 +51,15 @@ CSP_HEADER_NAMES = frozenset(name.encode() for name in CSP_HEADERS)
 DOCUMENT_DESTINATIONS = frozenset({"document", "iframe", "frame", "embed", "object"})
 CONDITIONAL_HEADERS = frozenset({b"if-none-match", b"range", b"if-range"})
 IDENTITY = ("identity", "")
+HOLDER_KEY = "consent_gateway.page_responder"
+
+
+def holds_start(scope: Scope) -> bool:
+    """Is the start of this request's response still held by its page responder (not sent on yet)?"""
+    responder = scope.get(HOLDER_KEY)
+    return responder is not None and responder.held_start is not None
+
+
 MARKED_HEADS = 1024  # sets of page headers whose marked version is kept; all are dropped when full
 
 CONSENT_MODE_DEFAULT = (
@@ -318,6 +327,7 @@ class PageResponder:
         if has_csp:
             self.nonce = self.sign_csp(MutableHeaders(raw=raw))
         self.held_start = message
+        self.scope[HOLDER_KEY] = self  # a start held here has not reached the visitor (see ``holds_start``)
         if length is not None and length.isdigit() and int(length) <= self.rules.page_cache.max_page:
             self.collected = []  # small enough to wait for: rewritten once, then served from the page cache
             self.stage = Stage.COLLECTING
