@@ -100,7 +100,7 @@ def build(settings: Settings, store: ConsentStore | None = None, metrics: Regist
     """Every component of the gateway for ``settings``; ``store`` and ``metrics`` when the caller has them."""
     metrics = metrics if metrics is not None else Registry()
     codec = TokenCodec(settings.secret_key, settings.cookie_max_age)
-    store = store if store is not None else open_store(settings.database_url)
+    store = store if store is not None else open_store(settings.database_url, settings.store_timeout)
     catalogue = load_catalogue(settings)
     banner = Banner(settings, catalogue)
     recorder = Recorder(settings, store, codec, banner.text_hashes, metrics)

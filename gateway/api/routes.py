@@ -6,6 +6,7 @@ metrics, the admin and the analytics endpoints.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.requests import Request
@@ -31,6 +32,8 @@ from gateway.settings import Settings
 from gateway.store import ConsentStore
 from gateway.trackers.catalogue import Catalogue
 from gateway.trackers.cookies import expire_denied
+
+HEALTH_TIMEOUT = 1.0  # seconds: a health check that hangs is no answer for a load balancer
 
 
 class ConsentAPI:
@@ -177,10 +180,12 @@ class ConsentAPI:
         return JSONResponse({"services": listed}, headers={"Cache-Control": "public, max-age=3600"})
 
     async def health(self, request: Request) -> Response:
+        """200 when the store answers a read and takes a write within a second; else 503 and why."""
         try:
-            await self.store.ping()
+            await asyncio.wait_for(self.store.check_health(), HEALTH_TIMEOUT)
         except Exception as error:
-            return JSONResponse({"status": "failing", "store": type(error).__name__}, status_code=503)
+            reason = "timeout" if isinstance(error, TimeoutError) else type(error).__name__
+            return JSONResponse({"status": "failing", "store": reason}, status_code=503)
         return JSONResponse({"status": "ok"})
 
 

@@ -141,6 +141,8 @@ MIGRATIONS = (
         mode text NOT NULL
     );
     """,
+    # Version 4: the health check's write probe (one row, rewritten).
+    "CREATE TABLE health_probe (id integer PRIMARY KEY, at timestamptz NOT NULL);",
 )
 
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM consent_record"
@@ -201,17 +203,30 @@ class PostgresStore(ConsentStore):
     """Consent records in PostgreSQL, shared by every gateway process that points at it."""
 
     def __init__(
-        self, url: str, batch_size: int = WRITE_BATCH, pool_size: int = POOL_SIZE, depth: int = WRITE_DEPTH
+        self,
+        url: str,
+        batch_size: int = WRITE_BATCH,
+        pool_size: int = POOL_SIZE,
+        depth: int = WRITE_DEPTH,
+        timeout: float = 2.0,
     ) -> None:
         self.url = url
         self.pool_size = pool_size
         self._pool: AsyncConnectionPool | None = None
-        self._group = GroupCommit(self._insert, batch_size, name="consent-postgres-writer", depth=depth)
+        self.timeout = timeout
+        self._group = GroupCommit(
+            self._insert, batch_size, name="consent-postgres-writer", depth=depth, timeout=timeout
+        )
 
     async def open(self) -> None:
         await self.upgrade()
         self._pool = AsyncConnectionPool(
-            self.url, min_size=1, max_size=self.pool_size, open=False, kwargs={"autocommit": True}
+            self.url,
+            min_size=1,
+            max_size=self.pool_size,
+            open=False,
+            timeout=self.timeout,  # waiting for a connection: a server that is down is a quick error
+            kwargs={"autocommit": True, "connect_timeout": max(2, round(self.timeout))},
         )
         await self._pool.open(wait=True)
         self._group.start()
@@ -450,6 +465,16 @@ class PostgresStore(ConsentStore):
 
     async def ping(self) -> None:
         await self._query("SELECT 1", ())
+
+    async def probe_write(self) -> None:
+        async with self._open_pool().connection() as connection:
+            await connection.execute(
+                "INSERT INTO health_probe (id, at) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET at = excluded.at"
+            )
+
+    def last_write_failure(self) -> tuple[float, BaseException] | None:
+        error = self._group.last_error
+        return None if error is None else (self._group.last_error_at, error)
 
     async def _query(self, sql: str, parameters: tuple) -> list[tuple]:
         async with self._open_pool().connection() as connection:

@@ -8,6 +8,7 @@ never says "OK" about a choice it could still lose.
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime
@@ -125,6 +126,23 @@ class ConsentStore(abc.ABC):
     @abc.abstractmethod
     async def ping(self) -> None:
         """Raise when the store cannot answer."""
+
+    @abc.abstractmethod
+    async def probe_write(self) -> None:
+        """Raise when the store cannot take a write (full disk, read-only database): one small row."""
+
+    @abc.abstractmethod
+    def last_write_failure(self) -> tuple[float, BaseException] | None:
+        """When (``time.monotonic()``) and how the latest record write failed; None once one succeeded."""
+
+    async def check_health(self, recent: float = 60.0) -> None:
+        """Raise unless the store answers a read and takes a write, and no record write failed in the
+        last ``recent`` seconds (a disk can refuse records while the small probe row still fits)."""
+        await self.ping()
+        await self.probe_write()
+        failure = self.last_write_failure()
+        if failure is not None and time.monotonic() - failure[0] < recent:
+            raise failure[1]
 
     @abc.abstractmethod
     async def purge(self, cutoff: datetime) -> PurgeReport:

@@ -148,6 +148,8 @@ MIGRATIONS = (
         mode TEXT NOT NULL
     );
     """,
+    # Version 7: the health check's write probe (one row, rewritten).
+    "CREATE TABLE health_probe (id INTEGER PRIMARY KEY, at REAL NOT NULL);",
 )
 
 STORED_COLUMNS = (*COLUMNS, "digest", "chain")
@@ -318,11 +320,11 @@ def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 class SQLiteStore(ConsentStore):
     """Consent records in a local SQLite file; the default for a single gateway."""
 
-    def __init__(self, path: str | Path, batch_size: int = WRITE_BATCH) -> None:
+    def __init__(self, path: str | Path, batch_size: int = WRITE_BATCH, timeout: float = 2.0) -> None:
         self.path = str(path)
         self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="consent-sqlite-writer")
         self._reader_thread = ThreadPoolExecutor(1, thread_name_prefix="consent-sqlite-reader")
-        self._group = ThreadedGroupCommit(self._insert, batch_size, self._writer_thread)
+        self._group = ThreadedGroupCommit(self._insert, batch_size, self._writer_thread, timeout)
         self._writer: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
         self._head = GENESIS  # the chain value this writer last linked to; checked on every insert
@@ -585,6 +587,17 @@ class SQLiteStore(ConsentStore):
 
     async def ping(self) -> None:
         await self._query("SELECT 1", ())
+
+    async def probe_write(self) -> None:
+        def write() -> None:
+            assert self._writer is not None
+            self._writer.execute("INSERT OR REPLACE INTO health_probe (id, at) VALUES (1, ?)", (clock.time(),))
+
+        await self._on(self._writer_thread, write)
+
+    def last_write_failure(self) -> tuple[float, BaseException] | None:
+        error = self._group.last_error
+        return None if error is None else (self._group.last_error_at, error)
 
     async def _query(self, sql: str, parameters: tuple) -> list[tuple]:
         if self._reader is None:
