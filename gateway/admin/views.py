@@ -14,14 +14,14 @@ import hashlib
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs, urlencode
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from gateway.admin.auth import AdminAuth, Session
+from gateway.admin.auth import MAX_ATTEMPTS, AdminAuth, Session, attempt_keys, attempt_window, erased_id_digest
 from gateway.admin.chart import Series, share_lines, stacked_shares
 from gateway.admin.export import csv_chunks, filename
 from gateway.admin.period import PeriodError, read_period
@@ -112,6 +112,12 @@ class AdminViews:
 
         async def respond(request: Request) -> Response:
             session = self.auth.session(request)
+            if (
+                session is not None
+                and session.signed_in
+                and await self.store_call(self.store.session_revoked(session.id))
+            ):
+                session = None  # signed out: a copy of the cookie is as good as none
             if session is None or not session.signed_in:
                 if request.method == "GET":
                     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -197,17 +203,19 @@ class AdminViews:
         self.check_post(request, session, form)
         address = self.who(request)
         user = form.get("user", "").strip()[:MAX_ACTOR_LENGTH]
-        if self.auth.throttle.blocked(address):
-            await self.audit(user or "?", "login_refused", f"too many failed sign-ins from {address}")
+        keys = attempt_keys(address, user)
+        since, now = attempt_window()
+        # Counted before the (slow) check: concurrent guesses cannot all slip in before the first failure counts.
+        if not await self.store_call(self.store.reserve_login(keys, since, MAX_ATTEMPTS, now)):
+            await self.audit(user or "?", "login_refused", f"too many sign-ins from {address} or for this user")
             raise AdminError(429, "Too many failed sign-ins; wait a quarter of an hour.")
         actor = await self.auth.check(user, form.get("password", ""))
         if actor is None:
-            self.auth.throttle.fail(address)
             await self.audit(user or "?", "login_failed", f"from {address}")
             return self.login_page(
                 request, session, form.get("next", ""), status=401, error="Wrong user name, password or token."
             )
-        self.auth.throttle.succeed(address)
+        await self.store_call(self.store.clear_logins(keys))
         await self.audit(actor, "login", f"from {address}")
         response = RedirectResponse(self.safe_next(form.get("next", "")), status_code=303)
         self.auth.issue(response, request, self.auth.new_session(actor))
@@ -219,6 +227,8 @@ class AdminViews:
         return target if inside and "\\" not in target and "//" not in target else self.path
 
     async def logout(self, request: Request, session: Session) -> Response:
+        until = datetime.now(UTC) + timedelta(seconds=self.settings.admin_session_max_age)
+        await self.store_call(self.store.revoke_session(session.id, until))
         await self.audit(session.actor or "?", "logout", f"from {self.who(request)}")
         response = RedirectResponse(f"{self.path}/login", status_code=303)
         self.auth.clear(response, request)
@@ -285,7 +295,10 @@ class AdminViews:
         if form.get("confirm") != "yes":
             raise AdminError(400, "Tick the confirmation to erase these records.")
         erased = await self.store_call(self.store.erase(consent_id))
-        await self.audit(session.actor or "?", "erase", f"consent {consent_id}: {erased} records")
+        # The audit log keeps no erased id: earlier entries (lookups) and this one name it by a digest.
+        digest = erased_id_digest(consent_id, self.settings.secret_key[0])
+        await self.store_call(self.store.redact_audit(consent_id, digest))
+        await self.audit(session.actor or "?", "erase", f"consent {digest}: {erased} records")
         return self.render("erase.html", request, session, consent_id=consent_id, count=erased, erased=erased)
 
     @staticmethod

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
@@ -114,6 +114,32 @@ class ConsentStore(abc.ABC):
     ) -> list[DaySummary]:
         """Per UTC day with ``since <= day < until`` (and of ``revision`` when given), oldest first;
         days whose records were purged by retention come from their aggregates."""
+
+    # ---- the admin's sign-in: shared by every worker and instance on this store -------------------
+
+    @abc.abstractmethod
+    async def reserve_login(self, keys: Sequence[str], since: datetime, limit: int, at: datetime) -> bool:
+        """Count a sign-in attempt against each of ``keys`` (an address, a user name) before it is checked.
+
+        In one transaction, serialised per key: when any key already has ``limit`` attempts since
+        ``since`` nothing is added and the answer is False (refuse unchecked); otherwise the attempt
+        is added under every key and the answer is True. A successful sign-in then clears its keys."""
+
+    @abc.abstractmethod
+    async def clear_logins(self, keys: Sequence[str]) -> None:
+        """Forget the counted attempts of ``keys`` (after a successful sign-in)."""
+
+    @abc.abstractmethod
+    async def revoke_session(self, session_id: str, until: datetime) -> None:
+        """Refuse the admin session ``session_id`` from now on (it would expire at ``until`` anyway)."""
+
+    @abc.abstractmethod
+    async def session_revoked(self, session_id: str) -> bool:
+        """Was the admin session ``session_id`` revoked (signed out)?"""
+
+    @abc.abstractmethod
+    async def redact_audit(self, text: str, replacement: str) -> int:
+        """Replace ``text`` in every audit entry's detail (an erased consent id); the entries changed."""
 
     @abc.abstractmethod
     async def record_audit(self, entry: AuditEntry) -> None:

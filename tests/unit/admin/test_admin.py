@@ -28,6 +28,7 @@ from support.records import (
 )
 
 from gateway import ConsentMiddleware, Settings
+from gateway.admin.auth import erased_id_digest
 from gateway.admin.passwords import hash_password
 from gateway.settings import SettingsError
 
@@ -325,7 +326,9 @@ def test_erasure_asks_first_then_removes_the_ids_records_and_is_audited(officer:
     assert done.status_code == 200 and "Erased 2 records" in done.text
     assert [row["consent_id"] for row in rows(db_path)] == [BOB]
     entry = audit(db_path)[-1]
-    assert (entry["actor"], entry["action"], entry["detail"]) == ("fg", "erase", f"consent {ALICE}: 2 records")
+    digest = erased_id_digest(ALICE, SECRET)
+    assert (entry["actor"], entry["action"], entry["detail"]) == ("fg", "erase", f"consent {digest}: 2 records")
+    assert not any(ALICE in row["detail"] for row in audit(db_path))  # nor in the look-ups before
     assert "No records of this consent id" in officer.get(f"{ADMIN}/consents", params={"id": ALICE}).text
 
 
