@@ -145,5 +145,5 @@ def moment_json(moment: datetime | None, language: str) -> dict[str, str] | None
     if moment is None:
         return None
     moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    months = texts(language)["months"].split()
-    return {"at": moment.isoformat(timespec="seconds"), "date": f"{moment.day} {months[moment.month - 1]} {moment.year}"}
+    month = texts(language)["months"].split()[moment.month - 1]
+    return {"at": moment.isoformat(timespec="seconds"), "date": f"{moment.day} {month} {moment.year}"}
