@@ -54,7 +54,8 @@ class Components:
     codec: TokenCodec
     verified_tokens: VerifiedTokens  # the same cookie comes back with every request
     store: ConsentStore
-    catalogue: Catalogue
+    catalogue: Catalogue  # with the operator's services and category moves applied: the one source of categories
+    in_use: ServicesInUse  # the services each site uses (configured and discovered)
     banner: Banner
     recorder: Recorder
     collector: Collector
@@ -123,6 +124,7 @@ def build(settings: Settings, store: ConsentStore | None = None, metrics: Regist
         verified_tokens=VerifiedTokens(codec),
         store=store,
         catalogue=catalogue,
+        in_use=in_use,
         banner=banner,
         recorder=recorder,
         collector=collector,
@@ -171,6 +173,8 @@ def api_routes(
 
 
 def load_catalogue(settings: Settings) -> Catalogue:
+    """The catalogue as this site sees it: built-in services, the operator's ``[[services]]`` and the
+    services ``[categories.<name>] services`` moves; every component reads categories from it."""
     try:
         return Catalogue.load(
             settings.services,
