@@ -73,6 +73,7 @@ class PreferencesForm:
             action=f"{self.settings.prefix}/preferences",
             switch_url=f"{self.settings.prefix}/preferences?" + urlencode({"lang": other_language, "next": next_url}),
             privacy_url=self.settings.privacy_url,
+            declaration_url=f"{self.settings.prefix}/declaration?lang={language}",
         )
         return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 

@@ -95,3 +95,4 @@ def test_form_lists_only_the_services_the_site_uses(client: TestClient) -> None:
     marketing = marketing[: marketing.index("</fieldset>")]
     assert "Services in this category (1)" in marketing and "Meta Pixel (Meta): " in marketing
     assert "_fbp" in marketing and "up to 90 days" in marketing
+    assert '<a href="/_consent/declaration?lang=en">Cookie declaration</a>' in page
