@@ -21,6 +21,8 @@ from starlette.types import ASGIApp
 
 from gateway.admin import admin_routes
 from gateway.api.cors import CrossOrigin
+from gateway.api.declaration import Declaration
+from gateway.api.inuse import ServicesInUse
 from gateway.api.preferences import PreferencesForm
 from gateway.api.routes import ConsentAPI
 from gateway.assets import STATIC_DIR
@@ -52,7 +54,8 @@ class Components:
     codec: TokenCodec
     verified_tokens: VerifiedTokens  # the same cookie comes back with every request
     store: ConsentStore
-    catalogue: Catalogue
+    catalogue: Catalogue  # with the operator's services and category moves applied: the one source of categories
+    in_use: ServicesInUse  # the services each site uses (configured and discovered)
     banner: Banner
     recorder: Recorder
     collector: Collector
@@ -105,13 +108,15 @@ def build(settings: Settings, store: ConsentStore | None = None, metrics: Regist
     banner = Banner(settings, catalogue)
     recorder = Recorder(settings, store, codec, banner.text_hashes, metrics)
     collector = Collector(settings, metrics)
-    api = ConsentAPI(settings, store, recorder, banner, catalogue)
+    in_use = ServicesInUse(settings, catalogue, store)
+    api = ConsentAPI(settings, store, recorder, banner, catalogue, in_use)
     latency = metrics.histogram(
         "gateway_request_duration_seconds", "Time to answer a request, by kind (api or page).", ["kind"]
     )
     page_rules = PageRules(settings, catalogue, banner, metrics)
-    form = PreferencesForm(settings, recorder, api.confirm)
-    routes = api_routes(settings, api, form, metrics, store, collector, page_rules.third_parties)
+    form = PreferencesForm(settings, recorder, api.confirm, in_use)
+    declaration = Declaration(settings, in_use)
+    routes = api_routes(settings, api, form, declaration, metrics, store, collector, page_rules.third_parties)
     return Components(
         settings=settings,
         metrics=metrics,
@@ -119,6 +124,7 @@ def build(settings: Settings, store: ConsentStore | None = None, metrics: Regist
         verified_tokens=VerifiedTokens(codec),
         store=store,
         catalogue=catalogue,
+        in_use=in_use,
         banner=banner,
         recorder=recorder,
         collector=collector,
@@ -139,6 +145,7 @@ def api_routes(
     settings: Settings,
     api: ConsentAPI,
     form: PreferencesForm,
+    declaration: Declaration,
     metrics: Registry,
     store: ConsentStore,
     collector: Collector,
@@ -155,6 +162,8 @@ def api_routes(
         Route(f"{prefix}/preferences", refusing_errors(form.show), methods=["GET"]),
         Route(f"{prefix}/preferences", refusing_errors(api.submit_form(form)), methods=["POST"]),
         Route(f"{prefix}/services", api.services, methods=["GET"]),
+        Route(f"{prefix}/declaration", declaration.show, methods=["GET"]),
+        Route(f"{prefix}/declaration.js", declaration.script, methods=["GET"]),
         Route(f"{prefix}/healthz", api.health, methods=["GET"]),
         Mount(f"{prefix}/static", StaticFiles(directory=STATIC_DIR)),
         Route(f"{prefix}/metrics", MetricsEndpoint(metrics, settings.metrics_token)),
@@ -164,8 +173,15 @@ def api_routes(
 
 
 def load_catalogue(settings: Settings) -> Catalogue:
+    """The catalogue as this site sees it: built-in services, the operator's ``[[services]]`` and the
+    services ``[categories.<name>] services`` moves; every component reads categories from it."""
     try:
-        return Catalogue.load(settings.services, settings.open_cookie_database, categories=settings.category_names[1:])
+        return Catalogue.load(
+            settings.services,
+            settings.open_cookie_database,
+            categories=settings.category_names[1:],
+            moved=settings.moved_services,
+        )
     except ValueError as error:
         raise SettingsError(str(error)) from None
 

@@ -43,12 +43,14 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Category:
-    """A consent category as the visitor sees it."""
+    """A consent category as the visitor sees it; ``services`` are catalogued services the operator
+    moved into it (``[categories.video] services = ["youtube"]``)."""
 
     name: str
     label: Mapping[str, str]
     description: Mapping[str, str]
     required: bool = False
+    services: tuple[str, ...] = ()
 
     def text(self, language: str) -> tuple[str, str]:
         """Label and description in ``language``, falling back to English."""
@@ -348,6 +350,11 @@ class Settings:
         return tuple(c.name for c in self.categories)
 
     @property
+    def moved_services(self) -> dict[str, str]:
+        """Service id to the operator's category for it, from ``[categories.<name>] services``."""
+        return {service: c.name for c in self.categories for service in c.services}
+
+    @property
     def site_hosts(self) -> tuple[str, ...]:
         """Hosts that are the site itself besides a page's own: ``public_hosts``, and the
         ``cookie_domain`` with its subdomains (``*.example.nl``)."""
@@ -420,13 +427,31 @@ def _ordered_categories(categories: tuple[Category, ...], blocking: str = "stric
     for name in by_name:
         if not name.isidentifier() or not name.islower():
             raise SettingsError(f"categories: {name!r} must be a lowercase word")
+    _check_moved_services(categories)
     required = by_name.pop(REQUIRED_CATEGORY, DEFAULT_CATEGORIES[0])
     required = dataclasses.replace(required, required=True)
     if blocking == "strict" and OTHER_CATEGORY not in by_name:
         by_name[OTHER_CATEGORY] = OTHER_THIRD_PARTIES
-    return (required, *(dataclasses.replace(c, required=False) for c in by_name.values()))
+    optional = (dataclasses.replace(c, required=False, services=tuple(c.services)) for c in by_name.values())
+    return (required, *optional)
 
 
+def _check_moved_services(categories: tuple[Category, ...]) -> None:
+    """Each service moves into one optional category; whether it exists is the catalogue's to check."""
+    owner: dict[str, str] = {}
+    for category in categories:
+        key = f"categories.{category.name}.services"
+        if category.services and category.name == REQUIRED_CATEGORY:
+            raise SettingsError(f"{key}: the required category cannot hold services; they would load without consent")
+        for service in category.services:
+            if not isinstance(service, str) or not _SERVICE_ID.fullmatch(service):
+                raise SettingsError(f"{key}: {service!r} is not a service id like 'youtube'")
+            if service in owner:
+                raise SettingsError(f"{key}: {service!r} is already in categories.{owner[service]}.services")
+            owner[service] = category.name
+
+
+_SERVICE_ID = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
 _HOST_PATTERN = re.compile(r"(?:\*\.)?(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 
 
@@ -454,22 +479,30 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _categories_from_toml(raw: Any) -> tuple[Category, ...]:
-    """``[categories.<name>]`` tables with ``label`` and ``description`` per language."""
+    """``[categories.<name>]`` tables with ``label`` and ``description`` per language, and the
+    ``services`` moved into the category."""
     if not isinstance(raw, dict):
         raise SettingsError("categories: expected tables like [categories.analytics]")
     defaults = {c.name: c for c in (*DEFAULT_CATEGORIES, OTHER_THIRD_PARTIES)}
     result = []
     for name, spec in raw.items():
-        if not isinstance(spec, dict) or set(spec) - {"label", "description"}:
-            raise SettingsError(f"categories.{name}: only 'label' and 'description' tables are allowed")
+        if not isinstance(spec, dict) or set(spec) - {"label", "description", "services"}:
+            raise SettingsError(f"categories.{name}: only 'label', 'description' and 'services' are allowed")
         base = defaults.get(name, Category(name, {}, {}))
         label = {**base.label, **_language_table(f"categories.{name}.label", spec.get("label", {}))}
         description = {
             **base.description,
             **_language_table(f"categories.{name}.description", spec.get("description", {})),
         }
-        result.append(Category(name, label, description))
+        services = _service_list(f"categories.{name}.services", spec.get("services", []))
+        result.append(Category(name, label, description, services=services))
     return tuple(result)
+
+
+def _service_list(key: str, raw: Any) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(v, str) and v.strip() for v in raw):
+        raise SettingsError(f'{key}: expected a list of service ids like ["youtube", "vimeo"]')
+    return tuple(dict.fromkeys(v.strip() for v in raw))
 
 
 def _language_table(key: str, raw: Any) -> dict[str, str]:
@@ -520,9 +553,7 @@ def _from_env_text(name: str, key: str, raw: str) -> Any:
     if key in LIST_SETTINGS:
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     if key == "categories":
-        names = [part.strip() for part in raw.split(",") if part.strip()]
-        defaults = {c.name: c for c in (*DEFAULT_CATEGORIES, OTHER_THIRD_PARTIES)}
-        return tuple(defaults.get(n, Category(n, {}, {})) for n in names)
+        return _categories_from_env(name, raw)
     kind = FIELDS[key].type.split(" ")[0]
     if kind == "int":
         try:
@@ -541,6 +572,22 @@ def _from_env_text(name: str, key: str, raw: str) -> Any:
     if key in ("cookie_domain", "upstream", "open_cookie_database", *ACCESS_SECRETS) and not raw:
         return None
     return raw
+
+
+def _categories_from_env(name: str, raw: str) -> tuple[Category, ...]:
+    """``analytics,marketing,video:youtube+vimeo``: names, each with the services moved into it."""
+    defaults = {c.name: c for c in (*DEFAULT_CATEGORIES, OTHER_THIRD_PARTIES)}
+    result = []
+    for part in (part.strip() for part in raw.split(",")):
+        if not part:
+            continue
+        category, colon, listed = part.partition(":")
+        services = tuple(s.strip() for s in listed.split("+"))
+        if colon and not all(services):
+            raise SettingsError(f"{name}: {part!r} expected 'name:service+service', e.g. video:youtube+vimeo")
+        base = defaults.get(category.strip(), Category(category.strip(), {}, {}))
+        result.append(dataclasses.replace(base, services=services if colon else ()))
+    return tuple(result)
 
 
 ACCESS_SECRETS = ("metrics_token", "admin_token", "admin_user", "admin_password_hash")

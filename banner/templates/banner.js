@@ -819,13 +819,14 @@
   }
 
 
-  /* ---- the catalogue's service details, fetched only when needed ---------- */
+  /* ---- the site's services, and the catalogue per category, fetched only when needed ---------- */
 
   var catalogue = null;
+  var NO_SERVICES = { known: true, services: [], catalogue: {} };
   function services() {
     catalogue = catalogue || nativeFetch.call(window, api + "/services?lang=" + lang(), { credentials: "omit" })
       .then(function (r) { return r.json(); })
-      .then(function (d) { return d.services; }, function () { catalogue = null; return []; });
+      .then(function (d) { return d; }, function () { catalogue = null; return NO_SERVICES; });
     return catalogue;
   }
 
@@ -860,8 +861,10 @@
 
   function revive() {
     if (!doc.querySelector("[data-name]")) return reviveNow();
-    services().then(function (list) {
-      list.forEach(function (s) { klaro[s.id.replace(/[^a-z0-9]/g, "")] = s.category; });
+    services().then(function (d) {
+      Object.keys(d.catalogue).forEach(function (c) {
+        d.catalogue[c].services.forEach(function (id) { klaro[id.replace(/[^a-z0-9]/g, "")] = c; });
+      });
       reviveNow();
     });
   }
@@ -1162,7 +1165,7 @@
     if (lost.length) {
       announce();
       /* What already ran cannot be unloaded: a fresh page starts clean. */
-      return services().then(function (list) { clearCookies(lost, list); loc.reload(); });
+      return services().then(function (d) { clearCookies(lost, d.catalogue); loc.reload(); });
     }
     revive();
     announce();
@@ -1177,9 +1180,9 @@
     });
   }
 
-  function clearCookies(categories, list) {
+  function clearCookies(categories, byCategory) {
     var patterns = [];
-    list.forEach(function (s) { if (categories.indexOf(s.category) >= 0) patterns = patterns.concat(s.cookies); });
+    categories.forEach(function (c) { if (byCategory[c]) patterns = patterns.concat(byCategory[c].cookies); });
     var host = loc.hostname.split("."), domains = [""];
     for (var i = 0; i < host.length - 1; i++) domains.push("; Domain=." + host.slice(i).join("."));
     (doc.cookie ? doc.cookie.split("; ") : []).forEach(function (pair) {

@@ -12,6 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.api.inuse import ServicesInUse, requested_site
 from gateway.api.preferences import PreferencesForm
 from gateway.banner.script import Banner
 from gateway.banner.texts import negotiate
@@ -34,6 +35,7 @@ from gateway.trackers.catalogue import Catalogue
 from gateway.trackers.cookies import expire_denied
 
 HEALTH_TIMEOUT = 1.0  # seconds: a health check that hangs is no answer for a load balancer
+SERVICES_MAX_AGE = 60  # seconds; discovery may find more on the site meanwhile
 
 
 class ConsentAPI:
@@ -46,9 +48,12 @@ class ConsentAPI:
         recorder: Recorder,
         banner: Banner,
         catalogue: Catalogue,
+        in_use: ServicesInUse,
     ) -> None:
         self.settings = settings
         self.catalogue = catalogue
+        self.in_use = in_use
+        self.by_category = catalogue_by_category(catalogue, settings.category_names)
         self.store = store
         self.recorder = recorder
         self.banner = banner
@@ -161,23 +166,19 @@ class ConsentAPI:
         return self.banner.settings_layer.response(request)
 
     async def services(self, request: Request) -> Response:
-        """The catalogue in the visitor's language, for the banner's settings layer."""
+        """The services this site uses, for the banner's settings layer; and, for reviving Klaro
+        markup and clearing cookies, every catalogued service's category and cookies by category."""
         language = self.language(request, request.query_params.get("lang"))
-        listed = [
-            {
-                "id": s.id,
-                "name": s.name,
-                "vendor": s.vendor,
-                "category": s.category,
-                "purpose": s.text(language)[0],
-                "retention": s.text(language)[1],
-                "cookies": list(s.cookies),
-                "privacy_url": s.privacy_url,
-            }
-            for s in self.catalogue.services
-            if s.category in self.settings.category_names
-        ]
-        return JSONResponse({"services": listed}, headers={"Cache-Control": "public, max-age=3600"})
+        used = await self.in_use.of(requested_site(request.scope, self.settings))
+        names = self.settings.category_names
+        body: dict[str, Any] = {
+            "site": used.site,
+            "known": used.known,
+            "services": [u.as_json(language) for u in used.services if u.service.category in names],
+            "catalogue": self.by_category,
+        }
+        headers = {"Cache-Control": f"public, max-age={SERVICES_MAX_AGE}", "Vary": "Origin"}
+        return JSONResponse(body, headers=headers)
 
     async def health(self, request: Request) -> Response:
         """200 when the store answers a read and takes a write within a second; else 503 and why."""
@@ -187,6 +188,17 @@ class ConsentAPI:
             reason = "timeout" if isinstance(error, TimeoutError) else type(error).__name__
             return JSONResponse({"status": "failing", "store": reason}, status_code=503)
         return JSONResponse({"status": "ok"})
+
+
+def catalogue_by_category(catalogue: Catalogue, categories: tuple[str, ...]) -> dict[str, dict[str, list[str]]]:
+    """Every catalogued service id and cookie pattern per category: what the banner clears and revives."""
+    return {
+        category: {
+            "services": [s.id for s in catalogue.services if s.category == category],
+            "cookies": list(catalogue.cookie_patterns(category)),
+        }
+        for category in categories
+    }
 
 
 def body_token(body: Any) -> str | None:

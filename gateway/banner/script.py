@@ -47,6 +47,7 @@ SETTINGS_LAYER_KEYS = (
     "consent_id",
     "services",
     "vendor_privacy",
+    "no_services",
     "close",
 )
 SHOWN_KEYS = tuple(dict.fromkeys(FIRST_LAYER_KEYS + SETTINGS_LAYER_KEYS))

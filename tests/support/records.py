@@ -132,6 +132,22 @@ def add_sightings(
         thread.submit(asyncio.run, write()).result()
 
 
+# What the demo's pages load, as discovery records it: (kind, host, service).
+DEMO_SERVICES = (
+    ("script", "www.googletagmanager.com", "google-analytics"),
+    ("iframe", "www.googletagmanager.com", "google-tag-manager"),
+    ("script", "connect.facebook.net", "meta-pixel"),
+    ("script", "snap.licdn.com", "linkedin-insight"),
+    ("script", "static.hotjar.com", "hotjar"),
+    ("iframe", "www.youtube.com", "youtube"),
+)
+
+
+def seed_discovery(db_path: Path, site: str = "127.0.0.1", found=DEMO_SERVICES) -> None:
+    """The discovery table of a gateway's SQLite file filled for ``site``, as its pages would fill it."""
+    add_sightings(f"sqlite:///{db_path}", site, [(kind, name, service, 1) for kind, name, service in found])
+
+
 def audit(db_path: Path) -> list[dict]:
     connection = sqlite3.connect(db_path)
     connection.row_factory = sqlite3.Row
