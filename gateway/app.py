@@ -29,6 +29,7 @@ from gateway.consent.cache import VerifiedTokens
 from gateway.consent.choice import refusing_errors
 from gateway.consent.recorder import Recorder
 from gateway.consent.state import TokenCodec
+from gateway.fonts import FirstPartyFonts
 from gateway.metrics.endpoint import MetricsEndpoint
 from gateway.metrics.registry import PendingObservations, Registry
 from gateway.middleware import ConsentDispatch
@@ -54,6 +55,7 @@ class Components:
     banner: Banner
     recorder: Recorder
     collector: Collector
+    fonts: FirstPartyFonts | None  # None when first_party_fonts is off
     page_rules: PageRules
     retention: RetentionTask  # records older than retention_days become day counts, once a day
     api: ASGIApp  # every route under the prefix
@@ -70,6 +72,8 @@ class Components:
     async def stop(self) -> None:
         await self.retention.stop()
         await self.collector.stop()  # drains queued hits within collect_drain_timeout
+        if self.fonts is not None:
+            await self.fonts.stop()
         await self.close_store()
 
     async def open_store(self) -> None:
@@ -103,8 +107,11 @@ def build(settings: Settings, store: ConsentStore | None = None, metrics: Regist
     banner = Banner(settings, catalogue)
     recorder = Recorder(settings, store, codec, banner.text_hashes, metrics)
     collector = Collector(settings, metrics)
+    fonts = FirstPartyFonts(settings, metrics) if settings.first_party_fonts else None
     api = ConsentAPI(settings, store, recorder, banner, catalogue)
     routes = api_routes(settings, api, PreferencesForm(settings, recorder, api.confirm), metrics, store, collector)
+    if fonts is not None:
+        routes += fonts.routes()
     latency = metrics.histogram(
         "gateway_request_duration_seconds", "Time to answer a request, by kind (api or page).", ["kind"]
     )
@@ -118,7 +125,8 @@ def build(settings: Settings, store: ConsentStore | None = None, metrics: Regist
         banner=banner,
         recorder=recorder,
         collector=collector,
-        page_rules=PageRules(settings, catalogue, banner, metrics),
+        fonts=fonts,
+        page_rules=PageRules(settings, catalogue, banner, metrics, fonts.local_url if fonts is not None else None),
         retention=RetentionTask(store, settings.retention_days),
         api=CrossOrigin(Router(routes, redirect_slashes=False), settings.allowed_origins, settings.trusted_proxies),
         observe_api=latency.observer(kind="api"),

@@ -102,8 +102,15 @@ class VendorCache:
         self.size = 0  # bytes of every body in ``entries``
         self.in_flight: dict[str, asyncio.Future[CachedCopy]] = {}
 
-    async def get(self, url: str, key: str | None = None, headers: Mapping[str, str] | None = None) -> CachedCopy:
-        """The copy of ``url`` (kept under ``key``), fetched with ``headers`` when there is no fresh one."""
+    async def get(
+        self,
+        url: str,
+        key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        prepare: Prepare | None = None,
+    ) -> CachedCopy:
+        """The copy of ``url`` (kept under ``key``), fetched with ``headers`` when there is no fresh one
+        and checked by ``prepare`` (the cache's own unless given)."""
         key = url if key is None else key
         cached = self.entries.get(key)
         if cached is not None and time.monotonic() < cached.fresh_until:
@@ -113,16 +120,18 @@ class VendorCache:
         if pending is None:
             if len(self.in_flight) >= self.max_fetching and cached is None:
                 raise VendorUnavailable(f"{url}: too many fetches under way")
-            pending = self.in_flight[key] = asyncio.ensure_future(self._refresh(url, key, cached, headers or {}))
+            pending = self.in_flight[key] = asyncio.ensure_future(
+                self._refresh(url, key, cached, headers or {}, prepare or self.prepare)
+            )
             pending.add_done_callback(lambda _: self.in_flight.pop(key, None))
         # Shielded: a visitor who goes away does not cancel the fetch the others wait for.
         return await asyncio.shield(pending)
 
     async def _refresh(
-        self, url: str, key: str, stale: CachedCopy | None, headers: Mapping[str, str]
+        self, url: str, key: str, stale: CachedCopy | None, headers: Mapping[str, str], prepare: Prepare
     ) -> CachedCopy:
         try:
-            body, content_type = self.prepare(url, *await self._fetch(url, headers))
+            body, content_type = prepare(url, *await self._fetch(url, headers))
         except Exception as error:  # any failure: the stale copy, if there is one
             logger.warning("fetching %s failed: %s", url, error)
             self.count("failed")

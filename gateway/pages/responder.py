@@ -35,7 +35,7 @@ from gateway.pages.cache import PageCache, RewrittenPage, page_key, shared_valid
 from gateway.pages.conditional import consent_state, tag_for_state, translate_if_none_match
 from gateway.pages.encoding import SUPPORTED, Transcoder
 from gateway.pages.figures import PageMetrics
-from gateway.pages.rewrite import RewritePolicy, Rewriter
+from gateway.pages.rewrite import FontUrls, RewritePolicy, Rewriter
 from gateway.pages.triage import Kind, Work
 from gateway.settings import Settings
 from gateway.trackers.catalogue import Catalogue
@@ -64,9 +64,15 @@ class PageRules:
     """Everything about page handling that is settled at start-up."""
 
     def __init__(
-        self, settings: Settings, catalogue: Catalogue, banner: Banner, metrics: Registry | None = None
+        self,
+        settings: Settings,
+        catalogue: Catalogue,
+        banner: Banner,
+        metrics: Registry | None = None,
+        fonts: FontUrls | None = None,
     ) -> None:
         self.settings = settings
+        self.fonts = fonts  # where the gateway serves a font CDN's URL (``gateway.fonts``); None: fonts are off
         self.page_metrics = PageMetrics(metrics if metrics is not None else Registry(), catalogue)
         self.catalogue = catalogue
         self.third_parties = ThirdParties(
@@ -364,6 +370,7 @@ class PageResponder:
             head_injection=head_injection,
             placeholder=self.rules.placeholder(language, path),
             first_party=self.rules.first_party.script_url if self.rules.first_party.active else None,
+            fonts=self.rules.fonts,
             page_url=f"{self.scope.get('scheme', 'http')}://{self.request.host or 'localhost'}{path}",
         )
 
