@@ -37,6 +37,22 @@ PAGE = f"""<!doctype html><html lang=nl><head><meta charset=utf-8><title>Les 1</
   #sample {{ font: 44px '{FAMILY}', monospace; color: #123; margin: 0; padding: 12px; width: 720px; }}
 </style>
 </head><body><p id="sample">Lettertype Qg&amp;Rx 0123<br>Leren op afstand</p></body></html>"""
+# The same text with the stylesheet added by page code after load, the way a web font loader adds it.
+LOADER = PAGE.split("<link", 1)[0] + PAGE.split("<style>", 1)[1].join(("<style>", "")).replace(
+    "</head>",
+    f"""<script>
+addEventListener("load", function () {{
+  var hint = document.createElement("link");
+  hint.setAttribute("rel", "preconnect");
+  hint.setAttribute("href", "https://fonts.gstatic.com");
+  document.head.appendChild(hint);
+  var link = document.createElement("link");
+  link.rel = "stylesheet";
+  link.href = "https://fonts.googleapis.com/css2?family={FAMILY.replace(" ", "+")}&display=swap";
+  document.head.appendChild(link);
+}});
+</script></head>""",
+)
 FONT_LOADED = f"""async () => {{
   await document.fonts.ready;
   return [...document.fonts].some(f => f.family.replace(/["']/g, "") === "{FAMILY}" && f.status === "loaded");
@@ -53,7 +69,7 @@ def cdn() -> Iterator[FontCDNStub]:
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[StaticSite]:
-    with StaticSite("127.0.0.2", {"/": PAGE}) as server:
+    with StaticSite("127.0.0.2", {"/": PAGE, "/loader": LOADER}) as server:
         yield server
 
 
@@ -69,13 +85,16 @@ def gateway(site: StaticSite, cdn: FontCDNStub, workdir: Path, **env: str) -> Ga
     return Gateway(site.origin, workdir, env={"GATEWAY_FONT_MIRRORS": cdn.mirrors(*FONT_HOSTS), **env})
 
 
-def screenshot(browser, url: str) -> tuple[bytes, bool]:
-    """The sample text as the visitor sees it, once its fonts have settled; and whether Stub Display loaded."""
+def screenshot(browser, url: str, links: list[str] | None = None) -> tuple[bytes, bool]:
+    """The sample text as the visitor sees it, once its fonts have settled; and whether Stub Display loaded.
+    ``links`` gets the href of every <link> the page ends up with."""
     context = browser.new_context(ignore_https_errors=True, viewport={"width": 800, "height": 600})
     try:
         page = context.new_page()
         page.goto(url, wait_until="networkidle")
         loaded = page.evaluate(FONT_LOADED)
+        if links is not None:
+            links += page.evaluate("() => [...document.querySelectorAll('link')].map(l => l.href)")
         return page.locator("#sample").screenshot(animations="disabled"), loaded
     finally:
         context.close()
@@ -106,3 +125,23 @@ def test_fonts_through_the_gateway_look_the_same_and_never_reach_the_cdn(browser
         held.stop()
     assert not fallback_loaded and cdn.browser_hits() == []  # held until consent, as before this feature
     assert fallback != direct, "the control shows no difference: the font would not matter"
+
+
+def test_a_stylesheet_that_page_code_adds_later_comes_from_the_gateway_too(browser, cdn, site, tmp_path) -> None:
+    cdn.clear()
+    direct, direct_loaded = screenshot(browser, site.origin + "/loader")
+    assert direct_loaded and {hit.host for hit in cdn.browser_hits()} == set(FONT_HOSTS)
+
+    served = gateway(site, cdn, tmp_path / "on")
+    try:
+        cdn.clear()
+        links: list[str] = []
+        first_party, loaded = screenshot(browser, served.url + "/loader", links)
+    finally:
+        served.stop()
+    assert loaded and first_party == direct
+    assert cdn.browser_hits() == [] and cdn.handshakes == []
+    assert sorted(links) == [
+        f"{served.url}/_consent/fonts/fonts.googleapis.com/css2?family=Stub+Display&display=swap",
+        f"{served.url}/_consent/fonts/fonts.gstatic.com/",
+    ]
