@@ -30,6 +30,7 @@ from gateway.banner.texts import texts
 from gateway.collect.page import FirstPartyPages
 from gateway.metrics.registry import Registry
 from gateway.net.request import RequestHead, request_head
+from gateway.net.urls import Target
 from gateway.pages import csp
 from gateway.pages.cache import PageCache, RewrittenPage, page_key, shared_validator
 from gateway.pages.conditional import consent_state, tag_for_state, translate_if_none_match
@@ -92,6 +93,10 @@ class PageRules:
         # First-party analytics: gtag's transport and catalogued tracker scripts pointed at the gateway.
         self.first_party = FirstPartyPages(settings)
         self.consent_mode = CONSENT_MODE_DEFAULT + self.first_party.snippet
+
+    def is_font_host(self, host: str) -> bool:
+        """Is ``host`` a font CDN the gateway serves first-party?"""
+        return self.fonts is not None and self.fonts(Target("https", host, "/", "")) is not None
 
     def adjust_conditional(self, scope: Scope, granted: frozenset[str]) -> bool:
         """Adjust conditional and range headers before the app sees them; true when the visitor
@@ -335,11 +340,16 @@ class PageResponder:
         nonce = None
         for name in CSP_HEADERS:
             values = headers.getlist(name)
+            updated = values
             if any(csp.has_restriction(value) for value in values):
                 nonce = nonce or csp.new_nonce()
+                updated = [csp.add_nonce(value, nonce) for value in updated]
+            if self.rules.fonts is not None:
+                updated = [csp.allow_own_fonts(value, self.rules.is_font_host) for value in updated]
+            if updated != values:
                 del headers[name]
-                for value in values:
-                    headers.append(name, csp.add_nonce(value, nonce))
+                for value in updated:
+                    headers.append(name, value)
         return nonce
 
     def start_rewriter(self, streaming: bool = False) -> Rewriter:

@@ -310,3 +310,17 @@ def test_settings(tmp_path) -> None:
             Settings(secret_key=SECRET, font_mirrors=(bad,))
     with pytest.raises(SettingsError, match="not a font host"):
         FirstPartyFonts(Settings(secret_key=SECRET, font_mirrors=("www.example.com=https://x.example",)), Registry())
+
+
+def test_a_policy_that_allowed_the_font_cdn_allows_the_gateway_copy(cdn, tmp_path) -> None:
+    policy = "default-src 'none'; style-src https://fonts.googleapis.com; font-src https://fonts.gstatic.com data:"
+
+    async def page(request):
+        return HTMLResponse(PAGE, headers={"Content-Security-Policy": policy})
+
+    app = ConsentMiddleware(Starlette(routes=[Route("/", page)]), settings=settings_for(cdn, tmp_path))
+    with ThreadedServer(app) as server:
+        sent = httpx.get(server.url + "/").headers["content-security-policy"]
+    directives = {part.split()[0]: part.split()[1:] for part in sent.split("; ")}
+    assert "'self'" in directives["style-src"] and "'self'" in directives["font-src"]
+    assert directives["default-src"] == ["'none'"]  # nothing else opened up
