@@ -324,3 +324,16 @@ def test_a_policy_that_allowed_the_font_cdn_allows_the_gateway_copy(cdn, tmp_pat
     directives = {part.split()[0]: part.split()[1:] for part in sent.split("; ")}
     assert "'self'" in directives["style-src"] and "'self'" in directives["font-src"]
     assert directives["default-src"] == ["'none'"]  # nothing else opened up
+
+
+def test_the_catalogue_fonts_section_is_checked() -> None:
+    from gateway.trackers.catalogue import _font_cdn, font_cdns
+
+    cdns = font_cdns()
+    assert {"google-fonts", "bunny-fonts"} <= {cdn.id for cdn in cdns} and len({c.id for c in cdns}) == len(cdns)
+    google = next(cdn for cdn in cdns if cdn.id == "google-fonts")
+    assert google.stylesheet_hosts == ("fonts.googleapis.com",) and google.file_hosts == ("fonts.gstatic.com",)
+    good = {"id": "x", "name": "X", "vendor": "X", "stylesheet_hosts": ["css.x.example"], "file_hosts": ["f.x.example"]}
+    for bad in ({**good, "file_hosts": ["*.x.example"]}, {**good, "stylesheet_hosts": ["CSS.x.example"]}, {"id": "x"}):
+        with pytest.raises(ValueError, match="fonts"):
+            _font_cdn(bad, "catalogue.json fonts[0]")
