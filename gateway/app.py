@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
@@ -38,6 +39,7 @@ from gateway.settings import Settings, SettingsError
 from gateway.store import ConsentStore, open_store
 from gateway.store.retention import RetentionTask
 from gateway.trackers.catalogue import Catalogue
+from gateway.trackers.thirdparty import ThirdParties
 
 logger = logging.getLogger("gateway.app")
 
@@ -102,19 +104,21 @@ def build(settings: Settings, store: ConsentStore | None = None, metrics: Regist
     """Every component of the gateway for ``settings``; ``store`` and ``metrics`` when the caller has them."""
     metrics = metrics if metrics is not None else Registry()
     codec = TokenCodec(settings.secret_key, settings.cookie_max_age)
-    store = store if store is not None else open_store(settings.database_url)
+    store = store if store is not None else open_store(settings.database_url, settings.store_timeout)
     catalogue = load_catalogue(settings)
     banner = Banner(settings, catalogue)
     recorder = Recorder(settings, store, codec, banner.text_hashes, metrics)
     collector = Collector(settings, metrics)
     fonts = FirstPartyFonts(settings, metrics) if settings.first_party_fonts else None
     api = ConsentAPI(settings, store, recorder, banner, catalogue)
-    routes = api_routes(settings, api, PreferencesForm(settings, recorder, api.confirm), metrics, store, collector)
-    if fonts is not None:
-        routes += fonts.routes()
     latency = metrics.histogram(
         "gateway_request_duration_seconds", "Time to answer a request, by kind (api or page).", ["kind"]
     )
+    page_rules = PageRules(settings, catalogue, banner, metrics, fonts.local_url if fonts is not None else None)
+    form = PreferencesForm(settings, recorder, api.confirm)
+    routes = api_routes(settings, api, form, metrics, store, collector, page_rules.third_parties)
+    if fonts is not None:
+        routes += fonts.routes()
     return Components(
         settings=settings,
         metrics=metrics,
@@ -126,9 +130,14 @@ def build(settings: Settings, store: ConsentStore | None = None, metrics: Regist
         recorder=recorder,
         collector=collector,
         fonts=fonts,
-        page_rules=PageRules(settings, catalogue, banner, metrics, fonts.local_url if fonts is not None else None),
+        page_rules=page_rules,
         retention=RetentionTask(store, settings.retention_days),
-        api=CrossOrigin(Router(routes, redirect_slashes=False), settings.allowed_origins, settings.trusted_proxies),
+        # ExceptionMiddleware: a route's HTTPException (StaticFiles' 404) is its status, not a 500.
+        api=CrossOrigin(
+            ExceptionMiddleware(Router(routes, redirect_slashes=False)),
+            settings.allowed_origins,
+            settings.trusted_proxies,
+        ),
         observe_api=latency.observer(kind="api"),
         page_seconds=latency.pending(metrics, kind="page"),
     )
@@ -141,6 +150,7 @@ def api_routes(
     metrics: Registry,
     store: ConsentStore,
     collector: Collector,
+    third_parties: ThirdParties,
 ) -> list[BaseRoute]:
     """Everything the gateway answers under the prefix."""
     prefix = settings.prefix
@@ -156,7 +166,7 @@ def api_routes(
         Route(f"{prefix}/healthz", api.health, methods=["GET"]),
         Mount(f"{prefix}/static", StaticFiles(directory=STATIC_DIR)),
         Route(f"{prefix}/metrics", MetricsEndpoint(metrics, settings.metrics_token)),
-        *admin_routes(settings, store),
+        *admin_routes(settings, store, third_parties),
         *collector.routes(),
     ]
 

@@ -269,6 +269,8 @@ class Settings:
     upstream_connect_timeout: float = 5.0
     upstream_read_timeout: float = 60.0
     page_cache_size: int = 16 * 1024 * 1024
+    max_page_size: int = 32 * 1024 * 1024  # decoded bytes of one page the rewriter reads
+    store_timeout: float = 2.0  # seconds a consent write may wait for the store before the API answers 503
     first_party_fonts: bool = True
     font_mirrors: tuple[str, ...] = ()
     retention_days: int = 365
@@ -334,6 +336,10 @@ class Settings:
         for name in ("upstream_connect_timeout", "upstream_read_timeout"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name}: must be a positive number of seconds")
+        if not 0.1 <= self.store_timeout <= 60:
+            raise SettingsError("store_timeout: must be between 0.1 and 60 seconds")
+        if self.max_page_size < 1024 * 1024:
+            raise SettingsError("max_page_size: must be at least 1048576 bytes (1 MiB)")
         if self.page_cache_size < 0:
             raise SettingsError("page_cache_size: must be 0 (off) or a positive number of bytes")
         if self.retention_days < 1:

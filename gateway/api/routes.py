@@ -6,7 +6,7 @@ metrics, the admin and the analytics endpoints.
 
 from __future__ import annotations
 
-import json
+import asyncio
 from typing import Any
 
 from starlette.requests import Request
@@ -26,11 +26,14 @@ from gateway.consent.choice import (
 from gateway.consent.cookie import consent_token, expire_consent_cookie, set_consent_cookie
 from gateway.consent.recorder import Recorder
 from gateway.consent.state import Consent
+from gateway.net.jsonbody import JSONBodyError, parse_json
 from gateway.net.request import RequestHead, request_head
 from gateway.settings import Settings
 from gateway.store import ConsentStore
 from gateway.trackers.catalogue import Catalogue
 from gateway.trackers.cookies import expire_denied
+
+HEALTH_TIMEOUT = 1.0  # seconds: a health check that hangs is no answer for a load balancer
 
 
 class ConsentAPI:
@@ -66,9 +69,9 @@ class ConsentAPI:
         check_same_site(request, self.settings)
         check_media_type(request, "application/json")
         try:
-            choice = json.loads(await read_body(request))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise APIError(400, "invalid_json", "the body is not valid JSON") from None
+            choice = parse_json(await read_body(request))
+        except JSONBodyError as error:
+            raise APIError(400, "invalid_json", str(error)) from None
         if not isinstance(choice, dict):
             raise APIError(400, "invalid_json", "the body must be a JSON object")
         action, categories = validate_choice(
@@ -120,9 +123,9 @@ class ConsentAPI:
         token = None
         if request.headers.get("content-type", "").startswith("application/json"):
             try:
-                token = body_token(json.loads(await read_body(request)))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                raise APIError(400, "invalid_json", "the body is not valid JSON") from None
+                token = body_token(parse_json(await read_body(request)))
+            except JSONBodyError as error:
+                raise APIError(400, "invalid_json", str(error)) from None
         previous = self.previous(request, token)
         required = self.settings.categories[0].name
         body = {"id": None, "categories": [required], "revision": self.settings.revision, "method": "withdraw"}
@@ -177,10 +180,12 @@ class ConsentAPI:
         return JSONResponse({"services": listed}, headers={"Cache-Control": "public, max-age=3600"})
 
     async def health(self, request: Request) -> Response:
+        """200 when the store answers a read and takes a write within a second; else 503 and why."""
         try:
-            await self.store.ping()
+            await asyncio.wait_for(self.store.check_health(), HEALTH_TIMEOUT)
         except Exception as error:
-            return JSONResponse({"status": "failing", "store": type(error).__name__}, status_code=503)
+            reason = "timeout" if isinstance(error, TimeoutError) else type(error).__name__
+            return JSONResponse({"status": "failing", "store": reason}, status_code=503)
         return JSONResponse({"status": "ok"})
 
 

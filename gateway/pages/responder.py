@@ -34,7 +34,7 @@ from gateway.net.urls import Target
 from gateway.pages import csp
 from gateway.pages.cache import PageCache, RewrittenPage, page_key, shared_validator
 from gateway.pages.conditional import consent_state, tag_for_state, translate_if_none_match
-from gateway.pages.encoding import SUPPORTED, Transcoder
+from gateway.pages.encoding import SUPPORTED, PageTooLarge, Transcoder
 from gateway.pages.figures import PageMetrics
 from gateway.pages.rewrite import FontUrls, RewritePolicy, Rewriter
 from gateway.pages.triage import Kind, Work
@@ -52,6 +52,15 @@ CSP_HEADER_NAMES = frozenset(name.encode() for name in CSP_HEADERS)
 DOCUMENT_DESTINATIONS = frozenset({"document", "iframe", "frame", "embed", "object"})
 CONDITIONAL_HEADERS = frozenset({b"if-none-match", b"range", b"if-range"})
 IDENTITY = ("identity", "")
+HOLDER_KEY = "consent_gateway.page_responder"
+
+
+def holds_start(scope: Scope) -> bool:
+    """Is the start of this request's response still held by its page responder (not sent on yet)?"""
+    responder = scope.get(HOLDER_KEY)
+    return responder is not None and responder.held_start is not None
+
+
 MARKED_HEADS = 1024  # sets of page headers whose marked version is kept; all are dropped when full
 
 CONSENT_MODE_DEFAULT = (
@@ -329,6 +338,7 @@ class PageResponder:
         if has_csp:
             self.nonce = self.sign_csp(MutableHeaders(raw=raw))
         self.held_start = message
+        self.scope[HOLDER_KEY] = self  # a start held here has not reached the visitor (see ``holds_start``)
         if length is not None and length.isdigit() and int(length) <= self.rules.page_cache.max_page:
             self.collected = []  # small enough to wait for: rewritten once, then served from the page cache
             self.stage = Stage.COLLECTING
@@ -366,7 +376,7 @@ class PageResponder:
     def start_transcoder(self) -> Transcoder:
         """The decoder and encoder of the response's Content-Encoding, made when a body needs one."""
         if self.transcoder is None:
-            self.transcoder = Transcoder(self.encoding)
+            self.transcoder = Transcoder(self.encoding, self.rules.settings.max_page_size)
         return self.transcoder
 
     def policy(self, head_injection: bytes) -> RewritePolicy:
@@ -486,16 +496,35 @@ class PageResponder:
         await self.send(start)
 
     async def give_up(self, message: Message, error: ValueError) -> None:
-        """A body that cannot be decoded: before the start, pass it on as it is; after, end the response."""
+        """A body that cannot be decoded, or decodes past ``max_page_size``.
+
+        Not compressed, it goes on unrewritten: whole when nothing was sent yet, else from here on
+        (after what the rewriter still holds). Compressed, there is nothing safe to send: a 502
+        before the start, the response cut short after it."""
         logger.warning("cannot rewrite %s: %s", self.scope.get("path"), error)
-        if self.stage is Stage.HOLDING:
+        compressed = self.encoding not in IDENTITY
+        if isinstance(error, PageTooLarge) and compressed and self.stage is Stage.HOLDING:
+            self.held_start, self.stage = None, Stage.DISCARDING
+            await send_too_large(self.send)
+        elif self.stage is Stage.HOLDING:
             start, self.held_start = self.held_start, None
             self.stage = Stage.DONE
             await self.send(start)
             await self.send(message)
+        elif isinstance(error, PageTooLarge) and not compressed and self.rewriter is not None:
+            self.stage = Stage.DONE
+            held = self.rewriter.finish()
+            await self.send({**message, "body": held + message.get("body", b"")})
         else:
             self.stage = Stage.DISCARDING
             await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def send_too_large(send: Send) -> None:
+    body = b"<!DOCTYPE html><title>502</title><p>This page is too large for the consent gateway to check.</p>"
+    headers = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": 502, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def rewritten_page(rewriter: Rewriter, body: bytes) -> RewrittenPage:

@@ -20,7 +20,7 @@ several gateways (or test runs) apart in one database.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, date, datetime, time
 
 import psycopg
@@ -28,6 +28,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from gateway.store.batch import GroupCommit
 from gateway.store.chain import GENESIS, ChainReport, ChainWalk, StoredRecord, TamperedError, digest
+from gateway.store.discovery import SITE_LIMIT, Discovered, ScanRun, Sighting, storable
 from gateway.store.pgarray import ENCODERS
 from gateway.store.record import RECORD_COLUMNS, AuditEntry, ConsentRecord, ConsentStore, DaySummary
 from gateway.store.retention import PurgeReport, summarise_days
@@ -119,9 +120,42 @@ MIGRATIONS = (
     END
     $$;
     """,
+    # Version 3: discovery (discovery.py).
+    """
+    CREATE TABLE discovered (
+        site text NOT NULL,
+        kind text NOT NULL,
+        name text NOT NULL,
+        service text,
+        pages bigint NOT NULL,
+        first_seen timestamptz NOT NULL,
+        last_seen timestamptz NOT NULL,
+        source text NOT NULL,
+        PRIMARY KEY (site, kind, name)
+    );
+    CREATE TABLE scan_run (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        site text NOT NULL,
+        finished_at timestamptz NOT NULL,
+        pages integer NOT NULL,
+        mode text NOT NULL
+    );
+    """,
+    # Version 4: the health check's write probe (one row, rewritten).
+    "CREATE TABLE health_probe (id integer PRIMARY KEY, at timestamptz NOT NULL);",
 )
 
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM consent_record"
+# A new row goes in only while its site has room; an existing one is counted on (discovery.py).
+ADD_SIGHTING = f"""
+    INSERT INTO discovered AS d (site, kind, name, service, pages, first_seen, last_seen, source)
+    SELECT %(site)s, %(kind)s, %(name)s, %(service)s, %(pages)s, %(at)s, %(at)s, %(source)s
+    WHERE (SELECT count(*) FROM discovered WHERE site = %(site)s) < {SITE_LIMIT}
+        OR EXISTS (SELECT 1 FROM discovered WHERE site = %(site)s AND kind = %(kind)s AND name = %(name)s)
+    ON CONFLICT (site, kind, name) DO UPDATE SET pages = d.pages + excluded.pages,
+        last_seen = greatest(d.last_seen, excluded.last_seen), service = excluded.service
+"""
+DISCOVERED = "SELECT site, kind, name, service, pages, first_seen, last_seen, source FROM discovered"
 LIVE = "NOT erased"
 TYPES = ("text", "timestamptz", "text", "text", "int", "text", "text", "text", "text", "text", "text", "text", "bool")
 APPEND = f"SELECT append_consent_records({', '.join(f'%s::{kind}[]' for kind in (*TYPES, 'bytea'))})"
@@ -169,17 +203,30 @@ class PostgresStore(ConsentStore):
     """Consent records in PostgreSQL, shared by every gateway process that points at it."""
 
     def __init__(
-        self, url: str, batch_size: int = WRITE_BATCH, pool_size: int = POOL_SIZE, depth: int = WRITE_DEPTH
+        self,
+        url: str,
+        batch_size: int = WRITE_BATCH,
+        pool_size: int = POOL_SIZE,
+        depth: int = WRITE_DEPTH,
+        timeout: float = 2.0,
     ) -> None:
         self.url = url
         self.pool_size = pool_size
         self._pool: AsyncConnectionPool | None = None
-        self._group = GroupCommit(self._insert, batch_size, name="consent-postgres-writer", depth=depth)
+        self.timeout = timeout
+        self._group = GroupCommit(
+            self._insert, batch_size, name="consent-postgres-writer", depth=depth, timeout=timeout
+        )
 
     async def open(self) -> None:
         await self.upgrade()
         self._pool = AsyncConnectionPool(
-            self.url, min_size=1, max_size=self.pool_size, open=False, kwargs={"autocommit": True}
+            self.url,
+            min_size=1,
+            max_size=self.pool_size,
+            open=False,
+            timeout=self.timeout,  # waiting for a connection: a server that is down is a quick error
+            kwargs={"autocommit": True, "connect_timeout": max(2, round(self.timeout))},
         )
         await self._pool.open(wait=True)
         self._group.start()
@@ -383,8 +430,51 @@ class PostgresStore(ConsentStore):
         rows = await self._query(sql, (limit,))
         return [AuditEntry(row[0].astimezone(UTC), *row[1:]) for row in rows]
 
+    async def add_sightings(self, counts: Mapping[Sighting, int], seen_at: datetime, source: str) -> None:
+        rows = [
+            {"site": s.site, "kind": s.kind, "name": s.name, "service": s.service, "pages": pages}
+            | {"at": seen_at, "source": source}
+            for s, pages in counts.items()
+            if storable(s)
+        ]
+        if not rows:
+            return
+        pool = self._open_pool()
+        async with pool.connection() as connection, connection.transaction(), connection.cursor() as cursor:
+            await cursor.executemany(ADD_SIGHTING, rows)
+
+    async def discovered(self, site: str | None = None) -> list[Discovered]:
+        if site is None:
+            rows = await self._query(f"{DISCOVERED} ORDER BY site, kind, name", ())
+        else:
+            rows = await self._query(f"{DISCOVERED} WHERE site = %s ORDER BY kind, name", (site,))
+        return [Discovered(*row[:5], row[5].astimezone(UTC), row[6].astimezone(UTC), row[7]) for row in rows]
+
+    async def record_scan(self, run: ScanRun) -> None:
+        async with self._open_pool().connection() as connection:
+            await connection.execute(
+                "INSERT INTO scan_run (site, finished_at, pages, mode) VALUES (%s, %s, %s, %s)",
+                (run.site, run.finished_at, run.pages, run.mode),
+            )
+
+    async def last_scan(self, site: str | None = None) -> ScanRun | None:
+        where, parameters = ("", ()) if site is None else ("WHERE site = %s", (site,))
+        sql = f"SELECT site, finished_at, pages, mode FROM scan_run {where} ORDER BY finished_at DESC, seq DESC LIMIT 1"
+        rows = await self._query(sql, parameters)
+        return ScanRun(rows[0][0], rows[0][1].astimezone(UTC), rows[0][2], rows[0][3]) if rows else None
+
     async def ping(self) -> None:
         await self._query("SELECT 1", ())
+
+    async def probe_write(self) -> None:
+        async with self._open_pool().connection() as connection:
+            await connection.execute(
+                "INSERT INTO health_probe (id, at) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET at = excluded.at"
+            )
+
+    def last_write_failure(self) -> tuple[float, BaseException] | None:
+        error = self._group.last_error
+        return None if error is None else (self._group.last_error_at, error)
 
     async def _query(self, sql: str, parameters: tuple) -> list[tuple]:
         async with self._open_pool().connection() as connection:

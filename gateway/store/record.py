@@ -8,13 +8,15 @@ never says "OK" about a choice it could still lose.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from gateway.store.chain import ChainReport
+    from gateway.store.discovery import Discovered, ScanRun, Sighting
     from gateway.store.retention import PurgeReport
 
 
@@ -126,6 +128,23 @@ class ConsentStore(abc.ABC):
         """Raise when the store cannot answer."""
 
     @abc.abstractmethod
+    async def probe_write(self) -> None:
+        """Raise when the store cannot take a write (full disk, read-only database): one small row."""
+
+    @abc.abstractmethod
+    def last_write_failure(self) -> tuple[float, BaseException] | None:
+        """When (``time.monotonic()``) and how the latest record write failed; None once one succeeded."""
+
+    async def check_health(self, recent: float = 60.0) -> None:
+        """Raise unless the store answers a read and takes a write, and no record write failed in the
+        last ``recent`` seconds (a disk can refuse records while the small probe row still fits)."""
+        await self.ping()
+        await self.probe_write()
+        failure = self.last_write_failure()
+        if failure is not None and time.monotonic() - failure[0] < recent:
+            raise failure[1]
+
+    @abc.abstractmethod
     async def purge(self, cutoff: datetime) -> PurgeReport:
         """Turn records from before ``cutoff`` into daily aggregates and delete them (``retention.py``)."""
 
@@ -140,3 +159,25 @@ class ConsentStore(abc.ABC):
     @abc.abstractmethod
     async def upgrade(self) -> tuple[int, int]:
         """Apply missing schema migrations without opening the store; the versions before and after."""
+
+    # ---- discovery (discovery.py): aggregated, no visitor data ----------------------------------
+
+    @abc.abstractmethod
+    async def add_sightings(self, counts: Mapping[Sighting, int], seen_at: datetime, source: str) -> None:
+        """Add ``counts`` (pages per sighting) to the discovery table in one transaction.
+
+        A new row gets ``seen_at`` as its first and last time and ``source``; an existing one adds
+        its pages, moves its last time and takes the sighting's service. New rows of a site that
+        has ``SITE_LIMIT`` rows are dropped."""
+
+    @abc.abstractmethod
+    async def discovered(self, site: str | None = None) -> list[Discovered]:
+        """The discovery rows of ``site`` (every site: ``None``), by site, kind and name."""
+
+    @abc.abstractmethod
+    async def record_scan(self, run: ScanRun) -> None:
+        """Note a finished scan."""
+
+    @abc.abstractmethod
+    async def last_scan(self, site: str | None = None) -> ScanRun | None:
+        """The latest scan of ``site`` (of any site: ``None``)."""

@@ -22,7 +22,7 @@ import asyncio
 import re
 import sqlite3
 import time as clock
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
@@ -44,6 +44,7 @@ from gateway.store.chain import (
     link,
     verify_records,
 )
+from gateway.store.discovery import SITE_LIMIT, Discovered, ScanRun, Sighting, storable
 from gateway.store.record import RECORD_COLUMNS, AuditEntry, ConsentRecord, ConsentStore, DaySummary
 from gateway.store.retention import PurgeReport, summarise_days
 
@@ -126,6 +127,29 @@ MIGRATIONS = (
     FROM consent_record WHERE erased = 0;
     """,
     lambda connection: chain_existing_records(connection),
+    # Version 6: discovery (discovery.py).
+    """
+    CREATE TABLE discovered (
+        site TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        service TEXT,
+        pages INTEGER NOT NULL,
+        first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        source TEXT NOT NULL,
+        PRIMARY KEY (site, kind, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE scan_run (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        site TEXT NOT NULL,
+        finished_at REAL NOT NULL,
+        pages INTEGER NOT NULL,
+        mode TEXT NOT NULL
+    );
+    """,
+    # Version 7: the health check's write probe (one row, rewritten).
+    "CREATE TABLE health_probe (id INTEGER PRIMARY KEY, at REAL NOT NULL);",
 )
 
 STORED_COLUMNS = (*COLUMNS, "digest", "chain")
@@ -149,6 +173,15 @@ INSERT_CHUNK = 64
 PAD = 0  # the value of every parameter of a padding row
 CACHE_KIB = 32_768  # per connection
 CHECKPOINT_PAGES = 10_000  # about 40 MB of WAL between checkpoints
+# A new row goes in only while its site has room; an existing one is counted on (discovery.py).
+ADD_SIGHTING = f"""
+    INSERT INTO discovered (site, kind, name, service, pages, first_seen, last_seen, source)
+    SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7 WHERE (SELECT count(*) FROM discovered WHERE site = ?1) < {SITE_LIMIT}
+        OR EXISTS (SELECT 1 FROM discovered WHERE site = ?1 AND kind = ?2 AND name = ?3)
+    ON CONFLICT (site, kind, name) DO UPDATE SET pages = pages + excluded.pages,
+        last_seen = max(last_seen, excluded.last_seen), service = excluded.service
+"""
+DISCOVERED = "SELECT site, kind, name, service, pages, first_seen, last_seen, source FROM discovered"
 UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -269,6 +302,10 @@ def migrate(connection: sqlite3.Connection) -> tuple[int, int]:
     return version, max(version, len(MIGRATIONS))
 
 
+def moment(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
 @contextmanager
 def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     connection.execute("BEGIN IMMEDIATE")
@@ -283,11 +320,11 @@ def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 class SQLiteStore(ConsentStore):
     """Consent records in a local SQLite file; the default for a single gateway."""
 
-    def __init__(self, path: str | Path, batch_size: int = WRITE_BATCH) -> None:
+    def __init__(self, path: str | Path, batch_size: int = WRITE_BATCH, timeout: float = 2.0) -> None:
         self.path = str(path)
         self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="consent-sqlite-writer")
         self._reader_thread = ThreadPoolExecutor(1, thread_name_prefix="consent-sqlite-reader")
-        self._group = ThreadedGroupCommit(self._insert, batch_size, self._writer_thread)
+        self._group = ThreadedGroupCommit(self._insert, batch_size, self._writer_thread, timeout)
         self._writer: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
         self._head = GENESIS  # the chain value this writer last linked to; checked on every insert
@@ -513,8 +550,54 @@ class SQLiteStore(ConsentStore):
         rows = await self._query(sql, (limit,))
         return [AuditEntry(datetime.fromtimestamp(row[0], UTC), *row[1:]) for row in rows]
 
+    async def add_sightings(self, counts: Mapping[Sighting, int], seen_at: datetime, source: str) -> None:
+        at = seen_at.timestamp()
+        rows = [(s.site, s.kind, s.name, s.service, pages, at, source) for s, pages in counts.items() if storable(s)]
+
+        def add() -> None:
+            assert self._writer is not None
+            with transaction(self._writer):
+                self._writer.executemany(ADD_SIGHTING, rows)
+
+        if rows:
+            await self._on(self._writer_thread, add)
+
+    async def discovered(self, site: str | None = None) -> list[Discovered]:
+        if site is None:
+            rows = await self._query(f"{DISCOVERED} ORDER BY site, kind, name", ())
+        else:
+            rows = await self._query(f"{DISCOVERED} WHERE site = ? ORDER BY kind, name", (site,))
+        return [Discovered(*row[:5], moment(row[5]), moment(row[6]), row[7]) for row in rows]
+
+    async def record_scan(self, run: ScanRun) -> None:
+        def insert() -> None:
+            assert self._writer is not None
+            self._writer.execute(
+                "INSERT INTO scan_run (site, finished_at, pages, mode) VALUES (?, ?, ?, ?)",
+                (run.site, run.finished_at.timestamp(), run.pages, run.mode),
+            )
+
+        await self._on(self._writer_thread, insert)
+
+    async def last_scan(self, site: str | None = None) -> ScanRun | None:
+        where, parameters = ("", ()) if site is None else ("WHERE site = ?", (site,))
+        sql = f"SELECT site, finished_at, pages, mode FROM scan_run {where} ORDER BY finished_at DESC, seq DESC LIMIT 1"
+        rows = await self._query(sql, parameters)
+        return ScanRun(rows[0][0], moment(rows[0][1]), rows[0][2], rows[0][3]) if rows else None
+
     async def ping(self) -> None:
         await self._query("SELECT 1", ())
+
+    async def probe_write(self) -> None:
+        def write() -> None:
+            assert self._writer is not None
+            self._writer.execute("INSERT OR REPLACE INTO health_probe (id, at) VALUES (1, ?)", (clock.time(),))
+
+        await self._on(self._writer_thread, write)
+
+    def last_write_failure(self) -> tuple[float, BaseException] | None:
+        error = self._group.last_error
+        return None if error is None else (self._group.last_error_at, error)
 
     async def _query(self, sql: str, parameters: tuple) -> list[tuple]:
         if self._reader is None:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from gateway import Settings
 from gateway.admin.passwords import hash_password
-from gateway.store import ConsentRecord
+from gateway.store import ConsentRecord, open_store
+from gateway.store.discovery import ScanRun, Sighting
 from gateway.store.sqlite import SQLiteStore
 from support.helpers import SECRET
 
@@ -104,6 +105,30 @@ def seed(db_path: Path, records: list[ConsentRecord]) -> None:
             await store.close()
 
     with ThreadPoolExecutor(1) as thread:  # its own thread: Playwright's event loop may be running in this one
+        thread.submit(asyncio.run, write()).result()
+
+
+def add_sightings(
+    store_url: str,
+    site: str,
+    sightings: list[tuple[str, str, str | None, int]],
+    seen_at: datetime = T0,
+    scan: ScanRun | None = None,
+) -> None:
+    """Fill the discovery table as pages (and a scan) would: ``(kind, name, service, pages)`` per row."""
+
+    async def write() -> None:
+        store = open_store(store_url)
+        await store.open()
+        try:
+            counts = {Sighting(site, kind, name, service): pages for kind, name, service, pages in sightings}
+            await store.add_sightings(counts, seen_at, "page")
+            if scan is not None:
+                await store.record_scan(scan)
+        finally:
+            await store.close()
+
+    with ThreadPoolExecutor(1) as thread:  # its own thread, as in seed
         thread.submit(asyncio.run, write()).result()
 
 

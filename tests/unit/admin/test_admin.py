@@ -7,6 +7,7 @@ import io
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from http.cookies import SimpleCookie
 from pathlib import Path
 
@@ -361,6 +362,23 @@ def test_csv_export_holds_exactly_the_records_of_the_range(officer: TestClient, 
     assert [r["recorded_at"] for r in csv.DictReader(io.StringIO(revision_two.text, newline=""))] == [
         "2025-03-03T12:00:00.000000Z"
     ]
+
+
+def test_csv_cells_never_start_a_formula(officer: TestClient, db_path: Path) -> None:
+    """A browser name or page path the visitor chose arrives in a spreadsheet as text, not a formula."""
+    hostile = ["-2+3+cmd|' /C calc'!A0", '=HYPERLINK("http://x")', "+1", "@SUM(A1)", "\tTab", "\rReturn"]
+    seed(
+        db_path,
+        [
+            replace(record_on(ALICE, f"2025-03-02 10:00:0{n}"), browser=text, page_path=text)
+            for n, text in enumerate(hostile)
+        ],
+    )
+    response = officer.get(f"{ADMIN}/export.csv", params={"from": "2025-03-02", "to": "2025-03-02"})
+    exported = list(csv.DictReader(io.StringIO(response.text, newline="")))
+    assert [row["browser"] for row in exported] == ["'" + text for text in hostile]
+    assert [row["page_path"] for row in exported] == ["'" + text for text in hostile]
+    assert exported[0]["consent_id"] == ALICE  # ordinary cells unchanged
 
 
 def test_a_large_export_streams_every_row(officer: TestClient, db_path: Path) -> None:
