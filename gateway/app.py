@@ -32,6 +32,7 @@ from gateway.consent.cache import VerifiedTokens
 from gateway.consent.choice import refusing_errors
 from gateway.consent.recorder import Recorder
 from gateway.consent.state import TokenCodec
+from gateway.fonts import FirstPartyFonts
 from gateway.metrics.endpoint import MetricsEndpoint
 from gateway.metrics.registry import PendingObservations, Registry
 from gateway.middleware import ConsentDispatch
@@ -59,6 +60,7 @@ class Components:
     banner: Banner
     recorder: Recorder
     collector: Collector
+    fonts: FirstPartyFonts | None  # None when first_party_fonts is off
     page_rules: PageRules
     retention: RetentionTask  # records older than retention_days become day counts, once a day
     api: ASGIApp  # every route under the prefix
@@ -75,6 +77,8 @@ class Components:
     async def stop(self) -> None:
         await self.retention.stop()
         await self.collector.stop()  # drains queued hits within collect_drain_timeout
+        if self.fonts is not None:
+            await self.fonts.stop()
         await self.close_store()
 
     async def open_store(self) -> None:
@@ -108,15 +112,18 @@ def build(settings: Settings, store: ConsentStore | None = None, metrics: Regist
     banner = Banner(settings, catalogue)
     recorder = Recorder(settings, store, codec, banner.text_hashes, metrics)
     collector = Collector(settings, metrics)
+    fonts = FirstPartyFonts(settings, metrics) if settings.first_party_fonts else None
     in_use = ServicesInUse(settings, catalogue, store)
     api = ConsentAPI(settings, store, recorder, banner, catalogue, in_use)
     latency = metrics.histogram(
         "gateway_request_duration_seconds", "Time to answer a request, by kind (api or page).", ["kind"]
     )
-    page_rules = PageRules(settings, catalogue, banner, metrics)
+    page_rules = PageRules(settings, catalogue, banner, metrics, fonts.local_url if fonts is not None else None)
     form = PreferencesForm(settings, recorder, api.confirm, in_use)
     declaration = Declaration(settings, in_use)
     routes = api_routes(settings, api, form, declaration, metrics, store, collector, page_rules.third_parties)
+    if fonts is not None:
+        routes += fonts.routes()
     return Components(
         settings=settings,
         metrics=metrics,
@@ -128,6 +135,7 @@ def build(settings: Settings, store: ConsentStore | None = None, metrics: Regist
         banner=banner,
         recorder=recorder,
         collector=collector,
+        fonts=fonts,
         page_rules=page_rules,
         retention=RetentionTask(store, settings.retention_days),
         # ExceptionMiddleware: a route's HTTPException (StaticFiles' 404) is its status, not a 500.

@@ -273,6 +273,8 @@ class Settings:
     page_cache_size: int = 16 * 1024 * 1024
     max_page_size: int = 32 * 1024 * 1024  # decoded bytes of one page the rewriter reads
     store_timeout: float = 2.0  # seconds a consent write may wait for the store before the API answers 503
+    first_party_fonts: bool = True
+    font_mirrors: tuple[str, ...] = ()
     retention_days: int = 365
     metrics_token: str | None = None
     admin_token: str | None = None
@@ -293,6 +295,7 @@ class Settings:
         self._settle("categories", _ordered_categories(self.categories, self.blocking))
         self._settle("allowed_hosts", tuple(_host_pattern(h) for h in self.allowed_hosts if h.strip()))
         self._settle("services", tuple(self.services))
+        self._settle("font_mirrors", tuple(_font_mirror(m) for m in self.font_mirrors if m.strip()))
         self._settle("path_policies", self._parsed_path_policies())
         self._validate()
         self.collect.check_categories(self.category_names)
@@ -463,6 +466,15 @@ def _host_pattern(value: str) -> str:
     return pattern
 
 
+def _font_mirror(value: str) -> str:
+    """A ``font_mirrors`` entry: ``fonts.gstatic.com=https://mirror.example.nl``. Whether the host is a
+    font host of the catalogue is checked when the fonts are built (``gateway.fonts.hosts``)."""
+    host, equals, url = value.strip().partition("=")
+    if not equals or not _HOST_PATTERN.fullmatch(host.strip().lower()) or not _is_http_url(url.strip()):
+        raise SettingsError(f"font_mirrors: {value!r} is not like 'fonts.gstatic.com=https://mirror.example.nl'")
+    return f"{host.strip().lower()}={url.strip()}"
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -531,7 +543,7 @@ def _check_type(key: str, raw: Any) -> Any:
 
 
 TABLE_LISTS = ("path_policies", "services")
-LIST_SETTINGS = ("secret_key", "trusted_proxies", "allowed_origins", "public_hosts", "allowed_hosts")
+LIST_SETTINGS = ("secret_key", "trusted_proxies", "allowed_origins", "public_hosts", "allowed_hosts", "font_mirrors")
 LIST_SETTINGS += ("ga4_measurement_ids", "ua_property_ids", "matomo_site_ids", "collect_strip_parameters")
 
 

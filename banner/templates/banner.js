@@ -139,6 +139,15 @@
     return granted[G.other] ? null : G.other;
   }
 
+  /* A font CDN's URL on a <link>, as the gateway serves it (a web font loader adds its stylesheet
+     late); null for any other. The gateway rewrites the ones in the page's own markup. */
+  function fontUrl(node, name, value) {
+    if (!G.fonts || name !== "href" || node.localName !== "link" || node.namespaceURI !== HTML_NS) return null;
+    var url = fetched(value);
+    if (!url || url.port || G.fonts.hosts.indexOf(bareHost(url.hostname)) < 0) return null;
+    return origin + G.fonts.base + bareHost(url.hostname) + url.pathname + url.search;
+  }
+
   /* The URLs of a srcset, read as the HTML standard does (a URL may contain commas). */
   function srcsetUrls(value) {
     var urls = [], i = 0, n = value.length, SPACE = " \t\n\r\f";
@@ -331,7 +340,13 @@
     if (node.hasAttribute("data-consent")) return false;
     var changed = claimStyle(node);
     loadingNames(node).forEach(function (name) {
-      var value = readAttribute(node, name), verdict = value !== null && judge(name, value);
+      var value = readAttribute(node, name), local = value !== null && fontUrl(node, name, value);
+      if (local) {
+        setAttribute.call(node, name, local);
+        changed = true;
+        return;
+      }
+      var verdict = value !== null && judge(name, value);
       if (!verdict) return;
       hold(node, name, value, verdict);
       dropAttribute(node, name);
@@ -543,6 +558,7 @@
       Object.defineProperty(type.prototype, spec[1], {
         configurable: true, enumerable: d.enumerable, get: d.get,
         set: function (v) {
+          v = fontUrl(this, name, v) || v;
           var verdict = loads(this, name) && judge(name, v);
           if (verdict) return hold(this, name, v, verdict);
           release(this, name);
@@ -562,7 +578,9 @@
       return !!verdict;
     };
     E.setAttribute = function (name, value) {
-      if (!attempt(this, attributeKey(null, name), value)) return setNative.call(this, name, value);
+      var key = attributeKey(null, name);
+      value = (key && fontUrl(this, key, value)) || value;
+      if (!attempt(this, key, value)) return setNative.call(this, name, value);
     };
     E.setAttributeNS = function (ns, name, value) {
       if (!attempt(this, attributeKey(ns, name), value)) return setNS.call(this, ns, name, value);

@@ -30,12 +30,13 @@ from gateway.banner.texts import texts
 from gateway.collect.page import FirstPartyPages
 from gateway.metrics.registry import Registry
 from gateway.net.request import RequestHead, request_head
+from gateway.net.urls import Target
 from gateway.pages import csp
 from gateway.pages.cache import PageCache, RewrittenPage, page_key, shared_validator
 from gateway.pages.conditional import consent_state, tag_for_state, translate_if_none_match
 from gateway.pages.encoding import SUPPORTED, PageTooLarge, Transcoder
 from gateway.pages.figures import PageMetrics
-from gateway.pages.rewrite import RewritePolicy, Rewriter
+from gateway.pages.rewrite import FontUrls, RewritePolicy, Rewriter
 from gateway.pages.triage import Kind, Work
 from gateway.settings import Settings
 from gateway.trackers.catalogue import Catalogue
@@ -73,9 +74,15 @@ class PageRules:
     """Everything about page handling that is settled at start-up."""
 
     def __init__(
-        self, settings: Settings, catalogue: Catalogue, banner: Banner, metrics: Registry | None = None
+        self,
+        settings: Settings,
+        catalogue: Catalogue,
+        banner: Banner,
+        metrics: Registry | None = None,
+        fonts: FontUrls | None = None,
     ) -> None:
         self.settings = settings
+        self.fonts = fonts  # where the gateway serves a font CDN's URL (``gateway.fonts``); None: fonts are off
         self.page_metrics = PageMetrics(metrics if metrics is not None else Registry(), catalogue)
         self.catalogue = catalogue
         self.third_parties = ThirdParties(
@@ -95,6 +102,10 @@ class PageRules:
         # First-party analytics: gtag's transport and catalogued tracker scripts pointed at the gateway.
         self.first_party = FirstPartyPages(settings)
         self.consent_mode = CONSENT_MODE_DEFAULT + self.first_party.snippet
+
+    def is_font_host(self, host: str) -> bool:
+        """Is ``host`` a font CDN the gateway serves first-party?"""
+        return self.fonts is not None and self.fonts(Target("https", host, "/", "")) is not None
 
     def adjust_conditional(self, scope: Scope, granted: frozenset[str]) -> bool:
         """Adjust conditional and range headers before the app sees them; true when the visitor
@@ -339,11 +350,16 @@ class PageResponder:
         nonce = None
         for name in CSP_HEADERS:
             values = headers.getlist(name)
+            updated = values
             if any(csp.has_restriction(value) for value in values):
                 nonce = nonce or csp.new_nonce()
+                updated = [csp.add_nonce(value, nonce) for value in updated]
+            if self.rules.fonts is not None:
+                updated = [csp.allow_own_fonts(value, self.rules.is_font_host) for value in updated]
+            if updated != values:
                 del headers[name]
-                for value in values:
-                    headers.append(name, csp.add_nonce(value, nonce))
+                for value in updated:
+                    headers.append(name, value)
         return nonce
 
     def start_rewriter(self, streaming: bool = False) -> Rewriter:
@@ -374,6 +390,7 @@ class PageResponder:
             head_injection=head_injection,
             placeholder=self.rules.placeholder(language, path),
             first_party=self.rules.first_party.script_url if self.rules.first_party.active else None,
+            fonts=self.rules.fonts,
             page_url=f"{self.scope.get('scheme', 'http')}://{self.request.host or 'localhost'}{path}",
         )
 

@@ -362,6 +362,36 @@ def measurement_protocols() -> Mapping[str, Mapping[str, Any]]:
     return MappingProxyType({name: MappingProxyType(spec) for name, spec in raw["collect"].items()})
 
 
+@dataclass(frozen=True)
+class FontCDN:
+    """A font CDN the gateway can serve first-party (the ``fonts`` section of catalogue.json): the hosts
+    its stylesheets come from and the hosts of the font files those stylesheets name. Exact hosts only."""
+
+    id: str
+    name: str
+    vendor: str
+    stylesheet_hosts: tuple[str, ...]
+    file_hosts: tuple[str, ...]
+
+
+@functools.cache
+def font_cdns() -> tuple[FontCDN, ...]:
+    """The catalogued font CDNs, checked."""
+    raw = json.loads(resources.files(__package__).joinpath("catalogue.json").read_text(encoding="utf-8"))
+    return tuple(_font_cdn(entry, f"catalogue.json fonts[{i}]") for i, entry in enumerate(raw.get("fonts", ())))
+
+
+def _font_cdn(raw: Any, where: str) -> FontCDN:
+    fields = {"id", "name", "vendor", "stylesheet_hosts", "file_hosts"}
+    if not isinstance(raw, Mapping) or set(raw) != fields:
+        raise ValueError(f"{where}: expected {', '.join(sorted(fields))}")
+    hosts = {key: _text_list(where, key, raw[key]) for key in ("stylesheet_hosts", "file_hosts")}
+    for host in (*hosts["stylesheet_hosts"], *hosts["file_hosts"]):
+        if host != host.lower() or host.startswith("*.") or not _HOST.fullmatch(host):
+            raise ValueError(f"{where}: host {host!r} is not an exact lowercase host like 'fonts.example.com'")
+    return FontCDN(raw["id"], raw["name"], raw["vendor"], hosts["stylesheet_hosts"], hosts["file_hosts"])
+
+
 def read_open_cookie_database(path: Path) -> dict[str, str]:
     """Cookie patterns to categories from the Open Cookie Database CSV.
 

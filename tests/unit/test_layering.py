@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("proxy", "demo"),  # the two applications the command serves, each wrapped in the gateway
     ("app",),  # builds every component from the settings
     ("middleware",),
-    ("pages", "api", "admin", "collect"),
+    ("pages", "api", "admin", "collect", "fonts"),
     ("banner",),  # used by pages and api alike
     ("consent", "store"),
     ("settings",),
