@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import getpass
 import os
 import secrets
@@ -15,8 +16,9 @@ from gateway.admin.passwords import ITERATIONS, MIN_ITERATIONS, hash_password
 from gateway.demo import demo_app
 from gateway.proxy.app import CONFIG_ENVIRONMENT, proxy_app
 from gateway.serving import workers as reuseport_workers
+from gateway.serving.limits import ConnectionLimits
 from gateway.serving.protocol import GatewayHttpProtocol
-from gateway.settings import SettingsError
+from gateway.settings import Settings, SettingsError
 from gateway.store.maintenance import run_records_command
 
 
@@ -62,11 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(app: object, arguments: argparse.Namespace) -> int:
+def run(app: object, arguments: argparse.Namespace, settings: Settings) -> int:
     """Serve ``app``: an app, or with several workers the "module:factory" each worker builds its app from."""
     # proxy_headers off: forwarding headers are judged by our own trusted_proxies setting.
     options: dict = dict(
-        http=GatewayHttpProtocol,  # httptools, a response's head written with its body
+        # httptools, a response's head written with its body, read deadlines, connections per address
+        http=functools.partial(GatewayHttpProtocol, limits=ConnectionLimits.from_settings(settings)),
         lifespan="on",
         proxy_headers=False,
         server_header=False,
@@ -98,21 +101,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             if arguments.workers > 1:
                 # Every worker builds the demo from the environment: one demo secret for all of them.
                 os.environ.setdefault("GATEWAY_SECRET_KEY", secrets.token_urlsafe(32))
-                demo_app()  # settles the settings (and reports a bad one) before any worker starts
+                built = demo_app()  # settles the settings (and reports a bad one) before any worker starts
                 app: object = "gateway.demo:demo_app"
             else:
-                app = demo_app()
+                app = built = demo_app()
             print(f"Demo learning site: http://{arguments.host}:{arguments.port}/", file=sys.stderr)
-            return run(app, arguments)
+            return run(app, arguments, built.components.settings)
         elif arguments.command == "serve":
-            app = proxy_app(arguments.upstream, arguments.config)  # settles the settings before any worker starts
+            app = built = proxy_app(arguments.upstream, arguments.config)  # settles the settings before any worker
             if arguments.workers > 1:
                 # Workers build their own app from the environment.
                 os.environ[CONFIG_ENVIRONMENT] = arguments.config or ""
                 if arguments.upstream:
                     os.environ["GATEWAY_UPSTREAM"] = arguments.upstream
                 app = "gateway.proxy.app:proxy_app_from_environment"
-            return run(app, arguments)
+            return run(app, arguments, built.components.settings)
         elif arguments.command in ("db", "records"):
             return run_records_command(arguments)
         elif arguments.command == "admin":

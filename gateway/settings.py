@@ -273,6 +273,9 @@ class Settings:
     page_cache_size: int = 16 * 1024 * 1024
     max_page_size: int = 32 * 1024 * 1024  # decoded bytes of one page the rewriter reads
     store_timeout: float = 2.0  # seconds a consent write may wait for the store before the API answers 503
+    header_timeout: float = 10.0  # serve: seconds for a request's head to arrive
+    body_timeout: float = 30.0  # serve: seconds a request body may go quiet
+    max_connections_per_address: int = 256  # serve: open connections of one client address (not trusted proxies)
     first_party_fonts: bool = True
     font_mirrors: tuple[str, ...] = ()
     retention_days: int = 365
@@ -338,6 +341,11 @@ class Settings:
         for name in ("upstream_connect_timeout", "upstream_read_timeout"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name}: must be a positive number of seconds")
+        for name in ("header_timeout", "body_timeout"):
+            if not 0.1 <= getattr(self, name) <= 3600:
+                raise SettingsError(f"{name}: must be between 0.1 and 3600 seconds")
+        if self.max_connections_per_address < 1:
+            raise SettingsError("max_connections_per_address: must be at least 1")
         if not 0.1 <= self.store_timeout <= 60:
             raise SettingsError("store_timeout: must be between 0.1 and 60 seconds")
         if self.max_page_size < 1024 * 1024:

@@ -21,6 +21,13 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from gateway.serving.limits import AddressCounts, ConnectionLimits, DeadlineSweep
+
+DEFAULT_LIMITS = ConnectionLimits()
+# One of each per event loop: a process serves on one, tests run several servers side by side.
+SWEEPS: dict[asyncio.AbstractEventLoop, DeadlineSweep] = {}
+ADDRESSES: dict[asyncio.AbstractEventLoop, AddressCounts] = {}
+
 
 class HeadHoldingTransport:
     """One response's view of the connection: its first write (the head) is held until the next one."""
@@ -61,9 +68,68 @@ class HeadHoldingTransport:
 
 
 class GatewayHttpProtocol(HttpToolsProtocol):
-    """``HttpToolsProtocol`` whose request cycles write through a ``HeadHoldingTransport``."""
+    """``HttpToolsProtocol`` whose request cycles write through a ``HeadHoldingTransport``, with read
+    deadlines and a cap on connections per address (``gateway.serving.limits``).
+
+    ``limits`` comes in as a keyword: ``serve`` passes ``functools.partial(GatewayHttpProtocol,
+    limits=...)`` as uvicorn's ``http`` class (a partial pickles, for worker processes)."""
+
+    deadline: float | None = None
+    counted: str | None = None  # the address this connection counts against
+    reading_body = False
+
+    def __init__(self, *args: Any, limits: ConnectionLimits = DEFAULT_LIMITS, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.limits = limits
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        address = self.client[0] if self.client else None
+        if address is not None and self.limits.counts(address):
+            counts = ADDRESSES.get(self.loop)
+            if counts is None:
+                counts = ADDRESSES[self.loop] = AddressCounts()
+            if not counts.enter(address, self.limits.per_address):
+                transport.abort()
+                return
+            self.counted = address
+        self.deadline = self.loop.time() + self.limits.header_timeout  # the first request's head
+        sweep = SWEEPS.get(self.loop)
+        if sweep is None:
+            sweep = SWEEPS[self.loop] = DeadlineSweep()
+        sweep.add(self, self.loop)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.counted is not None:
+            ADDRESSES[self.loop].leave(self.counted)
+            self.counted = None
+        sweep = SWEEPS.get(self.loop)
+        if sweep is not None:
+            sweep.discard(self)
+        super().connection_lost(exc)
+
+    def time_out(self) -> None:
+        """The head or a body stalled past its deadline: the connection goes."""
+        self.deadline = None
+        self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        if self.reading_body:
+            self.deadline = self.loop.time() + self.limits.body_timeout  # quiet for at most this long
+        super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.deadline = self.loop.time() + self.limits.header_timeout
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self.reading_body = False
+        self.deadline = None  # the app answers; uvicorn's keep-alive timeout takes the idle connection
 
     def on_headers_complete(self) -> None:
+        self.reading_body = True
+        self.deadline = self.loop.time() + self.limits.body_timeout
         super().on_headers_complete()
         cycle = self.cycle
         if cycle is not None and cycle.transport is self.transport:

@@ -96,12 +96,13 @@ def start_demo(db_path: Path, extra_env: dict[str, str] | None = None) -> Server
 class ThreadedServer:
     """A real uvicorn server on a loopback port, run in a thread of the test process."""
 
-    def __init__(self, app, port: int | None = None) -> None:
+    def __init__(self, app, port: int | None = None, limits=None) -> None:
+        import functools
         import threading
 
         import uvicorn
 
-        from gateway.serving.protocol import GatewayHttpProtocol
+        from gateway.serving.protocol import DEFAULT_LIMITS, GatewayHttpProtocol
 
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -113,7 +114,7 @@ class ThreadedServer:
             log_level="warning",
             lifespan="on",
             proxy_headers=False,
-            http=GatewayHttpProtocol,
+            http=functools.partial(GatewayHttpProtocol, limits=limits or DEFAULT_LIMITS),
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
