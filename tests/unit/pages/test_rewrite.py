@@ -32,7 +32,7 @@ def rewrite(
     rules: ThirdParties = STRICT,
 ) -> bytes:
     policy = RewritePolicy(
-        rules, granted, site_host=site_host, head_injection=injection, placeholder=lambda name: f"blocked {name}"
+        rules, granted, site_host=site_host, head_injection=injection, placeholder=lambda held: f"blocked {getattr(held, 'name', held)}"
     )
     rewriter = Rewriter(policy)
     out, start = [], 0

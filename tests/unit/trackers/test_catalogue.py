@@ -656,6 +656,16 @@ def test_extra_service_from_config() -> None:
     assert catalogue.match_script("https://www.clarity.ms/tag/x").id == "microsoft-clarity"
 
 
+def test_extra_service_with_cookie_lifetimes_and_a_placeholder() -> None:
+    extra = {**EXTRA, "cookies": {"_lps_*": "13m", "lps_session": "session"}, "placeholder": {"nl": "Leerplein-quiz"}}
+    service = Catalogue.load(extra_services=[extra]).service("stats-leerplein")
+    assert service.cookies == ("_lps_*", "lps_session")
+    assert service.cookie_lifetimes == {"_lps_*": "13m", "lps_session": "session"}
+    assert service.title("nl") == service.title("en") == "Leerplein-quiz"
+    plain = Catalogue.load(extra_services=[EXTRA]).service("stats-leerplein")
+    assert plain.cookie_lifetimes == {} and plain.title("nl") == "Leerplein Stats"
+
+
 def test_extra_service_replaces_a_builtin_one_and_wins_overlaps() -> None:
     youtube = {
         **{k: v for k, v in EXTRA.items() if k not in ("scripts", "inline", "beacons", "hosts", "cookies")},
@@ -692,6 +702,11 @@ def test_extra_service_replaces_a_builtin_one_and_wins_overlaps() -> None:
         ({"cookies": ["*"]}, "'cookies'"),
         ({"cookies": ["bad name"]}, "'cookies'"),
         ({"cookie": ["_lps"]}, "'cookie'"),
+        ({"cookies": {"_lps_*": "forever"}}, "'cookies'"),
+        ({"cookies": {"_lps_*": 365}}, "'cookies'"),
+        ({"cookies": {"bad name": "1y"}}, "'cookies'"),
+        ({"placeholder": ""}, "'placeholder'"),
+        ({"placeholder": {"nl": ""}}, "'placeholder'"),
     ],
 )
 def test_bad_extra_service_names_the_service_and_field(change: dict, named: str) -> None:
