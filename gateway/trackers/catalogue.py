@@ -301,6 +301,22 @@ class Catalogue:
         essential = [pattern for entry in self.essentials for pattern in entry.patterns]
         return {"categories": categories, "services": services, "essential": essential}
 
+    def host_categories(self) -> dict[str, list[str]]:
+        """Each category's hosts, as few as judge every host the way ``match_host`` does.
+
+        A host goes to the category of its first service, as in the index; a host a
+        wildcard of the same category already decides is left out. Sorted by domain,
+        which lets gzip find the repeats."""
+        first: dict[str, str] = {}
+        for service in self.services:
+            for host in service.hosts:
+                first.setdefault(host, service.category)
+        kept: dict[str, list[str]] = {}
+        for host, category in first.items():
+            if _decided_above(host, first) != category:
+                kept.setdefault(category, []).append(host)
+        return {category: sorted(hosts, key=_domain_order) for category, hosts in kept.items()}
+
     def _match_url(self, index: _UrlIndex, url: str, by_host: bool) -> Service | None:
         key = (index.kind, url)
         try:
@@ -336,7 +352,8 @@ def _builtin_services() -> tuple[Service, ...]:
     services = []
     for area in SERVICE_FILES:
         raw = json.loads(folder.joinpath(f"{area}.json").read_text(encoding="utf-8"))
-        services.extend(_service(entry, BUILTIN_CATEGORIES, f"services/{area}.json[{i}]") for i, entry in enumerate(raw))
+        where = f"services/{area}.json"
+        services.extend(_service(entry, BUILTIN_CATEGORIES, f"{where}[{i}]") for i, entry in enumerate(raw))
     return tuple(services)
 
 
@@ -527,6 +544,19 @@ def _parent_domains(host: str) -> list[str]:
         domains.append(host)
         dot = host.find(".")
     return domains
+
+
+def _decided_above(host: str, categories: Mapping[str, str]) -> str | None:
+    """The category the nearest wildcard above ``host`` gives, if any (``*.b.c`` above ``a.b.c`` and ``*.a.b.c``)."""
+    for domain in _parent_domains(host.removeprefix("*."))[1:]:
+        found = categories.get("*." + domain)
+        if found is not None:
+            return found
+    return None
+
+
+def _domain_order(host: str) -> list[str]:
+    return host.removeprefix("*.").split(".")[::-1]
 
 
 class _HostIndex:

@@ -24,7 +24,8 @@ NAMED = (
     "amazon-ads", "teads", "index-exchange", "openx", "pubmatic", "criteo", "taboola", "google-publisher-tag",
     "google-campaign-manager-media", "google-ima",
     # social and comments
-    "addthis", "sharethis", "disqus", "pinterest-tag", "pinterest-widgets", "tumblr", "wordpress-stats", "wordpress-likes",
+    "addthis", "sharethis", "disqus", "pinterest-tag", "pinterest-widgets", "tumblr", "wordpress-stats",
+    "wordpress-likes",
     # chat and marketing automation
     "hubspot", "intercom", "zendesk", "drift", "tawk-to", "trengo", "leadinfo", "leadfeeder", "mailchimp",
     "activecampaign", "pardot",
@@ -112,6 +113,26 @@ def test_cookie_patterns_belong_to_one_service(catalogue: Catalogue) -> None:
 
 
 def test_no_font_cdn_is_a_service(catalogue: Catalogue) -> None:
-    for host in ("fonts.googleapis.com", "fonts.gstatic.com", "use.typekit.net", "fonts.bunny.net", "use.fontawesome.com"):
+    fonts = ("fonts.googleapis.com", "fonts.gstatic.com", "use.typekit.net", "fonts.bunny.net", "use.fontawesome.com")
+    for host in fonts:
         assert catalogue.match_host(host) is None, host
         assert catalogue.match_script(f"https://{host}/x.js") is None, host
+
+
+def test_host_categories_judge_every_host_as_the_index_does(catalogue: Catalogue) -> None:
+    by_category = catalogue.host_categories()
+    sent = {host: category for category, hosts in by_category.items() for host in hosts}
+    assert len(sent) < sum(len(service.hosts) for service in catalogue.services)  # covered hosts left out
+    for service in catalogue.services:
+        for host in service.hosts:
+            example = host_example(host)
+            nearest = next(
+                (sent[p] for p in [example] + ["*." + d for d in _parents(example)] if p in sent),
+                None,
+            )
+            assert nearest == service.category, (service.id, host)
+
+
+def _parents(host: str) -> list[str]:
+    labels = host.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels) - 1)]
