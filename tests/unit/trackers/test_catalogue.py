@@ -75,6 +75,7 @@ KEPT_MISMATCHES = {
     "fpestid": "ShareThis share buttons",
     "mc_*": "Mailchimp e-mail campaign tracking",
     "permutive-id": "Permutive audience platform",
+    "cX_*": "Cxense, Piano's audience platform (DMP)",
     "pi_opt_in*": "Salesforce Account Engagement (Pardot)",
 }
 
