@@ -423,8 +423,8 @@ def _service(raw: Any, categories: tuple[str, ...], where: str) -> Service:
         raise ValueError(f"{where}: expected a table with id, name, vendor, category, ...")
     label = f"service {raw['id']!r}" if isinstance(raw.get("id"), str) else where
     _check_texts(label, raw, categories)
-    lifetimes = _cookie_lifetimes(label, raw.get("cookies", []))
     cookies = raw.get("cookies", [])
+    lifetimes = _cookie_lifetimes(label, cookies)
     lists = _pattern_lists(label, {**raw, "cookies": list(cookies) if isinstance(cookies, Mapping) else cookies})
     if not any(lists.values()):
         raise ValueError(f"{label}: needs at least one of {', '.join(LIST_FIELDS)}")
