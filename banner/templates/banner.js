@@ -113,10 +113,21 @@
     return !!here && siteOf(host) === siteOf(here);
   }
 
+  /* Catalogued hosts by category ("host" or "*.domain", space-separated), indexed once: an exact
+     host first, then the nearest "*." domain, as the catalogue's match_host decides. */
+  var exactHosts = {}, domainHosts = {};
+  for (var hostCat in G.hosts) {
+    var listed = G.hosts[hostCat].split(" ");
+    for (var h = 0; h < listed.length; h++) {
+      if (listed[h].slice(0, 2) === "*.") domainHosts["." + listed[h].slice(2)] = hostCat;
+      else exactHosts["." + listed[h]] = hostCat;
+    }
+  }
+
   function catalogued(host) {
-    for (var cat in G.hosts) {
-      var hosts = G.hosts[cat];
-      for (var i = 0; i < hosts.length; i++) if (hostMatches(host, hosts[i])) return cat;
+    if (exactHosts.hasOwnProperty("." + host)) return exactHosts["." + host];
+    for (var rest = host; rest; rest = rest.indexOf(".") < 0 ? "" : rest.slice(rest.indexOf(".") + 1)) {
+      if (domainHosts.hasOwnProperty("." + rest)) return domainHosts["." + rest];
     }
     return null;
   }

@@ -39,7 +39,7 @@ from gateway.pages.figures import PageMetrics
 from gateway.pages.rewrite import FontUrls, RewritePolicy, Rewriter
 from gateway.pages.triage import Kind, Work
 from gateway.settings import Settings
-from gateway.trackers.catalogue import Catalogue
+from gateway.trackers.catalogue import Catalogue, Service
 from gateway.trackers.cookies import expire_denied, filter_set_cookies
 from gateway.trackers.thirdparty import ThirdParties
 
@@ -153,16 +153,19 @@ class PageRules:
     def placeholder(self, language: str, next_path: str):
         """A small page shown inside a blocked embed: what it is, and where to allow it."""
 
-        def render(name: str) -> str:  # built only when an embed is blocked: most pages have none
+        def render(held: Service | str) -> str:  # built only when an embed is blocked: most pages have none
             t = texts(language)
             query = urlencode({"lang": language, "next": next_path})
             link = html.escape(f"{self.settings.prefix}/preferences?{query}")
+            name = held.name if isinstance(held, Service) else held
+            title = held.title(language) if isinstance(held, Service) else held
+            heading = f"<p><strong>{html.escape(title)}</strong></p>" if title != name else ""
             message = t["embed_blocked"].format(service=html.escape(name))
             return (
                 f'<!doctype html><html lang="{language}"><body style="margin:0;display:grid;place-items:center;'
                 "min-height:100vh;font:15px/1.4 system-ui,sans-serif;background:#f1f0ec;color:#1a1a1a;"
                 'text-align:center">'
-                f'<div style="padding:1rem"><p>{message}</p><a href="{link}" target="_top" '
+                f'<div style="padding:1rem">{heading}<p>{message}</p><a href="{link}" target="_top" '
                 'style="display:inline-block;padding:.5rem 1rem;background:#0b4f8a;color:#fff;border-radius:.375rem;'
                 f'text-decoration:none;font-weight:600">{html.escape(t["embed_settings"])}</a></div></body></html>'
             )

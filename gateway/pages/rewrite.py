@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from gateway.net.urls import Target, resolve
 from gateway.pages.styles import may_fetch, neutralise, replace_urls
+from gateway.trackers.catalogue import Service
 from gateway.trackers.thirdparty import (
     GENERIC_BEACON_CATEGORY,
     OTHER_CATEGORY,
@@ -270,7 +271,8 @@ class RewritePolicy:
     granted: frozenset[str]
     site_host: str = ""
     head_injection: bytes = b""
-    placeholder: Callable[[str], str] | None = None  # the srcdoc shown in a held frame, given the service's name
+    # The srcdoc shown in a held frame, given the catalogued service or, for an unknown one, its host.
+    placeholder: Callable[[Service | str], str] | None = None
     blocked: list[str] = field(default_factory=list)  # what was neutralised (service ids, "unknown", "web-beacon")
     first_party: Callable[[str], str | None] | None = None  # a catalogued script's URL on the gateway, if any
     page_url: str = ""  # the page's own absolute URL; https://<site_host>/ when not given
@@ -609,15 +611,13 @@ class Rewriter:
     def _placeholder(self, tag: Tag) -> None:
         if self.policy.placeholder is None:
             return
-        hold = tag.holds[0]
-        if hold.service is not None:
-            name = hold.service.name
-        else:
+        held: Service | str | None = tag.holds[0].service
+        if held is None:
             target = resolve(tag.get(b"data-consent-src") or "", self.base)
-            name = target.host if target is not None else "?"
+            held = target.host if target is not None else "?"
         if tag.has(b"srcdoc"):
             tag.rename(b"srcdoc", b"data-consent-srcdoc")
-        tag.set(b"srcdoc", self.policy.placeholder(name))
+        tag.set(b"srcdoc", self.policy.placeholder(held))
 
     def _style_attribute(self, tag: Tag) -> None:
         css = tag.get(b"style")

@@ -1,6 +1,8 @@
 """The tracker catalogue: the one place that knows which third parties a page talks to.
 
-Tracker knowledge is data (``catalogue.json`` plus the operator's ``services``);
+Tracker knowledge is data (``catalogue.json`` for essential infrastructure and
+first-party analytics, ``services/*.json`` for the services, plus the
+operator's ``services``);
 this module validates it once and indexes it, so that the HTML rewriter, the
 cookie filter and the banner's runtime guard can ask "whose is this?" with a
 few dictionary look-ups instead of a scan over every pattern.
@@ -31,7 +33,15 @@ first (the operator's own services come before the built-in ones).
 Cookie patterns are names, or names with ``*`` for any run of characters
 (``_ga_*``, ``mf_*-*-*-*-*``). They list cookies a service sets on the site's
 own domain, the only ones the gateway can see, filter and expire; cookies a
-vendor keeps on its own domain go with blocking the vendor.
+vendor keeps on its own domain go with blocking the vendor. In the JSON they
+map to how long each cookie lives (``{"_ga": "2y", "_gid": "1d"}``, see
+``gateway.trackers.lifetimes``); an operator's ``[[services]]`` may give a
+plain list of names instead.
+
+The built-in services are split by area into ``services/<area>.json``, read in
+the order of ``SERVICE_FILES``; that order is the catalogue's order, which
+decides pattern ties. An embed (a service with ``iframes``) has a
+``placeholder``: what the blocked-embed placeholder calls it ("YouTube-video").
 """
 
 from __future__ import annotations
@@ -41,13 +51,14 @@ import functools
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from gateway.languages import LANGUAGES
+from gateway.trackers.lifetimes import is_lifetime
 
 # The categories built-in services belong to; an operator's service may name any optional category of the site.
 BUILTIN_CATEGORIES = ("analytics", "marketing")
@@ -55,6 +66,9 @@ URL_FIELDS = ("scripts", "beacons", "iframes")
 LIST_FIELDS = ("scripts", "inline", "beacons", "iframes", "hosts", "cookies")
 TEXT_FIELDS = ("id", "name", "vendor", "category", "privacy_url")
 REQUIRED_FIELDS = (*TEXT_FIELDS, "purpose", "retention")
+OPTIONAL_FIELDS = ("placeholder",)
+# The built-in services, one file per area under ``services/``, in catalogue order.
+SERVICE_FILES = ("analytics", "advertising", "social", "communication", "embeds")
 MIN_SIGNATURE_LENGTH = 4
 MEMO_SIZE = 16384
 
@@ -93,9 +107,16 @@ class Service:
     iframes: tuple[str, ...] = ()
     hosts: tuple[str, ...] = ()
     cookies: tuple[str, ...] = ()
+    # Cookie pattern to lifetime (``2y``, ``session``), for the cookies whose lifetime is known.
+    cookie_lifetimes: Mapping[str, str] = field(default_factory=dict)
+    placeholder: Mapping[str, str] = field(default_factory=dict)
 
     def __hash__(self) -> int:
         return hash(self.id)
+
+    def title(self, language: str) -> str:
+        """What a held embed of this service is called (``YouTube-video``); the name when not given."""
+        return self.placeholder.get(language) or self.placeholder.get("en") or self.name
 
     def text(self, language: str) -> tuple[str, str]:
         """Purpose and retention in ``language``, falling back to English."""
@@ -285,6 +306,22 @@ class Catalogue:
         essential = [pattern for entry in self.essentials for pattern in entry.patterns]
         return {"categories": categories, "services": services, "essential": essential}
 
+    def host_categories(self) -> dict[str, list[str]]:
+        """Each category's hosts, as few as judge every host the way ``match_host`` does.
+
+        A host goes to the category of its first service, as in the index; a host a
+        wildcard of the same category already decides is left out. Sorted by domain,
+        which lets gzip find the repeats."""
+        first: dict[str, str] = {}
+        for service in self.services:
+            for host in service.hosts:
+                first.setdefault(host, service.category)
+        kept: dict[str, list[str]] = {}
+        for host, category in first.items():
+            if _decided_above(host, first) != category:
+                kept.setdefault(category, []).append(host)
+        return {category: sorted(hosts, key=_domain_order) for category, hosts in kept.items()}
+
     def _match_url(self, index: _UrlIndex, url: str, by_host: bool) -> Service | None:
         key = (index.kind, url)
         try:
@@ -316,8 +353,13 @@ def default_catalogue() -> Catalogue:
 
 @functools.cache
 def _builtin_services() -> tuple[Service, ...]:
-    raw = json.loads(resources.files(__package__).joinpath("catalogue.json").read_text(encoding="utf-8"))
-    return tuple(_service(entry, BUILTIN_CATEGORIES, f"catalogue.json[{i}]") for i, entry in enumerate(raw["services"]))
+    folder = resources.files(__package__).joinpath("services")
+    services = []
+    for area in SERVICE_FILES:
+        raw = json.loads(folder.joinpath(f"{area}.json").read_text(encoding="utf-8"))
+        where = f"services/{area}.json"
+        services.extend(_service(entry, BUILTIN_CATEGORIES, f"{where}[{i}]") for i, entry in enumerate(raw))
+    return tuple(services)
 
 
 @functools.cache
@@ -432,9 +474,12 @@ def _service(raw: Any, categories: tuple[str, ...], where: str) -> Service:
         raise ValueError(f"{where}: expected a table with id, name, vendor, category, ...")
     label = f"service {raw['id']!r}" if isinstance(raw.get("id"), str) else where
     _check_texts(label, raw, categories)
-    lists = _pattern_lists(label, raw)
+    cookies = raw.get("cookies", [])
+    lifetimes = _cookie_lifetimes(label, cookies)
+    lists = _pattern_lists(label, {**raw, "cookies": list(cookies) if isinstance(cookies, Mapping) else cookies})
     if not any(lists.values()):
         raise ValueError(f"{label}: needs at least one of {', '.join(LIST_FIELDS)}")
+    placeholder = raw.get("placeholder")
     return Service(
         id=raw["id"],
         name=raw["name"].strip(),
@@ -443,12 +488,27 @@ def _service(raw: Any, categories: tuple[str, ...], where: str) -> Service:
         privacy_url=raw["privacy_url"],
         purpose=_language_table(label, "purpose", raw["purpose"]),
         retention=_language_table(label, "retention", raw["retention"]),
+        cookie_lifetimes=lifetimes,
+        placeholder=MappingProxyType({}) if placeholder is None else _language_table(label, "placeholder", placeholder),
         **lists,
     )
 
 
+def _cookie_lifetimes(label: str, cookies: Any) -> Mapping[str, str]:
+    """``{"_ga": "2y"}`` checked; a plain list of names (an operator's service) has no lifetimes."""
+    if not isinstance(cookies, Mapping):
+        return MappingProxyType({})
+    for name, lifetime in cookies.items():
+        if not is_lifetime(lifetime):
+            raise ValueError(
+                f"{label}: field 'cookies' gives {name!r} the lifetime {lifetime!r}, "
+                "expected 'session' or a number and min, h, d, w, m or y ('30min', '13m', '2y')"
+            )
+    return MappingProxyType(dict(cookies))
+
+
 def _check_texts(label: str, raw: Mapping[str, Any], categories: tuple[str, ...]) -> None:
-    unknown = sorted(set(raw) - set(REQUIRED_FIELDS) - set(LIST_FIELDS))
+    unknown = sorted(set(raw) - set(REQUIRED_FIELDS) - set(LIST_FIELDS) - set(OPTIONAL_FIELDS))
     if unknown:
         raise ValueError(f"{label}: unknown field {unknown[0]!r}")
     for key in REQUIRED_FIELDS:
@@ -535,6 +595,19 @@ def _parent_domains(host: str) -> list[str]:
         domains.append(host)
         dot = host.find(".")
     return domains
+
+
+def _decided_above(host: str, categories: Mapping[str, str]) -> str | None:
+    """The category the nearest wildcard above ``host`` gives, if any (``*.b.c`` above ``a.b.c`` and ``*.a.b.c``)."""
+    for domain in _parent_domains(host.removeprefix("*."))[1:]:
+        found = categories.get("*." + domain)
+        if found is not None:
+            return found
+    return None
+
+
+def _domain_order(host: str) -> list[str]:
+    return host.removeprefix("*.").split(".")[::-1]
 
 
 class _HostIndex:

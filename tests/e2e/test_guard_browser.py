@@ -559,7 +559,7 @@ def test_document_write_of_trackers_is_held_until_accept_all(new_page, strict, s
     written = page.evaluate("window.__written")
     # One call: a catalogued tracker, held for its category.
     assert (
-        '<script data-consent="marketing" type="text/plain"'
+        '<script data-consent="analytics" type="text/plain"'
         ' data-consent-src="https://static.hotjar.com/c/hotjar-written.js"></script>' in written
     ), written
     # Split inside the tag name: the first half waits for the call that completes it.

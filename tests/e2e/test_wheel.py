@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from support import REPOSITORY
 
+from gateway.trackers.catalogue import SERVICE_FILES
+
 ROOT = REPOSITORY
 
 PROBE = """
@@ -56,6 +58,8 @@ def test_wheel_carries_banner_static_and_templates(wheel: Path) -> None:
     assert "banner/templates/banner.js" in names
     assert "banner/locales/nl.json" in names
     assert "static/cookie.svg" in names
+    for area in SERVICE_FILES:
+        assert f"gateway/trackers/services/{area}.json" in names
     for template in (
         "templates/base.html",
         "admin/templates/dashboard.html",

@@ -377,3 +377,15 @@ def test_a_page_longer_than_it_announced_is_streamed_after_all(db_path) -> None:
     injection = ConsentMiddleware(None, settings=settings).page_rules.head_injection(None)
     page = b"".join(chunks)
     assert b"".join(message["body"] for message in received[1:]) == page.replace(b"<head>", b"<head>" + injection)
+
+
+def test_a_held_embed_is_named_by_its_placeholder_title(settings: Settings) -> None:
+    body = (
+        b'<html lang="nl"><head></head><body>'
+        b'<iframe src="https://www.youtube.com/embed/abc"></iframe>'
+        b'<iframe src="https://cdn.example.org/widget.html"></iframe></body></html>'
+    )
+    response, _ = fetch(settings, [body])
+    frames = re.findall(r'srcdoc="([^"]*)"', response.text)
+    assert "YouTube-video" in frames[0] and "inhoud van YouTube " in frames[0]
+    assert "<strong>" not in frames[1].replace("&lt;", "<") and "cdn.example.org" in frames[1]

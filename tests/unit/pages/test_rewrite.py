@@ -32,7 +32,11 @@ def rewrite(
     rules: ThirdParties = STRICT,
 ) -> bytes:
     policy = RewritePolicy(
-        rules, granted, site_host=site_host, head_injection=injection, placeholder=lambda name: f"blocked {name}"
+        rules,
+        granted,
+        site_host=site_host,
+        head_injection=injection,
+        placeholder=lambda s: f"blocked {getattr(s, 'name', s)}",
     )
     rewriter = Rewriter(policy)
     out, start = [], 0

@@ -27,7 +27,9 @@ CATALOGUE_ONLY = ThirdParties(default_catalogue(), strict=False)
 
 
 def rewrite(body: str, granted=NOTHING, rules=STRICT, chunks: list[int] | None = None) -> str:
-    policy = RewritePolicy(rules, granted, site_host=SITE, page_url=PAGE, placeholder=lambda name: f"held: {name}")
+    policy = RewritePolicy(
+        rules, granted, site_host=SITE, page_url=PAGE, placeholder=lambda s: f"held: {getattr(s, 'name', s)}"
+    )
     rewriter = Rewriter(policy)
     data, out, start = body.encode(), [], 0
     for size in chunks or []:

@@ -42,7 +42,7 @@ def test_nothing_granted_drops_every_tracker_cookie(catalogue: Catalogue) -> Non
 
 def test_granted_categories_keep_their_cookies(catalogue: Catalogue) -> None:
     kept = filter_set_cookies(HEADERS, frozenset({"functional", "analytics"}), catalogue, {"consent"})
-    assert names(kept) == ["_ga", "sessionid", "consent", ""]  # Hotjar records visits: marketing
+    assert names(kept) == ["_ga", "sessionid", "consent", "", "_hjSessionUser_123"]  # Hotjar: analytics
     everything = filter_set_cookies(
         HEADERS, frozenset({"functional", "analytics", "marketing"}), catalogue, {"consent"}
     )
