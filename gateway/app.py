@@ -20,6 +20,7 @@ from starlette.types import ASGIApp
 
 from gateway.admin import admin_routes
 from gateway.api.cors import CrossOrigin
+from gateway.api.discovery import CookieReport
 from gateway.api.preferences import PreferencesForm
 from gateway.api.routes import ConsentAPI
 from gateway.assets import STATIC_DIR
@@ -29,6 +30,9 @@ from gateway.consent.cache import VerifiedTokens
 from gateway.consent.choice import refusing_errors
 from gateway.consent.recorder import Recorder
 from gateway.consent.state import TokenCodec
+from gateway.discovery.cookies import KnownCookies
+from gateway.discovery.tally import Tally
+from gateway.discovery.task import DiscoveryTask
 from gateway.metrics.endpoint import MetricsEndpoint
 from gateway.metrics.registry import PendingObservations, Registry
 from gateway.middleware import ConsentDispatch
@@ -56,6 +60,7 @@ class Components:
     collector: Collector
     page_rules: PageRules
     retention: RetentionTask  # records older than retention_days become day counts, once a day
+    discovery: DiscoveryTask | None  # the third parties and cookies seen, flushed to the store; None: off
     api: ASGIApp  # every route under the prefix
     observe_api: Callable[[float], None]  # the time to answer an API request
     page_seconds: PendingObservations  # the time to answer a page request, appended to: the hot path
@@ -65,10 +70,14 @@ class Components:
     async def start(self) -> None:
         await self.open_store()
         self.retention.start()
+        if self.discovery is not None:
+            self.discovery.start()
         await self.collector.start()
 
     async def stop(self) -> None:
         await self.retention.stop()
+        if self.discovery is not None:
+            await self.discovery.stop()  # the last tally goes into the store before it closes
         await self.collector.stop()  # drains queued hits within collect_drain_timeout
         await self.close_store()
 
@@ -105,6 +114,12 @@ def build(settings: Settings, store: ConsentStore | None = None, metrics: Regist
     collector = Collector(settings, metrics)
     api = ConsentAPI(settings, store, recorder, banner, catalogue)
     routes = api_routes(settings, api, PreferencesForm(settings, recorder, api.confirm), metrics, store, collector)
+    tally = known_cookies = discovery = None
+    if settings.discovery:
+        tally, known_cookies = Tally(catalogue), KnownCookies([settings.cookie_name])
+        discovery = DiscoveryTask(store, tally, known_cookies)
+        report = CookieReport(settings, tally, known_cookies)
+        routes.append(Route(f"{settings.prefix}/discovery/cookies", refusing_errors(report.report), methods=["POST"]))
     latency = metrics.histogram(
         "gateway_request_duration_seconds", "Time to answer a request, by kind (api or page).", ["kind"]
     )
@@ -118,8 +133,9 @@ def build(settings: Settings, store: ConsentStore | None = None, metrics: Regist
         banner=banner,
         recorder=recorder,
         collector=collector,
-        page_rules=PageRules(settings, catalogue, banner, metrics),
+        page_rules=PageRules(settings, catalogue, banner, metrics, tally=tally, known_cookies=known_cookies),
         retention=RetentionTask(store, settings.retention_days),
+        discovery=discovery,
         api=CrossOrigin(Router(routes, redirect_slashes=False), settings.allowed_origins, settings.trusted_proxies),
         observe_api=latency.observer(kind="api"),
         page_seconds=latency.pending(metrics, kind="page"),

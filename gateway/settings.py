@@ -269,6 +269,7 @@ class Settings:
     upstream_connect_timeout: float = 5.0
     upstream_read_timeout: float = 60.0
     page_cache_size: int = 16 * 1024 * 1024
+    discovery: bool = True  # record the third parties and cookies each site uses (gateway.discovery)
     retention_days: int = 365
     metrics_token: str | None = None
     admin_token: str | None = None

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gateway.net.urls import Target, resolve
+from gateway.pages.sightings import BY_FETCH, Seen, element_kind
 from gateway.pages.styles import may_fetch, neutralise
 from gateway.trackers.thirdparty import (
     GENERIC_BEACON_CATEGORY,
@@ -270,6 +271,7 @@ class RewritePolicy:
     blocked: list[str] = field(default_factory=list)  # what was neutralised (service ids, "unknown", "web-beacon")
     first_party: Callable[[str], str | None] | None = None  # a catalogued script's URL on the gateway, if any
     page_url: str = ""  # the page's own absolute URL; https://<site_host>/ when not given
+    sightings: set[Seen] | None = None  # third parties the page loads, for discovery; None: not collected
 
     def __post_init__(self) -> None:
         self.site_host = self.site_host.rpartition(":")[0] if self.site_host.count(":") == 1 else self.site_host
@@ -300,6 +302,8 @@ class Rewriter:
         self.head_pending = bool(policy.head_injection)
         self.emitted = 0  # bytes returned so far
         self.injected_at: int | None = None  # where in the output the head injection starts, once placed
+        self.sightings = policy.sightings
+        self.third_party_hosts: dict[str, bool] = {}  # per host: not the site itself (discovery only)
 
     def feed(self, data: bytes) -> bytes:
         self.buffer += data
@@ -492,15 +496,36 @@ class Rewriter:
         lowered = attributes.lower()
         return not any(map(lowered.__contains__, self.policy.third_parties.catalogue.path_markers))
 
-    def _held(self, url: str | None, kind: str, tiny: bool = False) -> Hold | None:
-        """What ``url`` waits for when that is not granted yet; ``None`` when it may load now."""
+    def _held(self, url: str | None, kind: str, tiny: bool = False, seen: str = "") -> Hold | None:
+        """What ``url`` waits for when that is not granted yet; ``None`` when it may load now.
+
+        ``seen`` is the discovery kind of the element (``gateway.pages.sightings``), when it says
+        more than ``kind``."""
         if not url:
             return None
         target = resolve(url, self.base)
         if target is None and not url.isascii():
             target = UNREADABLE  # a browser may read these bytes in another charset: assume another site
         hold = self.judge(target, kind, self.policy.site_host, tiny)
+        if self.sightings is not None and target is not None and target is not UNREADABLE:
+            self._sight(target.host, hold, seen or BY_FETCH[kind])
         return hold if hold is not None and hold.category not in self.policy.granted else None
+
+    def _sight(self, host: str, hold: Hold | None, kind: str) -> None:
+        """Note a third-party host for discovery, held or not; the site's own hosts are left out."""
+        third_party = self.third_party_hosts.get(host)
+        if third_party is None:
+            third_parties = self.policy.third_parties
+            third_party = self.third_party_hosts[host] = bool(host) and not third_parties.is_same_site(
+                host, self.policy.site_host
+            )
+        if not third_party:
+            return
+        service = hold.service if hold is not None else None
+        if service is None:
+            service = self.policy.third_parties.catalogue.match_host(host)
+        assert self.sightings is not None
+        self.sightings.add((kind, host, service.id if service is not None else None))
 
     def _element(self, name: bytes, tag: Tag) -> None:
         if name == b"base":
@@ -516,7 +541,8 @@ class Rewriter:
             value = tag.get(attribute)
             if value is None:
                 continue
-            hold = self._held_list(value, kind) if listed else self._held(value, kind, tiny)
+            seen = self._element_kind(name, attribute, kind, tag, tiny) if self.sightings is not None else ""
+            hold = self._held_list(value, kind, seen) if listed else self._held(value, kind, tiny, seen)
             if hold is not None:
                 if name == b"link" and attribute == b"href" and HINT_RELS.intersection(tag.get(b"rel").lower().split()):
                     tag.rename(b"rel", b"data-consent-rel")  # a hint keeps its href: without rel it does nothing
@@ -524,12 +550,22 @@ class Rewriter:
                 else:
                     tag.hold(attribute, hold)
 
-    def _held_list(self, value: str, kind: str) -> Hold | None:
+    def _held_list(self, value: str, kind: str, seen: str = "") -> Hold | None:
+        first = None
         for url in srcset_urls(value):
-            hold = self._held(url, kind)
-            if hold is not None:
-                return hold
-        return None
+            hold = self._held(url, kind, seen=seen)
+            if hold is not None and first is None:
+                first = hold
+                if self.sightings is None:
+                    break  # discovery wants every candidate's host; holding needs only the first
+        return first
+
+    @staticmethod
+    def _element_kind(name: bytes, attribute: bytes, kind: str, tag: Tag, tiny: bool) -> str:
+        if name == b"link":
+            rel, preload_as = (tag.get(b"rel") or "").lower(), (tag.get(b"as") or "").strip().lower()
+            return element_kind(name, attribute, kind, rel, preload_as)
+        return element_kind(name, attribute, kind, tiny=tiny)
 
     def _base(self, tag: Tag) -> None:
         """The first <base href> sets what later relative URLs resolve against, as in browsers."""
@@ -549,7 +585,7 @@ class Rewriter:
         url = REFRESH_URL.match(tag.get(b"content") or "").group(1).strip()
         if url[:1] in ("'", '"'):
             url = url[1:].partition(url[0])[0]
-        hold = self._held(url, "frame")
+        hold = self._held(url, "frame", seen="link")
         if hold is not None:
             tag.hold(b"http-equiv", hold)
 
@@ -557,7 +593,13 @@ class Rewriter:
         """A frame's inline document loads what it names too: rewritten like a page, and held whole
         when anything in it has to wait."""
         srcdoc = tag.get(b"srcdoc") or ""
-        inner = RewritePolicy(self.policy.third_parties, self.policy.granted, self.policy.site_host, page_url=self.base)
+        inner = RewritePolicy(
+            self.policy.third_parties,
+            self.policy.granted,
+            self.policy.site_host,
+            page_url=self.base,
+            sightings=self.sightings,  # what the inline document loads, the page loads
+        )
         rewriter = Rewriter(inner)
         rewriter.feed(srcdoc.encode("utf-8", "surrogateescape"))
         rewriter.finish()
@@ -606,7 +648,7 @@ class Rewriter:
         tag.holds.extend(holds)
 
     def _collect(self, url: str, holds: list[Hold]) -> bool:
-        hold = self._held(url, "other")
+        hold = self._held(url, "other", seen="stylesheet")  # fetched by CSS: imports, fonts, backgrounds
         if hold is not None:
             holds.append(hold)
         return hold is not None
