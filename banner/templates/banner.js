@@ -1284,6 +1284,25 @@
     }
   };
 
+  /* ---- discovery: cookie names the server does not know yet, names only, once per page ---- */
+
+  var known = me && me.getAttribute("data-cookies");
+  if (known != null && !remote) addEventListener("pagehide", function report() {
+    removeEventListener("pagehide", report);
+    var seen = setOf(known.split(" ")), names = [];
+    (doc.cookie ? doc.cookie.split("; ") : []).forEach(function (part) {
+      var name = part.split("=")[0];
+      if (name !== C.cookie && !seen[name] && /^[\w!#$%&'*+.^`|~-]{1,128}$/.test(name) && names.length < 50) {
+        seen[name] = true;
+        names.push(name);
+      }
+    });
+    if (names.length) nativeFetch.call(window, api + "/discovery/cookies", {
+      method: "POST", keepalive: true, headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ names: names })
+    });
+  });
+
   var saved = stored();
   grant(saved ? saved.categories : []);
   guard();

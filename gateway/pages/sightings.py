@@ -12,8 +12,10 @@ from the page cache is counted with one dictionary update.
 from __future__ import annotations
 
 from gateway.discovery.tally import PageSeen, Seen, page_seen
+from gateway.net.urls import Target
+from gateway.trackers.thirdparty import ThirdParties
 
-__all__ = ["BY_FETCH", "PageSeen", "Seen", "element_kind", "page_seen"]
+__all__ = ["BY_FETCH", "PageSeen", "Seen", "element_kind", "page_seen", "third_party_seen"]
 
 # The rewriter's fetch kinds (which catalogue patterns apply) as discovery kinds, where the element says no more.
 BY_FETCH = {"script": "script", "frame": "iframe", "image": "image", "other": "link"}
@@ -25,7 +27,9 @@ MEDIA_ELEMENTS = frozenset({b"video", b"audio", b"track"})
 OBJECT_ELEMENTS = frozenset({b"object", b"embed"})
 
 
-def element_kind(name: bytes, attribute: bytes, fetch: str, rel: str = "", preload_as: str = "", tiny: bool = False) -> str:
+def element_kind(
+    name: bytes, attribute: bytes, fetch: str, rel: str = "", preload_as: str = "", tiny: bool = False
+) -> str:
     """The discovery kind of what element ``name`` loads through ``attribute``.
 
     ``fetch`` is the rewriter's kind for it; ``rel`` and ``preload_as`` are a
@@ -50,3 +54,16 @@ def element_kind(name: bytes, attribute: bytes, fetch: str, rel: str = "", prelo
         return "object"
     return BY_FETCH.get(fetch, "link")
 
+
+def third_party_seen(third_parties: ThirdParties, target: Target, fetch: str, kind: str, site_host: str) -> Seen | None:
+    """One request the page makes, as discovery notes it; ``None`` for the site's own hosts.
+
+    For requests seen outside the rewriter (a scan in Chromium); the rewriter does the same
+    with the judgement it has already made (``Rewriter._sight``)."""
+    if not target.host or third_parties.is_same_site(target.host, site_host):
+        return None
+    hold = third_parties.judge(target, fetch, site_host)
+    service = hold.service if hold is not None else None
+    if service is None:
+        service = third_parties.catalogue.match_host(target.host)
+    return (kind, target.host, service.id if service is not None else None)
