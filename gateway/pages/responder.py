@@ -160,8 +160,10 @@ class PageRules:
         """Discovery: the names of the cookies a page of the site sets (before any is filtered out)."""
         names = set_cookie_names(headers)
         if names and self.tally is not None:
-            host = request_head(scope, self.settings.trusted_proxies).host
-            self.tally.count_cookies(site_name(host), names, "set-cookie")
+            site = site_name(request_head(scope, self.settings.trusted_proxies).host)
+            self.tally.count_cookies(site, names, "set-cookie")
+            if self.known_cookies is not None:
+                self.known_cookies.add(site, names)  # the banner need not report them
 
     def placeholder(self, language: str, next_path: str):
         """A small page shown inside a blocked embed: what it is, and where to allow it."""

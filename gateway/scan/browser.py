@@ -54,6 +54,7 @@ KINDS = {
     "ping": ("beacon", "other"),
     "manifest": ("link", "other"),
 }
+TOO_LARGE = f"larger than {MAX_PAGE_BYTES // (1024 * 1024)} MB"
 LINKS = "elements => elements.map(element => element.href).filter(href => typeof href === 'string')"
 
 
@@ -114,23 +115,27 @@ class ChromiumFetcher:
             await page.route("**/*", lambda route: self._route(route, page, visit))
             page.on("request", lambda request: self._redirected(request, page, visit))
             try:
-                response = await page.goto(url, timeout=self.timeout * 1000, wait_until="load")
+                # The head first: a page that is no HTML page, or too large, is not loaded at all.
+                response = await page.goto(url, timeout=self.timeout * 1000, wait_until="commit")
+                if not visit.skipped and not self._refused(visit, response):
+                    await page.wait_for_load_state("load", timeout=self.timeout * 1000)
+                    if len(await response.body()) > MAX_PAGE_BYTES:
+                        visit.skipped = TOO_LARGE
             except TimeoutError:
                 visit.skipped = visit.skipped or f"timed out after {self.timeout:g} s"
-                return visit
             except Error as error:
                 visit.skipped = visit.skipped or failure(str(error))
-                return visit
             if not visit.skipped:
-                await self._read(visit, page, response)
+                await self._read(visit, page)
             return visit
         finally:
             await page.close()
 
-    async def _read(self, visit: Visit, page: Any, response: Any) -> None:
+    def _refused(self, visit: Visit, response: Any) -> bool:
+        """Skip a page by its head: an error, not HTML, or announced too large."""
         if response is None:
             visit.skipped = "no response"
-            return
+            return True
         visit.status = response.status
         length = response.headers.get("content-length", "")
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -138,10 +143,11 @@ class ChromiumFetcher:
             visit.skipped = f"HTTP {response.status}"
         elif content_type not in ("text/html", "application/xhtml+xml"):
             visit.skipped = f"not HTML ({content_type or 'no type'})"
-        elif (length.isdigit() and int(length) > MAX_PAGE_BYTES) or len(await response.body()) > MAX_PAGE_BYTES:
-            visit.skipped = f"larger than {MAX_PAGE_BYTES // (1024 * 1024)} MB"
-        if visit.skipped:
-            return
+        elif length.isdigit() and int(length) > MAX_PAGE_BYTES:
+            visit.skipped = TOO_LARGE
+        return bool(visit.skipped)
+
+    async def _read(self, visit: Visit, page: Any) -> None:
         await page.wait_for_timeout(SETTLE * 1000)
         hrefs = await page.eval_on_selector_all("a[href], area[href]", LINKS)
         visit.links = list(dict.fromkeys(a for a in map(page_address, hrefs) if a is not None))

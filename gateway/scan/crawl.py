@@ -88,8 +88,11 @@ def group_by_host(urls: Iterable[str]) -> dict[str, list[str]] | str:
     return groups
 
 
-async def scan(settings: Settings, options: ScanOptions, out: TextIO = sys.stdout) -> int:
-    """Crawl every site of ``options.urls`` and record what was found; the command's exit status."""
+async def scan(settings: Settings, options: ScanOptions, out: TextIO | None = None) -> int:
+    """Crawl every site of ``options.urls`` and record what was found; the command's exit status.
+
+    Progress goes to ``out`` (standard output when not given)."""
+    out = out if out is not None else sys.stdout
     groups = group_by_host(options.urls)
     if isinstance(groups, str):
         print(f"consent-gateway: {groups}", file=sys.stderr)

@@ -144,9 +144,8 @@ def browse_through(gateway_url: str, sites) -> None:
 def test_pages_through_the_proxy(tmp_path: Path) -> None:
     database_url = f"sqlite:///{tmp_path / 'consent.db'}"
     sites = {site: SITES[site] for site in ("www.cotemig.com.br", "scrapinghub.com", "www.ucsb.edu")}
-    with ThreadedServer(site_app()) as upstream:
-        with ThreadedServer(proxied(database_url, upstream.url, discovery=True)) as gateway:
-            browse_through(gateway.url, sites)
+    with ThreadedServer(site_app()) as upstream, ThreadedServer(proxied(database_url, upstream.url, True)) as gateway:
+        browse_through(gateway.url, sites)
     rows = read_table(database_url)
     check_table(rows, sites)
     check_cookies(rows)
@@ -154,9 +153,8 @@ def test_pages_through_the_proxy(tmp_path: Path) -> None:
 
 def test_nothing_is_recorded_when_discovery_is_off(tmp_path: Path) -> None:
     database_url = f"sqlite:///{tmp_path / 'consent.db'}"
-    with ThreadedServer(site_app()) as upstream:
-        with ThreadedServer(proxied(database_url, upstream.url, discovery=False)) as gateway:
-            browse_through(gateway.url, ["www.cotemig.com.br"])
+    with ThreadedServer(site_app()) as upstream, ThreadedServer(proxied(database_url, upstream.url, False)) as gateway:
+        browse_through(gateway.url, ["www.cotemig.com.br"])
     assert read_table(database_url) == []
 
 
