@@ -155,6 +155,12 @@ URL_ATTRIBUTES: dict[bytes, tuple[tuple[bytes, str, bool], ...]] = {
     b"use": ((b"href", "other", False), (b"xlink:href", "other", False)),
     b"feimage": ((b"href", "image", False), (b"xlink:href", "image", False)),
 }
+# Discovery's kind per element and URL attribute; "" for a <link href>, whose relations say what it loads.
+ELEMENT_KINDS = {
+    (name, attribute): "" if (name, attribute) == (b"link", b"href") else element_kind(name, attribute, kind)
+    for name, attributes in URL_ATTRIBUTES.items()
+    for attribute, kind, _ in attributes
+}
 SVG_SCRIPT_ATTRIBUTES = ((b"href", "script", False), (b"xlink:href", "script", False))
 REFRESH_URL = re.compile(r"\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?(.*)", re.IGNORECASE | re.DOTALL)
 
@@ -303,7 +309,6 @@ class Rewriter:
         self.emitted = 0  # bytes returned so far
         self.injected_at: int | None = None  # where in the output the head injection starts, once placed
         self.sightings = policy.sightings
-        self.third_party_hosts: dict[str, bool] = {}  # per host: not the site itself (discovery only)
 
     def feed(self, data: bytes) -> bytes:
         self.buffer += data
@@ -507,25 +512,14 @@ class Rewriter:
         if target is None and not url.isascii():
             target = UNREADABLE  # a browser may read these bytes in another charset: assume another site
         hold = self.judge(target, kind, self.policy.site_host, tiny)
-        if self.sightings is not None and target is not None and target is not UNREADABLE:
-            self._sight(target.host, hold, seen or BY_FETCH[kind])
+        sightings = self.sightings
+        if sightings is not None and target is not None and target is not UNREADABLE:
+            # Discovery: every third-party host, held or not; the site's own hosts are left out.
+            third_party = self.policy.third_parties.third_party(target.host, self.policy.site_host)
+            if third_party is not None:
+                service = hold.service if hold is not None and hold.service is not None else third_party[1]
+                sightings.add((seen or BY_FETCH[kind], third_party[0], service.id if service is not None else None))
         return hold if hold is not None and hold.category not in self.policy.granted else None
-
-    def _sight(self, host: str, hold: Hold | None, kind: str) -> None:
-        """Note a third-party host for discovery, held or not; the site's own hosts are left out."""
-        third_party = self.third_party_hosts.get(host)
-        if third_party is None:
-            third_parties = self.policy.third_parties
-            third_party = self.third_party_hosts[host] = bool(host) and not third_parties.is_same_site(
-                host, self.policy.site_host
-            )
-        if not third_party:
-            return
-        service = hold.service if hold is not None else None
-        if service is None:
-            service = self.policy.third_parties.catalogue.match_host(host)
-        assert self.sightings is not None
-        self.sightings.add((kind, host, service.id if service is not None else None))
 
     def _element(self, name: bytes, tag: Tag) -> None:
         if name == b"base":
@@ -541,7 +535,9 @@ class Rewriter:
             value = tag.get(attribute)
             if value is None:
                 continue
-            seen = self._element_kind(name, attribute, kind, tag, tiny) if self.sightings is not None else ""
+            seen = ""
+            if self.sightings is not None:  # discovery: the kind of element, when its URL turns out third-party
+                seen = "beacon" if tiny else ELEMENT_KINDS[name, attribute] or self._link_kind(tag, attribute, kind)
             hold = self._held_list(value, kind, seen) if listed else self._held(value, kind, tiny, seen)
             if hold is not None:
                 if name == b"link" and attribute == b"href" and HINT_RELS.intersection(tag.get(b"rel").lower().split()):
@@ -561,11 +557,9 @@ class Rewriter:
         return first
 
     @staticmethod
-    def _element_kind(name: bytes, attribute: bytes, kind: str, tag: Tag, tiny: bool) -> str:
-        if name == b"link":
-            rel, preload_as = (tag.get(b"rel") or "").lower(), (tag.get(b"as") or "").strip().lower()
-            return element_kind(name, attribute, kind, rel, preload_as)
-        return element_kind(name, attribute, kind, tiny=tiny)
+    def _link_kind(tag: Tag, attribute: bytes, kind: str) -> str:
+        rel, preload_as = (tag.get(b"rel") or "").lower(), (tag.get(b"as") or "").strip().lower()
+        return element_kind(b"link", attribute, kind, rel, preload_as)
 
     def _base(self, tag: Tag) -> None:
         """The first <base href> sets what later relative URLs resolve against, as in browsers."""
