@@ -6,7 +6,8 @@ told the known ones on every page, in an attribute of its script tag
 (``data-cookies="_ga _fbp"``), so nothing is stored on the device and a
 name is reported until the server knows it. ``KnownCookies`` holds those
 names per site: read from the store at start-up and now and then after,
-and added to as this worker sees new ones. A site with more than
+and added to as this worker sees new ones (a response's ``Set-Cookie``
+names at once, so the banner does not report them). A site with more than
 ``KNOWN_LIMIT`` names, or a site beyond ``MAX_SITES``, gets no attribute,
 and the banner then reports nothing there.
 """
