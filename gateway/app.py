@@ -14,13 +14,16 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from gateway.admin import admin_routes
 from gateway.api.cors import CrossOrigin
+from gateway.api.declaration import Declaration
 from gateway.api.discovery import CookieReport
+from gateway.api.inuse import ServicesInUse
 from gateway.api.preferences import PreferencesForm
 from gateway.api.routes import ConsentAPI
 from gateway.assets import STATIC_DIR
@@ -33,6 +36,7 @@ from gateway.consent.state import TokenCodec
 from gateway.discovery.cookies import KnownCookies
 from gateway.discovery.tally import Tally
 from gateway.discovery.task import DiscoveryTask
+from gateway.fonts import FirstPartyFonts
 from gateway.metrics.endpoint import MetricsEndpoint
 from gateway.metrics.registry import PendingObservations, Registry
 from gateway.middleware import ConsentDispatch
@@ -41,6 +45,7 @@ from gateway.settings import Settings, SettingsError
 from gateway.store import ConsentStore, open_store
 from gateway.store.retention import RetentionTask
 from gateway.trackers.catalogue import Catalogue
+from gateway.trackers.thirdparty import ThirdParties
 
 logger = logging.getLogger("gateway.app")
 
@@ -54,10 +59,12 @@ class Components:
     codec: TokenCodec
     verified_tokens: VerifiedTokens  # the same cookie comes back with every request
     store: ConsentStore
-    catalogue: Catalogue
+    catalogue: Catalogue  # with the operator's services and category moves applied: the one source of categories
+    in_use: ServicesInUse  # the services each site uses (configured and discovered)
     banner: Banner
     recorder: Recorder
     collector: Collector
+    fonts: FirstPartyFonts | None  # None when first_party_fonts is off
     page_rules: PageRules
     retention: RetentionTask  # records older than retention_days become day counts, once a day
     discovery: DiscoveryTask | None  # the third parties and cookies seen, flushed to the store; None: off
@@ -79,6 +86,8 @@ class Components:
         if self.discovery is not None:
             await self.discovery.stop()  # the last tally goes into the store before it closes
         await self.collector.stop()  # drains queued hits within collect_drain_timeout
+        if self.fonts is not None:
+            await self.fonts.stop()
         await self.close_store()
 
     async def open_store(self) -> None:
@@ -107,22 +116,38 @@ def build(settings: Settings, store: ConsentStore | None = None, metrics: Regist
     """Every component of the gateway for ``settings``; ``store`` and ``metrics`` when the caller has them."""
     metrics = metrics if metrics is not None else Registry()
     codec = TokenCodec(settings.secret_key, settings.cookie_max_age)
-    store = store if store is not None else open_store(settings.database_url)
+    store = store if store is not None else open_store(settings.database_url, settings.store_timeout)
     catalogue = load_catalogue(settings)
     banner = Banner(settings, catalogue)
     recorder = Recorder(settings, store, codec, banner.text_hashes, metrics)
     collector = Collector(settings, metrics)
-    api = ConsentAPI(settings, store, recorder, banner, catalogue)
-    routes = api_routes(settings, api, PreferencesForm(settings, recorder, api.confirm), metrics, store, collector)
+    fonts = FirstPartyFonts(settings, metrics) if settings.first_party_fonts else None
+    in_use = ServicesInUse(settings, catalogue, store)
+    api = ConsentAPI(settings, store, recorder, banner, catalogue, in_use)
     tally = known_cookies = discovery = None
     if settings.discovery:
         tally, known_cookies = Tally(catalogue), KnownCookies([settings.cookie_name])
         discovery = DiscoveryTask(store, tally, known_cookies)
-        report = CookieReport(settings, tally, known_cookies)
-        routes.append(Route(f"{settings.prefix}/discovery/cookies", refusing_errors(report.report), methods=["POST"]))
     latency = metrics.histogram(
         "gateway_request_duration_seconds", "Time to answer a request, by kind (api or page).", ["kind"]
     )
+    page_rules = PageRules(
+        settings,
+        catalogue,
+        banner,
+        metrics,
+        fonts.local_url if fonts is not None else None,
+        tally=tally,
+        known_cookies=known_cookies,
+    )
+    form = PreferencesForm(settings, recorder, api.confirm, in_use)
+    declaration = Declaration(settings, in_use)
+    routes = api_routes(settings, api, form, declaration, metrics, store, collector, page_rules.third_parties)
+    if fonts is not None:
+        routes += fonts.routes()
+    if tally is not None and known_cookies is not None:
+        report = CookieReport(settings, tally, known_cookies)
+        routes.append(Route(f"{settings.prefix}/discovery/cookies", refusing_errors(report.report), methods=["POST"]))
     return Components(
         settings=settings,
         metrics=metrics,
@@ -130,13 +155,20 @@ def build(settings: Settings, store: ConsentStore | None = None, metrics: Regist
         verified_tokens=VerifiedTokens(codec),
         store=store,
         catalogue=catalogue,
+        in_use=in_use,
         banner=banner,
         recorder=recorder,
         collector=collector,
-        page_rules=PageRules(settings, catalogue, banner, metrics, tally=tally, known_cookies=known_cookies),
+        fonts=fonts,
+        page_rules=page_rules,
         retention=RetentionTask(store, settings.retention_days),
         discovery=discovery,
-        api=CrossOrigin(Router(routes, redirect_slashes=False), settings.allowed_origins, settings.trusted_proxies),
+        # ExceptionMiddleware: a route's HTTPException (StaticFiles' 404) is its status, not a 500.
+        api=CrossOrigin(
+            ExceptionMiddleware(Router(routes, redirect_slashes=False)),
+            settings.allowed_origins,
+            settings.trusted_proxies,
+        ),
         observe_api=latency.observer(kind="api"),
         page_seconds=latency.pending(metrics, kind="page"),
     )
@@ -146,9 +178,11 @@ def api_routes(
     settings: Settings,
     api: ConsentAPI,
     form: PreferencesForm,
+    declaration: Declaration,
     metrics: Registry,
     store: ConsentStore,
     collector: Collector,
+    third_parties: ThirdParties,
 ) -> list[BaseRoute]:
     """Everything the gateway answers under the prefix."""
     prefix = settings.prefix
@@ -161,17 +195,26 @@ def api_routes(
         Route(f"{prefix}/preferences", refusing_errors(form.show), methods=["GET"]),
         Route(f"{prefix}/preferences", refusing_errors(api.submit_form(form)), methods=["POST"]),
         Route(f"{prefix}/services", api.services, methods=["GET"]),
+        Route(f"{prefix}/declaration", declaration.show, methods=["GET"]),
+        Route(f"{prefix}/declaration.js", declaration.script, methods=["GET"]),
         Route(f"{prefix}/healthz", api.health, methods=["GET"]),
         Mount(f"{prefix}/static", StaticFiles(directory=STATIC_DIR)),
         Route(f"{prefix}/metrics", MetricsEndpoint(metrics, settings.metrics_token)),
-        *admin_routes(settings, store),
+        *admin_routes(settings, store, third_parties),
         *collector.routes(),
     ]
 
 
 def load_catalogue(settings: Settings) -> Catalogue:
+    """The catalogue as this site sees it: built-in services, the operator's ``[[services]]`` and the
+    services ``[categories.<name>] services`` moves; every component reads categories from it."""
     try:
-        return Catalogue.load(settings.services, settings.open_cookie_database, categories=settings.category_names[1:])
+        return Catalogue.load(
+            settings.services,
+            settings.open_cookie_database,
+            categories=settings.category_names[1:],
+            moved=settings.moved_services,
+        )
     except ValueError as error:
         raise SettingsError(str(error)) from None
 

@@ -16,11 +16,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.consent.cache import VerifiedTokens
 from gateway.consent.state import Consent
+from gateway.http.upstream import UpstreamCutOff
 from gateway.metrics.registry import FOLD_AT, PendingObservations
 from gateway.net.request import SCOPE_KEY, RequestHead
 from gateway.pages.encoding import readable_encodings
 from gateway.pages.relay import relay
-from gateway.pages.responder import PageRules
+from gateway.pages.responder import PageRules, holds_start
 from gateway.settings import Settings
 from gateway.trackers.paths import granted_for
 
@@ -102,6 +103,10 @@ class ConsentDispatch:
         revalidating = head.conditional and self.page_rules.adjust_conditional(scope, granted)
         try:
             await self.app(scope, receive, relay(send, self.page_rules, granted, scope, revalidating))
+        except UpstreamCutOff as cut_off:
+            if not holds_start(scope):
+                raise  # the visitor has the start: the server closes the connection, the response stays incomplete
+            await cut_off.page(scope, receive, send)
         finally:
             page_seconds = self.page_seconds
             page_seconds.append(perf_counter() - started)

@@ -43,12 +43,14 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Category:
-    """A consent category as the visitor sees it."""
+    """A consent category as the visitor sees it; ``services`` are catalogued services the operator
+    moved into it (``[categories.video] services = ["youtube"]``)."""
 
     name: str
     label: Mapping[str, str]
     description: Mapping[str, str]
     required: bool = False
+    services: tuple[str, ...] = ()
 
     def text(self, language: str) -> tuple[str, str]:
         """Label and description in ``language``, falling back to English."""
@@ -269,6 +271,10 @@ class Settings:
     upstream_connect_timeout: float = 5.0
     upstream_read_timeout: float = 60.0
     page_cache_size: int = 16 * 1024 * 1024
+    max_page_size: int = 32 * 1024 * 1024  # decoded bytes of one page the rewriter reads
+    store_timeout: float = 2.0  # seconds a consent write may wait for the store before the API answers 503
+    first_party_fonts: bool = True
+    font_mirrors: tuple[str, ...] = ()
     discovery: bool = True  # record the third parties and cookies each site uses (gateway.discovery)
     retention_days: int = 365
     metrics_token: str | None = None
@@ -290,6 +296,7 @@ class Settings:
         self._settle("categories", _ordered_categories(self.categories, self.blocking))
         self._settle("allowed_hosts", tuple(_host_pattern(h) for h in self.allowed_hosts if h.strip()))
         self._settle("services", tuple(self.services))
+        self._settle("font_mirrors", tuple(_font_mirror(m) for m in self.font_mirrors if m.strip()))
         self._settle("path_policies", self._parsed_path_policies())
         self._validate()
         self.collect.check_categories(self.category_names)
@@ -332,6 +339,10 @@ class Settings:
         for name in ("upstream_connect_timeout", "upstream_read_timeout"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name}: must be a positive number of seconds")
+        if not 0.1 <= self.store_timeout <= 60:
+            raise SettingsError("store_timeout: must be between 0.1 and 60 seconds")
+        if self.max_page_size < 1024 * 1024:
+            raise SettingsError("max_page_size: must be at least 1048576 bytes (1 MiB)")
         if self.page_cache_size < 0:
             raise SettingsError("page_cache_size: must be 0 (off) or a positive number of bytes")
         if self.retention_days < 1:
@@ -341,6 +352,11 @@ class Settings:
     @property
     def category_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.categories)
+
+    @property
+    def moved_services(self) -> dict[str, str]:
+        """Service id to the operator's category for it, from ``[categories.<name>] services``."""
+        return {service: c.name for c in self.categories for service in c.services}
 
     @property
     def site_hosts(self) -> tuple[str, ...]:
@@ -415,13 +431,31 @@ def _ordered_categories(categories: tuple[Category, ...], blocking: str = "stric
     for name in by_name:
         if not name.isidentifier() or not name.islower():
             raise SettingsError(f"categories: {name!r} must be a lowercase word")
+    _check_moved_services(categories)
     required = by_name.pop(REQUIRED_CATEGORY, DEFAULT_CATEGORIES[0])
     required = dataclasses.replace(required, required=True)
     if blocking == "strict" and OTHER_CATEGORY not in by_name:
         by_name[OTHER_CATEGORY] = OTHER_THIRD_PARTIES
-    return (required, *(dataclasses.replace(c, required=False) for c in by_name.values()))
+    optional = (dataclasses.replace(c, required=False, services=tuple(c.services)) for c in by_name.values())
+    return (required, *optional)
 
 
+def _check_moved_services(categories: tuple[Category, ...]) -> None:
+    """Each service moves into one optional category; whether it exists is the catalogue's to check."""
+    owner: dict[str, str] = {}
+    for category in categories:
+        key = f"categories.{category.name}.services"
+        if category.services and category.name == REQUIRED_CATEGORY:
+            raise SettingsError(f"{key}: the required category cannot hold services; they would load without consent")
+        for service in category.services:
+            if not isinstance(service, str) or not _SERVICE_ID.fullmatch(service):
+                raise SettingsError(f"{key}: {service!r} is not a service id like 'youtube'")
+            if service in owner:
+                raise SettingsError(f"{key}: {service!r} is already in categories.{owner[service]}.services")
+            owner[service] = category.name
+
+
+_SERVICE_ID = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
 _HOST_PATTERN = re.compile(r"(?:\*\.)?(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 
 
@@ -431,6 +465,15 @@ def _host_pattern(value: str) -> str:
     if not _HOST_PATTERN.fullmatch(pattern):
         raise SettingsError(f"allowed_hosts: {value!r} is not a host like 'cdn.example.nl' or '*.example.nl'")
     return pattern
+
+
+def _font_mirror(value: str) -> str:
+    """A ``font_mirrors`` entry: ``fonts.gstatic.com=https://mirror.example.nl``. Whether the host is a
+    font host of the catalogue is checked when the fonts are built (``gateway.fonts.hosts``)."""
+    host, equals, url = value.strip().partition("=")
+    if not equals or not _HOST_PATTERN.fullmatch(host.strip().lower()) or not _is_http_url(url.strip()):
+        raise SettingsError(f"font_mirrors: {value!r} is not like 'fonts.gstatic.com=https://mirror.example.nl'")
+    return f"{host.strip().lower()}={url.strip()}"
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -449,22 +492,30 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _categories_from_toml(raw: Any) -> tuple[Category, ...]:
-    """``[categories.<name>]`` tables with ``label`` and ``description`` per language."""
+    """``[categories.<name>]`` tables with ``label`` and ``description`` per language, and the
+    ``services`` moved into the category."""
     if not isinstance(raw, dict):
         raise SettingsError("categories: expected tables like [categories.analytics]")
     defaults = {c.name: c for c in (*DEFAULT_CATEGORIES, OTHER_THIRD_PARTIES)}
     result = []
     for name, spec in raw.items():
-        if not isinstance(spec, dict) or set(spec) - {"label", "description"}:
-            raise SettingsError(f"categories.{name}: only 'label' and 'description' tables are allowed")
+        if not isinstance(spec, dict) or set(spec) - {"label", "description", "services"}:
+            raise SettingsError(f"categories.{name}: only 'label', 'description' and 'services' are allowed")
         base = defaults.get(name, Category(name, {}, {}))
         label = {**base.label, **_language_table(f"categories.{name}.label", spec.get("label", {}))}
         description = {
             **base.description,
             **_language_table(f"categories.{name}.description", spec.get("description", {})),
         }
-        result.append(Category(name, label, description))
+        services = _service_list(f"categories.{name}.services", spec.get("services", []))
+        result.append(Category(name, label, description, services=services))
     return tuple(result)
+
+
+def _service_list(key: str, raw: Any) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(v, str) and v.strip() for v in raw):
+        raise SettingsError(f'{key}: expected a list of service ids like ["youtube", "vimeo"]')
+    return tuple(dict.fromkeys(v.strip() for v in raw))
 
 
 def _language_table(key: str, raw: Any) -> dict[str, str]:
@@ -493,7 +544,7 @@ def _check_type(key: str, raw: Any) -> Any:
 
 
 TABLE_LISTS = ("path_policies", "services")
-LIST_SETTINGS = ("secret_key", "trusted_proxies", "allowed_origins", "public_hosts", "allowed_hosts")
+LIST_SETTINGS = ("secret_key", "trusted_proxies", "allowed_origins", "public_hosts", "allowed_hosts", "font_mirrors")
 LIST_SETTINGS += ("ga4_measurement_ids", "ua_property_ids", "matomo_site_ids", "collect_strip_parameters")
 
 
@@ -515,9 +566,7 @@ def _from_env_text(name: str, key: str, raw: str) -> Any:
     if key in LIST_SETTINGS:
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     if key == "categories":
-        names = [part.strip() for part in raw.split(",") if part.strip()]
-        defaults = {c.name: c for c in (*DEFAULT_CATEGORIES, OTHER_THIRD_PARTIES)}
-        return tuple(defaults.get(n, Category(n, {}, {})) for n in names)
+        return _categories_from_env(name, raw)
     kind = FIELDS[key].type.split(" ")[0]
     if kind == "int":
         try:
@@ -536,6 +585,22 @@ def _from_env_text(name: str, key: str, raw: str) -> Any:
     if key in ("cookie_domain", "upstream", "open_cookie_database", *ACCESS_SECRETS) and not raw:
         return None
     return raw
+
+
+def _categories_from_env(name: str, raw: str) -> tuple[Category, ...]:
+    """``analytics,marketing,video:youtube+vimeo``: names, each with the services moved into it."""
+    defaults = {c.name: c for c in (*DEFAULT_CATEGORIES, OTHER_THIRD_PARTIES)}
+    result = []
+    for part in (part.strip() for part in raw.split(",")):
+        if not part:
+            continue
+        category, colon, listed = part.partition(":")
+        services = tuple(s.strip() for s in listed.split("+"))
+        if colon and not all(services):
+            raise SettingsError(f"{name}: {part!r} expected 'name:service+service', e.g. video:youtube+vimeo")
+        base = defaults.get(category.strip(), Category(category.strip(), {}, {}))
+        result.append(dataclasses.replace(base, services=services if colon else ()))
+    return tuple(result)
 
 
 ACCESS_SECRETS = ("metrics_token", "admin_token", "admin_user", "admin_password_hash")

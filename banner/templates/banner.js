@@ -139,6 +139,15 @@
     return granted[G.other] ? null : G.other;
   }
 
+  /* A font CDN's URL on a <link>, as the gateway serves it (a web font loader adds its stylesheet
+     late); null for any other. The gateway rewrites the ones in the page's own markup. */
+  function fontUrl(node, name, value) {
+    if (!G.fonts || name !== "href" || node.localName !== "link" || node.namespaceURI !== HTML_NS) return null;
+    var url = fetched(value);
+    if (!url || url.port || G.fonts.hosts.indexOf(bareHost(url.hostname)) < 0) return null;
+    return origin + G.fonts.base + bareHost(url.hostname) + url.pathname + url.search;
+  }
+
   /* The URLs of a srcset, read as the HTML standard does (a URL may contain commas). */
   function srcsetUrls(value) {
     var urls = [], i = 0, n = value.length, SPACE = " \t\n\r\f";
@@ -331,7 +340,13 @@
     if (node.hasAttribute("data-consent")) return false;
     var changed = claimStyle(node);
     loadingNames(node).forEach(function (name) {
-      var value = readAttribute(node, name), verdict = value !== null && judge(name, value);
+      var value = readAttribute(node, name), local = value !== null && fontUrl(node, name, value);
+      if (local) {
+        setAttribute.call(node, name, local);
+        changed = true;
+        return;
+      }
+      var verdict = value !== null && judge(name, value);
       if (!verdict) return;
       hold(node, name, value, verdict);
       dropAttribute(node, name);
@@ -543,6 +558,7 @@
       Object.defineProperty(type.prototype, spec[1], {
         configurable: true, enumerable: d.enumerable, get: d.get,
         set: function (v) {
+          v = fontUrl(this, name, v) || v;
           var verdict = loads(this, name) && judge(name, v);
           if (verdict) return hold(this, name, v, verdict);
           release(this, name);
@@ -562,7 +578,9 @@
       return !!verdict;
     };
     E.setAttribute = function (name, value) {
-      if (!attempt(this, attributeKey(null, name), value)) return setNative.call(this, name, value);
+      var key = attributeKey(null, name);
+      value = (key && fontUrl(this, key, value)) || value;
+      if (!attempt(this, key, value)) return setNative.call(this, name, value);
     };
     E.setAttributeNS = function (ns, name, value) {
       if (!attempt(this, attributeKey(ns, name), value)) return setNS.call(this, ns, name, value);
@@ -819,13 +837,14 @@
   }
 
 
-  /* ---- the catalogue's service details, fetched only when needed ---------- */
+  /* ---- the site's services, and the catalogue per category, fetched only when needed ---------- */
 
   var catalogue = null;
+  var NO_SERVICES = { known: true, services: [], catalogue: {} };
   function services() {
     catalogue = catalogue || nativeFetch.call(window, api + "/services?lang=" + lang(), { credentials: "omit" })
       .then(function (r) { return r.json(); })
-      .then(function (d) { return d.services; }, function () { catalogue = null; return []; });
+      .then(function (d) { return d; }, function () { catalogue = null; return NO_SERVICES; });
     return catalogue;
   }
 
@@ -860,8 +879,10 @@
 
   function revive() {
     if (!doc.querySelector("[data-name]")) return reviveNow();
-    services().then(function (list) {
-      list.forEach(function (s) { klaro[s.id.replace(/[^a-z0-9]/g, "")] = s.category; });
+    services().then(function (d) {
+      Object.keys(d.catalogue).forEach(function (c) {
+        d.catalogue[c].services.forEach(function (id) { klaro[id.replace(/[^a-z0-9]/g, "")] = c; });
+      });
       reviveNow();
     });
   }
@@ -1162,7 +1183,7 @@
     if (lost.length) {
       announce();
       /* What already ran cannot be unloaded: a fresh page starts clean. */
-      return services().then(function (list) { clearCookies(lost, list); loc.reload(); });
+      return services().then(function (d) { clearCookies(lost, d.catalogue); loc.reload(); });
     }
     revive();
     announce();
@@ -1177,9 +1198,9 @@
     });
   }
 
-  function clearCookies(categories, list) {
+  function clearCookies(categories, byCategory) {
     var patterns = [];
-    list.forEach(function (s) { if (categories.indexOf(s.category) >= 0) patterns = patterns.concat(s.cookies); });
+    categories.forEach(function (c) { if (byCategory[c]) patterns = patterns.concat(byCategory[c].cookies); });
     var host = loc.hostname.split("."), domains = [""];
     for (var i = 0; i < host.length - 1; i++) domains.push("; Domain=." + host.slice(i).join("."));
     (doc.cookie ? doc.cookie.split("; ") : []).forEach(function (pair) {

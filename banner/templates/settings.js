@@ -70,9 +70,10 @@ window.consentGatewaySettings = function (core) {
     else if (!e.shiftKey && doc.activeElement === last) { first.focus(); e.preventDefault(); }
   }
 
+  /* The services this site uses (configured or discovered), never the whole catalogue. */
   function listServices(dialog, x) {
-    core.services().then(function (all) {
-      all.forEach(function (s) {
+    core.services().then(function (d) {
+      d.services.forEach(function (s) {
         var list = dialog.querySelector("ul[data-category='" + s.category + "']");
         if (!list) return;
         list.parentNode.removeAttribute("hidden");
@@ -82,6 +83,10 @@ window.consentGatewaySettings = function (core) {
         item.appendChild(el("a", { href: s.privacy_url, rel: "noopener", target: "_blank" }, x.vendor_privacy));
         list.appendChild(item);
       });
+      if (!d.known) {
+        var actions = dialog.querySelector(".cg-actions");
+        actions.parentNode.insertBefore(el("p", { "class": "cg-note", role: "note" }, x.no_services), actions);
+      }
     });
   }
 

@@ -1,11 +1,18 @@
 """Who may use the admin: credentials, the signed session cookie, CSRF and same-origin checks.
 
-A session is a signed, timestamped cookie (itsdangerous) that holds who
-signed in and a random CSRF token; every visitor of the login form gets an
-anonymous one first, so the login POST carries a CSRF token too. The cookie
-is ``HttpOnly``, ``SameSite=Strict``, ``Secure`` on https and sent only to
-the admin's own path. It also holds a keyed fingerprint of the configured
-credentials: changing the token or the password ends every session.
+A session is a signed, timestamped cookie (itsdangerous) that holds a
+random session id, who signed in and a random CSRF token; every visitor of
+the login form gets an anonymous one first, so the login POST carries a CSRF
+token too. The cookie is ``HttpOnly``, ``SameSite=Strict``, ``Secure`` on
+https and sent only to the admin's own path. It also holds a keyed
+fingerprint of the configured credentials: changing the token or the
+password ends every session. Signing out revokes the session's id in the
+consent store, so a copy of the cookie is refused too.
+
+Sign-in attempts are counted in the consent store, shared by every worker
+and instance, per client address and per user name, and an attempt is
+counted before its password is checked (``reserve_login``): a hundred
+guesses sent at once get ten checks, not a hundred.
 """
 
 from __future__ import annotations
@@ -14,9 +21,8 @@ import asyncio
 import hashlib
 import hmac
 import secrets
-import time
-from collections import deque
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 from starlette.requests import Request
@@ -30,10 +36,9 @@ from gateway.settings import Settings, SettingsError
 SESSION_COOKIE = "consent_admin"
 SESSION_SALT = "consent-gateway.admin-session"
 TOKEN_ACTOR = "token"
-# Failed logins from one address within the window before further attempts are refused unchecked.
-MAX_FAILURES = 10
-FAILURE_WINDOW = 15 * 60
-MAX_TRACKED_ADDRESSES = 10_000
+# Sign-in attempts per address and per user name within the window before further ones are refused unchecked.
+MAX_ATTEMPTS = 10
+ATTEMPT_WINDOW = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class Session:
 
     actor: str | None
     csrf: str
+    id: str = ""  # random; what signing out revokes
 
     @property
     def signed_in(self) -> bool:
@@ -73,7 +79,6 @@ class AdminAuth:
         self.fingerprint = hmac.new(settings.secret_key[0].encode(), credentials.encode(), hashlib.sha256).hexdigest()[
             :16
         ]
-        self.throttle = LoginThrottle()
 
     def head(self, request: Request) -> RequestHead:
         return request_head(request.scope, self.settings.trusted_proxies)
@@ -106,18 +111,22 @@ class AdminAuth:
             return None
         if not isinstance(payload, dict) or payload.get("k") != self.fingerprint:
             return None
-        actor, csrf = payload.get("a"), payload.get("c")
-        if not isinstance(csrf, str) or not (actor is None or isinstance(actor, str)):
+        actor, csrf, session_id = payload.get("a"), payload.get("c"), payload.get("i")
+        if (
+            not isinstance(csrf, str)
+            or not isinstance(session_id, str)
+            or not (actor is None or isinstance(actor, str))
+        ):
             return None
-        return Session(actor, csrf)
+        return Session(actor, csrf, session_id)
 
     @staticmethod
     def new_session(actor: str | None) -> Session:
-        """A fresh session with a new CSRF token: nothing from before a login carries over."""
-        return Session(actor, secrets.token_urlsafe(32))
+        """A fresh session with a new id and CSRF token: nothing from before a login carries over."""
+        return Session(actor, secrets.token_urlsafe(32), secrets.token_urlsafe(16))
 
     def issue(self, response: Response, request: Request, session: Session) -> None:
-        value = self.serializer.dumps({"a": session.actor, "c": session.csrf, "k": self.fingerprint})
+        value = self.serializer.dumps({"a": session.actor, "c": session.csrf, "i": session.id, "k": self.fingerprint})
         response.set_cookie(
             SESSION_COOKIE,
             value,
@@ -155,37 +164,21 @@ class AdminAuth:
         return bool(submitted) and hmac.compare_digest(session.csrf.encode(), (submitted or "").encode())
 
 
-class LoginThrottle:
-    """Failed logins per client address; past the limit, attempts are refused without checking."""
+def attempt_keys(address: str, user: str) -> tuple[str, ...]:
+    """What a sign-in attempt counts against: the client address, and the user name when one was given."""
+    keys = [f"address {address}"]
+    if user:
+        keys.append(f"user {user.casefold()}")
+    return tuple(keys)
 
-    def __init__(self, limit: int = MAX_FAILURES, window: float = FAILURE_WINDOW) -> None:
-        self.limit = limit
-        self.window = window
-        self.failures: dict[str, deque[float]] = {}
 
-    def blocked(self, address: str) -> bool:
-        recent = self._recent(address)
-        return recent is not None and len(recent) >= self.limit
+def attempt_window(now: datetime | None = None) -> tuple[datetime, datetime]:
+    """(since, now): the attempts within the window count."""
+    now = now or datetime.now(UTC)
+    return now - ATTEMPT_WINDOW, now
 
-    def fail(self, address: str) -> None:
-        recent = self._recent(address)
-        if recent is None:
-            if len(self.failures) >= MAX_TRACKED_ADDRESSES:
-                self.failures.pop(next(iter(self.failures)))  # the longest-tracked address goes first
-            recent = self.failures[address] = deque()
-        recent.append(time.monotonic())
 
-    def succeed(self, address: str) -> None:
-        self.failures.pop(address, None)
-
-    def _recent(self, address: str) -> deque[float] | None:
-        recent = self.failures.get(address)
-        if recent is None:
-            return None
-        cutoff = time.monotonic() - self.window
-        while recent and recent[0] < cutoff:
-            recent.popleft()
-        if not recent:
-            del self.failures[address]
-            return None
-        return recent
+def erased_id_digest(consent_id: str, key: str) -> str:
+    """How the audit log names an erased consent id: a keyed digest that can confirm a known id
+    ("was this one erased?") but cannot be turned back into it."""
+    return "erased:" + hmac.new(key.encode(), consent_id.encode(), hashlib.sha256).hexdigest()[:24]

@@ -25,10 +25,18 @@ COLUMNS = (
     "gpc",
 )
 ROWS_PER_CHUNK = 200
+# A cell starting with one of these is read as a formula by spreadsheet programs (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """``cell`` as text a spreadsheet shows and never runs: a leading ``'`` before a formula start."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
 def csv_row(record: ConsentRecord) -> list[str]:
-    return [
+    """One record as CSV cells; every cell spreadsheet-safe (the browser name comes from the visitor)."""
+    cells = [
         record.consent_id,
         format_time(record.recorded_at),
         record.method,
@@ -43,6 +51,7 @@ def csv_row(record: ConsentRecord) -> list[str]:
         record.device,
         "1" if record.gpc else "0",
     ]
+    return [spreadsheet_safe(cell) for cell in cells]
 
 
 async def csv_chunks(store: ConsentStore, period: Period) -> AsyncIterator[bytes]:

@@ -1,4 +1,5 @@
-"""The admin's pages: sign-in, the consent-rate dashboard, lookup, erasure, CSV export, audit log.
+"""The admin's pages: sign-in, the consent-rate dashboard, lookup, erasure, CSV export, audit log,
+the third parties on the site.
 
 Every page needs a signed-in session; every POST also a CSRF token from that
 session and a same-origin browser. Every action is written to the audit log
@@ -7,23 +8,31 @@ before its result is shown.
 
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
+import re
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs, urlencode
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from gateway.admin.auth import AdminAuth, Session
+from gateway.admin.auth import MAX_ATTEMPTS, AdminAuth, Session, attempt_keys, attempt_window, erased_id_digest
 from gateway.admin.chart import Series, share_lines, stacked_shares
 from gateway.admin.export import csv_chunks, filename
 from gateway.admin.period import PeriodError, read_period
+from gateway.admin.snippets import Snippets, snippets_for
+from gateway.admin.thirdparties import Describer, Listing, as_json
 from gateway.consent.choice import APIError, read_body
 from gateway.settings import Settings
 from gateway.store import AuditEntry, ConsentStore, DaySummary
+from gateway.store.discovery import MAX_NAME
 from gateway.templating import template
+from gateway.trackers.thirdparty import OTHER_CATEGORY, ThirdParties
 
 METHOD_SERIES = (
     ("accept_all", "Accept all", "#009E73"),
@@ -61,9 +70,11 @@ class AdminError(Exception):
 class AdminViews:
     """The admin's endpoints; ``routes()`` gives them for the consent API's router."""
 
-    def __init__(self, settings: Settings, store: ConsentStore) -> None:
+    def __init__(self, settings: Settings, store: ConsentStore, third_parties: ThirdParties) -> None:
         self.settings = settings
         self.store = store
+        self.third_parties = third_parties
+        self.describer = Describer(settings, third_parties)
         self.auth = AdminAuth(settings)
         self.path = f"{settings.prefix}/admin"
 
@@ -79,6 +90,8 @@ class AdminViews:
             Route(f"{path}/erase", self.guarded(self.erase), methods=["POST"]),
             Route(f"{path}/export.csv", self.guarded(self.export), methods=["GET"]),
             Route(f"{path}/audit", self.guarded(self.audit_page), methods=["GET"]),
+            Route(f"{path}/third-parties", self.guarded(self.third_party_page), methods=["GET"]),
+            Route(f"{path}/third-parties.json", self.guarded(self.third_party_export), methods=["GET"]),
         ]
 
     # ---- plumbing ---------------------------------------------------------------------------
@@ -99,6 +112,12 @@ class AdminViews:
 
         async def respond(request: Request) -> Response:
             session = self.auth.session(request)
+            if (
+                session is not None
+                and session.signed_in
+                and await self.store_call(self.store.session_revoked(session.id))
+            ):
+                session = None  # signed out: a copy of the cookie is as good as none
             if session is None or not session.signed_in:
                 if request.method == "GET":
                     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -184,17 +203,19 @@ class AdminViews:
         self.check_post(request, session, form)
         address = self.who(request)
         user = form.get("user", "").strip()[:MAX_ACTOR_LENGTH]
-        if self.auth.throttle.blocked(address):
-            await self.audit(user or "?", "login_refused", f"too many failed sign-ins from {address}")
+        keys = attempt_keys(address, user)
+        since, now = attempt_window()
+        # Counted before the (slow) check: concurrent guesses cannot all slip in before the first failure counts.
+        if not await self.store_call(self.store.reserve_login(keys, since, MAX_ATTEMPTS, now)):
+            await self.audit(user or "?", "login_refused", f"too many sign-ins from {address} or for this user")
             raise AdminError(429, "Too many failed sign-ins; wait a quarter of an hour.")
         actor = await self.auth.check(user, form.get("password", ""))
         if actor is None:
-            self.auth.throttle.fail(address)
             await self.audit(user or "?", "login_failed", f"from {address}")
             return self.login_page(
                 request, session, form.get("next", ""), status=401, error="Wrong user name, password or token."
             )
-        self.auth.throttle.succeed(address)
+        await self.store_call(self.store.clear_logins(keys))
         await self.audit(actor, "login", f"from {address}")
         response = RedirectResponse(self.safe_next(form.get("next", "")), status_code=303)
         self.auth.issue(response, request, self.auth.new_session(actor))
@@ -206,6 +227,8 @@ class AdminViews:
         return target if inside and "\\" not in target and "//" not in target else self.path
 
     async def logout(self, request: Request, session: Session) -> Response:
+        until = datetime.now(UTC) + timedelta(seconds=self.settings.admin_session_max_age)
+        await self.store_call(self.store.revoke_session(session.id, until))
         await self.audit(session.actor or "?", "logout", f"from {self.who(request)}")
         response = RedirectResponse(f"{self.path}/login", status_code=303)
         self.auth.clear(response, request)
@@ -272,7 +295,10 @@ class AdminViews:
         if form.get("confirm") != "yes":
             raise AdminError(400, "Tick the confirmation to erase these records.")
         erased = await self.store_call(self.store.erase(consent_id))
-        await self.audit(session.actor or "?", "erase", f"consent {consent_id}: {erased} records")
+        # The audit log keeps no erased id: earlier entries (lookups) and this one name it by a digest.
+        digest = erased_id_digest(consent_id, self.settings.secret_key[0])
+        await self.store_call(self.store.redact_audit(consent_id, digest))
+        await self.audit(session.actor or "?", "erase", f"consent {digest}: {erased} records")
         return self.render("erase.html", request, session, consent_id=consent_id, count=erased, erased=erased)
 
     @staticmethod
@@ -304,3 +330,55 @@ class AdminViews:
     async def audit_page(self, request: Request, session: Session) -> Response:
         entries = await self.store_call(self.store.audit_log(AUDIT_PAGE_SIZE))
         return self.render("audit.html", request, session, entries=entries, limit=AUDIT_PAGE_SIZE)
+
+    # ---- third parties on the site ------------------------------------------------------------
+
+    async def third_party_page(self, request: Request, session: Session) -> Response:
+        listing = await self.third_party_listing(request)
+        script, digest = copy_script()
+        response = self.render(
+            "third_parties.html",
+            request,
+            session,
+            listing=listing,
+            blocking=self.settings.blocking,
+            snippets=self.snippets(listing),
+            copy_script=script,
+        )
+        response.headers["Content-Security-Policy"] += f"; script-src '{digest}'"
+        return response
+
+    async def third_party_export(self, request: Request, session: Session) -> Response:
+        listing = await self.third_party_listing(request)
+        site = listing.site or ""
+        await self.audit(session.actor or "?", "export", f"third parties of {site}: {len(listing.entries)} rows")
+        name = re.sub(r"[^a-z0-9.-]+", "-", site) or "none"
+        return JSONResponse(
+            as_json(listing, self.settings.blocking),
+            headers={**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="third-parties-{name}.json"'},
+        )
+
+    async def third_party_listing(self, request: Request) -> Listing:
+        requested = request.query_params.get("site", "").strip().lower() or None
+        if requested is not None and len(requested) > MAX_NAME:
+            raise AdminError(400, "A site is a host name like www.example.nl.")
+        rows = await self.store_call(self.store.discovered())
+        sites, site = self.describer.sites(rows, requested)
+        last_scan = await self.store_call(self.store.last_scan(site)) if site else None
+        return self.describer.listing(rows, sites, site, last_scan)
+
+    def snippets(self, listing: Listing) -> list[Snippets]:
+        optional = self.settings.category_names[1:]
+        category = (
+            OTHER_CATEGORY if OTHER_CATEGORY in optional else ("marketing" if "marketing" in optional else optional[-1])
+        )
+        taken = (service.id for service in self.third_parties.catalogue.services)
+        return snippets_for(listing.unknown_hosts, category, optional, taken, self.settings.allowed_hosts)
+
+
+@functools.cache
+def copy_script() -> tuple[str, str]:
+    """The copy buttons' script and its CSP source (a hash: the admin allows no other script)."""
+    script = template("admin/copy.js").render()
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    return script, f"sha256-{digest}"

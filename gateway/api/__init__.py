@@ -2,7 +2,11 @@
 
 ``routes`` (``ConsentAPI``: banner files, consent read/write, services,
 health), ``preferences`` (the no-JavaScript preferences page, whose
-template is ``templates/preferences.html``) and ``cors`` (the banner
-embedded on allowed other origins). ``gateway.app`` mounts them beside the
-admin, metrics and collect endpoints.
+template is ``templates/preferences.html``), ``declaration`` (the cookie
+declaration: page, fragment, JSON and ``declaration.js``; templates
+``declaration.html`` and ``declaration_fragment.html``), ``inuse`` (the
+services each site uses, which the services list, the preferences page and
+the declaration show) and ``cors`` (the banner embedded on allowed other
+origins). ``gateway.app`` mounts them beside the admin, metrics and collect
+endpoints.
 """

@@ -12,14 +12,13 @@ gateway served pages for is counted.
 
 from __future__ import annotations
 
-import json
-
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.consent.choice import APIError, check_media_type, check_same_site, read_body
 from gateway.discovery.cookies import KnownCookies, is_cookie_name
 from gateway.discovery.tally import Tally, site_name
+from gateway.net.jsonbody import JSONBodyError, parse_json
 from gateway.net.origin import normalise_origin
 from gateway.net.request import request_head
 from gateway.settings import Settings
@@ -60,9 +59,9 @@ class CookieReport:
 def read_names(body: bytes) -> set[str]:
     """The cookie names of a report; ``APIError`` 400 for anything but ``{"names": [name, ...]}``."""
     try:
-        report = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise APIError(400, "invalid_json", "the body is not valid JSON") from None
+        report = parse_json(body, max_depth=2)
+    except JSONBodyError as error:
+        raise APIError(400, "invalid_json", str(error)) from None
     names = report.get("names") if isinstance(report, dict) else None
     if not isinstance(names, list) or not 0 < len(names) <= MAX_NAMES:
         raise APIError(400, "invalid_names", f"names must be a list of 1 to {MAX_NAMES} cookie names")

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import Scope
 
+from gateway.api.inuse import ServicesInUse, requested_site
 from gateway.banner.texts import negotiate, texts
 from gateway.consent.choice import APIError, validate_choice
 from gateway.consent.cookie import set_consent_cookie
@@ -37,10 +38,11 @@ def safe_next(target: str | None, scope: Scope, settings: Settings) -> str:
 
 
 class PreferencesForm:
-    def __init__(self, settings: Settings, recorder: Recorder, confirm: Confirm) -> None:
+    def __init__(self, settings: Settings, recorder: Recorder, confirm: Confirm, in_use: ServicesInUse) -> None:
         self.settings = settings
         self.recorder = recorder
         self.confirm = confirm
+        self.in_use = in_use
         self.template = template("api/preferences.html")
 
     async def show(self, request: Request) -> Response:
@@ -48,6 +50,7 @@ class PreferencesForm:
         consent: Consent = request.scope["consent"]
         next_url = safe_next(request.query_params.get("next"), request.scope, self.settings)
         other_language = "en" if language == "nl" else "nl"
+        used = await self.in_use.of(requested_site(request.scope, self.settings))
         categories = [
             {
                 "name": category.name,
@@ -55,6 +58,7 @@ class PreferencesForm:
                 "description": category.text(language)[1],
                 "required": category.required,
                 "checked": consent.allows(category.name),
+                "services": [u.as_json(language) for u in used.in_category(category.name)],
             }
             for category in self.settings.categories
         ]
@@ -62,12 +66,14 @@ class PreferencesForm:
             t=texts(language),
             language=language,
             categories=categories,
+            known=used.known,
             consent=consent,
             gpc=request_head(request.scope, self.settings.trusted_proxies).gpc,
             next_url=next_url,
             action=f"{self.settings.prefix}/preferences",
             switch_url=f"{self.settings.prefix}/preferences?" + urlencode({"lang": other_language, "next": next_url}),
             privacy_url=self.settings.privacy_url,
+            declaration_url=f"{self.settings.prefix}/declaration?lang={language}",
         )
         return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 

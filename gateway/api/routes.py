@@ -6,12 +6,13 @@ metrics, the admin and the analytics endpoints.
 
 from __future__ import annotations
 
-import json
+import asyncio
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.api.inuse import ServicesInUse, requested_site
 from gateway.api.preferences import PreferencesForm
 from gateway.banner.script import Banner
 from gateway.banner.texts import negotiate
@@ -26,11 +27,15 @@ from gateway.consent.choice import (
 from gateway.consent.cookie import consent_token, expire_consent_cookie, set_consent_cookie
 from gateway.consent.recorder import Recorder
 from gateway.consent.state import Consent
+from gateway.net.jsonbody import JSONBodyError, parse_json
 from gateway.net.request import RequestHead, request_head
 from gateway.settings import Settings
 from gateway.store import ConsentStore
 from gateway.trackers.catalogue import Catalogue
 from gateway.trackers.cookies import expire_denied
+
+HEALTH_TIMEOUT = 1.0  # seconds: a health check that hangs is no answer for a load balancer
+SERVICES_MAX_AGE = 60  # seconds; discovery may find more on the site meanwhile
 
 
 class ConsentAPI:
@@ -43,9 +48,12 @@ class ConsentAPI:
         recorder: Recorder,
         banner: Banner,
         catalogue: Catalogue,
+        in_use: ServicesInUse,
     ) -> None:
         self.settings = settings
         self.catalogue = catalogue
+        self.in_use = in_use
+        self.by_category = catalogue_by_category(catalogue, settings.category_names)
         self.store = store
         self.recorder = recorder
         self.banner = banner
@@ -66,9 +74,9 @@ class ConsentAPI:
         check_same_site(request, self.settings)
         check_media_type(request, "application/json")
         try:
-            choice = json.loads(await read_body(request))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise APIError(400, "invalid_json", "the body is not valid JSON") from None
+            choice = parse_json(await read_body(request))
+        except JSONBodyError as error:
+            raise APIError(400, "invalid_json", str(error)) from None
         if not isinstance(choice, dict):
             raise APIError(400, "invalid_json", "the body must be a JSON object")
         action, categories = validate_choice(
@@ -120,9 +128,9 @@ class ConsentAPI:
         token = None
         if request.headers.get("content-type", "").startswith("application/json"):
             try:
-                token = body_token(json.loads(await read_body(request)))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                raise APIError(400, "invalid_json", "the body is not valid JSON") from None
+                token = body_token(parse_json(await read_body(request)))
+            except JSONBodyError as error:
+                raise APIError(400, "invalid_json", str(error)) from None
         previous = self.previous(request, token)
         required = self.settings.categories[0].name
         body = {"id": None, "categories": [required], "revision": self.settings.revision, "method": "withdraw"}
@@ -158,30 +166,39 @@ class ConsentAPI:
         return self.banner.settings_layer.response(request)
 
     async def services(self, request: Request) -> Response:
-        """The catalogue in the visitor's language, for the banner's settings layer."""
+        """The services this site uses, for the banner's settings layer; and, for reviving Klaro
+        markup and clearing cookies, every catalogued service's category and cookies by category."""
         language = self.language(request, request.query_params.get("lang"))
-        listed = [
-            {
-                "id": s.id,
-                "name": s.name,
-                "vendor": s.vendor,
-                "category": s.category,
-                "purpose": s.text(language)[0],
-                "retention": s.text(language)[1],
-                "cookies": list(s.cookies),
-                "privacy_url": s.privacy_url,
-            }
-            for s in self.catalogue.services
-            if s.category in self.settings.category_names
-        ]
-        return JSONResponse({"services": listed}, headers={"Cache-Control": "public, max-age=3600"})
+        used = await self.in_use.of(requested_site(request.scope, self.settings))
+        names = self.settings.category_names
+        body: dict[str, Any] = {
+            "site": used.site,
+            "known": used.known,
+            "services": [u.as_json(language) for u in used.services if u.service.category in names],
+            "catalogue": self.by_category,
+        }
+        headers = {"Cache-Control": f"public, max-age={SERVICES_MAX_AGE}", "Vary": "Origin"}
+        return JSONResponse(body, headers=headers)
 
     async def health(self, request: Request) -> Response:
+        """200 when the store answers a read and takes a write within a second; else 503 and why."""
         try:
-            await self.store.ping()
+            await asyncio.wait_for(self.store.check_health(), HEALTH_TIMEOUT)
         except Exception as error:
-            return JSONResponse({"status": "failing", "store": type(error).__name__}, status_code=503)
+            reason = "timeout" if isinstance(error, TimeoutError) else type(error).__name__
+            return JSONResponse({"status": "failing", "store": reason}, status_code=503)
         return JSONResponse({"status": "ok"})
+
+
+def catalogue_by_category(catalogue: Catalogue, categories: tuple[str, ...]) -> dict[str, dict[str, list[str]]]:
+    """Every catalogued service id and cookie pattern per category: what the banner clears and revives."""
+    return {
+        category: {
+            "services": [s.id for s in catalogue.services if s.category == category],
+            "cookies": list(catalogue.cookie_patterns(category)),
+        }
+        for category in categories
+    }
 
 
 def body_token(body: Any) -> str | None:

@@ -21,7 +21,7 @@ from gateway.banner.texts import texts
 from gateway.languages import LANGUAGES
 from gateway.net.urls import GENERIC_SECOND_LEVELS, SHARED_HOSTING
 from gateway.settings import Settings
-from gateway.trackers.catalogue import Catalogue
+from gateway.trackers.catalogue import Catalogue, font_cdns
 from gateway.trackers.thirdparty import OTHER_CATEGORY
 
 # What the banner and the preferences form show; the hash of these is recorded with each choice.
@@ -47,6 +47,7 @@ SETTINGS_LAYER_KEYS = (
     "consent_id",
     "services",
     "vendor_privacy",
+    "no_services",
     "close",
 )
 SHOWN_KEYS = tuple(dict.fromkeys(FIRST_LAYER_KEYS + SETTINGS_LAYER_KEYS))
@@ -100,7 +101,16 @@ def guard_config(settings: Settings, catalogue: Catalogue) -> dict:
         "site": list(settings.site_hosts),
         "shared": sorted(SHARED_HOSTING),
         "secondLevels": sorted(GENERIC_SECOND_LEVELS),
+        "fonts": fonts_config(settings),
     }
+
+
+def fonts_config(settings: Settings) -> dict | None:
+    """Where the gateway serves the font CDNs (``gateway.fonts``), for stylesheets page code adds later."""
+    if not settings.first_party_fonts:
+        return None
+    hosts = {host for cdn in font_cdns() for host in (*cdn.stylesheet_hosts, *cdn.file_hosts)}
+    return {"base": f"{settings.prefix}/fonts/", "hosts": sorted(hosts)}
 
 
 def settings_layer_config(settings: Settings) -> dict:

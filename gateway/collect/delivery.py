@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from gateway.http.upstream import UpstreamClosed, UpstreamPool
+from gateway.http.vendor import LazySession
 from gateway.metrics.registry import Registry
 
 logger = logging.getLogger("gateway.collect")
@@ -69,9 +70,8 @@ class Delivery:
         self.backoff_base = backoff_base
         self.queue: asyncio.Queue[Outgoing] | None = None
         self.workers: list[asyncio.Task] = []
-        self._session: aiohttp.ClientSession | None = None
+        self._sessions = LazySession(limit=concurrency * 2, timeout=timeout)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._session_loop: asyncio.AbstractEventLoop | None = None
         self._pools_loop: asyncio.AbstractEventLoop | None = None
         self.closing = False
         self.forwarded = metrics.counter(
@@ -95,19 +95,8 @@ class Delivery:
         return self.queue is not None
 
     def session(self) -> aiohttp.ClientSession:
-        """The one pooled client session (made on first use, inside the running loop)."""
-        loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed or self._session_loop is not loop:
-            self._session_loop = loop  # a session of a loop that is gone (a test client's) cannot be reused
-            connector = aiohttp.TCPConnector(limit=self.concurrency * 2, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=self.timeout,
-                skip_auto_headers=("User-Agent",),
-                auto_decompress=False,
-                cookie_jar=aiohttp.DummyCookieJar(),  # a backend's cookies must never reach the next visitor's hit
-            )
-        return self._session
+        """The one pooled client session (made on first use, inside the running loop; keeps no cookies)."""
+        return self._sessions.get()
 
     def pool(self, origin: str) -> UpstreamPool:
         """The keep-alive pool for one backend origin (made on first use, inside the running loop)."""
@@ -177,9 +166,7 @@ class Delivery:
 
     async def _close_session(self) -> None:
         self._close_pools()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._sessions.close()
 
     async def _work(self) -> None:
         assert self.queue is not None

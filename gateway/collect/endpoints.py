@@ -102,7 +102,7 @@ class Collector:
         user_agent = head.user_agent
         if is_bot(user_agent):
             return "bot"
-        kept = self.consented(backend, submission, scope["consent"], head)
+        kept = self.consented(backend, submission.single_valued(), scope["consent"], head)
         if kept is None:
             return "no_consent"
         scrubber = self.scrubbers[backend.name]
@@ -189,14 +189,27 @@ PARSERS: dict[str, Parser] = {"ga4": parse_ga4, "ua": parse_ua, "matomo": parse_
 
 
 def check_ids(backend: Backend, submission: Submission) -> None:
-    """Every hit names one of our measurement ids: the gateway relays for its own properties only."""
+    """Every hit names one of our measurement ids, once: the gateway relays for its own properties only.
+
+    An id parameter given twice (``tid=G-THEIRS&tid=G-OURS``, also spelt ``%74id`` or ``TID``, or
+    once in the query and once in a body line) is refused as a whole: the backend might read the
+    other value than the one checked here."""
     name = backend.protocol.id_parameter
     for hit in submission.hits():
-        measurement_id = value(hit, name)
-        if measurement_id is None:
-            raise HitError(400, "missing_id", f"the hit has no {name}")
+        measurement_id = single_id(hit, name)
         if measurement_id not in backend.ids:
             raise HitError(403, "unknown_id", f"{name} {measurement_id[:40]!r} is not forwarded by this gateway")
+
+
+def single_id(params: Params, name: str) -> str:
+    """The one value of the id parameter ``name``; ``HitError`` when it is missing or ambiguous."""
+    folded = name.casefold()
+    found = [(key, text) for key, text in params if key.casefold() == folded]
+    if not found:
+        raise HitError(400, "missing_id", f"the hit has no {name}")
+    if len(found) > 1 or found[0][0] != name:
+        raise HitError(403, "ambiguous_id", f"the hit names its {name} more than once or in another spelling")
+    return found[0][1]
 
 
 async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
@@ -279,10 +292,7 @@ class ScriptEndpoint:
         id_parameter = self.script.get("id_parameter")
         if id_parameter is None:
             return self.backend.script_url
-        query = dict(parse_query(scope.get("query_string", b"")))
-        measurement_id = query.get(id_parameter)
-        if measurement_id is None:
-            raise HitError(400, "missing_id", f"the script needs ?{id_parameter}=")
+        measurement_id = single_id(parse_query(scope.get("query_string", b"")), id_parameter)
         if measurement_id not in self.backend.ids:
             raise HitError(403, "unknown_id", f"{id_parameter} {measurement_id[:40]!r} is not served by this gateway")
         return f"{self.backend.script_url}?{encode([(id_parameter, measurement_id)])}"

@@ -16,6 +16,8 @@ from enum import Enum
 from functools import lru_cache
 from urllib.parse import quote_plus, unquote_plus
 
+from gateway.net.jsonbody import JSONBodyError, parse_json
+
 Params = list[tuple[str, str]]
 
 MAX_FIELDS = 400  # parameters in one hit
@@ -54,11 +56,28 @@ class Submission:
     events: list[Params] = field(default_factory=list)
     batch: bool = False  # UA's /batch endpoint
 
+    def single_valued(self) -> Submission:
+        """The same hits with every parameter named once per list (``single_valued``)."""
+        events = [single_valued(event) for event in self.events]
+        return Submission(self.form, single_valued(self.shared), events, self.batch)
+
     def hits(self) -> list[Params]:
         """Each hit with the shared parameters first (an event's own value comes later and wins)."""
         if not self.events:
             return [self.shared]
         return [self.shared + event for event in self.events]
+
+
+def single_valued(params: Params) -> Params:
+    """``params`` with each name once, at the value ``value`` reads (the last), in the order of those values.
+
+    What the consent check read is then all the backend can read: a page URL given twice
+    (``dl=…/cursus/…&dl=…/elders/…``) cannot pass the path policy with one value and be counted
+    under the other."""
+    last = {key: index for index, (key, _) in enumerate(params)}
+    if len(last) == len(params):
+        return params
+    return [pair for index, pair in enumerate(params) if last[pair[0]] == index]
 
 
 def value(params: Params, name: str) -> str | None:
@@ -162,9 +181,9 @@ def parse_matomo(query: bytes, body: bytes, max_events: int) -> Submission:
 
 def parse_bulk(text: str, max_events: int) -> list[Params]:
     try:
-        document = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
-        raise HitError(400, "invalid_json", "the bulk body is not valid JSON") from None
+        document = parse_json(text)
+    except JSONBodyError as error:
+        raise HitError(400, "invalid_json", f"the bulk body: {error}") from None
     requests = document.get("requests") if isinstance(document, dict) else None
     if not isinstance(requests, list) or not requests or not all(isinstance(r, str) for r in requests):
         raise HitError(400, "invalid_bulk", 'expected {"requests": ["?idsite=...", ...]}')

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunspli
 
 from gateway.collect.hits import Params
 from gateway.collect.protocol import Protocol
+from gateway.net.jsonbody import JSONBodyError, parse_json
 
 # The local part as RFC 5322 allows it, less '/', which in a URL path separates segments.
 EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -104,8 +105,8 @@ def looks_like_url(text: str) -> bool:
 def scrub_json(text: str) -> str | None:
     """Matomo's custom variables (``{"1": ["name", "value"]}``) with e-mail addresses removed; None if not JSON."""
     try:
-        document = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+        document = parse_json(text, max_depth=8)
+    except JSONBodyError:
         return None
     return json.dumps(_redact_strings(document), separators=(",", ":"), ensure_ascii=False)
 

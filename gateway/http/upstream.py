@@ -36,6 +36,19 @@ class UpstreamClosed(ConnectionError):
     """The upstream closed the connection or answered something that is not HTTP/1.1."""
 
 
+class UpstreamCutOff(Exception):
+    """The upstream failed after its response had begun: reset, stalled past the read timeout, or garbled.
+
+    Raised by the proxy through the layers above it, carrying the error page (an ASGI app) to send
+    when the visitor has not had a response start yet; when they have, the connection is closed
+    as any proxy closes it, so the cut-off response never looks complete."""
+
+    def __init__(self, kind: str, page: object) -> None:
+        super().__init__(f"upstream {kind} mid-response")
+        self.kind = kind
+        self.page = page  # ASGIApp
+
+
 class ReadWatch:
     """Read timeouts for every wait of one pool, checked by one timer instead of a timer per wait.
 

@@ -8,6 +8,10 @@ site's policy stays as strict as it was for everything else.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
+
+# Directives that can name a font CDN's stylesheets or files.
+FONT_DIRECTIVES = ("default-src", "style-src", "style-src-elem", "font-src")
 
 
 def new_nonce() -> str:
@@ -59,3 +63,20 @@ def add_nonce(policy: str, nonce: str) -> str:
 def has_restriction(policy: str) -> bool:
     names = {name for name, _ in parse(policy)}
     return bool(names & {"default-src", "script-src", "script-src-elem", "style-src", "style-src-elem"})
+
+
+def allow_own_fonts(policy: str, is_font_host: Callable[[str], bool]) -> str:
+    """``policy`` with 'self' added to each directive that names a font CDN the gateway serves
+    first-party: the site allowed those fonts, and they now come from its own origin."""
+    result, changed = [], False
+    for name, value in parse(policy):
+        tokens = value.split()
+        if name in FONT_DIRECTIVES and "'self'" not in tokens and any(is_font_host(_host(t)) for t in tokens):
+            value, changed = " ".join([*tokens, "'self'"]), True
+        result.append((name, value))
+    return "; ".join(f"{name} {value}".strip() for name, value in result) if changed else policy
+
+
+def _host(source: str) -> str:
+    """The host of a source expression (``https://fonts.gstatic.com``, ``fonts.gstatic.com:443``)."""
+    return source.lower().partition("://")[2 if "://" in source else 0].partition("/")[0].partition(":")[0]

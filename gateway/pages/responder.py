@@ -32,12 +32,13 @@ from gateway.discovery.cookies import KnownCookies, set_cookie_names
 from gateway.discovery.tally import Tally, page_seen, site_name
 from gateway.metrics.registry import Registry
 from gateway.net.request import RequestHead, request_head
+from gateway.net.urls import Target
 from gateway.pages import csp
 from gateway.pages.cache import PageCache, RewrittenPage, page_key, shared_validator
 from gateway.pages.conditional import consent_state, tag_for_state, translate_if_none_match
-from gateway.pages.encoding import SUPPORTED, Transcoder
+from gateway.pages.encoding import SUPPORTED, PageTooLarge, Transcoder
 from gateway.pages.figures import PageMetrics
-from gateway.pages.rewrite import RewritePolicy, Rewriter
+from gateway.pages.rewrite import FontUrls, RewritePolicy, Rewriter
 from gateway.pages.triage import Kind, Work
 from gateway.settings import Settings
 from gateway.trackers.catalogue import Catalogue
@@ -53,6 +54,15 @@ CSP_HEADER_NAMES = frozenset(name.encode() for name in CSP_HEADERS)
 DOCUMENT_DESTINATIONS = frozenset({"document", "iframe", "frame", "embed", "object"})
 CONDITIONAL_HEADERS = frozenset({b"if-none-match", b"range", b"if-range"})
 IDENTITY = ("identity", "")
+HOLDER_KEY = "consent_gateway.page_responder"
+
+
+def holds_start(scope: Scope) -> bool:
+    """Is the start of this request's response still held by its page responder (not sent on yet)?"""
+    responder = scope.get(HOLDER_KEY)
+    return responder is not None and responder.held_start is not None
+
+
 MARKED_HEADS = 1024  # sets of page headers whose marked version is kept; all are dropped when full
 
 CONSENT_MODE_DEFAULT = (
@@ -71,11 +81,13 @@ class PageRules:
         catalogue: Catalogue,
         banner: Banner,
         metrics: Registry | None = None,
+        fonts: FontUrls | None = None,
         *,
         tally: Tally | None = None,
         known_cookies: KnownCookies | None = None,
     ) -> None:
         self.settings = settings
+        self.fonts = fonts  # where the gateway serves a font CDN's URL (``gateway.fonts``); None: fonts are off
         # Discovery (``gateway.discovery``): pages and Set-Cookie names counted, known names told to the banner.
         self.tally = tally
         self.known_cookies = known_cookies
@@ -99,6 +111,10 @@ class PageRules:
         # First-party analytics: gtag's transport and catalogued tracker scripts pointed at the gateway.
         self.first_party = FirstPartyPages(settings)
         self.consent_mode = CONSENT_MODE_DEFAULT + self.first_party.snippet
+
+    def is_font_host(self, host: str) -> bool:
+        """Is ``host`` a font CDN the gateway serves first-party?"""
+        return self.fonts is not None and self.fonts(Target("https", host, "/", "")) is not None
 
     def adjust_conditional(self, scope: Scope, granted: frozenset[str]) -> bool:
         """Adjust conditional and range headers before the app sees them; true when the visitor
@@ -355,6 +371,7 @@ class PageResponder:
         if has_csp:
             self.nonce = self.sign_csp(MutableHeaders(raw=raw))
         self.held_start = message
+        self.scope[HOLDER_KEY] = self  # a start held here has not reached the visitor (see ``holds_start``)
         if length is not None and length.isdigit() and int(length) <= self.rules.page_cache.max_page:
             self.collected = []  # small enough to wait for: rewritten once, then served from the page cache
             self.stage = Stage.COLLECTING
@@ -366,11 +383,16 @@ class PageResponder:
         nonce = None
         for name in CSP_HEADERS:
             values = headers.getlist(name)
+            updated = values
             if any(csp.has_restriction(value) for value in values):
                 nonce = nonce or csp.new_nonce()
+                updated = [csp.add_nonce(value, nonce) for value in updated]
+            if self.rules.fonts is not None:
+                updated = [csp.allow_own_fonts(value, self.rules.is_font_host) for value in updated]
+            if updated != values:
                 del headers[name]
-                for value in values:
-                    headers.append(name, csp.add_nonce(value, nonce))
+                for value in updated:
+                    headers.append(name, value)
         return nonce
 
     def start_rewriter(self, streaming: bool = False) -> Rewriter:
@@ -387,7 +409,7 @@ class PageResponder:
     def start_transcoder(self) -> Transcoder:
         """The decoder and encoder of the response's Content-Encoding, made when a body needs one."""
         if self.transcoder is None:
-            self.transcoder = Transcoder(self.encoding)
+            self.transcoder = Transcoder(self.encoding, self.rules.settings.max_page_size)
         return self.transcoder
 
     def policy(self, head_injection: bytes) -> RewritePolicy:
@@ -401,6 +423,7 @@ class PageResponder:
             head_injection=head_injection,
             placeholder=self.rules.placeholder(language, path),
             first_party=self.rules.first_party.script_url if self.rules.first_party.active else None,
+            fonts=self.rules.fonts,
             page_url=f"{self.scope.get('scheme', 'http')}://{self.request.host or 'localhost'}{path}",
             sightings=set() if self.rules.tally is not None else None,
         )
@@ -512,16 +535,35 @@ class PageResponder:
         await self.send(start)
 
     async def give_up(self, message: Message, error: ValueError) -> None:
-        """A body that cannot be decoded: before the start, pass it on as it is; after, end the response."""
+        """A body that cannot be decoded, or decodes past ``max_page_size``.
+
+        Not compressed, it goes on unrewritten: whole when nothing was sent yet, else from here on
+        (after what the rewriter still holds). Compressed, there is nothing safe to send: a 502
+        before the start, the response cut short after it."""
         logger.warning("cannot rewrite %s: %s", self.scope.get("path"), error)
-        if self.stage is Stage.HOLDING:
+        compressed = self.encoding not in IDENTITY
+        if isinstance(error, PageTooLarge) and compressed and self.stage is Stage.HOLDING:
+            self.held_start, self.stage = None, Stage.DISCARDING
+            await send_too_large(self.send)
+        elif self.stage is Stage.HOLDING:
             start, self.held_start = self.held_start, None
             self.stage = Stage.DONE
             await self.send(start)
             await self.send(message)
+        elif isinstance(error, PageTooLarge) and not compressed and self.rewriter is not None:
+            self.stage = Stage.DONE
+            held = self.rewriter.finish()
+            await self.send({**message, "body": held + message.get("body", b"")})
         else:
             self.stage = Stage.DISCARDING
             await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def send_too_large(send: Send) -> None:
+    body = b"<!DOCTYPE html><title>502</title><p>This page is too large for the consent gateway to check.</p>"
+    headers = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": 502, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def rewritten_page(rewriter: Rewriter, body: bytes) -> RewrittenPage:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from gateway.net.urls import Target, resolve
 from gateway.pages.sightings import BY_FETCH, Seen, element_kind
-from gateway.pages.styles import may_fetch, neutralise
+from gateway.pages.styles import may_fetch, neutralise, replace_urls
 from gateway.trackers.thirdparty import (
     GENERIC_BEACON_CATEGORY,
     OTHER_CATEGORY,
@@ -134,6 +134,10 @@ JS_TYPES = frozenset(
     }
 )
 TINY_SIZES = frozenset({"0", "1", "0px", "1px"})
+# Where the gateway serves a URL of a font CDN (``gateway.fonts``), or None for any other URL.
+FontUrls = Callable[[Target | None], str | None]
+# Hints that only open a connection: to a font CDN served first-party they would tell it the visitor's address.
+CONNECTION_HINTS = frozenset({"preconnect", "dns-prefetch"})
 HINT_RELS = frozenset({"preconnect", "dns-prefetch", "preload", "prefetch", "modulepreload", "prerender"})
 FETCHING_RELS = HINT_RELS | {"stylesheet", "icon", "shortcut", "apple-touch-icon", "mask-icon", "manifest"}
 # Markup written for other consent managers: left for the banner when it is inert.
@@ -277,6 +281,7 @@ class RewritePolicy:
     blocked: list[str] = field(default_factory=list)  # what was neutralised (service ids, "unknown", "web-beacon")
     first_party: Callable[[str], str | None] | None = None  # a catalogued script's URL on the gateway, if any
     page_url: str = ""  # the page's own absolute URL; https://<site_host>/ when not given
+    fonts: FontUrls | None = None  # None: font CDNs are judged like any other third party
     sightings: set[Seen] | None = None  # third parties the page loads, for discovery; None: not collected
 
     def __post_init__(self) -> None:
@@ -512,14 +517,16 @@ class Rewriter:
         if target is None and not url.isascii():
             target = UNREADABLE  # a browser may read these bytes in another charset: assume another site
         hold = self.judge(target, kind, self.policy.site_host, tiny)
-        sightings = self.sightings
-        if sightings is not None and target is not None and target is not UNREADABLE:
-            # Discovery: every third-party host, held or not; the site's own hosts are left out.
-            third_party = self.policy.third_parties.third_party(target.host, self.policy.site_host)
-            if third_party is not None:
-                service = hold.service if hold is not None and hold.service is not None else third_party[1]
-                sightings.add((seen or BY_FETCH[kind], third_party[0], service.id if service is not None else None))
+        if self.sightings is not None and target is not None and target is not UNREADABLE:
+            self._sight(target, hold, seen or BY_FETCH[kind])
         return hold if hold is not None and hold.category not in self.policy.granted else None
+
+    def _sight(self, target: Target, hold: Hold | None, kind: str) -> None:
+        """Discovery: every third-party host, held or not; the site's own hosts are left out."""
+        third_party = self.policy.third_parties.third_party(target.host, self.policy.site_host)
+        if third_party is not None and self.sightings is not None:
+            service = hold.service if hold is not None and hold.service is not None else third_party[1]
+            self.sightings.add((kind, third_party[0], service.id if service is not None else None))
 
     def _element(self, name: bytes, tag: Tag) -> None:
         if name == b"base":
@@ -530,6 +537,14 @@ class Rewriter:
             self._srcdoc(tag)
         if name == b"link" and not FETCHING_RELS.intersection((tag.get(b"rel") or "").lower().split()):
             return
+        if name == b"link" and self.policy.fonts is not None:
+            href = tag.get(b"href")
+            seen = self._link_kind(tag, b"href", "other") if self.sightings is not None else ""
+            if self._font_link(tag):
+                target = resolve(href, self.base) if seen and href else None
+                if target is not None:  # served first-party, but the site uses the font CDN all the same
+                    self._sight(target, self.judge(target, "other", self.policy.site_host), seen)
+                return
         tiny = name == b"img" and tag.get(b"width") in TINY_SIZES and tag.get(b"height") in TINY_SIZES
         for attribute, kind, listed in URL_ATTRIBUTES.get(name, ()):
             value = tag.get(attribute)
@@ -545,6 +560,26 @@ class Rewriter:
                     tag.holds.append(hold)
                 else:
                     tag.hold(attribute, hold)
+
+    def _font_link(self, tag: Tag) -> bool:
+        """A link to a font CDN served first-party: a stylesheet or preload now points at the gateway, a
+        connection hint is switched off (it would reach the CDN for nothing). True when it was one."""
+        href = tag.get(b"href")
+        local = self.policy.fonts(resolve(href, self.base)) if href and self.policy.fonts else None
+        if local is None:
+            return False
+        if CONNECTION_HINTS.issuperset((tag.get(b"rel") or "").lower().split()):
+            tag.rename(b"rel", b"data-first-party-rel")
+        else:
+            tag.set(b"href", local)
+        return True
+
+    def _fonts_in(self, css: str) -> str:
+        """``css`` with its URLs on font CDNs pointed at the gateway (the same object when none is)."""
+        fonts = self.policy.fonts
+        if fonts is None:
+            return css
+        return replace_urls(css, lambda url: fonts(resolve(url, self.base))) or css
 
     def _held_list(self, value: str, kind: str, seen: str = "") -> Hold | None:
         first = None
@@ -632,6 +667,10 @@ class Rewriter:
         css = tag.get(b"style")
         if css is None or not may_fetch(css):
             return
+        local = self._fonts_in(css)
+        if local is not css:
+            tag.set(b"style", local)
+            css = local
         holds: list[Hold] = []
         result = neutralise(css, lambda url: self._collect(url, holds))
         if result is None or not holds:
@@ -718,12 +757,16 @@ class Rewriter:
             self._finish_tag(tag, out)
             self.css_stream = True
             return body_start
-        css = buffer[body_start : end if end >= 0 else len(buffer)].decode("utf-8", "surrogateescape")
+        written = buffer[body_start : end if end >= 0 else len(buffer)].decode("utf-8", "surrogateescape")
+        css = self._fonts_in(written)
         holds: list[Hold] = []
         result = neutralise(css, lambda url: self._collect(url, holds))
         if result is None or not holds:
             self._finish_tag(tag, out)
-            return body_start
+            if css is written:
+                return body_start
+            out.append(css.encode("utf-8", "surrogateescape"))  # font URLs first-party, the rest as it was
+            return end if end >= 0 else len(buffer)
         closing = END_TAG.match(buffer, end) if end >= 0 else None
         if end >= 0 and closing is None and not final:
             return None  # the end tag is not complete yet
@@ -736,7 +779,7 @@ class Rewriter:
         original.holds = holds
         original.set(b"data-consent-style", "")
         self._make_inert(original)
-        body = buffer[body_start : end if end >= 0 else len(buffer)]
+        body = css.encode("utf-8", "surrogateescape")
         out.append(original.to_bytes() + SCRIPT_IN_TEXT.sub(rb"<\1\\\2", body) + b"</script>")
         return closing.end() if closing is not None else len(buffer)
 
@@ -773,7 +816,7 @@ class Rewriter:
             if cut < 0 and not final and len(buffer) - position < STYLE_PIECE:
                 return position, False
             stop = len(buffer) if final else (cut + 1 if cut >= 0 else min(len(buffer), position + STYLE_PIECE))
-        css = buffer[position:stop].decode("utf-8", "surrogateescape")
+        css = self._fonts_in(buffer[position:stop].decode("utf-8", "surrogateescape"))
         holds: list[Hold] = []
         result = neutralise(css, lambda url: self._collect(url, holds))
         out.append(

@@ -94,6 +94,25 @@ def neutralise(css: str, is_held: Callable[[str], bool]) -> tuple[str, bool] | N
     return "".join(pieces), False
 
 
+def replace_urls(css: str, replacement: Callable[[str], str | None]) -> str | None:
+    """``css`` with each URL that ``replacement`` gives another for written as that one; ``None`` when
+    none changes. A ``url(...)`` stays a ``url("...")``, an ``@import`` or ``image-set()`` string a string."""
+    if not may_fetch(css):
+        return None
+    pieces, last = [], 0
+    for start, end, url in urls(css):
+        new = replacement(url) if start >= last else None
+        if new is None:
+            continue
+        quoted = '"' + new.replace("\\", "\\\\").replace('"', "\\22 ").replace("\n", "\\a ") + '"'
+        pieces += [css[last:start], quoted if css[start] in "\"'" else f"url({quoted})"]
+        last = end
+    if not pieces:
+        return None
+    pieces.append(css[last:])
+    return "".join(pieces)
+
+
 def _closing_parenthesis(css: str, start: int) -> int:
     depth = 1
     for index in range(start, len(css)):

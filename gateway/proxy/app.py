@@ -11,6 +11,7 @@ elsewhere: it is no open proxy.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
@@ -22,13 +23,23 @@ from starlette.types import Message, Receive, Scope, Send
 
 from gateway.app import ConsentMiddleware, build
 from gateway.banner.texts import negotiate, texts
-from gateway.http.upstream import UpstreamPool
+from gateway.http.upstream import UpstreamCutOff, UpstreamPool
 from gateway.metrics.registry import Registry
 from gateway.net.request import request_head
 from gateway.proxy.headers import request_headers, response_headers, upstream_request_head
 from gateway.proxy.websocket import bridge
 from gateway.settings import Settings, SettingsError
 from gateway.templating import template
+
+logger = logging.getLogger("gateway.proxy")
+
+
+class QuietCutOff(logging.Filter):
+    """Keeps uvicorn from logging a cut-off upstream response a second time, as a traceback:
+    ``UpstreamProxy.failed`` logged it already, in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], UpstreamCutOff))
 
 
 class UpstreamProxy:
@@ -93,6 +104,7 @@ class UpstreamProxy:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.open_session()
+                logging.getLogger("uvicorn.error").addFilter(QUIET_CUT_OFF)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.session is not None:
@@ -137,10 +149,21 @@ class UpstreamProxy:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as error:
             timed_out = isinstance(error, asyncio.TimeoutError | aiohttp.ServerTimeoutError)
-            self.upstream_errors.inc(kind="cut_off" if started else "timeout" if timed_out else "unreachable")
-            if started:
-                raise  # the status is gone already: dropping the connection is all that is left
-            await self.error_page(scope, 504 if timed_out else 502)(scope, receive, send)
+            await self.failed(scope, receive, send, error, timed_out, started)
+
+    async def failed(
+        self, scope: Scope, receive: Receive, send: Send, error: BaseException, timed_out: bool, started: bool
+    ) -> None:
+        """One upstream failure, counted and logged once: the 502/504 page, or, when the response has
+        begun, ``UpstreamCutOff`` (the middleware sends the page if the start was still held)."""
+        kind = "cut_off" if started else "timeout" if timed_out else "unreachable"
+        self.upstream_errors.inc(kind=kind)
+        reason = str(error) or type(error).__name__
+        logger.warning("upstream %s: %s %s from %s (%s)", kind, scope["method"], scope["path"], self.base, reason)
+        page = self.error_page(scope, 504 if timed_out else 502)
+        if started:
+            raise UpstreamCutOff(kind, page) from error
+        await page(scope, receive, send)
 
     async def forward_get(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A GET without a body, through the lean keep-alive client."""
@@ -157,19 +180,23 @@ class UpstreamProxy:
         try:
             upstream = await self.pool.request(head)
         except OSError as error:  # TimeoutError, refused connections and closed ones are all OSErrors
-            self.upstream_errors.inc(kind="timeout" if isinstance(error, TimeoutError) else "unreachable")
-            await self.error_page(scope, 504 if isinstance(error, TimeoutError) else 502)(scope, receive, send)
+            await self.failed(scope, receive, send, error, isinstance(error, TimeoutError), started=False)
             return
         try:
             headers_out = response_headers(upstream.raw_headers, scope, self.settings, self.origin)
             await send({"type": "http.response.start", "status": upstream.status, "headers": headers_out})
-            while (chunk := await upstream.next_chunk()) is not None:
+            while True:
+                try:
+                    chunk = await upstream.next_chunk()
+                except OSError as error:  # reset, read timeout, or a response that stops being HTTP
+                    await self.failed(scope, receive, send, error, isinstance(error, TimeoutError), started=True)
+                if chunk is None:
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    break
                 last = upstream.drained  # the whole body was in: this chunk ends it, no empty message after
                 await send({"type": "http.response.body", "body": chunk, "more_body": not last})
                 if last:
                     break
-            else:
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             self.pool.release(upstream)  # dropped, not kept, when the response did not end cleanly
 
@@ -177,6 +204,9 @@ class UpstreamProxy:
         language = negotiate(Headers(scope=scope), None, self.settings.default_language)
         page = template("proxy/upstream_error.html").render(t=texts(language), language=language, status=status)
         return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store", "Retry-After": "5"})
+
+
+QUIET_CUT_OFF = QuietCutOff()
 
 
 def has_request_body(headers: list[tuple[bytes, bytes]]) -> bool:

@@ -35,8 +35,12 @@ HOP_BY_HOP = frozenset(
         "proxy-connection",
     }
 )
+# Headers in which proxies and CDNs name the client's address. An upstream may believe any of them,
+# so a visitor's own never cross; behind a trusted proxy the ones it sent carry the address this
+# hop worked out (``client_address``), like ``X-Forwarded-For``.
+CLIENT_IP = ("x-real-ip", "true-client-ip", "cf-connecting-ip", "x-client-ip", "x-cluster-client-ip")
 # Replaced with what this hop knows; a visitor must not be able to set them.
-FORWARDING = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded"})
+FORWARDING = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded", *CLIENT_IP})
 DROPPED_REQUEST = frozenset(name.encode() for name in HOP_BY_HOP | FORWARDING | {"host"})
 
 
@@ -72,7 +76,14 @@ def forwarding_headers(scope: Scope, settings: Settings, upstream_host: str, hos
     if head.peer is not None:
         chain.append(head.peer)
     upstream = host if settings.preserve_host and host else upstream_host
-    return forwarding_list(upstream, ", ".join(chain), scheme, host, visitor)
+    forwarding = forwarding_list(upstream, ", ".join(chain), scheme, host, visitor)
+    if head.from_trusted_proxy and visitor is not None:
+        forwarding += [(name, str(visitor)) for name in CLIENT_IP if head_has(scope, name.encode())]
+    return forwarding
+
+
+def head_has(scope: Scope, name: bytes) -> bool:
+    return any(key == name for key, _ in scope["headers"])
 
 
 def forwarding_list(upstream: str, chain: str, scheme: str, host: str, visitor: object) -> list[tuple[str, str]]:

@@ -32,10 +32,12 @@ __all__ = [
 ]
 
 
-def open_store(database_url: str) -> ConsentStore:
-    """The store for ``database_url``; call ``await store.open()`` (it applies migrations) before use."""
+def open_store(database_url: str, timeout: float = 2.0) -> ConsentStore:
+    """The store for ``database_url``; call ``await store.open()`` (it applies migrations) before use.
+
+    A record write that has not committed after ``timeout`` seconds fails (``StoreTimeout``)."""
     if database_url.startswith("sqlite:///"):
-        return SQLiteStore(database_url.removeprefix("sqlite:///"))
+        return SQLiteStore(database_url.removeprefix("sqlite:///"), timeout=timeout)
     if database_url.startswith(("postgresql://", "postgres://")):
         try:
             # Imported here, not above: psycopg is an optional dependency (the "postgres" extra).
@@ -44,6 +46,6 @@ def open_store(database_url: str) -> ConsentStore:
             raise SettingsError(
                 "database_url: PostgreSQL needs psycopg 3 and psycopg_pool: pip install 'consent-gateway[postgres]'"
             ) from None
-        return PostgresStore(database_url)
+        return PostgresStore(database_url, timeout=timeout)
     scheme = database_url.split(":", 1)[0]
     raise SettingsError(f"database_url: {scheme!r} is not a supported database (sqlite:/// or postgresql://)")

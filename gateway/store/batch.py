@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -35,12 +36,67 @@ class BatchDone(asyncio.Future):
         return False
 
 
-class Batch:
-    __slots__ = ("rows", "done")
+class StoreTimeout(TimeoutError):
+    """A write waited longer than the store's timeout (a database that hangs, not one that refuses)."""
 
-    def __init__(self) -> None:
+
+class Batch:
+    __slots__ = ("rows", "done", "due")
+
+    def __init__(self, due: float) -> None:
         self.rows: list[Any] = []
         self.done = BatchDone()
+        self.due = due  # monotonic time after which its callers are told it failed
+
+
+def settle(batch: Batch, error: BaseException | None) -> None:
+    """Wake the batch's callers with ``error`` or success, unless the deadline watch already told them."""
+    if not batch.done.done():
+        if error is None:
+            batch.done.set_result(None)
+        else:
+            batch.done.set_exception(error)
+
+
+class DeadlineWatch:
+    """Fails batches whose callers have waited past ``timeout`` seconds, with one timer for all of them.
+
+    A database that hangs (PostgreSQL unreachable behind a dead connection, a stuck disk) would keep
+    every caller waiting as long as the driver does, half a minute or more; the API answers 503
+    after ``timeout`` instead. A batch not yet taken by a writer is dropped from the queue (``drop``),
+    so a backlog of writes the callers gave up on is not committed later; one already committing
+    may still land (its callers were told it failed: they try again, and a record twice is harmless)."""
+
+    INTERVAL = 0.1
+
+    def __init__(self, timeout: float, drop: Callable[[Batch], bool]) -> None:
+        self.timeout = timeout
+        self.drop = drop
+        self.watched: deque[Batch] = deque()
+        self.timer: asyncio.TimerHandle | None = None
+
+    def due(self) -> float:
+        return time.monotonic() + self.timeout
+
+    def watch(self, batch: Batch) -> None:
+        self.watched.append(batch)
+        if self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(self.INTERVAL, self.check)
+
+    def check(self) -> None:
+        self.timer = None
+        now = time.monotonic()
+        watched = self.watched
+        while watched and (watched[0].done.done() or watched[0].due <= now):
+            batch = watched.popleft()
+            if not batch.done.done():
+                dropped = self.drop(batch)
+                what = "was not written" if dropped else "may not have been written"
+                batch.done.set_exception(
+                    StoreTimeout(f"the consent store did not answer in {self.timeout:g} s: {what}")
+                )
+        if watched:
+            self.timer = asyncio.get_running_loop().call_later(self.INTERVAL, self.check)
 
 
 class GroupCommit:
@@ -50,11 +106,19 @@ class GroupCommit:
     their place (PostgreSQL's ``append_consent_records`` does, under its lock)."""
 
     def __init__(
-        self, commit: Callable[[list[Any]], Awaitable[None]], batch_size: int, name: str, depth: int = 1
+        self,
+        commit: Callable[[list[Any]], Awaitable[None]],
+        batch_size: int,
+        name: str,
+        depth: int = 1,
+        timeout: float = 2.0,
     ) -> None:
         if batch_size < 1 or depth < 1:
             raise ValueError("batch_size and depth must be positive")
         self.commit = commit
+        self.deadlines = DeadlineWatch(timeout, self._unqueue)
+        self.last_error: BaseException | None = None  # of the latest commit; None once one succeeded
+        self.last_error_at = 0.0  # monotonic
         self.batch_size = batch_size
         self.name = name
         self.depth = depth
@@ -91,11 +155,22 @@ class GroupCommit:
             raise RuntimeError("the consent store is not open")
         batch = self._filling
         if batch is None or len(batch.rows) >= self.batch_size:
-            batch = self._filling = Batch()
+            batch = self._filling = Batch(self.deadlines.due())
             self._queue.append(batch)
+            self.deadlines.watch(batch)
             self._wakeup.set()  # type: ignore[union-attr]
         batch.rows.append(row)
         await batch.done
+
+    def _unqueue(self, batch: Batch) -> bool:
+        """Take a batch out of the queue if no writer has it yet; was it taken out?"""
+        if batch is self._filling:
+            self._filling = None
+        try:
+            self._queue.remove(batch)
+        except ValueError:
+            return False
+        return True
 
     async def _write_forever(self) -> None:
         assert self._wakeup is not None
@@ -112,9 +187,11 @@ class GroupCommit:
             try:
                 await self.commit(batch.rows)
             except Exception as error:  # every caller of the batch learns its row was not stored
-                batch.done.set_exception(error)
+                self.last_error, self.last_error_at = error, time.monotonic()
+                settle(batch, error)
             else:
-                batch.done.set_result(None)
+                self.last_error = None
+                settle(batch, None)
 
 
 class ThreadedGroupCommit:
@@ -131,10 +208,15 @@ class ThreadedGroupCommit:
     # Batches committed per turn on the executor before other writes (erase, audit) get theirs.
     TURN = 8
 
-    def __init__(self, commit: Callable[[list[Any]], None], batch_size: int, executor: Any) -> None:
+    def __init__(
+        self, commit: Callable[[list[Any]], None], batch_size: int, executor: Any, timeout: float = 2.0
+    ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
         self.commit = commit
+        self.deadlines = DeadlineWatch(timeout, self._unqueue)
+        self.last_error: BaseException | None = None  # of the latest commit; None once one succeeded
+        self.last_error_at = 0.0  # monotonic
         self.batch_size = batch_size
         self.executor = executor
         self._lock = threading.Lock()
@@ -174,8 +256,9 @@ class ThreadedGroupCommit:
         with self._lock:
             batch = self._filling
             if batch is None or len(batch.rows) >= self.batch_size:
-                batch = self._filling = Batch()
+                batch = self._filling = Batch(self.deadlines.due())
                 self._queue.append(batch)
+                self.deadlines.watch(batch)
                 if not self._draining:
                     self._draining = drain = True
             batch.rows.append(row)
@@ -184,6 +267,17 @@ class ThreadedGroupCommit:
             # requests that arrived together go into one batch instead of the first alone.
             self._loop.call_soon(self.executor.submit, self._drain)  # type: ignore[union-attr]
         return batch.done
+
+    def _unqueue(self, batch: Batch) -> bool:
+        """Take a batch out of the queue if the writer thread has not taken it; was it taken out?"""
+        with self._lock:
+            if batch is self._filling:
+                self._filling = None
+            try:
+                self._queue.remove(batch)
+            except ValueError:
+                return False
+            return True
 
     def _drain(self) -> None:
         """On the writer thread: commit waiting batches, a turn at a time."""
@@ -199,7 +293,9 @@ class ThreadedGroupCommit:
             try:
                 self.commit(batch.rows)
             except Exception as error:  # every caller of the batch learns its row was not stored
-                self._loop.call_soon_threadsafe(batch.done.set_exception, error)
+                self.last_error, self.last_error_at = error, time.monotonic()
+                self._loop.call_soon_threadsafe(settle, batch, error)
             else:
-                self._loop.call_soon_threadsafe(batch.done.set_result, None)
+                self.last_error = None
+                self._loop.call_soon_threadsafe(settle, batch, None)
         self.executor.submit(self._drain)

@@ -66,3 +66,11 @@ def storable(sighting: Sighting) -> bool:
         and 0 < len(sighting.site) <= MAX_NAME
         and (sighting.service is None or len(sighting.service) <= MAX_NAME)
     )
+
+
+def site_name(host: str) -> str:
+    """The site a ``Host`` value names, as the table keys it: lowercase, without port or trailing dot."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host.partition("]")[0] + "]" if "]" in host else ""
+    return host.partition(":")[0].rstrip(".")

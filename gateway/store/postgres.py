@@ -20,7 +20,7 @@ several gateways (or test runs) apart in one database.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, date, datetime, time
 
 import psycopg
@@ -141,6 +141,14 @@ MIGRATIONS = (
         mode text NOT NULL
     );
     """,
+    # Version 4: the health check's write probe (one row, rewritten).
+    "CREATE TABLE health_probe (id integer PRIMARY KEY, at timestamptz NOT NULL);",
+    # Version 5: the admin's sign-in attempts and revoked sessions, shared by every worker and instance.
+    """
+    CREATE TABLE login_attempt (key text NOT NULL, at timestamptz NOT NULL);
+    CREATE INDEX login_attempt_by_key ON login_attempt (key, at);
+    CREATE TABLE revoked_session (id text PRIMARY KEY, until timestamptz NOT NULL);
+    """,
 )
 
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM consent_record"
@@ -201,17 +209,30 @@ class PostgresStore(ConsentStore):
     """Consent records in PostgreSQL, shared by every gateway process that points at it."""
 
     def __init__(
-        self, url: str, batch_size: int = WRITE_BATCH, pool_size: int = POOL_SIZE, depth: int = WRITE_DEPTH
+        self,
+        url: str,
+        batch_size: int = WRITE_BATCH,
+        pool_size: int = POOL_SIZE,
+        depth: int = WRITE_DEPTH,
+        timeout: float = 2.0,
     ) -> None:
         self.url = url
         self.pool_size = pool_size
         self._pool: AsyncConnectionPool | None = None
-        self._group = GroupCommit(self._insert, batch_size, name="consent-postgres-writer", depth=depth)
+        self.timeout = timeout
+        self._group = GroupCommit(
+            self._insert, batch_size, name="consent-postgres-writer", depth=depth, timeout=timeout
+        )
 
     async def open(self) -> None:
         await self.upgrade()
         self._pool = AsyncConnectionPool(
-            self.url, min_size=1, max_size=self.pool_size, open=False, kwargs={"autocommit": True}
+            self.url,
+            min_size=1,
+            max_size=self.pool_size,
+            open=False,
+            timeout=self.timeout,  # waiting for a connection: a server that is down is a quick error
+            kwargs={"autocommit": True, "connect_timeout": max(2, round(self.timeout))},
         )
         await self._pool.open(wait=True)
         self._group.start()
@@ -403,6 +424,42 @@ class PostgresStore(ConsentStore):
             after = rows[-1][0]
         return walk.finish(last_seq if through is None else through)
 
+    async def reserve_login(self, keys: Sequence[str], since: datetime, limit: int, at: datetime) -> bool:
+        async with self._open_pool().connection() as connection, connection.transaction():
+            for key in sorted(keys):  # one lock per key, always taken in the same order
+                await connection.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext('consent-gateway login ' || %s))", (key,)
+                )
+            await connection.execute("DELETE FROM login_attempt WHERE at < %s", (since,))
+            for key in keys:
+                sql = "SELECT count(*) FROM login_attempt WHERE key = %s AND at >= %s"
+                if (await (await connection.execute(sql, (key, since))).fetchone())[0] >= limit:
+                    return False
+            for key in keys:
+                await connection.execute("INSERT INTO login_attempt (key, at) VALUES (%s, %s)", (key, at))
+            return True
+
+    async def clear_logins(self, keys: Sequence[str]) -> None:
+        async with self._open_pool().connection() as connection:
+            await connection.execute("DELETE FROM login_attempt WHERE key = ANY(%s)", (list(keys),))
+
+    async def revoke_session(self, session_id: str, until: datetime) -> None:
+        async with self._open_pool().connection() as connection, connection.transaction():
+            await connection.execute("DELETE FROM revoked_session WHERE until < now()")
+            await connection.execute(
+                "INSERT INTO revoked_session (id, until) VALUES (%s, %s) ON CONFLICT (id) DO NOTHING",
+                (session_id, until),
+            )
+
+    async def session_revoked(self, session_id: str) -> bool:
+        return bool(await self._query("SELECT 1 FROM revoked_session WHERE id = %s", (session_id,)))
+
+    async def redact_audit(self, text: str, replacement: str) -> int:
+        async with self._open_pool().connection() as connection:
+            sql = "UPDATE admin_audit SET detail = replace(detail, %s, %s) WHERE strpos(detail, %s) > 0"
+            cursor = await connection.execute(sql, (text, replacement, text))
+            return cursor.rowcount
+
     async def record_audit(self, entry: AuditEntry) -> None:
         async with self._open_pool().connection() as connection:
             await connection.execute(
@@ -450,6 +507,16 @@ class PostgresStore(ConsentStore):
 
     async def ping(self) -> None:
         await self._query("SELECT 1", ())
+
+    async def probe_write(self) -> None:
+        async with self._open_pool().connection() as connection:
+            await connection.execute(
+                "INSERT INTO health_probe (id, at) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET at = excluded.at"
+            )
+
+    def last_write_failure(self) -> tuple[float, BaseException] | None:
+        error = self._group.last_error
+        return None if error is None else (self._group.last_error_at, error)
 
     async def _query(self, sql: str, parameters: tuple) -> list[tuple]:
         async with self._open_pool().connection() as connection:

@@ -8,7 +8,8 @@ never says "OK" about a choice it could still lose.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
@@ -114,6 +115,32 @@ class ConsentStore(abc.ABC):
         """Per UTC day with ``since <= day < until`` (and of ``revision`` when given), oldest first;
         days whose records were purged by retention come from their aggregates."""
 
+    # ---- the admin's sign-in: shared by every worker and instance on this store -------------------
+
+    @abc.abstractmethod
+    async def reserve_login(self, keys: Sequence[str], since: datetime, limit: int, at: datetime) -> bool:
+        """Count a sign-in attempt against each of ``keys`` (an address, a user name) before it is checked.
+
+        In one transaction, serialised per key: when any key already has ``limit`` attempts since
+        ``since`` nothing is added and the answer is False (refuse unchecked); otherwise the attempt
+        is added under every key and the answer is True. A successful sign-in then clears its keys."""
+
+    @abc.abstractmethod
+    async def clear_logins(self, keys: Sequence[str]) -> None:
+        """Forget the counted attempts of ``keys`` (after a successful sign-in)."""
+
+    @abc.abstractmethod
+    async def revoke_session(self, session_id: str, until: datetime) -> None:
+        """Refuse the admin session ``session_id`` from now on (it would expire at ``until`` anyway)."""
+
+    @abc.abstractmethod
+    async def session_revoked(self, session_id: str) -> bool:
+        """Was the admin session ``session_id`` revoked (signed out)?"""
+
+    @abc.abstractmethod
+    async def redact_audit(self, text: str, replacement: str) -> int:
+        """Replace ``text`` in every audit entry's detail (an erased consent id); the entries changed."""
+
     @abc.abstractmethod
     async def record_audit(self, entry: AuditEntry) -> None:
         """Append ``entry`` to the admin audit log; returns once it is committed."""
@@ -125,6 +152,23 @@ class ConsentStore(abc.ABC):
     @abc.abstractmethod
     async def ping(self) -> None:
         """Raise when the store cannot answer."""
+
+    @abc.abstractmethod
+    async def probe_write(self) -> None:
+        """Raise when the store cannot take a write (full disk, read-only database): one small row."""
+
+    @abc.abstractmethod
+    def last_write_failure(self) -> tuple[float, BaseException] | None:
+        """When (``time.monotonic()``) and how the latest record write failed; None once one succeeded."""
+
+    async def check_health(self, recent: float = 60.0) -> None:
+        """Raise unless the store answers a read and takes a write, and no record write failed in the
+        last ``recent`` seconds (a disk can refuse records while the small probe row still fits)."""
+        await self.ping()
+        await self.probe_write()
+        failure = self.last_write_failure()
+        if failure is not None and time.monotonic() - failure[0] < recent:
+            raise failure[1]
 
     @abc.abstractmethod
     async def purge(self, cutoff: datetime) -> PurgeReport:

@@ -22,7 +22,7 @@ import asyncio
 import re
 import sqlite3
 import time as clock
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
@@ -147,6 +147,14 @@ MIGRATIONS = (
         pages INTEGER NOT NULL,
         mode TEXT NOT NULL
     );
+    """,
+    # Version 7: the health check's write probe (one row, rewritten).
+    "CREATE TABLE health_probe (id INTEGER PRIMARY KEY, at REAL NOT NULL);",
+    # Version 8: the admin's sign-in attempts and revoked sessions, shared by every worker.
+    """
+    CREATE TABLE login_attempt (key TEXT NOT NULL, at REAL NOT NULL);
+    CREATE INDEX login_attempt_by_key ON login_attempt (key, at);
+    CREATE TABLE revoked_session (id TEXT PRIMARY KEY, until REAL NOT NULL) WITHOUT ROWID;
     """,
 )
 
@@ -318,11 +326,11 @@ def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 class SQLiteStore(ConsentStore):
     """Consent records in a local SQLite file; the default for a single gateway."""
 
-    def __init__(self, path: str | Path, batch_size: int = WRITE_BATCH) -> None:
+    def __init__(self, path: str | Path, batch_size: int = WRITE_BATCH, timeout: float = 2.0) -> None:
         self.path = str(path)
         self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="consent-sqlite-writer")
         self._reader_thread = ThreadPoolExecutor(1, thread_name_prefix="consent-sqlite-reader")
-        self._group = ThreadedGroupCommit(self._insert, batch_size, self._writer_thread)
+        self._group = ThreadedGroupCommit(self._insert, batch_size, self._writer_thread, timeout)
         self._writer: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
         self._head = GENESIS  # the chain value this writer last linked to; checked on every insert
@@ -533,6 +541,49 @@ class SQLiteStore(ConsentStore):
 
         return verify_records(stored(), start_seq, start_chain, last_seq if through is None else through)
 
+    async def reserve_login(self, keys: Sequence[str], since: datetime, limit: int, at: datetime) -> bool:
+        def reserve() -> bool:
+            assert self._writer is not None
+            with transaction(self._writer) as connection:  # the one writer thread: attempts take turns
+                connection.execute("DELETE FROM login_attempt WHERE at < ?", (since.timestamp(),))
+                for key in keys:
+                    sql = "SELECT count(*) FROM login_attempt WHERE key = ? AND at >= ?"
+                    if connection.execute(sql, (key, since.timestamp())).fetchone()[0] >= limit:
+                        return False
+                rows = [(key, at.timestamp()) for key in keys]
+                connection.executemany("INSERT INTO login_attempt (key, at) VALUES (?, ?)", rows)
+                return True
+
+        return await self._on(self._writer_thread, reserve)
+
+    async def clear_logins(self, keys: Sequence[str]) -> None:
+        def clear() -> None:
+            assert self._writer is not None
+            self._writer.executemany("DELETE FROM login_attempt WHERE key = ?", [(key,) for key in keys])
+
+        await self._on(self._writer_thread, clear)
+
+    async def revoke_session(self, session_id: str, until: datetime) -> None:
+        def revoke() -> None:
+            assert self._writer is not None
+            with transaction(self._writer) as connection:
+                connection.execute("DELETE FROM revoked_session WHERE until < ?", (clock.time(),))
+                sql = "INSERT OR REPLACE INTO revoked_session (id, until) VALUES (?, ?)"
+                connection.execute(sql, (session_id, until.timestamp()))
+
+        await self._on(self._writer_thread, revoke)
+
+    async def session_revoked(self, session_id: str) -> bool:
+        return bool(await self._query("SELECT 1 FROM revoked_session WHERE id = ?", (session_id,)))
+
+    async def redact_audit(self, text: str, replacement: str) -> int:
+        def redact() -> int:
+            assert self._writer is not None
+            sql = "UPDATE admin_audit SET detail = replace(detail, ?1, ?2) WHERE instr(detail, ?1) > 0"
+            return self._writer.execute(sql, (text, replacement)).rowcount
+
+        return await self._on(self._writer_thread, redact)
+
     async def record_audit(self, entry: AuditEntry) -> None:
         def insert() -> None:
             assert self._writer is not None
@@ -585,6 +636,17 @@ class SQLiteStore(ConsentStore):
 
     async def ping(self) -> None:
         await self._query("SELECT 1", ())
+
+    async def probe_write(self) -> None:
+        def write() -> None:
+            assert self._writer is not None
+            self._writer.execute("INSERT OR REPLACE INTO health_probe (id, at) VALUES (1, ?)", (clock.time(),))
+
+        await self._on(self._writer_thread, write)
+
+    def last_write_failure(self) -> tuple[float, BaseException] | None:
+        error = self._group.last_error
+        return None if error is None else (self._group.last_error_at, error)
 
     async def _query(self, sql: str, parameters: tuple) -> list[tuple]:
         if self._reader is None:

@@ -41,7 +41,7 @@ import functools
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -170,6 +170,7 @@ class Catalogue:
         open_cookie_database: str | Path | None = None,
         *,
         categories: Iterable[str] = BUILTIN_CATEGORIES,
+        moved: Mapping[str, str] | None = None,
     ) -> Catalogue:
         """The built-in catalogue plus the operator's ``extra_services``.
 
@@ -177,7 +178,10 @@ class Catalogue:
         services come first, so they win where patterns overlap. ``categories``
         are the ones an extra service may name; ``open_cookie_database`` is the
         path of the Open Cookie Database CSV, consulted for cookies that no
-        service names.
+        service names. ``moved`` maps service ids to the operator's category
+        for them (``[categories.video] services = ["youtube"]``): every part of
+        the gateway reads a service's category from here, so this is the one
+        place a move happens.
         """
         allowed = tuple(categories)
         extras = [_service(raw, allowed, f"services[{i}]") for i, raw in enumerate(extra_services)]
@@ -186,8 +190,9 @@ class Catalogue:
             twice = sorted({i for i in extra_ids if extra_ids.count(i) > 1})
             raise ValueError(f"services: id {twice[0]!r} appears twice")
         builtins = [s for s in _builtin_services() if s.id not in set(extra_ids)]
+        services = _moved([*extras, *builtins], moved or {}, frozenset(extra_ids))
         ocd = read_open_cookie_database(Path(open_cookie_database)) if open_cookie_database is not None else None
-        return cls([*extras, *builtins], ocd, _builtin_essentials())
+        return cls(services, ocd, _builtin_essentials())
 
     def service(self, service_id: str) -> Service:
         return self._by_id[service_id]
@@ -321,6 +326,22 @@ def _builtin_essentials() -> tuple[Essential, ...]:
     return tuple(_essential(entry, f"catalogue.json essential[{i}]") for i, entry in enumerate(raw["essential"]))
 
 
+def _moved(services: list[Service], moved: Mapping[str, str], own: frozenset[str]) -> list[Service]:
+    """``services`` with the operator's categories applied; an unknown id, or an operator's own
+    service given a second category, names the ``categories.<name>.services`` key."""
+    by_id = {service.id: service for service in services}
+    for service_id, category in moved.items():
+        key = f"categories.{category}.services"
+        if service_id not in by_id:
+            raise ValueError(f"{key}: {service_id!r} is not a catalogued service or one of [[services]]")
+        if service_id in own and by_id[service_id].category != category:
+            raise ValueError(
+                f"{key}: {service_id!r} is one of [[services]] with category {by_id[service_id].category!r};"
+                " set its category there"
+            )
+    return [replace(s, category=moved[s.id]) if s.id in moved else s for s in services]
+
+
 def _essential(raw: Any, where: str) -> Essential:
     if not isinstance(raw, Mapping) or set(raw) != {"id", "name", "patterns", "reason"}:
         raise ValueError(f"{where}: expected id, name, patterns and reason")
@@ -339,6 +360,36 @@ def measurement_protocols() -> Mapping[str, Mapping[str, Any]]:
     ``collect`` section of catalogue.json (endpoints, script URLs, parameter names)."""
     raw = json.loads(resources.files(__package__).joinpath("catalogue.json").read_text(encoding="utf-8"))
     return MappingProxyType({name: MappingProxyType(spec) for name, spec in raw["collect"].items()})
+
+
+@dataclass(frozen=True)
+class FontCDN:
+    """A font CDN the gateway can serve first-party (the ``fonts`` section of catalogue.json): the hosts
+    its stylesheets come from and the hosts of the font files those stylesheets name. Exact hosts only."""
+
+    id: str
+    name: str
+    vendor: str
+    stylesheet_hosts: tuple[str, ...]
+    file_hosts: tuple[str, ...]
+
+
+@functools.cache
+def font_cdns() -> tuple[FontCDN, ...]:
+    """The catalogued font CDNs, checked."""
+    raw = json.loads(resources.files(__package__).joinpath("catalogue.json").read_text(encoding="utf-8"))
+    return tuple(_font_cdn(entry, f"catalogue.json fonts[{i}]") for i, entry in enumerate(raw.get("fonts", ())))
+
+
+def _font_cdn(raw: Any, where: str) -> FontCDN:
+    fields = {"id", "name", "vendor", "stylesheet_hosts", "file_hosts"}
+    if not isinstance(raw, Mapping) or set(raw) != fields:
+        raise ValueError(f"{where}: expected {', '.join(sorted(fields))}")
+    hosts = {key: _text_list(where, key, raw[key]) for key in ("stylesheet_hosts", "file_hosts")}
+    for host in (*hosts["stylesheet_hosts"], *hosts["file_hosts"]):
+        if host != host.lower() or host.startswith("*.") or not _HOST.fullmatch(host):
+            raise ValueError(f"{where}: host {host!r} is not an exact lowercase host like 'fonts.example.com'")
+    return FontCDN(raw["id"], raw["name"], raw["vendor"], hosts["stylesheet_hosts"], hosts["file_hosts"])
 
 
 def read_open_cookie_database(path: Path) -> dict[str, str]:

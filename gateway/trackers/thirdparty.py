@@ -14,7 +14,9 @@ this order:
    may load.
 
 The banner's runtime guard applies the same order in the browser
-(``banner.guard_config`` hands it the same data).
+(``banner.guard_config`` hands it the same data). ``explain`` gives the same
+answer with the rule that gave it, for people (the admin's list of third
+parties); the page path only asks ``judge``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gateway.net.urls import Target, host_matches, site_of
-from gateway.trackers.catalogue import Catalogue, Service
+from gateway.trackers.catalogue import Catalogue, Essential, Service
 
 # Under strict blocking, third parties the catalogue does not know wait for this category.
 OTHER_CATEGORY = "other"
@@ -32,6 +34,18 @@ GENERIC_BEACON_CATEGORY = "marketing"
 WEB_BEACON = "web-beacon"
 UNKNOWN_SERVICE = "unknown"
 MEMO_SIZE = 4096  # page hosts, and hosts per page host, remembered for discovery
+# The rule behind a judgement (``Ruling.rule``): held as a catalogued service, as a web beacon or as
+# an unknown third party; or may load as the site itself, essential infrastructure, an allowed host,
+# or because ``blocking = "catalogue"`` lets unknown third parties pass.
+CATALOGUED, BEACON, UNKNOWN, SAME_SITE, ESSENTIAL, ALLOWED, PASSED = (
+    "catalogued",
+    "beacon",
+    "unknown",
+    "same-site",
+    "essential",
+    "allowed",
+    "passed",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +61,15 @@ class Hold:
         if self.service is not None:
             return self.service.id
         return UNKNOWN_SERVICE if self.category == OTHER_CATEGORY else WEB_BEACON
+
+
+@dataclass(frozen=True, slots=True)
+class Ruling:
+    """``judge``'s answer and the rule that gave it; ``essential`` is the entry that let it load."""
+
+    rule: str
+    hold: Hold | None = None
+    essential: Essential | None = None
 
 
 class ThirdParties:
@@ -115,7 +138,33 @@ class ThirdParties:
         """Essential infrastructure or one of the operator's ``allowed_hosts``."""
         if self.catalogue.match_essential(target.host, target.path) is not None:
             return True
-        return any(host_matches(target.host, pattern) for pattern in self.allowed)
+        return self.is_listed(target.host)
+
+    def is_listed(self, host: str) -> bool:
+        """One of the operator's ``allowed_hosts``."""
+        return any(host_matches(host, pattern) for pattern in self.allowed)
+
+    def explain(
+        self, target: Target, kind: str, site_host: str, tiny: bool = False, service_id: str | None = None
+    ) -> Ruling:
+        """``judge``'s answer for ``target`` and which rule gave it.
+
+        ``service_id`` is the catalogued service a full URL was matched to when
+        it was seen (a discovery row keeps only the host): it still holds the
+        URL while the catalogue knows it, as rule 1 says.
+        """
+        recorded = self._known(service_id)
+        hold = self._hold(recorded) if recorded is not None else self.judge(target, kind, site_host, tiny)
+        if hold is not None:
+            if hold.service is not None:
+                return Ruling(CATALOGUED, hold)
+            return Ruling(UNKNOWN if hold.category == OTHER_CATEGORY else BEACON, hold)
+        if self.is_same_site(target.host, site_host):
+            return Ruling(SAME_SITE)
+        essential = self.catalogue.match_essential(target.host, target.path)
+        if essential is not None:
+            return Ruling(ESSENTIAL, essential=essential)
+        return Ruling(ALLOWED if self.is_listed(target.host) else PASSED)
 
     def _catalogued(self, target: Target, kind: str) -> Service | None:
         catalogue, href = self.catalogue, target.href
@@ -126,6 +175,12 @@ class ThirdParties:
         if kind == "image":
             return catalogue.match_beacon(href) or catalogue.match_host(target.host)
         return catalogue.match_script(href) or catalogue.match_beacon(href)
+
+    def _known(self, service_id: str | None) -> Service | None:
+        try:
+            return self.catalogue.service(service_id) if service_id is not None else None
+        except KeyError:
+            return None  # a service the operator has since removed: the host is judged afresh
 
     def _hold(self, service: Service) -> Hold:
         hold = self._holds.get(service)

@@ -1,4 +1,5 @@
-"""The admin in Debian's Chromium: sign in, read the charts, erase a consent with real form posts.
+"""The admin in Debian's Chromium: sign in, read the charts, erase a consent with real form posts,
+copy a snippet from the third-party page, and axe-core on that page.
 
 The dashboard screenshot is saved in the test's temporary directory
 (``admin-dashboard.png``) so a person can look at it.
@@ -12,8 +13,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from support import REPOSITORY
 from support.helpers import ThreadedServer, chromium, rows, site
-from support.records import ADMIN, ALICE, PASSWORD, admin_settings, audit, record_on, seed
+from support.records import ADMIN, ALICE, PASSWORD, add_sightings, admin_settings, audit, record_on, seed
 
 from gateway import ConsentMiddleware, Settings
 
@@ -22,6 +24,7 @@ pytestmark = pytest.mark.browser
 FIRST_DAY = date(2025, 3, 1)
 DAYS = 21
 METHODS = ("accept_all", "reject_all", "custom", "gpc", "withdraw")
+AXE = REPOSITORY / "node_modules" / "axe-core" / "axe.min.js"
 
 
 def seeded_choices() -> list:
@@ -134,3 +137,75 @@ def test_erasure_through_real_forms(page, gateway: ThreadedServer, db_path: Path
     page.click("text=Sign out")
     assert page.url.endswith(f"{ADMIN}/login")
     assert [e["action"] for e in audit(db_path)] == ["login", "lookup", "erase", "logout"]
+
+
+@pytest.fixture
+def discovered(db_path: Path) -> Iterator[ThreadedServer]:
+    """A gateway whose discovery table knows a few third parties of two sites."""
+    url = f"sqlite:///{db_path}"
+    add_sightings(
+        url,
+        "www.leerplein.nl",
+        [
+            ("script", "www.googletagmanager.com", "google-analytics", 12),
+            ("iframe", "www.youtube-nocookie.com", "youtube", 3),
+            ("script", "cdnjs.cloudflare.com", None, 40),
+            ("script", "widgets.onbekend.example", None, 5),
+            ("stylesheet", "fonts.onbekend.example", None, 7),
+            ("cookie", "_ga", "google-analytics", 12),
+            ("cookie", "<b>MoodleSession</b>", None, 40),
+        ],
+    )
+    add_sightings(url, "www.oefenplein.nl", [("script", "static.hotjar.com", "hotjar", 2)])
+    with ThreadedServer(ConsentMiddleware(site(), settings=admin_settings(db_path))) as server:
+        yield server
+
+
+def test_the_third_party_page_copies_snippets_and_passes_axe_core(browser, discovered: ThreadedServer) -> None:
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `npm ci` at the repository root (package.json pins axe-core)")
+    # The page's own CSP holds: the copy buttons come from the one script it allows.
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    context.set_default_timeout(10_000)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=discovered.url)
+    page = context.new_page()
+    refused: list[str] = []
+    page.on(
+        "console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None
+    )
+    sign_in(page, discovered, ADMIN)
+    page.click("header nav >> text=Third parties")
+    assert page.url.endswith(f"{ADMIN}/third-parties")
+    assert page.inner_text("h1") == "Third parties on www.leerplein.nl"
+    first = page.locator("tbody tr").first
+    assert first.get_attribute("class") == "unknown"
+    assert page.locator("td code", has_text="<b>MoodleSession</b>").count() == 1  # shown as text, not markup
+    snippet = page.locator("pre.snippet").first
+    page.locator("button.copy").first.click()
+    page.locator("[role=status]", has_text="Copied.").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == snippet.inner_text()
+    assert refused == []
+
+    page.select_option("select[name=site]", "www.oefenplein.nl")
+    page.click("main form button")
+    assert page.inner_text("h1") == "Third parties on www.oefenplein.nl"
+    assert page.locator("tbody tr").count() == 1 and page.locator("pre.snippet").count() == 0
+    context.close()
+
+    # axe-core is added as a script of its own, which the admin's CSP would refuse.
+    context = browser.new_context(viewport={"width": 1100, "height": 900}, bypass_csp=True)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    sign_in(page, discovered, f"{ADMIN}/third-parties")
+    page.locator("button.copy").first.wait_for()
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        """async () => {
+          const r = await axe.run(document);
+          return {passes: r.passes.length, violations: r.violations.map(v => ({
+            id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(' '))}))};
+        }"""
+    )
+    assert result["passes"] >= 10, result
+    assert result["violations"] == []
+    context.close()

@@ -26,6 +26,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 from support import REPOSITORY
 from support.helpers import SECRET, Server, ThreadedServer, chromium, rows, start_demo
+from support.records import seed_discovery
 from support.stubs import StaticSite, TrackerStub
 
 from gateway import ConsentMiddleware, Settings
@@ -98,6 +99,7 @@ def new_context(browser, stub: TrackerStub) -> Iterator[object]:
 def shared_demo(tmp_path_factory) -> Iterator[Server]:
     """One demo server for the tests that read no consent records (saves a start-up per test)."""
     server = start_demo(tmp_path_factory.mktemp("shared") / "consent.db")
+    seed_discovery(server.db_path)  # the settings layer lists the services the site uses
     yield server
     server.kill()
 
@@ -295,6 +297,7 @@ def test_reject_all_is_recorded_without_reload_and_nothing_loads_after_a_reload(
 
 
 def test_analytics_only_via_the_settings_layer_loads_google_without_reload(new_context, demo_server, stub) -> None:
+    seed_discovery(demo_server.db_path)  # the services the demo's pages use, as a scan finds them
     context = new_context()
     page = context.new_page()
     errors = watch(page)
@@ -313,9 +316,10 @@ def test_analytics_only_via_the_settings_layer_loads_google_without_reload(new_c
     marketing = layer.get_by_role("switch", name="Marketing")
     assert necessary.is_checked() and necessary.is_disabled()
     assert not statistics.is_checked() and not marketing.is_checked()  # nothing pre-ticked
-    # The services behind each category come from /_consent/services.
+    # The services behind each category come from /_consent/services: the ones the site uses.
     layer.get_by_text("Google Analytics (Google)").first.wait_for(state="attached")
     assert layer.locator("ul[data-category='marketing'] li", has_text="Meta Pixel").count() == 1
+    assert layer.get_by_text("TikTok").count() == 0  # in the catalogue, not on this site
 
     statistics.check()
     layer.get_by_role("button", name="Keuze opslaan").click()
@@ -632,6 +636,7 @@ FIRST_TABBABLE = """() => {
 
 
 def test_keyboard_only_choice_with_focus_trapped_in_the_settings_layer(new_context, demo_server) -> None:
+    seed_discovery(demo_server.db_path)
     context = new_context()
     page = context.new_page()
     errors = watch(page)
@@ -820,6 +825,7 @@ def remote(tmp_path_factory) -> Iterator[Remote]:
     db_path = tmp_path_factory.mktemp("remote") / "consent.db"
     with StaticSite("127.0.0.2") as allowed, StaticSite("127.0.0.3") as other:
         gateway = start_demo(db_path, {"GATEWAY_ALLOWED_ORIGINS": allowed.origin})
+        seed_discovery(db_path, site="127.0.0.2")  # the allowed site's services, listed cross-origin
         try:
             yield Remote(gateway, allowed, other)
         finally:

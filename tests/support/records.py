@@ -11,7 +11,8 @@ from pathlib import Path
 
 from gateway import Settings
 from gateway.admin.passwords import hash_password
-from gateway.store import ConsentRecord
+from gateway.store import ConsentRecord, open_store
+from gateway.store.discovery import ScanRun, Sighting
 from gateway.store.sqlite import SQLiteStore
 from support.helpers import SECRET
 
@@ -105,6 +106,46 @@ def seed(db_path: Path, records: list[ConsentRecord]) -> None:
 
     with ThreadPoolExecutor(1) as thread:  # its own thread: Playwright's event loop may be running in this one
         thread.submit(asyncio.run, write()).result()
+
+
+def add_sightings(
+    store_url: str,
+    site: str,
+    sightings: list[tuple[str, str, str | None, int]],
+    seen_at: datetime = T0,
+    scan: ScanRun | None = None,
+) -> None:
+    """Fill the discovery table as pages (and a scan) would: ``(kind, name, service, pages)`` per row."""
+
+    async def write() -> None:
+        store = open_store(store_url)
+        await store.open()
+        try:
+            counts = {Sighting(site, kind, name, service): pages for kind, name, service, pages in sightings}
+            await store.add_sightings(counts, seen_at, "page")
+            if scan is not None:
+                await store.record_scan(scan)
+        finally:
+            await store.close()
+
+    with ThreadPoolExecutor(1) as thread:  # its own thread, as in seed
+        thread.submit(asyncio.run, write()).result()
+
+
+# What the demo's pages load, as discovery records it: (kind, host, service).
+DEMO_SERVICES = (
+    ("script", "www.googletagmanager.com", "google-analytics"),
+    ("iframe", "www.googletagmanager.com", "google-tag-manager"),
+    ("script", "connect.facebook.net", "meta-pixel"),
+    ("script", "snap.licdn.com", "linkedin-insight"),
+    ("script", "static.hotjar.com", "hotjar"),
+    ("iframe", "www.youtube.com", "youtube"),
+)
+
+
+def seed_discovery(db_path: Path, site: str = "127.0.0.1", found=DEMO_SERVICES) -> None:
+    """The discovery table of a gateway's SQLite file filled for ``site``, as its pages would fill it."""
+    add_sightings(f"sqlite:///{db_path}", site, [(kind, name, service, 1) for kind, name, service in found])
 
 
 def audit(db_path: Path) -> list[dict]:

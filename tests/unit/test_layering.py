@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("proxy", "demo", "scan"),  # the two applications the command serves, and the crawler it runs
     ("app",),  # builds every component from the settings
     ("middleware",),
-    ("pages", "api", "admin", "collect"),
+    ("pages", "api", "admin", "collect", "fonts"),
     ("banner",),  # used by pages and api alike
     ("discovery",),  # the third parties seen, tallied for the store: fed by pages, api and scan
     ("consent", "store"),

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.app import build
 from gateway.settings import Settings, SettingsError
 
 SECRET = "s" * 32
@@ -100,3 +101,71 @@ def test_blocking_modes_and_allowed_hosts(tmp_path: Path) -> None:
     for bad, message in (({"blocking": "loose"}, "blocking"), ({"allowed_hosts": ("https://x.nl/",)}, "allowed_hosts")):
         with pytest.raises(SettingsError, match=message):
             Settings(secret_key=SECRET, **bad)
+
+
+# ---- services moved into a category --------------------------------------------------------------
+
+
+def readme_example() -> str:
+    """The example gateway.toml of the README, as written there."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```toml\nsecret_key = [")
+    return readme[start + len("```toml\n") : readme.index("```", start + 7)]
+
+
+def test_the_readme_example_moves_youtube_and_vimeo_into_video(tmp_path: Path) -> None:
+    example = readme_example()
+    assert 'services = ["youtube", "vimeo"]' in example
+    settings = Settings.load(write(tmp_path, example), environ={})
+    assert settings.category_names == ("functional", "analytics", "marketing", "video", "other")
+    assert settings.moved_services == {"youtube": "video", "vimeo": "video"}
+    assert settings.categories[3].text("en") == ("Videos", "Videos embedded from YouTube and Vimeo.")
+
+
+def test_moved_services_from_the_environment() -> None:
+    environ = {"GATEWAY_SECRET_KEY": SECRET, "GATEWAY_CATEGORIES": "analytics, marketing, video:youtube+vimeo"}
+    settings = Settings.load(environ=environ)
+    assert settings.moved_services == {"youtube": "video", "vimeo": "video"}
+    assert settings.categories[1].text("nl")[0] == "Statistieken"  # a known name keeps its texts
+
+
+@pytest.mark.parametrize(
+    ("toml", "environ", "named"),
+    [
+        ('[categories.video]\nservices = "youtube"\n', {}, "categories.video.services: expected a list"),
+        ("[categories.video]\nservices = [1]\n", {}, "categories.video.services: expected a list"),
+        ('[categories.video]\nservices = ["YouTube!"]\n', {}, "categories.video.services: 'YouTube!'"),
+        (
+            '[categories.video]\nservices = ["youtube"]\n[categories.media]\nservices = ["youtube"]\n',
+            {},
+            "categories.media.services: 'youtube' is already in categories.video.services",
+        ),
+        ('[categories.functional]\nservices = ["youtube"]\n', {}, "categories.functional.services: the required"),
+        ("", {"GATEWAY_CATEGORIES": "video:youtube+"}, "GATEWAY_CATEGORIES: 'video:youtube+'"),
+    ],
+)
+def test_a_misconfigured_services_entry_names_the_key(tmp_path: Path, toml: str, environ: dict, named: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.load(write(tmp_path, f'secret_key = "{SECRET}"\n{toml}'), environ=environ)
+    assert str(caught.value).startswith(named)
+
+
+@pytest.mark.parametrize(
+    ("categories", "services", "named"),
+    [
+        ("analytics,video:youtub", (), "categories.video.services: 'youtub' is not a catalogued service"),
+        (
+            "analytics,marketing,video:own-stats",
+            ({"id": "own-stats", "name": "S", "vendor": "V", "category": "marketing", "privacy_url": "https://v.nl/",
+              "purpose": "p", "retention": "r", "hosts": ["stats.v.nl"]},),
+            "categories.video.services: 'own-stats' is one of [[services]] with category 'marketing'",
+        ),
+    ],
+)  # fmt: skip
+def test_a_service_the_catalogue_does_not_know_stops_start_up(categories: str, services: tuple, named: str) -> None:
+    settings = Settings.load(
+        environ={"GATEWAY_SECRET_KEY": SECRET, "GATEWAY_CATEGORIES": categories}, services=services
+    )
+    with pytest.raises(SettingsError) as caught:
+        build(settings)
+    assert str(caught.value).startswith(named)

@@ -7,6 +7,7 @@ import io
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from http.cookies import SimpleCookie
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from support.records import (
 )
 
 from gateway import ConsentMiddleware, Settings
+from gateway.admin.auth import erased_id_digest
 from gateway.admin.passwords import hash_password
 from gateway.settings import SettingsError
 
@@ -324,7 +326,9 @@ def test_erasure_asks_first_then_removes_the_ids_records_and_is_audited(officer:
     assert done.status_code == 200 and "Erased 2 records" in done.text
     assert [row["consent_id"] for row in rows(db_path)] == [BOB]
     entry = audit(db_path)[-1]
-    assert (entry["actor"], entry["action"], entry["detail"]) == ("fg", "erase", f"consent {ALICE}: 2 records")
+    digest = erased_id_digest(ALICE, SECRET)
+    assert (entry["actor"], entry["action"], entry["detail"]) == ("fg", "erase", f"consent {digest}: 2 records")
+    assert not any(ALICE in row["detail"] for row in audit(db_path))  # nor in the look-ups before
     assert "No records of this consent id" in officer.get(f"{ADMIN}/consents", params={"id": ALICE}).text
 
 
@@ -361,6 +365,23 @@ def test_csv_export_holds_exactly_the_records_of_the_range(officer: TestClient, 
     assert [r["recorded_at"] for r in csv.DictReader(io.StringIO(revision_two.text, newline=""))] == [
         "2025-03-03T12:00:00.000000Z"
     ]
+
+
+def test_csv_cells_never_start_a_formula(officer: TestClient, db_path: Path) -> None:
+    """A browser name or page path the visitor chose arrives in a spreadsheet as text, not a formula."""
+    hostile = ["-2+3+cmd|' /C calc'!A0", '=HYPERLINK("http://x")', "+1", "@SUM(A1)", "\tTab", "\rReturn"]
+    seed(
+        db_path,
+        [
+            replace(record_on(ALICE, f"2025-03-02 10:00:0{n}"), browser=text, page_path=text)
+            for n, text in enumerate(hostile)
+        ],
+    )
+    response = officer.get(f"{ADMIN}/export.csv", params={"from": "2025-03-02", "to": "2025-03-02"})
+    exported = list(csv.DictReader(io.StringIO(response.text, newline="")))
+    assert [row["browser"] for row in exported] == ["'" + text for text in hostile]
+    assert [row["page_path"] for row in exported] == ["'" + text for text in hostile]
+    assert exported[0]["consent_id"] == ALICE  # ordinary cells unchanged
 
 
 def test_a_large_export_streams_every_row(officer: TestClient, db_path: Path) -> None:

@@ -1,10 +1,13 @@
 """The consent API for a banner loaded from the gateway into a site on another origin."""
 
+from datetime import UTC, datetime
+
 import pytest
 from starlette.testclient import TestClient
 from support.helpers import SECRET, rows, site
 
 from gateway import ConsentMiddleware, Settings, SettingsError
+from gateway.store.discovery import Sighting
 
 SITE = "https://www.leerplein.nl"
 
@@ -51,13 +54,18 @@ def test_forged_body_token_gives_a_new_id(remote: TestClient) -> None:
     assert answer.status_code == 200 and answer.json()["id"]
 
 
-def test_services_are_listed_in_the_visitors_language(remote: TestClient) -> None:
-    dutch = remote.get("/_consent/services", params={"lang": "nl"}).json()["services"]
-    english = remote.get("/_consent/services", params={"lang": "en"}).json()["services"]
-    assert len(dutch) >= 30 and {s["category"] for s in dutch} == {"analytics", "marketing"}
-    ga = next(s for s in dutch if s["id"] == "google-analytics")
+def test_services_of_the_site_on_the_allowed_origin_in_the_visitors_language(remote: TestClient) -> None:
+    found = {Sighting("www.leerplein.nl", "script", "www.googletagmanager.com", "google-analytics"): 1}
+    remote.portal.call(remote.app.components.store.add_sightings, found, datetime.now(UTC), "page")
+    dutch = remote.get("/_consent/services", params={"lang": "nl"}, headers={"origin": SITE})
+    english = remote.get("/_consent/services", params={"lang": "en"}, headers={"origin": SITE}).json()
+    assert dutch.headers["access-control-allow-origin"] == SITE
+    assert dutch.json()["site"] == "www.leerplein.nl" and dutch.json()["known"]
+    ga = next(s for s in dutch.json()["services"] if s["id"] == "google-analytics")
     assert "_ga" in ga["cookies"] and ga["privacy_url"].startswith("https://")
-    assert ga["purpose"] != next(s for s in english if s["id"] == "google-analytics")["purpose"]
+    assert ga["purpose"] != next(s for s in english["services"] if s["id"] == "google-analytics")["purpose"]
+    # The gateway's own host is another site, of which nothing is known.
+    assert remote.get("/_consent/services").json()["known"] is False
 
 
 @pytest.mark.parametrize("bad", ["www.leerplein.nl", "https://www.leerplein.nl/path", "ftp://x.nl"])

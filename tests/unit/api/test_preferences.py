@@ -1,5 +1,9 @@
+from datetime import UTC, datetime
+
 from starlette.testclient import TestClient
 from support.helpers import rows
+
+from gateway.store.discovery import Sighting
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 
@@ -77,3 +81,18 @@ def test_form_errors(client: TestClient) -> None:
 def test_gpc_notice_on_the_form(client: TestClient) -> None:
     assert "Global Privacy Control" in client.get("/_consent/preferences", headers={"sec-gpc": "1"}).text
     assert "Global Privacy Control" not in client.get("/_consent/preferences").text
+
+
+def test_form_lists_only_the_services_the_site_uses(client: TestClient) -> None:
+    unknown = client.get("/_consent/preferences", params={"lang": "en"}).text
+    assert "No third-party services have been found on this site yet" in unknown
+    assert "Google Analytics" not in unknown and "Meta Pixel" not in unknown  # never the whole catalogue
+    found = {Sighting("www.cursus.test", "script", "connect.facebook.net", "meta-pixel"): 2}
+    client.portal.call(client.app.components.store.add_sightings, found, datetime.now(UTC), "page")
+    page = client.get("/_consent/preferences", params={"lang": "en"}, headers={"host": "www.cursus.test:8443"}).text
+    assert "No third-party services" not in page and "Google Analytics" not in page
+    marketing = page[page.index('value="marketing"') :]
+    marketing = marketing[: marketing.index("</fieldset>")]
+    assert "Services in this category (1)" in marketing and "Meta Pixel (Meta): " in marketing
+    assert "_fbp" in marketing and "up to 90 days" in marketing
+    assert '<a href="/_consent/declaration?lang=en">Cookie declaration</a>' in page

@@ -297,6 +297,50 @@ def test_unknown_measurement_ids_are_refused(make_gateway, backends) -> None:
     assert all(c.path != "/gtag/js" for c in backends.ga4.captured)
 
 
+@pytest.mark.parametrize(
+    ("path", "query", "body"),
+    [
+        ("/_consent/g/collect", f"v=2&tid=G-FOREIGN1&tid={GA4_ID}&en=page_view", None),
+        ("/_consent/g/collect", f"v=2&%74id=G-FOREIGN1&tid={GA4_ID}&en=page_view", None),
+        ("/_consent/g/collect", f"v=2&TID=G-FOREIGN1&tid={GA4_ID}&en=page_view", None),
+        ("/_consent/g/collect", f"v=2&TID={GA4_ID}&en=page_view", None),
+        ("/_consent/g/collect", f"v=2&tid={GA4_ID}", "en=page_view&tid=G-FOREIGN1"),  # query and body line
+        ("/_consent/collect", f"v=1&t=pageview&tid=UA-99999-9&tid={UA_ID}", None),
+        ("/_consent/collect", "v=1&t=pageview&tid=UA-99999-9", f"tid={UA_ID}"),  # query and form body
+        ("/_consent/batch", "", f"v=1&t=pageview&tid=UA-99999-9&tid={UA_ID}"),
+        ("/_consent/matomo.php", f"idsite=99&idsite={MATOMO_SITE}&rec=1", None),
+        ("/_consent/matomo.php", "", json.dumps({"requests": [f"?idsite=99&idsite={MATOMO_SITE}&rec=1"]})),
+        ("/_consent/matomo.php", "", json.dumps({"requests": [f"?%69dsite=99&idsite={MATOMO_SITE}&rec=1"]})),
+    ],
+)
+def test_an_id_given_twice_or_respelt_is_refused(gateway: Gateway, backends, path, query, body) -> None:
+    """The check and the backend could read different values: refused whole, nothing relayed."""
+    with gateway.client("analytics") as client:
+        url = f"{path}?{query}" if query else path
+        response = client.get(url) if body is None else client.post(url, content=body)
+        assert response.status_code == 403 and response.json()["error"] == "ambiguous_id", response.text
+        script = client.get(f"/_consent/gtag/js?id=G-FOREIGN1&id={GA4_ID}")
+        assert script.status_code == 403 and script.json()["error"] == "ambiguous_id"
+        marker(client, backends.ga4, 1)
+    assert backends.ua.hits() == [] and backends.matomo.hits() == []
+    assert b"FOREIGN" not in backends.ga4.all_bytes() and b"idsite=99" not in backends.matomo.all_bytes()
+
+
+def test_a_page_given_twice_is_forwarded_as_the_one_checked(make_gateway, backends) -> None:
+    """``dl`` twice: the path policy reads the last, and only the last goes on."""
+    gateway = make_gateway(path_policies=({"paths": ["/cursus/*"], "deny": ["analytics"]},))
+    lesson, other = "https://leerplein.test/cursus/les-1", "https://leerplein.test/over-ons"
+    with gateway.client("analytics") as client:
+        denied = urlencode([("v", "2"), ("tid", GA4_ID), ("dl", other), ("dl", lesson), ("en", "a")])
+        allowed = urlencode([("v", "2"), ("tid", GA4_ID), ("dl", lesson), ("en", "b")]) + f"&%64l={quote(other)}"
+        assert client.get(f"/_consent/g/collect?{denied}").status_code == 204
+        assert client.get(f"/_consent/g/collect?{allowed}").status_code == 204
+        marker(client, backends.ga4, 2)
+    (hit,) = [h for h in backends.ga4.hits() if ("en", "b") in h.query]
+    assert b"les-1" not in backends.ga4.all_bytes()
+    assert [value for name, value in hit.query if name == "dl"] == [other]
+
+
 def test_a_backend_that_is_not_configured_refuses_hits(db_path, backends) -> None:
     settings = Settings(secret_key=SECRET, database_url=f"sqlite:///{db_path}")
     with ThreadedServer(ConsentMiddleware(site(), settings=settings)) as server:

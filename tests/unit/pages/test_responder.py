@@ -3,6 +3,7 @@
 import asyncio
 import gzip
 import re
+import tracemalloc
 import zlib
 
 import brotli
@@ -308,6 +309,61 @@ def test_a_page_corrupt_midway_ends_where_it_broke(settings: Settings) -> None:
     assert start["type"] == "http.response.start" and b"content-length" not in dict(start["headers"])
     assert zlib.decompressobj(zlib.MAX_WBITS | 16).decompress(rewritten["body"]).startswith(b"<html><head><script")
     assert end == body(b"")  # the rest, "more" included, is dropped
+
+
+MIB = 1024 * 1024
+
+
+def bomb(encoding: str, size: int) -> bytes:
+    """A page that inflates to ``size`` bytes from a few hundred KB."""
+    page = b"<html><head></head><body>" + b" " * size
+    if encoding == "br":
+        return brotli.compress(page, quality=1)
+    wbits = zlib.MAX_WBITS | 16 if encoding == "gzip" else zlib.MAX_WBITS
+    encoder = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    return b"".join(encoder.compress(page[at : at + MIB]) for at in range(0, len(page), MIB)) + encoder.flush()
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br"])
+def test_a_compression_bomb_is_a_502_in_bounded_memory(db_path, encoding, caplog) -> None:
+    settings = Settings(secret_key=SECRET, database_url=f"sqlite:///{db_path}", max_page_size=2 * MIB)
+    compressed = bomb(encoding, 256 * MIB)
+    messages = [html_start((b"content-encoding", encoding.encode())), body(compressed)]
+    tracemalloc.start()
+    try:
+        received = served(settings, messages)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    start, page = received
+    assert start["status"] == 502 and b"too large" in page["body"]
+    assert peak < 16 * MIB, f"{peak / MIB:.0f} MiB held for a page refused at 2 MiB"
+    assert "decodes to more than" in caplog.text
+
+
+def test_a_compressed_stream_past_the_limit_is_cut_short(db_path) -> None:
+    settings = Settings(secret_key=SECRET, database_url=f"sqlite:///{db_path}", max_page_size=MIB)
+    encoder = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    chunks = [
+        encoder.compress(b"<html><head></head><body>" + b"<p>les</p>" * 60_000) + encoder.flush(zlib.Z_SYNC_FLUSH)
+    ]
+    chunks += [encoder.compress(b"<p>les</p>" * 60_000) + encoder.flush(zlib.Z_SYNC_FLUSH) for _ in range(2)]
+    messages = [html_start((b"content-encoding", b"gzip")), *(body(chunk, True) for chunk in chunks), body(b"")]
+    start, first, end = served(settings, messages)
+    assert start["status"] == 200 and first["more_body"]
+    assert end == body(b"")  # ended where the limit was passed: no bogus completion of the page
+
+
+def test_an_uncompressed_page_past_the_limit_goes_on_unrewritten(db_path) -> None:
+    settings = Settings(secret_key=SECRET, database_url=f"sqlite:///{db_path}", max_page_size=MIB)
+    head = b"<html><head></head><body>" + b"a" * 600_000
+    tail = [b"<scr", b"ipt src=https://www.googletagmanager.com/gtag/js?id=G-X></script>" + b"b" * 600_000, b"</body>"]
+    messages = [html_start(), body(head, True), *(body(chunk, True) for chunk in tail), body(b"")]
+    received = served(settings, messages)
+    sent = b"".join(message["body"] for message in received[1:])
+    injection = ConsentMiddleware(None, settings=settings).page_rules.head_injection(None)
+    assert sent == (head + b"".join(tail)).replace(b"<head>", b"<head>" + injection)
+    assert received[-1]["more_body"] is False
 
 
 def test_a_page_longer_than_it_announced_is_streamed_after_all(db_path) -> None:

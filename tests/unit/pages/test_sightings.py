@@ -117,3 +117,22 @@ def test_a_page_key_is_its_site_and_frozen_sightings() -> None:
     assert page_seen(SITE, None) is None and page_seen(SITE, set()) is None
     key = page_seen(SITE, {("script", "b.example", None)})
     assert key == (SITE, frozenset({("script", "b.example", None)}))
+
+
+def test_a_font_cdn_served_first_party_is_still_a_third_party_the_site_uses() -> None:
+    def fonts(target):
+        return f"/_consent/fonts/{target.host}{target.path}" if target and target.host.startswith("fonts.") else None
+
+    third_parties = ThirdParties(default_catalogue(), strict=True)
+    policy = RewritePolicy(third_parties, frozenset(), SITE, sightings=set(), fonts=fonts)
+    rewriter = Rewriter(policy)
+    out = rewriter.feed(
+        b'<link rel="preconnect" href="https://fonts.gstatic.com">'
+        b'<link rel="stylesheet" href="https://fonts.googleapis.com/css2?family=Inter">'
+    )
+    out += rewriter.finish()
+    assert b'href="/_consent/fonts/fonts.googleapis.com/css2"' in out
+    assert {(kind, host) for kind, host, _ in policy.sightings} == {
+        ("connection", "fonts.gstatic.com"),
+        ("stylesheet", "fonts.googleapis.com"),
+    }

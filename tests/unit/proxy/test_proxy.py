@@ -140,6 +140,32 @@ def test_forwarding_headers_come_from_the_gateway_not_the_visitor(gateway, upstr
     assert "x-secret" not in headers  # named in Connection: hop-by-hop
 
 
+CLIENT_IP_HEADERS = ("x-real-ip", "true-client-ip", "cf-connecting-ip", "x-client-ip", "x-cluster-client-ip")
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_visitors_client_ip_headers_never_reach_the_upstream(gateway, method) -> None:
+    claimed = {name: "6.6.6.6" for name in CLIENT_IP_HEADERS}
+    seen = httpx.request(method, gateway.url + "/echo", headers=claimed).json()["headers"]
+    assert not set(CLIENT_IP_HEADERS) & set(seen), seen
+    assert "6.6.6.6" not in str(seen)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_client_ip_headers_from_a_trusted_proxy_carry_the_address_worked_out(
+    upstream, tmp_path, monkeypatch, method
+) -> None:
+    monkeypatch.setenv("GATEWAY_SECRET_KEY", SECRET)
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", f"sqlite:///{tmp_path / 'consent.db'}")
+    monkeypatch.setenv("GATEWAY_TRUSTED_PROXIES", "127.0.0.1/32")
+    with ThreadedServer(proxy_app(upstream.url)) as gateway:
+        headers = {"x-forwarded-for": "198.51.100.7", "x-real-ip": "6.6.6.6", "cf-connecting-ip": "6.6.6.6"}
+        seen = httpx.request(method, gateway.url + "/echo", headers=headers).json()["headers"]
+    assert seen["x-real-ip"] == seen["cf-connecting-ip"] == "198.51.100.7"
+    assert "true-client-ip" not in seen  # only the ones the proxy sent
+    assert seen["x-forwarded-for"] == "198.51.100.7, 127.0.0.1"
+
+
 def test_redirects_and_cookies_pass_through(gateway) -> None:
     moved = httpx.get(gateway.url + "/oud")
     assert moved.status_code == 302 and moved.headers["location"] == "/welkom"
