@@ -361,7 +361,7 @@ def test_an_uncompressed_page_past_the_limit_goes_on_unrewritten(db_path) -> Non
     messages = [html_start(), body(head, True), *(body(chunk, True) for chunk in tail), body(b"")]
     received = served(settings, messages)
     sent = b"".join(message["body"] for message in received[1:])
-    injection = ConsentMiddleware(None, settings=settings).page_rules.head_injection(None)
+    injection = ConsentMiddleware(None, settings=settings).page_rules.head_injection(None, "leerplein.test")
     assert sent == (head + b"".join(tail)).replace(b"<head>", b"<head>" + injection)
     assert received[-1]["more_body"] is False
 
