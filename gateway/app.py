@@ -22,6 +22,7 @@ from starlette.types import ASGIApp
 from gateway.admin import admin_routes
 from gateway.api.cors import CrossOrigin
 from gateway.api.declaration import Declaration
+from gateway.api.discovery import CookieReport
 from gateway.api.inuse import ServicesInUse
 from gateway.api.preferences import PreferencesForm
 from gateway.api.routes import ConsentAPI
@@ -32,6 +33,9 @@ from gateway.consent.cache import VerifiedTokens
 from gateway.consent.choice import refusing_errors
 from gateway.consent.recorder import Recorder
 from gateway.consent.state import TokenCodec
+from gateway.discovery.cookies import KnownCookies
+from gateway.discovery.tally import Tally
+from gateway.discovery.task import DiscoveryTask
 from gateway.fonts import FirstPartyFonts
 from gateway.metrics.endpoint import MetricsEndpoint
 from gateway.metrics.registry import PendingObservations, Registry
@@ -63,6 +67,7 @@ class Components:
     fonts: FirstPartyFonts | None  # None when first_party_fonts is off
     page_rules: PageRules
     retention: RetentionTask  # records older than retention_days become day counts, once a day
+    discovery: DiscoveryTask | None  # the third parties and cookies seen, flushed to the store; None: off
     api: ASGIApp  # every route under the prefix
     observe_api: Callable[[float], None]  # the time to answer an API request
     page_seconds: PendingObservations  # the time to answer a page request, appended to: the hot path
@@ -72,10 +77,14 @@ class Components:
     async def start(self) -> None:
         await self.open_store()
         self.retention.start()
+        if self.discovery is not None:
+            self.discovery.start()
         await self.collector.start()
 
     async def stop(self) -> None:
         await self.retention.stop()
+        if self.discovery is not None:
+            await self.discovery.stop()  # the last tally goes into the store before it closes
         await self.collector.stop()  # drains queued hits within collect_drain_timeout
         if self.fonts is not None:
             await self.fonts.stop()
@@ -115,15 +124,30 @@ def build(settings: Settings, store: ConsentStore | None = None, metrics: Regist
     fonts = FirstPartyFonts(settings, metrics) if settings.first_party_fonts else None
     in_use = ServicesInUse(settings, catalogue, store)
     api = ConsentAPI(settings, store, recorder, banner, catalogue, in_use)
+    tally = known_cookies = discovery = None
+    if settings.discovery:
+        tally, known_cookies = Tally(catalogue), KnownCookies([settings.cookie_name])
+        discovery = DiscoveryTask(store, tally, known_cookies)
     latency = metrics.histogram(
         "gateway_request_duration_seconds", "Time to answer a request, by kind (api or page).", ["kind"]
     )
-    page_rules = PageRules(settings, catalogue, banner, metrics, fonts.local_url if fonts is not None else None)
+    page_rules = PageRules(
+        settings,
+        catalogue,
+        banner,
+        metrics,
+        fonts.local_url if fonts is not None else None,
+        tally=tally,
+        known_cookies=known_cookies,
+    )
     form = PreferencesForm(settings, recorder, api.confirm, in_use)
     declaration = Declaration(settings, in_use)
     routes = api_routes(settings, api, form, declaration, metrics, store, collector, page_rules.third_parties)
     if fonts is not None:
         routes += fonts.routes()
+    if tally is not None and known_cookies is not None:
+        report = CookieReport(settings, tally, known_cookies)
+        routes.append(Route(f"{settings.prefix}/discovery/cookies", refusing_errors(report.report), methods=["POST"]))
     return Components(
         settings=settings,
         metrics=metrics,
@@ -138,6 +162,7 @@ def build(settings: Settings, store: ConsentStore | None = None, metrics: Regist
         fonts=fonts,
         page_rules=page_rules,
         retention=RetentionTask(store, settings.retention_days),
+        discovery=discovery,
         # ExceptionMiddleware: a route's HTTPException (StaticFiles' 404) is its status, not a 500.
         api=CrossOrigin(
             ExceptionMiddleware(Router(routes, redirect_slashes=False)),

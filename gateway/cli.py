@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
 import getpass
 import os
 import secrets
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import uvicorn
 
 from gateway.admin.passwords import ITERATIONS, MIN_ITERATIONS, hash_password
 from gateway.demo import demo_app
 from gateway.proxy.app import CONFIG_ENVIRONMENT, proxy_app
+from gateway.scan.crawl import ScanOptions, scan
 from gateway.serving import workers as reuseport_workers
 from gateway.serving.limits import ConnectionLimits
 from gateway.serving.protocol import GatewayHttpProtocol
@@ -44,6 +47,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--access-log", action="store_true", help="log every request (costs about a fifth of the throughput)"
     )
 
+    scan = commands.add_parser(
+        "scan", help="crawl a site and record the third parties and cookies its pages use (the discovery table)"
+    )
+    scan.add_argument("urls", nargs="+", metavar="URL", help="where to start; links are followed on the same host")
+    scan.add_argument("--config", help="a gateway.toml file (the store written to is its database_url)")
+    scan.add_argument("--database-url", help="instead of the database_url setting")
+    scan.add_argument("--pages", type=positive, default=50, help="pages to fetch per site at most (default 50)")
+    scan.add_argument("--timeout", type=float, default=15.0, help="seconds per page before it is skipped (default 15)")
+    scan.add_argument(
+        "--site", help="record under this host name (default: each URL's host), e.g. when scanning the upstream"
+    )
+    scan.add_argument("--static", action="store_true", help="static HTML only, even when Chromium is there")
+    scan.add_argument("--chromium", type=Path, help="the Chromium to run (default /usr/bin/chromium)")
+    scan.add_argument("--chromium-arg", action="append", default=[], help="one more Chromium switch (repeatable)")
+
     db = commands.add_parser("db", help="the consent database").add_subparsers(dest="db_command", required=True)
     upgrade = db.add_parser("upgrade", help="apply schema migrations (start-up does this too)")
     records = commands.add_parser("records", help="the consent records").add_subparsers(
@@ -62,6 +80,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hash_password.add_argument("--iterations", type=int, default=None, help="PBKDF2 rounds (default 600000)")
     return parser
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def run_scan(arguments: argparse.Namespace) -> int:
+    """Settings as ``serve`` reads them; a scan needs no secret key, so one stands in when none is set."""
+    overrides = {"database_url": arguments.database_url} if arguments.database_url else {}
+    settings = Settings.load(arguments.config, defaults={"secret_key": secrets.token_urlsafe(32)}, **overrides)
+    options = ScanOptions(
+        urls=arguments.urls,
+        pages=arguments.pages,
+        timeout=arguments.timeout,
+        site=arguments.site,
+        static=arguments.static,
+        chromium=arguments.chromium,
+        chromium_args=tuple(arguments.chromium_arg),
+    )
+    return asyncio.run(scan(settings, options))
 
 
 def run(app: object, arguments: argparse.Namespace, settings: Settings) -> int:
@@ -116,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     os.environ["GATEWAY_UPSTREAM"] = arguments.upstream
                 app = "gateway.proxy.app:proxy_app_from_environment"
             return run(app, arguments, built.components.settings)
+        elif arguments.command == "scan":
+            return run_scan(arguments)
         elif arguments.command in ("db", "records"):
             return run_records_command(arguments)
         elif arguments.command == "admin":

@@ -278,6 +278,7 @@ class Settings:
     max_connections_per_address: int = 256  # serve: open connections of one client address (not trusted proxies)
     first_party_fonts: bool = True
     font_mirrors: tuple[str, ...] = ()
+    discovery: bool = True  # record the third parties and cookies each site uses (gateway.discovery)
     retention_days: int = 365
     metrics_token: str | None = None
     admin_token: str | None = None

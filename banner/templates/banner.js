@@ -1316,6 +1316,34 @@
     }
   };
 
+  /* ---- discovery: cookie names the server does not know yet, names only, once per page ----
+     Read at load and sent 3 s later, or when the page is left before: the next response may expire them. */
+
+  var known = me && me.getAttribute("data-cookies"), found, names = [];
+  function collect() {
+    (doc.cookie ? doc.cookie.split("; ") : []).forEach(function (part) {
+      var name = part.split("=")[0];
+      if (name !== C.cookie && !found[name] && /^[\w!#$%&'*+.^`|~-]{1,128}$/.test(name) && names.length < 50) {
+        found[name] = true;
+        names.push(name);
+      }
+    });
+  }
+  function report() {
+    if (!found) return;
+    collect();
+    found = null;
+    if (names.length) nativeFetch.call(window, api + "/discovery/cookies", {
+      method: "POST", keepalive: true, headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ names: names })
+    });
+  }
+  if (known != null && !remote) {
+    found = setOf(known.split(" "));
+    addEventListener("load", function () { collect(); setTimeout(report, 3000); });
+    addEventListener("pagehide", report);
+  }
+
   var saved = stored();
   grant(saved ? saved.categories : []);
   guard();

@@ -6,7 +6,8 @@ template is ``templates/preferences.html``), ``declaration`` (the cookie
 declaration: page, fragment, JSON and ``declaration.js``; templates
 ``declaration.html`` and ``declaration_fragment.html``), ``inuse`` (the
 services each site uses, which the services list, the preferences page and
-the declaration show) and ``cors`` (the banner embedded on allowed other
-origins). ``gateway.app`` mounts them beside the admin, metrics and collect
+the declaration show), ``discovery`` (the banner's report of cookie names
+found in ``document.cookie``) and ``cors`` (the banner embedded on allowed
+other origins). ``gateway.app`` mounts them beside the admin, metrics and collect
 endpoints.
 """

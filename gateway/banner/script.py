@@ -174,9 +174,10 @@ class Banner:
         self.version = self.first_layer.version
         self.url = f"{settings.prefix}/banner.js?v={self.version}"
 
-    def script_tag(self, nonce: str | None = None) -> bytes:
+    def script_tag(self, nonce: str | None = None, attributes: bytes = b"") -> bytes:
+        """The tag that loads the banner; ``attributes`` (HTML, leading space) go on it as they are."""
         nonce_attribute = f' nonce="{nonce}"' if nonce else ""
-        return f'<script src="{self.url}"{nonce_attribute}></script>'.encode()
+        return f'<script src="{self.url}"{nonce_attribute}'.encode() + attributes + b"></script>"
 
     def response(self, request: Request) -> Response:
         return self.first_layer.response(request)

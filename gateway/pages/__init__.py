@@ -6,6 +6,7 @@ no work go straight through it), ``responder`` (one page's rewrite, from
 response start to last byte), ``rewrite`` (the streaming HTML rewriter),
 ``styles`` (CSS ``url()`` held), ``encoding`` (compressed bodies), ``csp``
 (nonces for the injected scripts), ``conditional`` (ETag and
-Last-Modified), ``cache`` (the rewritten-page cache) and ``figures``
-(blocked-element metrics).
+Last-Modified), ``cache`` (the rewritten-page cache), ``figures``
+(blocked-element metrics) and ``sightings`` (the third-party hosts a page
+loads, by element kind, for discovery).
 """

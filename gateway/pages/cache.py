@@ -29,6 +29,8 @@ import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from gateway.pages.sightings import PageSeen
+
 # Overhead counted per entry beside its bytes (key, tuple, list, dict slot), so many tiny pages stay bounded too.
 ENTRY_OVERHEAD = 512
 
@@ -41,6 +43,7 @@ class RewrittenPage:
     after: bytes
     injects: bool  # false for a fragment: the rewriter placed no banner
     blocked: tuple[str, ...]  # service ids neutralised, replayed into the policy for metrics
+    seen: PageSeen | None = None  # third parties the page loads, counted again for discovery on every hit
     encoded_injection: bytes | None = None  # the injection the encoded body below was made with
     # The body as sent (compressed, or joined with the injection), kept while the injection does not change (no nonce).
     encoded: bytes | None = None

@@ -28,6 +28,8 @@ from starlette.types import Message, Scope, Send
 from gateway.banner.script import Banner
 from gateway.banner.texts import texts
 from gateway.collect.page import FirstPartyPages
+from gateway.discovery.cookies import KnownCookies, set_cookie_names
+from gateway.discovery.tally import Tally, page_seen, site_name
 from gateway.metrics.registry import Registry
 from gateway.net.request import RequestHead, request_head
 from gateway.net.urls import Target
@@ -80,9 +82,16 @@ class PageRules:
         banner: Banner,
         metrics: Registry | None = None,
         fonts: FontUrls | None = None,
+        *,
+        tally: Tally | None = None,
+        known_cookies: KnownCookies | None = None,
     ) -> None:
         self.settings = settings
         self.fonts = fonts  # where the gateway serves a font CDN's URL (``gateway.fonts``); None: fonts are off
+        # Discovery (``gateway.discovery``): pages and Set-Cookie names counted, known names told to the banner.
+        self.tally = tally
+        self.known_cookies = known_cookies
+        self._site_injections: dict[bytes, bytes] = {}
         self.page_metrics = PageMetrics(metrics if metrics is not None else Registry(), catalogue)
         self.catalogue = catalogue
         self.third_parties = ThirdParties(
@@ -137,18 +146,40 @@ class PageRules:
             self._states[granted] = consent_state(granted, self.banner.version)
         return self._states[granted]
 
-    def head_injection(self, nonce: str | None) -> bytes:
+    def head_injection(self, nonce: str | None, host: str = "") -> bytes:
+        """The Consent Mode default and the banner's tag; for a page of ``host``, with the cookie names
+        discovery knows for its site, when discovery is on."""
+        known = self.known_cookies
+        if known is not None and host:
+            attribute = known.attribute(site_name(host))
+            if nonce is not None:
+                return self._make_head_injection(nonce, attribute)
+            injection = self._site_injections.get(attribute)
+            if injection is None:
+                if len(self._site_injections) >= MARKED_HEADS:
+                    self._site_injections.clear()
+                injection = self._site_injections[attribute] = self._make_head_injection(None, attribute)
+            return injection
         if nonce is None:
             if self._plain_injection is None:
                 self._plain_injection = self._make_head_injection(None)
             return self._plain_injection
         return self._make_head_injection(nonce)
 
-    def _make_head_injection(self, nonce: str | None) -> bytes:
+    def _make_head_injection(self, nonce: str | None, attributes: bytes = b"") -> bytes:
         nonce_attribute = f' nonce="{nonce}"' if nonce else ""
         consent_mode = f"<script{nonce_attribute}>{self.consent_mode}</script>".encode()
         # The default comes first: the banner may send an update for a stored choice at once.
-        return consent_mode + self.banner.script_tag(nonce)
+        return consent_mode + self.banner.script_tag(nonce, attributes)
+
+    def count_set_cookies(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:
+        """Discovery: the names of the cookies a page of the site sets (before any is filtered out)."""
+        names = set_cookie_names(headers)
+        if names and self.tally is not None:
+            site = site_name(request_head(scope, self.settings.trusted_proxies).host)
+            self.tally.count_cookies(site, names, "set-cookie")
+            if self.known_cookies is not None:
+                self.known_cookies.add(site, names)  # the banner need not report them
 
     def placeholder(self, language: str, next_path: str):
         """A small page shown inside a blocked embed: what it is, and where to allow it."""
@@ -291,6 +322,8 @@ class PageResponder:
         """The start of a response that needs ``work``: sent on, or, for a page to rewrite, held (the body
         shows how it goes out)."""
         if work.sets_cookies:
+            if work.kind is Kind.PAGE and self.rules.tally is not None:
+                self.rules.count_set_cookies(self.scope, message["headers"])
             message["headers"] = filter_set_cookies(
                 list(message["headers"]), self.granted, self.rules.catalogue, self.rules.protected_cookies
             )
@@ -395,11 +428,12 @@ class PageResponder:
             first_party=self.rules.first_party.script_url if self.rules.first_party.active else None,
             fonts=self.rules.fonts,
             page_url=f"{self.scope.get('scheme', 'http')}://{self.request.host or 'localhost'}{path}",
+            sightings=set() if self.rules.tally is not None else None,
         )
 
     def injection(self) -> bytes:
         """The banner and Consent Mode default for this page; nothing for a page a script fetched."""
-        return b"" if self.request.subresource else self.rules.head_injection(self.nonce)
+        return b"" if self.request.subresource else self.rules.head_injection(self.nonce, self.request.host)
 
     def mark_page(self, raw: list[tuple[bytes, bytes]]) -> None:
         """A page for this consent state: its own validator, varied by cookie, private when trackers are live.
@@ -449,6 +483,9 @@ class PageResponder:
         rewritten = rewriter.feed(decoded) + (b"" if more_body else rewriter.finish())
         if not more_body:
             self.rules.page_metrics.count(tuple(rewriter.policy.blocked))
+            seen = page_seen(rewriter.policy.site_host, rewriter.policy.sightings)
+            if seen is not None and self.rules.tally is not None:
+                self.rules.tally.count_page(seen)
         body = transcoder.encode(rewritten, final=not more_body)
         if self.stage is Stage.HOLDING:
             await self.send_start(None)  # the length is not known before the last chunk
@@ -473,6 +510,8 @@ class PageResponder:
             if key is not None:
                 cache.put(key, page)
         self.rules.page_metrics.count(page.blocked)
+        if page.seen is not None and self.rules.tally is not None:
+            self.rules.tally.count_page(page.seen)
         injection = self.injection()
         if page.encoded is not None and page.encoded_injection == injection:
             body = page.encoded  # as sent last time: without a CSP nonce, the injection does not change
@@ -533,8 +572,10 @@ async def send_too_large(send: Send) -> None:
 def rewritten_page(rewriter: Rewriter, body: bytes) -> RewrittenPage:
     """The whole ``body`` rewritten, split where the head injection went."""
     output = rewriter.feed(body) + rewriter.finish()
-    blocked = tuple(rewriter.policy.blocked)
+    policy = rewriter.policy
+    blocked = tuple(policy.blocked)
+    seen = page_seen(policy.site_host, policy.sightings)
     at = rewriter.injected_at
     if at is None:
-        return RewrittenPage(output, b"", False, blocked)
-    return RewrittenPage(output[:at], output[at + len(rewriter.policy.head_injection) :], True, blocked)
+        return RewrittenPage(output, b"", False, blocked, seen)
+    return RewrittenPage(output[:at], output[at + len(policy.head_injection) :], True, blocked, seen)

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gateway.net.urls import Target, resolve
+from gateway.pages.sightings import BY_FETCH, Seen, element_kind
 from gateway.pages.styles import may_fetch, neutralise, replace_urls
 from gateway.trackers.catalogue import Service
 from gateway.trackers.thirdparty import (
@@ -159,6 +160,12 @@ URL_ATTRIBUTES: dict[bytes, tuple[tuple[bytes, str, bool], ...]] = {
     b"use": ((b"href", "other", False), (b"xlink:href", "other", False)),
     b"feimage": ((b"href", "image", False), (b"xlink:href", "image", False)),
 }
+# Discovery's kind per element and URL attribute; "" for a <link href>, whose relations say what it loads.
+ELEMENT_KINDS = {
+    (name, attribute): "" if (name, attribute) == (b"link", b"href") else element_kind(name, attribute, kind)
+    for name, attributes in URL_ATTRIBUTES.items()
+    for attribute, kind, _ in attributes
+}
 SVG_SCRIPT_ATTRIBUTES = ((b"href", "script", False), (b"xlink:href", "script", False))
 REFRESH_URL = re.compile(r"\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?(.*)", re.IGNORECASE | re.DOTALL)
 
@@ -277,6 +284,7 @@ class RewritePolicy:
     first_party: Callable[[str], str | None] | None = None  # a catalogued script's URL on the gateway, if any
     page_url: str = ""  # the page's own absolute URL; https://<site_host>/ when not given
     fonts: FontUrls | None = None  # None: font CDNs are judged like any other third party
+    sightings: set[Seen] | None = None  # third parties the page loads, for discovery; None: not collected
 
     def __post_init__(self) -> None:
         self.site_host = self.site_host.rpartition(":")[0] if self.site_host.count(":") == 1 else self.site_host
@@ -307,6 +315,7 @@ class Rewriter:
         self.head_pending = bool(policy.head_injection)
         self.emitted = 0  # bytes returned so far
         self.injected_at: int | None = None  # where in the output the head injection starts, once placed
+        self.sightings = policy.sightings
 
     def feed(self, data: bytes) -> bytes:
         self.buffer += data
@@ -499,15 +508,27 @@ class Rewriter:
         lowered = attributes.lower()
         return not any(map(lowered.__contains__, self.policy.third_parties.catalogue.path_markers))
 
-    def _held(self, url: str | None, kind: str, tiny: bool = False) -> Hold | None:
-        """What ``url`` waits for when that is not granted yet; ``None`` when it may load now."""
+    def _held(self, url: str | None, kind: str, tiny: bool = False, seen: str = "") -> Hold | None:
+        """What ``url`` waits for when that is not granted yet; ``None`` when it may load now.
+
+        ``seen`` is the discovery kind of the element (``gateway.pages.sightings``), when it says
+        more than ``kind``."""
         if not url:
             return None
         target = resolve(url, self.base)
         if target is None and not url.isascii():
             target = UNREADABLE  # a browser may read these bytes in another charset: assume another site
         hold = self.judge(target, kind, self.policy.site_host, tiny)
+        if self.sightings is not None and target is not None and target is not UNREADABLE:
+            self._sight(target, hold, seen or BY_FETCH[kind])
         return hold if hold is not None and hold.category not in self.policy.granted else None
+
+    def _sight(self, target: Target, hold: Hold | None, kind: str) -> None:
+        """Discovery: every third-party host, held or not; the site's own hosts are left out."""
+        third_party = self.policy.third_parties.third_party(target.host, self.policy.site_host)
+        if third_party is not None and self.sightings is not None:
+            service = hold.service if hold is not None and hold.service is not None else third_party[1]
+            self.sightings.add((kind, third_party[0], service.id if service is not None else None))
 
     def _element(self, name: bytes, tag: Tag) -> None:
         if name == b"base":
@@ -518,14 +539,23 @@ class Rewriter:
             self._srcdoc(tag)
         if name == b"link" and not FETCHING_RELS.intersection((tag.get(b"rel") or "").lower().split()):
             return
-        if name == b"link" and self.policy.fonts is not None and self._font_link(tag):
-            return
+        if name == b"link" and self.policy.fonts is not None:
+            href = tag.get(b"href")
+            seen = self._link_kind(tag, b"href", "other") if self.sightings is not None else ""
+            if self._font_link(tag):
+                target = resolve(href, self.base) if seen and href else None
+                if target is not None:  # served first-party, but the site uses the font CDN all the same
+                    self._sight(target, self.judge(target, "other", self.policy.site_host), seen)
+                return
         tiny = name == b"img" and tag.get(b"width") in TINY_SIZES and tag.get(b"height") in TINY_SIZES
         for attribute, kind, listed in URL_ATTRIBUTES.get(name, ()):
             value = tag.get(attribute)
             if value is None:
                 continue
-            hold = self._held_list(value, kind) if listed else self._held(value, kind, tiny)
+            seen = ""
+            if self.sightings is not None:  # discovery: the kind of element, when its URL turns out third-party
+                seen = "beacon" if tiny else ELEMENT_KINDS[name, attribute] or self._link_kind(tag, attribute, kind)
+            hold = self._held_list(value, kind, seen) if listed else self._held(value, kind, tiny, seen)
             if hold is not None:
                 if name == b"link" and attribute == b"href" and HINT_RELS.intersection(tag.get(b"rel").lower().split()):
                     tag.rename(b"rel", b"data-consent-rel")  # a hint keeps its href: without rel it does nothing
@@ -553,12 +583,20 @@ class Rewriter:
             return css
         return replace_urls(css, lambda url: fonts(resolve(url, self.base))) or css
 
-    def _held_list(self, value: str, kind: str) -> Hold | None:
+    def _held_list(self, value: str, kind: str, seen: str = "") -> Hold | None:
+        first = None
         for url in srcset_urls(value):
-            hold = self._held(url, kind)
-            if hold is not None:
-                return hold
-        return None
+            hold = self._held(url, kind, seen=seen)
+            if hold is not None and first is None:
+                first = hold
+                if self.sightings is None:
+                    break  # discovery wants every candidate's host; holding needs only the first
+        return first
+
+    @staticmethod
+    def _link_kind(tag: Tag, attribute: bytes, kind: str) -> str:
+        rel, preload_as = (tag.get(b"rel") or "").lower(), (tag.get(b"as") or "").strip().lower()
+        return element_kind(b"link", attribute, kind, rel, preload_as)
 
     def _base(self, tag: Tag) -> None:
         """The first <base href> sets what later relative URLs resolve against, as in browsers."""
@@ -578,7 +616,7 @@ class Rewriter:
         url = REFRESH_URL.match(tag.get(b"content") or "").group(1).strip()
         if url[:1] in ("'", '"'):
             url = url[1:].partition(url[0])[0]
-        hold = self._held(url, "frame")
+        hold = self._held(url, "frame", seen="link")
         if hold is not None:
             tag.hold(b"http-equiv", hold)
 
@@ -586,7 +624,13 @@ class Rewriter:
         """A frame's inline document loads what it names too: rewritten like a page, and held whole
         when anything in it has to wait."""
         srcdoc = tag.get(b"srcdoc") or ""
-        inner = RewritePolicy(self.policy.third_parties, self.policy.granted, self.policy.site_host, page_url=self.base)
+        inner = RewritePolicy(
+            self.policy.third_parties,
+            self.policy.granted,
+            self.policy.site_host,
+            page_url=self.base,
+            sightings=self.sightings,  # what the inline document loads, the page loads
+        )
         rewriter = Rewriter(inner)
         rewriter.feed(srcdoc.encode("utf-8", "surrogateescape"))
         rewriter.finish()
@@ -637,7 +681,7 @@ class Rewriter:
         tag.holds.extend(holds)
 
     def _collect(self, url: str, holds: list[Hold]) -> bool:
-        hold = self._held(url, "other")
+        hold = self._held(url, "other", seen="stylesheet")  # fetched by CSS: imports, fonts, backgrounds
         if hold is not None:
             holds.append(hold)
         return hold is not None

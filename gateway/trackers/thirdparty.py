@@ -33,6 +33,7 @@ GENERIC_BEACON_CATEGORY = "marketing"
 # Labels of ``gateway_blocked_elements_total`` for elements that belong to no catalogued service.
 WEB_BEACON = "web-beacon"
 UNKNOWN_SERVICE = "unknown"
+MEMO_SIZE = 4096  # page hosts, and hosts per page host, remembered for discovery
 # The rule behind a judgement (``Ruling.rule``): held as a catalogued service, as a web beacon or as
 # an unknown third party; or may load as the site itself, essential infrastructure, an allowed host,
 # or because ``blocking = "catalogue"`` lets unknown third parties pass.
@@ -89,6 +90,8 @@ class ThirdParties:
         self._other = Hold(OTHER_CATEGORY)
         self._beacon = Hold(GENERIC_BEACON_CATEGORY)
         self._holds: dict[Service, Hold] = {}
+        # For discovery: per page host and host, the third party it is (None: the site itself); sites repeat hosts.
+        self._sightings: dict[str, dict[str, tuple[str, Service | None] | None]] = {}
 
     def judge(self, target: Target | None, kind: str, site_host: str, tiny: bool = False) -> Hold | None:
         """What a request for ``target`` waits for, whatever is granted; ``None`` when it may go now.
@@ -109,6 +112,22 @@ class ThirdParties:
         if not self.strict or self.is_allowed(target):
             return None
         return self._other
+
+    def third_party(self, host: str, site_host: str) -> tuple[str, Service | None] | None:
+        """``host`` and the service owning it when it is a third party to a page of ``site_host``; ``None``
+        for the site itself. Remembered per page host: discovery asks for every URL of every page."""
+        known = self._sightings.get(site_host)
+        if known is None or len(known) >= MEMO_SIZE:
+            if len(self._sightings) >= MEMO_SIZE:
+                self._sightings.clear()
+            known = self._sightings[site_host] = {}
+        try:
+            return known[host]
+        except KeyError:
+            pass
+        found = None if not host or self.is_same_site(host, site_host) else (host, self.catalogue.match_host(host))
+        known[host] = found
+        return found
 
     def is_same_site(self, host: str, site_host: str) -> bool:
         if host == site_host or any(host_matches(host, pattern) for pattern in self.own_hosts):

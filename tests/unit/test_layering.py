@@ -25,11 +25,12 @@ PACKAGE = REPOSITORY / "gateway"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("gateway", "cli"),
     ("serving",),  # uvicorn's protocol and the worker processes that run an app
-    ("proxy", "demo"),  # the two applications the command serves, each wrapped in the gateway
+    ("proxy", "demo", "scan"),  # the two applications the command serves, and the crawler it runs
     ("app",),  # builds every component from the settings
     ("middleware",),
     ("pages", "api", "admin", "collect", "fonts"),
     ("banner",),  # used by pages and api alike
+    ("discovery",),  # the third parties seen, tallied for the store: fed by pages, api and scan
     ("consent", "store"),
     ("settings",),
     ("trackers", "net", "metrics", "http", "assets", "languages", "templating"),

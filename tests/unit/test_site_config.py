@@ -35,7 +35,7 @@ def app_with(settings: Settings) -> TestClient:
             '<html><head><script src="https://stats.leerplein.nl/tracker.js"></script></head></html>'
         )
         response.set_cookie("lp_visitor", "1")
-        response.set_cookie("_opt_expid", "1")
+        response.set_cookie("tv_spot_tracker", "1")
         return response
 
     return TestClient(ConsentMiddleware(Starlette(routes=[Route("/", page)]), settings=settings))
@@ -52,14 +52,14 @@ def test_operator_services_and_the_open_cookie_database_are_enforced(tmp_path) -
     with app_with(settings) as client:
         response = client.get("/")
     assert 'data-consent-service="leerplein-stats"' in response.text
-    assert response.headers.get_list("set-cookie") == []  # our own tracker cookie, and Google Optimize's from the OCD
+    assert response.headers.get_list("set-cookie") == []  # our own tracker cookie, and a TV-tracking one only the OCD knows
 
 
 def test_without_the_open_cookie_database_unknown_cookies_pass(tmp_path) -> None:
     settings = Settings(secret_key=SECRET, database_url=f"sqlite:///{tmp_path / 'c.db'}", services=(EXTRA_SERVICE,))
     with app_with(settings) as client:
         names = [c.split("=")[0] for c in client.get("/").headers.get_list("set-cookie")]
-    assert names == ["_opt_expid"]
+    assert names == ["tv_spot_tracker"]
 
 
 def test_bad_extra_service_stops_start_up_naming_it(tmp_path) -> None:

@@ -99,7 +99,7 @@ def test_messages_before_the_start_go_straight_on(rules) -> None:
 def test_a_page_goes_through_the_responder(rules) -> None:
     page = b"<html><head><title>Les</title></head><body></body></html>"
     start_message, body_message = deliver(rules, [start(200, HTML), body(page)])
-    injection = rules.head_injection(None)
+    injection = rules.head_injection(None, "leerplein.test")
     assert body_message["body"] == page.replace(b"<head>", b"<head>" + injection)
     assert (b"content-length", b"%d" % len(body_message["body"])) in start_message["headers"]
     assert (b"vary", b"Cookie") in start_message["headers"]

@@ -38,7 +38,7 @@ def fetch(
     with TestClient(app) as client:
         for name, value in (cookies or {}).items():
             client.cookies.set(name, value)
-        return client.request(method, path, headers=request_headers), app.page_rules.head_injection(None)
+        return client.request(method, path, headers=request_headers), app.page_rules.head_injection(None, "testserver")
 
 
 def test_tag_goes_first_in_head_across_chunk_boundaries(settings: Settings) -> None:
@@ -108,7 +108,7 @@ def test_compressed_html_is_decoded_rewritten_and_encoded_again(
         raw = b"".join(response.iter_raw())
     assert response.headers["content-encoding"] == encoding
     body = decompress(raw)
-    assert body.startswith(b"<html><head>" + app.page_rules.head_injection(None))
+    assert body.startswith(b"<html><head>" + app.page_rules.head_injection(None, "testserver"))
     assert b'type="text/plain" data-consent="marketing"' in body
 
 
@@ -361,7 +361,7 @@ def test_an_uncompressed_page_past_the_limit_goes_on_unrewritten(db_path) -> Non
     messages = [html_start(), body(head, True), *(body(chunk, True) for chunk in tail), body(b"")]
     received = served(settings, messages)
     sent = b"".join(message["body"] for message in received[1:])
-    injection = ConsentMiddleware(None, settings=settings).page_rules.head_injection(None)
+    injection = ConsentMiddleware(None, settings=settings).page_rules.head_injection(None, "leerplein.test")
     assert sent == (head + b"".join(tail)).replace(b"<head>", b"<head>" + injection)
     assert received[-1]["more_body"] is False
 
@@ -374,7 +374,7 @@ def test_a_page_longer_than_it_announced_is_streamed_after_all(db_path) -> None:
     received = served(settings, messages)
     assert received[0] is start and b"content-length" not in dict(start["headers"])
     assert [message["more_body"] for message in received[1:]] == [True, True, False]
-    injection = ConsentMiddleware(None, settings=settings).page_rules.head_injection(None)
+    injection = ConsentMiddleware(None, settings=settings).page_rules.head_injection(None, "leerplein.test")
     page = b"".join(chunks)
     assert b"".join(message["body"] for message in received[1:]) == page.replace(b"<head>", b"<head>" + injection)
 
