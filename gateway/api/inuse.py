@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from fnmatch import fnmatchcase
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
@@ -32,6 +33,7 @@ from gateway.settings import Settings
 from gateway.store import ConsentStore
 from gateway.store.discovery import COOKIE, Discovered, ScanRun, site_name
 from gateway.trackers.catalogue import Catalogue, Service
+from gateway.trackers.lifetimes import lifetime_text
 
 logger = logging.getLogger("gateway.api.inuse")
 
@@ -41,11 +43,13 @@ CONSENT_COOKIE_SERVICE = "consent-cookie"  # the gateway's own cookie, listed un
 
 
 def cookie_retention(service: Service, cookie: str, language: str) -> str:
-    """How long ``cookie`` of ``service`` is kept, in ``language``.
-
-    The one place a cookie's retention is decided: today the service's own
-    retention text, later the catalogue's per-cookie lifetime when it has one."""
-    return service.text(language)[1]
+    """How long ``cookie`` of ``service`` is kept, in ``language``: the catalogue's lifetime of the cookie
+    (by name, or by a pattern such as ``_ga_*``), else the service's own retention text."""
+    lifetimes = service.cookie_lifetimes
+    lifetime = lifetimes.get(cookie)
+    if lifetime is None:
+        lifetime = next((value for pattern, value in lifetimes.items() if fnmatchcase(cookie, pattern)), None)
+    return lifetime_text(lifetime, language) if lifetime is not None else service.text(language)[1]
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,8 @@ def test_operator_services_and_the_open_cookie_database_are_enforced(tmp_path) -
     with app_with(settings) as client:
         response = client.get("/")
     assert 'data-consent-service="leerplein-stats"' in response.text
-    assert response.headers.get_list("set-cookie") == []  # our own tracker cookie, and a TV-tracking one only the OCD knows
+    # Our own tracker cookie, and a TV-tracking one only the OCD knows.
+    assert response.headers.get_list("set-cookie") == []
 
 
 def test_without_the_open_cookie_database_unknown_cookies_pass(tmp_path) -> None:

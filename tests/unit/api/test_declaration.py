@@ -152,7 +152,7 @@ def test_the_json_document(client: TestClient) -> None:
     assert categories["functional"]["required"] and categories["video"]["label"] == "Videos"
     [ga] = categories["analytics"]["services"]
     assert ga["provider"] == "Google" and ga["privacy_url"].startswith("https://") and ga["source"] == "discovered"
-    assert {"name": "_ga_Q1W2E3", "retention": "up to 2 years"} in ga["cookies"]
+    assert {"name": "_ga_Q1W2E3", "retention": "2 years"} in ga["cookies"]
     assert ga["purpose"] and ga["retention"] == "up to 2 years"
     assert [s["id"] for s in categories["video"]["services"]] == ["youtube"]
 

@@ -99,7 +99,7 @@ async def test_configured_moved_and_discovered_services_with_their_cookies(store
     assert used.known and used.last_scan.pages == 12 and used.last_scan.mode == "chromium"
     assert used.last_change == T0 + timedelta(days=2)  # YouTube was new then
     json = ga.as_json("en")
-    assert json["retention"] == "up to 2 years" and json["cookie_retention"]["_ga_Q1W2E3"] == "up to 2 years"
+    assert json["retention"] == "up to 2 years" and json["cookie_retention"]["_ga_Q1W2E3"] == "2 years"
     assert json["source"] == "discovered" and by_id["cursus-stats"].as_json("nl")["retention"] == "13 maanden"
 
 
@@ -140,7 +140,7 @@ async def test_a_failing_store_leaves_the_configured_services() -> None:
 def test_one_place_gives_a_cookies_retention() -> None:
     settings = Settings(secret_key=SECRET)
     ga = load_catalogue(settings).service("google-analytics")
-    assert cookie_retention(ga, "_ga", "nl") == "tot 2 jaar" and cookie_retention(ga, "_gid", "en") == "up to 2 years"
+    assert cookie_retention(ga, "_ga", "nl") == "2 jaar" and cookie_retention(ga, "_gid", "en") == "1 day"
 
 
 @pytest.mark.parametrize(
@@ -160,3 +160,14 @@ def test_the_requested_site_is_the_allowed_origin_else_the_host() -> None:
     assert requested_site(scope(), settings) == "gateway.cursus.nl"
     assert requested_site(scope((b"origin", b"https://www.cursus.nl")), settings) == "www.cursus.nl"
     assert requested_site(scope((b"origin", b"https://evil.example")), settings) == "gateway.cursus.nl"
+
+
+def test_a_cookie_gets_its_own_lifetime_from_the_catalogue() -> None:
+    from gateway.api.inuse import cookie_retention
+    from gateway.trackers.catalogue import Catalogue
+
+    analytics = Catalogue.load(()).service("google-analytics")
+    assert cookie_retention(analytics, "_ga", "en") == "2 years"
+    assert cookie_retention(analytics, "_ga", "nl") == "2 jaar"
+    assert cookie_retention(analytics, "_ga_ABC123", "en") == cookie_retention(analytics, "_ga_*", "en")
+    assert cookie_retention(analytics, "onbekend", "en") == analytics.text("en")[1]
