@@ -99,6 +99,17 @@ class DeadlineWatch:
             self.timer = asyncio.get_running_loop().call_later(self.INTERVAL, self.check)
 
 
+def unqueue(group: GroupCommit | ThreadedGroupCommit, batch: Batch) -> bool:
+    """Take ``batch`` out of ``group``'s queue (it stops filling); False when a writer has it already."""
+    if batch is group._filling:
+        group._filling = None
+    try:
+        group._queue.remove(batch)
+    except ValueError:
+        return False
+    return True
+
+
 class GroupCommit:
     """The writers of one store in one process: ``depth`` tasks, each committing one batch at a time.
 
@@ -117,8 +128,7 @@ class GroupCommit:
             raise ValueError("batch_size and depth must be positive")
         self.commit = commit
         self.deadlines = DeadlineWatch(timeout, self._unqueue)
-        self.last_error: BaseException | None = None  # of the latest commit; None once one succeeded
-        self.last_error_at = 0.0  # monotonic
+        self.failure: tuple[float, BaseException] | None = None  # when and how the latest commit failed
         self.batch_size = batch_size
         self.name = name
         self.depth = depth
@@ -164,13 +174,7 @@ class GroupCommit:
 
     def _unqueue(self, batch: Batch) -> bool:
         """Take a batch out of the queue if no writer has it yet; was it taken out?"""
-        if batch is self._filling:
-            self._filling = None
-        try:
-            self._queue.remove(batch)
-        except ValueError:
-            return False
-        return True
+        return unqueue(self, batch)
 
     async def _write_forever(self) -> None:
         assert self._wakeup is not None
@@ -187,10 +191,10 @@ class GroupCommit:
             try:
                 await self.commit(batch.rows)
             except Exception as error:  # every caller of the batch learns its row was not stored
-                self.last_error, self.last_error_at = error, time.monotonic()
+                self.failure = (time.monotonic(), error)
                 settle(batch, error)
             else:
-                self.last_error = None
+                self.failure = None
                 settle(batch, None)
 
 
@@ -215,8 +219,7 @@ class ThreadedGroupCommit:
             raise ValueError("batch_size must be positive")
         self.commit = commit
         self.deadlines = DeadlineWatch(timeout, self._unqueue)
-        self.last_error: BaseException | None = None  # of the latest commit; None once one succeeded
-        self.last_error_at = 0.0  # monotonic
+        self.failure: tuple[float, BaseException] | None = None  # when and how the latest commit failed
         self.batch_size = batch_size
         self.executor = executor
         self._lock = threading.Lock()
@@ -271,13 +274,7 @@ class ThreadedGroupCommit:
     def _unqueue(self, batch: Batch) -> bool:
         """Take a batch out of the queue if the writer thread has not taken it; was it taken out?"""
         with self._lock:
-            if batch is self._filling:
-                self._filling = None
-            try:
-                self._queue.remove(batch)
-            except ValueError:
-                return False
-            return True
+            return unqueue(self, batch)
 
     def _drain(self) -> None:
         """On the writer thread: commit waiting batches, a turn at a time."""
@@ -293,9 +290,9 @@ class ThreadedGroupCommit:
             try:
                 self.commit(batch.rows)
             except Exception as error:  # every caller of the batch learns its row was not stored
-                self.last_error, self.last_error_at = error, time.monotonic()
+                self.failure = (time.monotonic(), error)
                 self._loop.call_soon_threadsafe(settle, batch, error)
             else:
-                self.last_error = None
+                self.failure = None
                 self._loop.call_soon_threadsafe(settle, batch, None)
         self.executor.submit(self._drain)

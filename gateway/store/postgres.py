@@ -515,8 +515,7 @@ class PostgresStore(ConsentStore):
             )
 
     def last_write_failure(self) -> tuple[float, BaseException] | None:
-        error = self._group.last_error
-        return None if error is None else (self._group.last_error_at, error)
+        return self._group.failure
 
     async def _query(self, sql: str, parameters: tuple) -> list[tuple]:
         async with self._open_pool().connection() as connection:

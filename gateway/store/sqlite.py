@@ -645,8 +645,7 @@ class SQLiteStore(ConsentStore):
         await self._on(self._writer_thread, write)
 
     def last_write_failure(self) -> tuple[float, BaseException] | None:
-        error = self._group.last_error
-        return None if error is None else (self._group.last_error_at, error)
+        return self._group.failure
 
     async def _query(self, sql: str, parameters: tuple) -> list[tuple]:
         if self._reader is None:
