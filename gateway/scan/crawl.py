@@ -10,13 +10,14 @@ same as for live discovery; the run is recorded as a ``ScanRun``.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Protocol, TextIO, TypeVar
 from urllib.parse import urlsplit
 
 from gateway.app import load_catalogue
@@ -30,6 +31,10 @@ from gateway.store import ConsentStore, open_store
 from gateway.store.discovery import COOKIE, ScanRun, Sighting
 from gateway.trackers.catalogue import Catalogue
 from gateway.trackers.thirdparty import ThirdParties
+
+T = TypeVar("T")
+VISIT_GRACE = 5.0  # seconds beyond the page timeouts before a visit counts as hung
+CLOSE_GRACE = 5.0
 
 
 class Fetcher(Protocol):
@@ -121,11 +126,14 @@ async def scan_site(
     fetcher, why = await open_fetcher(crawl.starts[0], third_parties, options)
     print(f"Scanning {crawl.site} from {', '.join(crawl.starts)}: {why}", file=out, flush=True)
     try:
-        robots = await read_robots(crawl.starts[0], fetcher, third_parties, options.timeout)
+        reading = read_robots(crawl.starts[0], fetcher, third_parties, options.timeout)
+        robots = await within(reading, 2 * options.timeout)
+        if robots is None:
+            robots = Robots.unreachable(f"no answer in {2 * options.timeout:g} s")
         print(robots.note, file=out, flush=True)
-        await walk(crawl, fetcher, robots, catalogue, out)
+        await walk(crawl, fetcher, robots, catalogue, out, options.timeout)
     finally:
-        await fetcher.close()
+        await within(fetcher.close(), options.timeout + CLOSE_GRACE)
     finished = datetime.now(UTC)
     if crawl.counts:
         await store.add_sightings(crawl.counts, finished, "scan")
@@ -144,7 +152,21 @@ async def read_robots(start: str, fetcher: Fetcher, third_parties: ThirdParties,
         await plain.close()
 
 
-async def walk(crawl: SiteScan, fetcher: Fetcher, robots: Robots, catalogue: Catalogue, out: TextIO) -> None:
+async def within(work: Awaitable[T], seconds: float) -> T | None:
+    """``work``'s result, or ``None`` when it takes longer than ``seconds``: then it is left running, not
+    awaited (a browser call that hangs may not end when cancelled either), so the scan goes on."""
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.add_done_callback(lambda finished: finished.cancelled() or finished.exception())
+        task.cancel()
+        return None
+    return task.result()
+
+
+async def walk(
+    crawl: SiteScan, fetcher: Fetcher, robots: Robots, catalogue: Catalogue, out: TextIO, timeout: float
+) -> None:
     """Breadth-first: every page of one depth before the next, until the queue or the page limit runs out."""
     while crawl.queue and crawl.fetched < crawl.limit:
         url = crawl.queue.popleft()
@@ -152,7 +174,8 @@ async def walk(crawl: SiteScan, fetcher: Fetcher, robots: Robots, catalogue: Cat
             print(f"        skipped {url}: disallowed by robots.txt", file=out, flush=True)
             continue
         crawl.fetched += 1
-        visit = await fetcher.visit(url)
+        deadline = 3 * timeout + VISIT_GRACE  # the head, the load and reading the page, each bounded by timeout
+        visit = await within(fetcher.visit(url), deadline) or Visit(url, skipped=f"no answer in {deadline:g} s")
         position = f"[{crawl.fetched:>3}/{crawl.limit}]"
         if visit.skipped:
             crawl.skipped += 1

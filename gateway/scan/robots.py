@@ -32,8 +32,13 @@ class Robots:
         if 400 <= status < 500:
             parser.allow_all = True
             return cls(parser, f"no robots.txt (HTTP {status}): every page may be read")
+        return cls.unreachable(f"HTTP {status}" if status else "no answer")
+
+    @classmethod
+    def unreachable(cls, why: str) -> Robots:
+        """No robots.txt to go by: the scan reads no page (it cannot tell what the site allows)."""
+        parser = RobotFileParser()
         parser.disallow_all = True
-        why = f"HTTP {status}" if status else "no answer"
         return cls(parser, f"robots.txt unreachable ({why}): no page may be read")
 
     def allows(self, url: str) -> bool:

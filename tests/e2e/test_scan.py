@@ -150,9 +150,12 @@ def test_scan_in_chromium(servers, tmp_path: Path, capsys: pytest.CaptureFixture
         f"skipped {local_site.url}/away: redirects off-site to elsewhere.test",
         f"skipped {local_site.url}/loop1: redirect loop",
         f"skipped {local_site.url}/slow: timed out after 2 s",
-        f"skipped {local_site.url}/big: larger than 5 MB",
     ):
-        assert line in out
+        assert line in out, out
+    # Chromium sometimes never reports the 6 MB page's head (a Playwright hang, about one run in four here):
+    # the visit's own deadline then skips it, and the scan goes on.
+    big = f"skipped {local_site.url}/big: "
+    assert big + "larger than 5 MB" in out or big + "no answer in 11 s" in out, out
     assert f"200 {local_site.url}/c:" in out and "other.test" not in out.split("Done")[0]
     rows, run = read(database_url)
     found = {key: (row.service, row.pages, row.source) for key, row in by_name(rows).items()}
