@@ -4,26 +4,15 @@ against SQLite and the real PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.store import AuditEntry, ConsentStore, open_store
+from gateway.store import AuditEntry, ConsentStore
 
 pytestmark = pytest.mark.anyio
 NOW = datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
 WINDOW = NOW - timedelta(minutes=15)
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[ConsentStore]:
-    opened = open_store(store_url)
-    await opened.open()
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def test_concurrent_attempts_are_counted_one_at_a_time(store: ConsentStore) -> None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.store import ConsentStore, open_store
+from gateway.store import ConsentStore
 from gateway.store.discovery import SITE_LIMIT, ScanRun, Sighting
 
 pytestmark = pytest.mark.anyio
@@ -16,16 +15,6 @@ T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 YOUTUBE = Sighting("www.cursus.nl", "iframe", "www.youtube.com", "youtube")
 UNKNOWN = Sighting("www.cursus.nl", "script", "cdn.onbekend.example", None)
 GA_COOKIE = Sighting("www.cursus.nl", "cookie", "_ga", "google-analytics")
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[ConsentStore]:
-    opened = open_store(store_url)
-    await opened.open()
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def test_pages_add_up_and_times_move(store: ConsentStore) -> None:

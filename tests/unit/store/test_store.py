@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections import Counter
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 
@@ -16,16 +15,6 @@ from gateway.store import AuditEntry, ConsentStore, open_store
 from gateway.store.chain import TamperedError
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[ConsentStore]:
-    opened = open_store(store_url)
-    await opened.open()
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def test_record_latest_history_export(store: ConsentStore) -> None:
