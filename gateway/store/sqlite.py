@@ -276,15 +276,32 @@ def from_row(row: tuple) -> ConsentRecord:
 
 def connect(path: str) -> sqlite3.Connection:
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=FULL")
     connection.execute("PRAGMA busy_timeout=10000")
+    use_wal(connection)
+    connection.execute("PRAGMA synchronous=FULL")
     # Random consent ids dirty index pages all over the file: a cache that holds
     # the index and fewer, larger checkpoints (each page written back once per
     # checkpoint, not once per few commits) nearly halve the writer's work.
     connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
     connection.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
     return connection
+
+
+def use_wal(connection: sqlite3.Connection, deadline: float = 10.0) -> None:
+    """Switch the file to write-ahead logging. Workers opening a new file at once contend for it,
+    and SQLite answers "database is locked" at once there instead of waiting the busy timeout
+    (seen with four stores opening together): try again for up to ``deadline`` seconds."""
+    give_up = clock.monotonic() + deadline
+    pause = 0.005
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or clock.monotonic() + pause > give_up:
+                raise
+        clock.sleep(pause)
+        pause = min(pause * 2, 0.2)
 
 
 def migrate(connection: sqlite3.Connection) -> tuple[int, int]:
