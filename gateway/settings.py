@@ -261,6 +261,7 @@ class Settings:
     default_language: str = "nl"
     allowed_origins: tuple[str, ...] = ()
     path_policies: tuple[PathPolicy, ...] | tuple[dict, ...] = ()
+    case_sensitive_paths: bool = False  # path policies: /Cursus and /cursus are different pages of this site
     services: tuple[dict, ...] = ()
     open_cookie_database: str | None = None
     blocking: str = "strict"
@@ -308,7 +309,12 @@ class Settings:
         if all(isinstance(p, PathPolicy) for p in self.path_policies):
             return tuple(self.path_policies)  # type: ignore[arg-type]
         try:
-            return parse_path_policies(self.path_policies, self.category_names, REQUIRED_CATEGORY)  # type: ignore[arg-type]
+            return parse_path_policies(
+                self.path_policies,  # type: ignore[arg-type]
+                self.category_names,
+                REQUIRED_CATEGORY,
+                self.case_sensitive_paths,
+            )
         except ValueError as error:
             raise SettingsError(str(error)) from None
 

@@ -6,7 +6,10 @@ free of analytics and marketing even for visitors who accepted everything.
 Paths are compared the way a web server may route them, so that no spelling
 of a course page slips past its policy: percent-encoded letters decoded
 (``/%63ursus``), dot segments resolved (``/x/../cursus``), repeated slashes
-and backslashes as one slash (``//cursus``), and case ignored (``/CURSUS``).
+and backslashes as one slash (``//cursus``), and case ignored (``/CURSUS``)
+unless the operator says the site's paths are case-sensitive
+(``case_sensitive_paths = true``: ``/Cursus`` and ``/cursus`` are different
+pages there, so a policy on one must not take the other).
 """
 
 from __future__ import annotations
@@ -22,18 +25,21 @@ from gateway.net.urls import normalise_path
 
 @dataclass(frozen=True)
 class PathPolicy:
-    paths: tuple[str, ...]
+    paths: tuple[str, ...]  # patterns, already comparable
     deny: frozenset[str]
+    case_sensitive: bool = False
 
     def applies_to(self, path: str) -> bool:
-        path = _comparable(path)
+        path = _comparable(path, self.case_sensitive)
         return any(fnmatchcase(path, pattern) for pattern in self.paths)
 
 
 def parse_path_policies(
-    raw: Iterable[Mapping[str, Any]], categories: Iterable[str], required: str
+    raw: Iterable[Mapping[str, Any]], categories: Iterable[str], required: str, case_sensitive: bool = False
 ) -> tuple[PathPolicy, ...]:
-    """Validate ``[[path_policies]]`` tables: ``paths = [...]`` and ``deny = [...]``."""
+    """Validate ``[[path_policies]]`` tables: ``paths = [...]`` and ``deny = [...]``.
+
+    ``case_sensitive``: the site routes ``/Cursus`` and ``/cursus`` to different pages."""
     known = set(categories)
     policies = []
     for index, table in enumerate(raw):
@@ -50,13 +56,15 @@ def parse_path_policies(
             raise ValueError(f"{where}.deny: unknown category {', '.join(sorted(unknown))}")
         if required in deny:
             raise ValueError(f"{where}.deny: {required!r} is required and cannot be denied")
-        policies.append(PathPolicy(tuple(_comparable(p) for p in paths), frozenset(deny)))
+        patterns = tuple(_comparable(p, case_sensitive) for p in paths)
+        policies.append(PathPolicy(patterns, frozenset(deny), case_sensitive))
     return tuple(policies)
 
 
 @lru_cache(maxsize=4096)
-def _comparable(path: str) -> str:
-    return normalise_path(path).lower()
+def _comparable(path: str, case_sensitive: bool = False) -> str:
+    path = normalise_path(path)
+    return path if case_sensitive else path.lower()
 
 
 def granted_for(path: str, granted: frozenset[str], policies: tuple[PathPolicy, ...]) -> frozenset[str]:

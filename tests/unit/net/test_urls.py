@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from support.helpers import chromium
 
 from gateway.net.urls import Target, normalise_path, page_paths, resolve, site_of
-from gateway.trackers.paths import PathPolicy
+from gateway.trackers.paths import PathPolicy, parse_path_policies
 
 BASES = ["https://www.leerplein.nl/les/1", "http://www.leerplein.nl/", "https://www.leerplein.nl/a/b?q=1#f"]
 # Pieces real pages and attackers write URLs from.
@@ -142,3 +142,15 @@ def test_paths_are_compared_as_a_server_routes_them() -> None:
     for spelling in ("/cursus/les", "/%63ursus/les", "/x/../cursus/les", "/CURSUS/les", "//cursus/les", "/cursus\\les"):
         assert policy.applies_to(spelling), spelling
     assert not policy.applies_to("/cursussen-overzicht")
+
+
+def test_case_counts_only_where_the_operator_says_the_site_routes_by_case() -> None:
+    (folded,) = parse_path_policies([{"paths": ["/Cursus/*"], "deny": ["analytics"]}], ["analytics"], "functional")
+    (exact,) = parse_path_policies(
+        [{"paths": ["/Cursus/*"], "deny": ["analytics"]}], ["analytics"], "functional", case_sensitive=True
+    )
+    for spelling in ("/Cursus/les", "/cursus/les", "/CURSUS/les", "/%43ursus/les", "//Cursus/x/../les"):
+        assert folded.applies_to(spelling), spelling
+    for spelling in ("/Cursus/les", "/%43ursus/les", "//Cursus/x/../les", "/x/../Cursus\\les"):
+        assert exact.applies_to(spelling), spelling  # decoding and dot segments still apply
+    assert not exact.applies_to("/cursus/les") and not exact.applies_to("/CURSUS/les")

@@ -191,6 +191,22 @@ def test_learner_areas_stay_free_of_analytics_whatever_was_granted(db_path) -> N
     assert b'type="text/plain" data-consent="analytics"' in lesson.content
 
 
+def test_a_case_sensitive_site_keeps_its_policy_to_the_spelling_it_names(db_path) -> None:
+    settings = Settings.load(
+        environ={"GATEWAY_CASE_SENSITIVE_PATHS": "true"},
+        secret_key=SECRET,
+        database_url=f"sqlite:///{db_path}",
+        path_policies=({"paths": ["/Cursus/*"], "deny": ["analytics"]},),
+    )
+    assert settings.case_sensitive_paths is True
+    page = [b'<html><head><script src="https://www.googletagmanager.com/gtag/js?id=G-1"></script></head></html>']
+    token = consent_cookie(settings, ["analytics"])
+    held = b'type="text/plain" data-consent="analytics"'
+    for path, is_held in (("/Cursus/les-1", True), ("/%43ursus/./les-1", True), ("/cursus/les-1", False)):
+        response, _ = fetch(settings, page, cookies={"consent": token}, path=path)
+        assert (held in response.content) is is_held, path
+
+
 def test_revalidation_only_within_the_same_consent_state(settings: Settings) -> None:
     """A page cached with live trackers is never confirmed by a 304 once consent is gone."""
     seen_conditions = []
