@@ -15,9 +15,10 @@ from collections import Counter
 
 from gateway.store.discovery import COOKIE, Sighting
 from gateway.trackers.catalogue import Catalogue
+from gateway.trackers.thirdparty import Noted
 
 # (kind of row, third-party host, service id or None): one element of a page's sightings.
-Seen = tuple[str, str, str | None]
+Seen = Noted
 # A page's sightings under its site: what pages are tallied by.
 PageSeen = tuple[str, frozenset[Seen]]
 # Distinct keys held between two flushes; more are dropped until the next flush (a flood of invented names).
@@ -33,7 +34,7 @@ def site_name(host: str) -> str:
     return (host.rpartition(":")[0] if host.count(":") == 1 else host).lower().rstrip(".")
 
 
-def page_seen(site: str, seen: set[Seen] | None) -> PageSeen | None:
+def page_seen(site: str, seen: set[Seen] | frozenset[Seen] | None) -> PageSeen | None:
     """The tally key of one page's sightings; ``None`` when discovery is off or the page loads no third party."""
     return (site, frozenset(seen)) if seen and site else None
 

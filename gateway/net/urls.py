@@ -12,6 +12,7 @@ cannot differ from ada's.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -242,6 +243,7 @@ SHARED_HOSTING = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=4096)  # asked for every third-party URL of every page; sites repeat hosts
 def site_of(host: str) -> str:
     """The registrable part of ``host`` ("site" in the browser's sense), without the Public Suffix List.
 

@@ -483,7 +483,7 @@ class PageResponder:
         rewritten = rewriter.feed(decoded) + (b"" if more_body else rewriter.finish())
         if not more_body:
             self.rules.page_metrics.count(tuple(rewriter.policy.blocked))
-            seen = page_seen(rewriter.policy.site_host, rewriter.policy.sightings)
+            seen = page_seen(rewriter.policy.site_host, rewriter.policy.third_parties_seen())
             if seen is not None and self.rules.tally is not None:
                 self.rules.tally.count_page(seen)
         body = transcoder.encode(rewritten, final=not more_body)
@@ -574,7 +574,7 @@ def rewritten_page(rewriter: Rewriter, body: bytes) -> RewrittenPage:
     output = rewriter.feed(body) + rewriter.finish()
     policy = rewriter.policy
     blocked = tuple(policy.blocked)
-    seen = page_seen(policy.site_host, policy.sightings)
+    seen = page_seen(policy.site_host, policy.third_parties_seen())
     at = rewriter.injected_at
     if at is None:
         return RewrittenPage(output, b"", False, blocked, seen)

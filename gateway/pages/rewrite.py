@@ -284,7 +284,8 @@ class RewritePolicy:
     first_party: Callable[[str], str | None] | None = None  # a catalogued script's URL on the gateway, if any
     page_url: str = ""  # the page's own absolute URL; https://<site_host>/ when not given
     fonts: FontUrls | None = None  # None: font CDNs are judged like any other third party
-    sightings: set[Seen] | None = None  # third parties the page loads, for discovery; None: not collected
+    # Every host the page loads, for discovery (``third_parties_seen``); None: not collected.
+    sightings: set[Seen] | None = None
 
     def __post_init__(self) -> None:
         self.site_host = self.site_host.rpartition(":")[0] if self.site_host.count(":") == 1 else self.site_host
@@ -296,6 +297,12 @@ class RewritePolicy:
 
     def allows(self, category: str) -> bool:
         return category in self.granted
+
+    def third_parties_seen(self) -> frozenset[Seen]:
+        """The third parties the page loads with their services, from what the rewriter noted."""
+        if not self.sightings:
+            return frozenset()
+        return self.third_parties.third_parties_of(self.site_host, frozenset(self.sightings))
 
 
 class Rewriter:
@@ -519,16 +526,12 @@ class Rewriter:
         if target is None and not url.isascii():
             target = UNREADABLE  # a browser may read these bytes in another charset: assume another site
         hold = self.judge(target, kind, self.policy.site_host, tiny)
-        if self.sightings is not None and target is not None and target is not UNREADABLE:
-            self._sight(target, hold, seen or BY_FETCH[kind])
+        notes = self.sightings
+        # Discovery notes every host; which are third parties is worked out once per page.
+        if notes is not None and target is not None and target is not UNREADABLE:
+            service = hold.service if hold is not None else None
+            notes.add((seen or BY_FETCH[kind], target.host, service.id if service is not None else None))
         return hold if hold is not None and hold.category not in self.policy.granted else None
-
-    def _sight(self, target: Target, hold: Hold | None, kind: str) -> None:
-        """Discovery: every third-party host, held or not; the site's own hosts are left out."""
-        third_party = self.policy.third_parties.third_party(target.host, self.policy.site_host)
-        if third_party is not None and self.sightings is not None:
-            service = hold.service if hold is not None and hold.service is not None else third_party[1]
-            self.sightings.add((kind, third_party[0], service.id if service is not None else None))
 
     def _element(self, name: bytes, tag: Tag) -> None:
         if name == b"base":
@@ -544,8 +547,8 @@ class Rewriter:
             seen = self._link_kind(tag, b"href", "other") if self.sightings is not None else ""
             if self._font_link(tag):
                 target = resolve(href, self.base) if seen and href else None
-                if target is not None:  # served first-party, but the site uses the font CDN all the same
-                    self._sight(target, self.judge(target, "other", self.policy.site_host), seen)
+                if target is not None and self.sightings is not None:  # served first-party, but the site uses the CDN
+                    self.sightings.add((seen, target.host, None))
                 return
         tiny = name == b"img" and tag.get(b"width") in TINY_SIZES and tag.get(b"height") in TINY_SIZES
         for attribute, kind, listed in URL_ATTRIBUTES.get(name, ()):

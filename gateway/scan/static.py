@@ -59,7 +59,7 @@ def third_parties_of(body: bytes, url: str, third_parties: ThirdParties) -> set:
     rewriter = Rewriter(policy)
     rewriter.feed(body)
     rewriter.finish()
-    return policy.sightings or set()
+    return set(policy.third_parties_seen())
 
 
 class StaticFetcher:

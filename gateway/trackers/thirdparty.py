@@ -33,7 +33,9 @@ GENERIC_BEACON_CATEGORY = "marketing"
 # Labels of ``gateway_blocked_elements_total`` for elements that belong to no catalogued service.
 WEB_BEACON = "web-beacon"
 UNKNOWN_SERVICE = "unknown"
-MEMO_SIZE = 4096  # page hosts, and hosts per page host, remembered for discovery
+MEMO_SIZE = 4096  # page hosts, hosts per page host and pages, remembered for discovery
+# What a page loads as discovery notes it: (kind of element, host, id of the service holding it or None).
+Noted = tuple[str, str, "str | None"]
 # The rule behind a judgement (``Ruling.rule``): held as a catalogued service, as a web beacon or as
 # an unknown third party; or may load as the site itself, essential infrastructure, an allowed host,
 # or because ``blocking = "catalogue"`` lets unknown third parties pass.
@@ -92,6 +94,8 @@ class ThirdParties:
         self._holds: dict[Service, Hold] = {}
         # For discovery: per page host and host, the third party it is (None: the site itself); sites repeat hosts.
         self._sightings: dict[str, dict[str, tuple[str, Service | None] | None]] = {}
+        # For discovery: a page's notes and what they come to; the pages of a site repeat their elements.
+        self._pages: dict[tuple[str, frozenset[Noted]], frozenset[Noted]] = {}
 
     def judge(self, target: Target | None, kind: str, site_host: str, tiny: bool = False) -> Hold | None:
         """What a request for ``target`` waits for, whatever is granted; ``None`` when it may go now.
@@ -128,6 +132,26 @@ class ThirdParties:
         found = None if not host or self.is_same_site(host, site_host) else (host, self.catalogue.match_host(host))
         known[host] = found
         return found
+
+    def third_parties_of(self, site_host: str, noted: frozenset[Noted]) -> frozenset[Noted]:
+        """The third parties among one page's ``noted`` requests, each with its catalogued service.
+
+        The rewriter only notes (a tuple into a set, per URL); which hosts are the site's own is
+        worked out here once per distinct page, so discovery costs the page path next to nothing."""
+        key = (site_host, noted)
+        found = self._pages.get(key)
+        if found is None:
+            if len(self._pages) >= MEMO_SIZE:
+                self._pages.clear()
+            found = self._pages[key] = frozenset(self._resolve(site_host, noted))
+        return found
+
+    def _resolve(self, site_host: str, noted: frozenset[Noted]) -> Iterable[Noted]:
+        for kind, host, service_id in noted:
+            third_party = self.third_party(host, site_host)
+            if third_party is not None:
+                service = third_party[1]
+                yield (kind, host, service_id or (service.id if service is not None else None))
 
     def is_same_site(self, host: str, site_host: str) -> bool:
         if host == site_host or any(host_matches(host, pattern) for pattern in self.own_hosts):
