@@ -14,10 +14,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from starlette.middleware.exceptions import ExceptionMiddleware
+from starlette.exceptions import HTTPException
+from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.admin import admin_routes
 from gateway.api.cors import CrossOrigin
@@ -163,15 +164,31 @@ def build(settings: Settings, store: ConsentStore | None = None, metrics: Regist
         page_rules=page_rules,
         retention=RetentionTask(store, settings.retention_days),
         discovery=discovery,
-        # ExceptionMiddleware: a route's HTTPException (StaticFiles' 404) is its status, not a 500.
         api=CrossOrigin(
-            ExceptionMiddleware(Router(routes, redirect_slashes=False)),
+            StatusOnHTTPError(Router(routes, redirect_slashes=False)),
             settings.allowed_origins,
             settings.trusted_proxies,
         ),
         observe_api=latency.observer(kind="api"),
         page_seconds=latency.pending(metrics, kind="page"),
     )
+
+
+class StatusOnHTTPError:
+    """A route's ``HTTPException`` (StaticFiles' 404, a 405 when a Starlette host put ``app`` in the
+    scope) answered with its status, not a 500. Starlette's ``ExceptionMiddleware`` does this too, at
+    a cost on every request (handler tables in the scope, a wrapped ``send``); this costs nothing
+    until something is raised."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except HTTPException as error:  # raised before a response began: StaticFiles and Route check first
+            response = PlainTextResponse(error.detail, error.status_code, headers=error.headers)
+            await response(scope, receive, send)
 
 
 def api_routes(

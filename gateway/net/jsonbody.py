@@ -30,10 +30,10 @@ def parse_json(raw: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError:
         raise JSONBodyError("the body is not UTF-8 text") from None
-    if nesting(text) > max_depth:
+    if text.count("[") + text.count("{") > max_depth and nesting(text) > max_depth:
         raise JSONBodyError(f"the JSON is nested more than {max_depth} levels deep")
     try:
-        return json.loads(text, parse_int=_integer, parse_float=_float, parse_constant=_constant)
+        return DECODER.decode(text)
     except JSONBodyError:
         raise
     except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
@@ -62,3 +62,7 @@ def _float(digits: str) -> float:
 
 def _constant(name: str) -> float:
     raise JSONBodyError(f"{name} is not JSON")
+
+
+# Made once: ``json.loads`` with hooks builds a new decoder on every call.
+DECODER = json.JSONDecoder(parse_int=_integer, parse_float=_float, parse_constant=_constant)
