@@ -34,7 +34,7 @@ from gateway.metrics.registry import Registry
 from gateway.net.request import RequestHead, request_head
 from gateway.net.urls import Target
 from gateway.pages import csp
-from gateway.pages.cache import PageCache, RewrittenPage, page_key, shared_validator
+from gateway.pages.cache import PageCache, RewrittenPage, page_key, reusable, shared_validator
 from gateway.pages.conditional import consent_state, tag_for_state, translate_if_none_match
 from gateway.pages.encoding import SUPPORTED, PageTooLarge, Transcoder
 from gateway.pages.figures import PageMetrics
@@ -299,6 +299,7 @@ class PageResponder:
     collected: list[bytes]  # body chunks kept while COLLECTING
     collected_size = 0
     validator: bytes | None = None  # the site's ETag, when it may stand in for the page's digest
+    cacheable = False  # the page cache may keep this page (``gateway.pages.cache.reusable``)
 
     def __init__(self, rules: PageRules, granted: frozenset[str], scope: Scope, send: Send) -> None:
         self.rules = rules
@@ -343,12 +344,14 @@ class PageResponder:
         etag = cache_control = vary = b""
         encoding: bytes | None = None
         length: bytes | None = None
-        has_csp = False
+        has_csp = dated = False
         for name, value in raw:
             if name == b"content-length":
                 length = value if length is None else length
             elif name == b"etag":
                 etag = etag or value
+            elif name == b"last-modified":
+                dated = True
             elif name == b"content-encoding":
                 encoding = value if encoding is None else encoding
             elif name == b"cache-control":
@@ -371,12 +374,15 @@ class PageResponder:
             await self.send(message)
             return
         self.validator = shared_validator(etag, cache_control, vary, sets_cookies, request.personal)
+        self.cacheable = self.rules.page_cache.enabled and reusable(bool(etag) or dated, cache_control, sets_cookies)
         if has_csp:
             self.nonce = self.sign_csp(MutableHeaders(raw=raw))
         self.held_start = message
         self.scope[HOLDER_KEY] = self  # a start held here has not reached the visitor (see ``holds_start``)
         if length is not None and length.isdigit() and int(length) <= self.rules.page_cache.max_page:
-            self.collected = []  # small enough to wait for: rewritten once, then served from the page cache
+            # Small enough to wait for: sent with its length (or the 502 page when the site breaks off),
+            # and kept in the page cache when a cache could serve it again.
+            self.collected = []
             self.stage = Stage.COLLECTING
         else:
             self.stage = Stage.HOLDING
@@ -496,7 +502,7 @@ class PageResponder:
         """A body known whole: rewritten once per page and consent state, then taken from the page cache."""
         cache = self.rules.page_cache
         key = None
-        if cache.enabled:
+        if self.cacheable:
             path = self.scope.get("path", "")
             key = page_key(raw, self.encoding, self.granted, self.request.host, path, self.validator)
         page = cache.get(key) if key is not None else None
