@@ -91,6 +91,7 @@ class PageRules:
         # Discovery (``gateway.discovery``): pages and Set-Cookie names counted, known names told to the banner.
         self.tally = tally
         self.known_cookies = known_cookies
+        self._placeholders: dict[tuple, str] = {}  # placeholder pages by language, path and service
         self._site_injections: dict[bytes, bytes] = {}
         self.page_metrics = PageMetrics(metrics if metrics is not None else Registry(), catalogue)
         self.catalogue = catalogue
@@ -182,7 +183,19 @@ class PageRules:
                 self.known_cookies.add(site, names)  # the banner need not report them
 
     def placeholder(self, language: str, next_path: str):
-        """A small page shown inside a blocked embed: what it is, and where to allow it."""
+        """A small page shown inside a blocked embed: what it is, and where to allow it.
+
+        Made once per language, page path and service: the pages of a site repeat their embeds."""
+        made = self._placeholders
+
+        def placeholder(held: Service | str) -> str:
+            key = (language, next_path, held) if isinstance(held, str) else (language, next_path, None, held.id)
+            page = made.get(key)
+            if page is None:
+                if len(made) >= MARKED_HEADS:
+                    made.clear()
+                page = made[key] = render(held)
+            return page
 
         def render(held: Service | str) -> str:  # built only when an embed is blocked: most pages have none
             t = texts(language)
@@ -201,7 +214,7 @@ class PageRules:
                 f'text-decoration:none;font-weight:600">{html.escape(t["embed_settings"])}</a></div></body></html>'
             )
 
-        return render
+        return placeholder
 
 
 @functools.lru_cache(maxsize=4096)
