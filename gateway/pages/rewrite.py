@@ -708,6 +708,9 @@ class Rewriter:
             return body_start
         holds: list[Hold] = []
         src = tag.get(b"src")
+        if src is not None and self._plainly_local(tag.attributes):  # the site's own script: most are
+            out.append(tag.to_bytes())
+            return body_start
         if src is not None:
             hold = self._held(src, "script")
             if hold is not None:
