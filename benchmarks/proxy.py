@@ -387,11 +387,10 @@ class Run:
     resource: str
     round: int
     requests: int
-    elapsed: float  # seconds
+    elapsed: float  # seconds, wrk's whole run
     rate: float
     p50: float  # seconds
     p99: float
-    bytes_per_second: float
     errors: int  # non-2xx/3xx plus socket errors
     front_cpu: float  # CPU seconds of the front end's processes during the run
     origin_cpu: float  # CPU seconds of the origin nginx during the run
@@ -409,7 +408,6 @@ class Run:
 
 
 UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-BYTE_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
 
 
 def seconds_of(text: str) -> float:
@@ -425,7 +423,6 @@ def run_wrk(args: argparse.Namespace, port: int, path: str, seconds: int) -> dic
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if result.returncode != 0 or rate is None:
         raise RuntimeError(f"wrk failed ({result.returncode}):\n{out}\n{result.stderr}")
-    transfer = re.search(r"Transfer/sec:\s+([\d.]+)(B|KB|MB|GB)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     served = re.search(r"(\d+) requests in", out)
@@ -434,7 +431,6 @@ def run_wrk(args: argparse.Namespace, port: int, path: str, seconds: int) -> dic
         "rate": float(rate.group(1)),
         "p50": seconds_of(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
         "p99": seconds_of(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
-        "bytes_per_second": float(transfer.group(1)) * BYTE_UNITS[transfer.group(2)] if transfer else 0.0,
         "errors": (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, sockets.groups())) if sockets else 0),
     }
 
@@ -443,8 +439,7 @@ def measure(args: argparse.Namespace, setup: Setup, origin: int, resource: Resou
     """One timed wrk run, with the CPU the front end and the origin spent on it and the workers' memory after."""
     if round_ == 0:
         run_wrk(args, setup.port, resource.path, 1)  # warm-up, not counted
-    front_before, origin_before = cpu_seconds(setup.front), cpu_seconds(origin)
-    start = time.monotonic()
+    start, front_before, origin_before = time.monotonic(), cpu_seconds(setup.front), cpu_seconds(origin)
     figures = run_wrk(args, setup.port, resource.path, args.seconds)
     elapsed = time.monotonic() - start
     front_cpu, origin_cpu = cpu_seconds(setup.front) - front_before, cpu_seconds(origin) - origin_before
@@ -453,10 +448,10 @@ def measure(args: argparse.Namespace, setup: Setup, origin: int, resource: Resou
     )
     run.rss, run.load = worker_rss(setup.front), os.getloadavg()[0]
     rss = "/".join(f"{r / MIB:.0f}" for r in run.rss)
-    print(
+    print(  # cores: how much CPU the front end had; below its worker count it waited or was crowded out
         f"  round {round_ + 1} {setup.name:<29} {resource.label:<14} {run.rate:>9,.0f} req/s  p50 {fmt_ms(run.p50)}"
-        f"  p99 {fmt_ms(run.p99)}  {run.front_us:6,.0f} us CPU/req  RSS {rss} MiB  load {run.load:.2f}"
-        + (f"  {run.errors} ERRORS" if run.errors else ""),
+        f"  p99 {fmt_ms(run.p99)}  {run.front_us:6,.0f} us CPU/req ({front_cpu / elapsed:.2f} cores)"
+        f"  RSS {rss} MiB  load {run.load:.2f}" + (f"  {run.errors} ERRORS" if run.errors else ""),
         flush=True,
     )
     return run
