@@ -605,11 +605,11 @@ def report(runs: list[Run], setups: list[str], resources: list[Resource], args: 
 # --------------------------------------------------------------------------- main
 
 
-def names(text: str, allowed: Sequence[str], option: str) -> tuple[str, ...]:
+def names(text: str, allowed: Sequence[str]) -> tuple[str, ...]:
+    """A comma-separated choice among ``allowed``, in the order given, each once."""
     chosen = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
-    unknown = [c for c in chosen if c not in allowed]
-    if unknown or not chosen:
-        raise argparse.ArgumentTypeError(f"{option}: choose from {','.join(allowed)} (got {text!r})")
+    if not chosen or any(c not in allowed for c in chosen):
+        raise argparse.ArgumentTypeError(f"choose one or more of {','.join(allowed)}, comma-separated (got {text!r})")
     return chosen
 
 
@@ -619,13 +619,13 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, help="timed runs per setup and page, taking turns (default 3)")
     parser.add_argument(
         "--pages",
-        type=lambda text: names(text, KINDS, "--pages"),
+        type=lambda text: names(text, KINDS),
         default=KINDS,
         help="which pages: static, dynamic or static,dynamic (default both)",
     )
     parser.add_argument(
         "--sizes",
-        type=lambda text: names(text, SIZES, "--sizes"),
+        type=lambda text: names(text, SIZES),
         help="which sizes, e.g. 20k,150k (default 20k,150k,1m; the static 1m is a binary file)",
     )
     parser.add_argument(
