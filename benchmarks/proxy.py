@@ -471,7 +471,6 @@ class Summary:
     origin_us: float
     rss: float  # the largest worker, bytes
     errors: int
-    rounds: int
 
 
 def median(values: Sequence[float]) -> float:
@@ -493,7 +492,6 @@ def summarise(runs: list[Run]) -> dict[tuple[str, str], Summary]:
             origin_us=median([r.origin_us for r in group]),
             rss=median([max(r.rss, default=0) for r in group]),
             errors=sum(r.errors for r in group),
-            rounds=len(group),
         )
         for key, group in groups.items()
     }
@@ -547,7 +545,8 @@ def print_summary(by: dict[tuple[str, str], Summary], resources: list[Resource])
         )
 
 
-def goal_lines(by: dict[tuple[str, str], Summary], setups: list[str], resources: list[Resource]) -> list[str]:
+def goal_lines(by: dict[tuple[str, str], Summary], resources: list[Resource]) -> list[str]:
+    """The issue's goals, met or not, then the ceiling and the baseline beside the gateway."""
     lines = []
     for resource in resources:
         goal = SHARE_GOALS.get(resource.label)
@@ -594,11 +593,10 @@ def report(runs: list[Run], setups: list[str], resources: list[Resource], args: 
         "RSS: the largest front-end worker after the run.\n"
     )
     print_table(by, setups, resources)
-    if any((NO_CACHE, r.label) in by for r in resources):
-        print(f"\nThe issue's table ({REFERENCE} against the gateway with 2 workers, same run):\n")
-        print_summary(by, resources)
+    print(f"\nThe issue's table ({REFERENCE} against the gateway with 2 workers, same run):\n")
+    print_summary(by, resources)
     print("\nGoals and comparisons")
-    for line in goal_lines(by, setups, resources):
+    for line in goal_lines(by, resources):
         print(f"  * {line}")
 
 
