@@ -13,8 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from support import REPOSITORY
-from support.helpers import ThreadedServer, chromium, rows, site
+from support.helpers import ThreadedServer, axe_script, chromium, rows, site
 from support.records import ADMIN, ALICE, PASSWORD, add_sightings, admin_settings, audit, record_on, seed
 
 from gateway import ConsentMiddleware, Settings
@@ -24,7 +23,6 @@ pytestmark = pytest.mark.browser
 FIRST_DAY = date(2025, 3, 1)
 DAYS = 21
 METHODS = ("accept_all", "reject_all", "custom", "gpc", "withdraw")
-AXE = REPOSITORY / "node_modules" / "axe-core" / "axe.min.js"
 
 
 def seeded_choices() -> list:
@@ -162,8 +160,7 @@ def discovered(db_path: Path) -> Iterator[ThreadedServer]:
 
 
 def test_the_third_party_page_copies_snippets_and_passes_axe_core(browser, discovered: ThreadedServer) -> None:
-    if not AXE.exists():
-        pytest.fail(f"{AXE} is missing: run `npm ci` at the repository root (package.json pins axe-core)")
+    axe = axe_script()
     # The page's own CSP holds: the copy buttons come from the one script it allows.
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     context.set_default_timeout(10_000)
@@ -198,7 +195,7 @@ def test_the_third_party_page_copies_snippets_and_passes_axe_core(browser, disco
     page = context.new_page()
     sign_in(page, discovered, f"{ADMIN}/third-parties")
     page.locator("button.copy").first.wait_for()
-    page.add_script_tag(path=str(AXE))
+    page.add_script_tag(path=str(axe))
     result = page.evaluate(
         """async () => {
           const r = await axe.run(document);
