@@ -57,7 +57,7 @@ POSTGRES_URL = os.environ.get("CONSENT_TEST_POSTGRES_URL", "postgresql://postgre
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards (parallel runs don't meet)."""
-    psycopg = pytest.importorskip("psycopg")
+    psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed: it comes with pip install -e '.[test]'")
     schema = f"test_{uuid.uuid4().hex[:16]}"
     try:
         admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
