@@ -122,7 +122,7 @@ def test_erasure_through_real_forms(page, gateway: ThreadedServer, db_path: Path
     page.fill("input[name=id]", ALICE)
     page.click("main form[action$='/consents'] button")
     assert "History of " + ALICE in page.inner_text("main")
-    page.click("text=Erase these 1 records")
+    page.click("text=Erase this 1 record")
     page.click("button.danger")  # the confirmation box is required: the browser does not send the form
     assert page.url.endswith(f"{ADMIN}/erase?id={ALICE}")
     assert ALICE in {row["consent_id"] for row in rows(db_path)}
