@@ -50,13 +50,15 @@ def demo_server(db_path: Path) -> Iterator[Server]:
     server.kill()
 
 
-POSTGRES_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+# Test-only settings start with CONSENT_TEST_, not GATEWAY_: `serve` refuses every GATEWAY_* name that is
+# not a setting, so exporting this for the tests must not stop a gateway started from the same shell.
+POSTGRES_URL = os.environ.get("CONSENT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards (parallel runs don't meet)."""
-    psycopg = pytest.importorskip("psycopg")
+    psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed: it comes with pip install -e '.[test]'")
     schema = f"test_{uuid.uuid4().hex[:16]}"
     try:
         admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)

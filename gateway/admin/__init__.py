@@ -4,7 +4,8 @@ and the third parties the site uses.
 ``views`` (every page and its route), ``auth`` (sessions, CSRF, sign-in throttle), ``passwords``,
 ``period`` (the dashboard's filter), ``chart`` (SVG charts), ``export`` (records as CSV),
 ``thirdparties`` (the discovery table and what the gateway does to each row) and ``snippets``
-(the TOML that classifies an unknown host). The pages are ``templates/*.html``, each extending
+(the TOML that classifies an unknown host), ``language`` (Dutch or English, the words in
+``locales/<language>.json``). The pages are ``templates/*.html``, each extending
 ``templates/layout.html`` (the admin's look); ``templates/copy.js`` is the third-party page's copy button.
 """
 

@@ -7,6 +7,7 @@ Monday compare at a glance; the counts are in each shape's ``<title>``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from html import escape
@@ -31,7 +32,18 @@ class Series:
     counts: list[int]
 
 
-def stacked_shares(days: list[date], series: list[Series], title: str) -> Markup:
+Tip = Callable[..., str]  # the words of a shape's <title>, from day, label, count, total and percent
+
+
+def english_share(**values: object) -> str:
+    return "{day} {label}: {count} of {total} ({percent} %)".format(**values)
+
+
+def english_granted_share(**values: object) -> str:
+    return "{day} {label} granted: {count} of {total} ({percent} %)".format(**values)
+
+
+def stacked_shares(days: list[date], series: list[Series], title: str, tip: Tip = english_share) -> Markup:
     """A 100 % stacked bar per day: each series' share of that day's total."""
     band = PLOT_WIDTH / max(len(days), 1)
     shapes: list[str] = []
@@ -47,15 +59,19 @@ def stacked_shares(days: list[date], series: list[Series], title: str) -> Markup
                 continue
             height = PLOT_HEIGHT * count / total
             bottom -= height
-            tip = f"{day.isoformat()} {s.label}: {count} of {total} ({100 * count / total:.0f} %)"
+            words = tip(
+                day=day.isoformat(), label=s.label, count=count, total=total, percent=f"{100 * count / total:.0f}"
+            )
             shapes.append(
                 f'<rect x="{x:.2f}" y="{bottom:.2f}" width="{band * 0.8:.2f}" height="{height:.2f}" '
-                f'fill="{s.colour}"><title>{escape(tip)}</title></rect>'
+                f'fill="{s.colour}"><title>{escape(words)}</title></rect>'
             )
     return _frame(days, series, title, shapes)
 
 
-def share_lines(days: list[date], series: list[Series], totals: list[int], title: str) -> Markup:
+def share_lines(
+    days: list[date], series: list[Series], totals: list[int], title: str, tip: Tip = english_granted_share
+) -> Markup:
     """A line per series: its count as a share of the day's total; days without choices leave a gap."""
     band = PLOT_WIDTH / max(len(days), 1)
     shapes: list[str] = []
@@ -72,9 +88,15 @@ def share_lines(days: list[date], series: list[Series], totals: list[int], title
             y = TOP + PLOT_HEIGHT * (1 - share)
             path.append(f"{'L' if pen_down else 'M'}{x:.2f},{y:.2f}")
             pen_down = True
-            tip = f"{day.isoformat()} {s.label} granted: {s.counts[index]} of {totals[index]} ({100 * share:.0f} %)"
+            words = tip(
+                day=day.isoformat(),
+                label=s.label,
+                count=s.counts[index],
+                total=totals[index],
+                percent=f"{100 * share:.0f}",
+            )
             dots.append(
-                f'<circle cx="{x:.2f}" cy="{y:.2f}" r="3" fill="{s.colour}"><title>{escape(tip)}</title></circle>'
+                f'<circle cx="{x:.2f}" cy="{y:.2f}" r="3" fill="{s.colour}"><title>{escape(words)}</title></circle>'
             )
         if path:
             shapes.append(f'<path d="{" ".join(path)}" fill="none" stroke="{s.colour}" stroke-width="2"/>')

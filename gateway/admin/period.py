@@ -11,7 +11,13 @@ MAX_DAYS = 400
 
 
 class PeriodError(ValueError):
-    """A filter the admin cannot use; the message says which field and why."""
+    """A filter the admin cannot use: ``key`` names the message (in the admin's locale files), ``values``
+    fill it in; the exception's own text is the English one."""
+
+    def __init__(self, key: str, english: str, **values: object) -> None:
+        super().__init__(english)
+        self.key = key
+        self.values = values
 
 
 @dataclass(frozen=True)
@@ -52,12 +58,12 @@ def read_period(query: Mapping[str, str], today: date | None = None) -> Period:
     last = _day(query, "to") or today
     first = _day(query, "from") or last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
-        raise PeriodError("from: must not be after 'to'")
+        raise PeriodError("period.order", "from: must not be after 'to'")
     if (last - first).days + 1 > MAX_DAYS:
-        raise PeriodError(f"from: a range may span at most {MAX_DAYS} days")
+        raise PeriodError("period.span", f"from: a range may span at most {MAX_DAYS} days", days=MAX_DAYS)
     raw_revision = query.get("revision", "").strip()
     if raw_revision and (not raw_revision.isdigit() or int(raw_revision) < 1):
-        raise PeriodError("revision: must be a whole number of 1 or higher")
+        raise PeriodError("period.revision", "revision: must be a whole number of 1 or higher")
     return Period(first, last, int(raw_revision) if raw_revision else None)
 
 
@@ -68,4 +74,7 @@ def _day(query: Mapping[str, str], name: str) -> date | None:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise PeriodError(f"{name}: {raw[:40]!r} is not a date like 2025-03-31") from None
+        shown = repr(raw[:40])
+        raise PeriodError(
+            "period.date", f"{name}: {shown} is not a date like 2025-03-31", field=name, value=shown
+        ) from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gateway.admin.language import Texts
 from gateway.net.urls import Target
 from gateway.settings import Category, Settings
 from gateway.store.discovery import COOKIE, Discovered, ScanRun
@@ -82,24 +83,33 @@ class Describer:
         return sites, requested or (sites[0] if sites else None)
 
     def listing(
-        self, rows: Sequence[Discovered], sites: tuple[str, ...], site: str | None, last_scan: ScanRun | None
+        self,
+        rows: Sequence[Discovered],
+        sites: tuple[str, ...],
+        site: str | None,
+        last_scan: ScanRun | None,
+        language: str = "en",
     ) -> Listing:
-        entries = sorted((self.entry(row) for row in rows if row.site == site), key=self.order)
+        """The rows of ``site``, what the gateway does to each said in ``language`` (the download: English)."""
+        texts = Texts(language)
+        entries = sorted((self.entry(row, texts) for row in rows if row.site == site), key=self.order)
         return Listing(sites, site, tuple(entries), last_scan)
 
-    def entry(self, row: Discovered) -> Entry:
-        return self.cookie(row) if row.kind == COOKIE else self.host(row)
+    def entry(self, row: Discovered, texts: Texts) -> Entry:
+        return self.cookie(row, texts) if row.kind == COOKIE else self.host(row, texts)
 
-    def host(self, row: Discovered) -> Entry:
+    def host(self, row: Discovered, texts: Texts) -> Entry:
         kind = JUDGED_KINDS.get(row.kind, "other")
         target = Target("https", row.name, "/", "")
         ruling = self.third_parties.explain(target, kind, row.site, tiny=row.kind == "beacon", service_id=row.service)
         category = ruling.hold.category if ruling.hold is not None else None
         service = ruling.hold.service if ruling.hold is not None else None
-        action = self.words(ruling) + (self.essential_paths(row.name) if ruling.rule in UNCLASSIFIED else "")
+        action = self.words(ruling, texts) + (
+            self.essential_paths(row.name, texts) if ruling.rule in UNCLASSIFIED else ""
+        )
         return Entry(row, ruling.rule, action, category, service, ruling.essential)
 
-    def essential_paths(self, host: str) -> str:
+    def essential_paths(self, host: str, texts: Texts) -> str:
         """Essential infrastructure under some paths of a shared host (``www.google.com/recaptcha/``):
         a row keeps only the host, so say which of its URLs load all the same."""
         found = [
@@ -108,38 +118,34 @@ class Describer:
             for pattern in entry.patterns
             if pattern.startswith(host + "/")
         ]
-        return "".join(f"; except {pattern}…, essential infrastructure ({name})" for pattern, name in found)
+        return "".join(texts.plain("action.except", pattern=pattern, name=name) for pattern, name in found)
 
-    def cookie(self, row: Discovered) -> Entry:
+    def cookie(self, row: Discovered, texts: Texts) -> Entry:
         catalogue = self.third_parties.catalogue
         service = catalogue.service_of_cookie(row.name)
         if row.name == self.settings.cookie_name:  # the filter's protected cookie
-            return Entry(row, LEFT_ALONE, "Left alone: the consent cookie itself", None)
+            return Entry(row, LEFT_ALONE, texts.plain("action.consent_cookie"), None)
         category = catalogue.category_of_cookie(row.name)
         if category is None:
-            return Entry(row, LEFT_ALONE, "Left alone", None, service)
-        return Entry(row, CLEARED, f"Cleared unless “{self.label(category)}” is granted", category, service)
+            return Entry(row, LEFT_ALONE, texts.plain("action.left_alone"), None, service)
+        label = self.label(category, texts.language)
+        return Entry(row, CLEARED, texts.plain("action.cleared", label=label), category, service)
 
-    def words(self, ruling: Ruling) -> str:
-        label = self.label(ruling.hold.category) if ruling.hold is not None else ""
-        if ruling.rule == CATALOGUED:
-            return f"Held until “{label}” is granted"
-        if ruling.rule == BEACON:
-            return f"Held until “{label}” is granted, as a web beacon (a third-party 1x1 image)"
-        if ruling.rule == UNKNOWN:
-            return f"Held as “{label}” until that is granted (strict blocking)"
+    def words(self, ruling: Ruling, texts: Texts) -> str:
+        label = self.label(ruling.hold.category, texts.language) if ruling.hold is not None else ""
+        if ruling.rule in (CATALOGUED, BEACON, UNKNOWN):
+            key = {CATALOGUED: "action.held", BEACON: "action.beacon", UNKNOWN: "action.other"}[ruling.rule]
+            return texts.plain(key, label=label)
         if ruling.rule == ESSENTIAL and ruling.essential is not None:
-            reason = ruling.essential.reason.get("en", "")
-            return f"Loads before any choice as essential infrastructure ({ruling.essential.name}): {reason}"
-        return {
-            SAME_SITE: "Loads: the site itself",
-            ALLOWED: "Loads before any choice: allowed by allowed_hosts",
-            PASSED: 'Passes: unknown, and blocking = "catalogue" holds only catalogued trackers',
-        }[ruling.rule]
+            reason = ruling.essential.reason.get(texts.language) or ruling.essential.reason.get("en", "")
+            return texts.plain("action.essential", name=ruling.essential.name, reason=reason)
+        return texts.plain(
+            {SAME_SITE: "action.same_site", ALLOWED: "action.allowed", PASSED: "action.passed"}[ruling.rule]
+        )
 
-    def label(self, category: str) -> str:
+    def label(self, category: str, language: str = "en") -> str:
         known = self.categories.get(category)
-        return known.text("en")[0] if known is not None else category
+        return known.text(language)[0] if known is not None else category
 
     def order(self, entry: Entry) -> tuple:
         """Unknown hosts, then rows by the category they wait for (in the settings' order), then what loads."""

@@ -24,6 +24,9 @@ from starlette.routing import Route
 from gateway.admin.auth import MAX_ATTEMPTS, AdminAuth, Session, attempt_keys, attempt_window, erased_id_digest
 from gateway.admin.chart import Series, share_lines, stacked_shares
 from gateway.admin.export import csv_chunks, filename
+from gateway.admin.language import COOKIE as LANGUAGE_COOKIE
+from gateway.admin.language import COOKIE_MAX_AGE as LANGUAGE_COOKIE_MAX_AGE
+from gateway.admin.language import Texts, choose
 from gateway.admin.period import PeriodError, read_period
 from gateway.admin.snippets import Snippets, snippets_for
 from gateway.admin.thirdparties import Describer, Listing, as_json
@@ -34,12 +37,12 @@ from gateway.store.discovery import MAX_NAME
 from gateway.templating import template
 from gateway.trackers.thirdparty import OTHER_CATEGORY, ThirdParties
 
-METHOD_SERIES = (
-    ("accept_all", "Accept all", "#009E73"),
-    ("custom", "Custom", "#56B4E9"),
-    ("gpc", "GPC", "#CC79A7"),
-    ("reject_all", "Reject all", "#D55E00"),
-    ("withdraw", "Withdrawn", "#8C8C8C"),
+METHOD_SERIES = (  # the labels are in the locale files, as method.<name>
+    ("accept_all", "#009E73"),
+    ("custom", "#56B4E9"),
+    ("gpc", "#CC79A7"),
+    ("reject_all", "#D55E00"),
+    ("withdraw", "#8C8C8C"),
 )
 CATEGORY_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9")
 AUDIT_PAGE_SIZE = 200
@@ -59,12 +62,14 @@ Page = Callable[[Request, Session], Awaitable[Response]]
 
 
 class AdminError(Exception):
-    """A request the admin refuses; shown as a small page with the status."""
+    """A request the admin refuses; shown as a small page with the status and the message ``key`` (of the
+    locale files) in the officer's language."""
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, status: int, key: str, **values: object) -> None:
+        super().__init__(key)
         self.status = status
-        self.message = message
+        self.key = key
+        self.values = values
 
 
 class AdminViews:
@@ -101,7 +106,8 @@ class AdminViews:
             try:
                 return await endpoint(request)
             except AdminError as error:
-                return self.render("error.html", request, None, status=error.status, message=error.message)
+                message = self.texts(request)(error.key, **error.values)
+                return self.render("error.html", request, None, status=error.status, message=message)
             except APIError as error:
                 return self.render("error.html", request, None, status=error.status, message=error.message)
 
@@ -122,7 +128,7 @@ class AdminViews:
                 if request.method == "GET":
                     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                     return RedirectResponse(f"{self.path}/login?" + urlencode({"next": target}), status_code=303)
-                raise AdminError(401, "Sign in first.")
+                raise AdminError(401, "error.sign_in")
             if request.method == "POST":
                 form = await self.read_form(request)
                 self.check_post(request, session, form)
@@ -133,25 +139,47 @@ class AdminViews:
 
     def check_post(self, request: Request, session: Session, form: dict[str, str]) -> None:
         if not self.auth.same_origin(request):
-            raise AdminError(403, "This form can only be sent from the admin's own pages.")
+            raise AdminError(403, "error.origin")
         if not self.auth.csrf_matches(session, form.get("csrf")):
-            raise AdminError(403, "The form has expired or was not sent from the admin; reload it and try again.")
+            raise AdminError(403, "error.csrf")
 
     async def read_form(self, request: Request) -> dict[str, str]:
         media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if media_type != "application/x-www-form-urlencoded":
-            raise AdminError(415, "Send the form as application/x-www-form-urlencoded.")
+            raise AdminError(415, "error.form_type")
         try:
             fields = parse_qs((await read_body(request)).decode("utf-8"), keep_blank_values=True)
         except UnicodeDecodeError:
-            raise AdminError(400, "The form is not valid UTF-8.") from None
+            raise AdminError(400, "error.utf8") from None
         return {name: values[0] for name, values in fields.items()}
 
+    def texts(self, request: Request) -> Texts:
+        """The officer's language for this request (``?lang``, the cookie it set, ``Accept-Language``)."""
+        if not hasattr(request.state, "texts"):
+            language, chosen = choose(
+                request.query_params, request.headers, request.cookies, self.settings.default_language
+            )
+            request.state.texts, request.state.language_chosen = Texts(language), chosen
+        return request.state.texts
+
     def render(self, name: str, request: Request, session: Session | None, status: int = 200, **context) -> Response:
+        texts = self.texts(request)
+        switch_url = request.url.path + "?" + urlencode({**request.query_params, "lang": texts.other})
         page = template(f"admin/{name}").render(
-            admin=self.path, session=session, request=request, status=status, **context
+            admin=self.path, session=session, request=request, status=status, t=texts, switch_url=switch_url, **context
         )
-        return HTMLResponse(page, status_code=status, headers=SECURITY_HEADERS)
+        response = HTMLResponse(page, status_code=status, headers=SECURITY_HEADERS)
+        if request.state.language_chosen:
+            response.set_cookie(
+                LANGUAGE_COOKIE,
+                texts.language,
+                max_age=LANGUAGE_COOKIE_MAX_AGE,
+                path=self.path,
+                secure=request.url.scheme == "https",
+                httponly=True,
+                samesite="strict",
+            )
+        return response
 
     def who(self, request: Request) -> str:
         address = self.auth.head(request).client_address
@@ -165,7 +193,7 @@ class AdminViews:
         try:
             return await operation
         except Exception:
-            raise AdminError(503, "The consent store is not available; nothing was changed. Try again later.") from None
+            raise AdminError(503, "error.store") from None
 
     # ---- signing in and out -------------------------------------------------------------------
 
@@ -199,7 +227,7 @@ class AdminViews:
         session = self.auth.session(request)
         form = await self.read_form(request)
         if session is None:
-            raise AdminError(403, "The sign-in form has expired; reload it and try again.")
+            raise AdminError(403, "error.login_expired")
         self.check_post(request, session, form)
         address = self.who(request)
         user = form.get("user", "").strip()[:MAX_ACTOR_LENGTH]
@@ -208,13 +236,11 @@ class AdminViews:
         # Counted before the (slow) check: concurrent guesses cannot all slip in before the first failure counts.
         if not await self.store_call(self.store.reserve_login(keys, since, MAX_ATTEMPTS, now)):
             await self.audit(user or "?", "login_refused", f"too many sign-ins from {address} or for this user")
-            raise AdminError(429, "Too many failed sign-ins; wait a quarter of an hour.")
+            raise AdminError(429, "error.too_many")
         actor = await self.auth.check(user, form.get("password", ""))
         if actor is None:
             await self.audit(user or "?", "login_failed", f"from {address}")
-            return self.login_page(
-                request, session, form.get("next", ""), status=401, error="Wrong user name, password or token."
-            )
+            return self.login_page(request, session, form.get("next", ""), status=401, error="login.wrong")
         await self.store_call(self.store.clear_logins(keys))
         await self.audit(actor, "login", f"from {address}")
         response = RedirectResponse(self.safe_next(form.get("next", "")), status_code=303)
@@ -240,34 +266,38 @@ class AdminViews:
         try:
             period = read_period(request.query_params)
         except PeriodError as error:
-            raise AdminError(400, str(error)) from None
+            raise AdminError(400, error.key, **error.values) from None
+        texts = self.texts(request)
         summaries = await self.store_call(self.store.daily_summary(period.first, period.until, period.revision))
         days = period.days()
         by_day = {summary.day: summary for summary in summaries}
         empty = DaySummary(date.min, 0, {}, {}, {})
         rows = [by_day.get(day, empty) for day in days]
         totals = [row.total for row in rows]
-        methods = [
-            Series(label, colour, [row.by_method.get(m, 0) for row in rows]) for m, label, colour in METHOD_SERIES
+        methods = [(m, texts.plain(f"method.{m}")) for m, _ in METHOD_SERIES]
+        method_series = [
+            Series(label, colour, [row.by_method.get(m, 0) for row in rows])
+            for (m, label), (_, colour) in zip(methods, METHOD_SERIES, strict=True)
         ]
-        optional = [c for c in self.settings.categories if not c.required]
+        optional = [(c.name, c.text(texts.language)[0]) for c in self.settings.categories if not c.required]
         categories = [
-            Series(
-                category.text("en")[0],
-                CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)],
-                [r.granted.get(category.name, 0) for r in rows],
-            )
-            for i, category in enumerate(optional)
+            Series(label, CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)], [r.granted.get(name, 0) for r in rows])
+            for i, (name, label) in enumerate(optional)
         ]
+        method_title, category_title = texts.plain("chart.methods"), texts.plain("chart.categories")
         return self.render(
             "dashboard.html",
             request,
             session,
             period=period,
-            method_chart=stacked_shares(days, methods, "Choices per day by method, as a share of the day's choices"),
-            category_chart=share_lines(days, categories, totals, "Share of each day's choices granting a category"),
+            method_chart=stacked_shares(
+                days, method_series, method_title, functools.partial(texts.plain, "chart.share")
+            ),
+            category_chart=share_lines(
+                days, categories, totals, category_title, functools.partial(texts.plain, "chart.granted_share")
+            ),
             table=[(day, row) for day, row in zip(days, rows, strict=True) if row.total],
-            methods=METHOD_SERIES,
+            methods=methods,
             categories=optional,
             total=sum(totals),
             export_query=urlencode(period.query()),
@@ -293,7 +323,7 @@ class AdminViews:
         form: dict[str, str] = request.state.form
         consent_id = self.consent_id(form.get("id", ""))
         if form.get("confirm") != "yes":
-            raise AdminError(400, "Tick the confirmation to erase these records.")
+            raise AdminError(400, "error.confirm")
         erased = await self.store_call(self.store.erase(consent_id))
         # The audit log keeps no erased id: earlier entries (lookups) and this one name it by a digest.
         digest = erased_id_digest(consent_id, self.settings.secret_key[0])
@@ -310,7 +340,7 @@ class AdminViews:
                 return text
         except ValueError:
             pass
-        raise AdminError(400, "A consent id looks like 0b6f7d0e-3c1a-4f7e-9a51-2d8c4b1e6f90.")
+        raise AdminError(400, "error.consent_id")
 
     # ---- export and audit log -----------------------------------------------------------------
 
@@ -318,7 +348,7 @@ class AdminViews:
         try:
             period = read_period(request.query_params)
         except PeriodError as error:
-            raise AdminError(400, str(error)) from None
+            raise AdminError(400, error.key, **error.values) from None
         revision = f", revision {period.revision}" if period.revision is not None else ""
         await self.audit(session.actor or "?", "export", f"{period.first} to {period.last}{revision}")
         return StreamingResponse(
@@ -334,13 +364,15 @@ class AdminViews:
     # ---- third parties on the site ------------------------------------------------------------
 
     async def third_party_page(self, request: Request, session: Session) -> Response:
-        listing = await self.third_party_listing(request)
-        script, digest = copy_script()
+        texts = self.texts(request)
+        listing = await self.third_party_listing(request, texts.language)
+        script, digest = copy_script(texts.language)
         response = self.render(
             "third_parties.html",
             request,
             session,
             listing=listing,
+            site_name=listing.site or texts.plain("tp.this_site"),
             blocking=self.settings.blocking,
             snippets=self.snippets(listing),
             copy_script=script,
@@ -358,14 +390,14 @@ class AdminViews:
             headers={**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="third-parties-{name}.json"'},
         )
 
-    async def third_party_listing(self, request: Request) -> Listing:
+    async def third_party_listing(self, request: Request, language: str = "en") -> Listing:
         requested = request.query_params.get("site", "").strip().lower() or None
         if requested is not None and len(requested) > MAX_NAME:
-            raise AdminError(400, "A site is a host name like www.example.nl.")
+            raise AdminError(400, "error.site")
         rows = await self.store_call(self.store.discovered())
         sites, site = self.describer.sites(rows, requested)
         last_scan = await self.store_call(self.store.last_scan(site)) if site else None
-        return self.describer.listing(rows, sites, site, last_scan)
+        return self.describer.listing(rows, sites, site, last_scan, language)
 
     def snippets(self, listing: Listing) -> list[Snippets]:
         optional = self.settings.category_names[1:]
@@ -377,8 +409,8 @@ class AdminViews:
 
 
 @functools.cache
-def copy_script() -> tuple[str, str]:
-    """The copy buttons' script and its CSP source (a hash: the admin allows no other script)."""
-    script = template("admin/copy.js").render()
+def copy_script(language: str) -> tuple[str, str]:
+    """The copy buttons' script in ``language`` and its CSP source (a hash: the admin allows no other script)."""
+    script = template("admin/copy.js").render(t=Texts(language))
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
     return script, f"sha256-{digest}"

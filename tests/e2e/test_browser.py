@@ -25,7 +25,7 @@ from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 from support import REPOSITORY
-from support.helpers import SECRET, Server, ThreadedServer, chromium, rows, start_demo
+from support.helpers import SECRET, Server, ThreadedServer, axe_script, chromium, rows, start_demo
 from support.records import seed_discovery
 from support.stubs import StaticSite, TrackerStub
 
@@ -34,7 +34,6 @@ from gateway import ConsentMiddleware, Settings
 pytestmark = pytest.mark.browser
 
 ROOT = REPOSITORY
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 # Loopback addresses the tests use for their own servers keep their real address and port.
 OWN_HOSTS = ("127.0.0.1", "127.0.0.2", "127.0.0.3", "localhost")
 LESSON = "/cursus/excel-voor-beginners"
@@ -107,9 +106,7 @@ def shared_demo(tmp_path_factory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def axe_source() -> Path:
-    if not AXE.exists():
-        pytest.fail(f"{AXE} is missing: run `npm ci` at the repository root (package.json pins axe-core)")
-    return AXE
+    return axe_script()
 
 
 # ---- helpers -------------------------------------------------------------------------------

@@ -15,8 +15,8 @@ import pytest
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
-from support import REPOSITORY
-from support.helpers import SECRET, ThreadedServer, chromium
+from support import AXE, REPOSITORY
+from support.helpers import SECRET, ThreadedServer, axe_script, chromium
 from support.records import seed_discovery
 from support.stubs import StaticSite, TrackerStub
 
@@ -24,7 +24,6 @@ from gateway import ConsentMiddleware, Settings
 
 pytestmark = pytest.mark.browser
 
-AXE = REPOSITORY / "node_modules" / "axe-core" / "axe.min.js"
 OWN_HOSTS = ("127.0.0.1", "127.0.0.2", "127.0.0.3", "localhost")
 EMBED = "https://www.youtube.com/embed/dQw4w9WgXcQ"
 LESSON = (
@@ -160,8 +159,7 @@ def axe_violations(page) -> list[dict]:
 
 @pytest.mark.parametrize(("language", "title"), [("nl", "Cookieverklaring"), ("en", "Cookie declaration")])
 def test_the_declaration_passes_axe_core(new_context, gateway: ThreadedServer, language: str, title: str) -> None:
-    if not AXE.exists():
-        pytest.fail(f"{AXE} is missing: run `npm ci` at the repository root (package.json pins axe-core)")
+    axe_script()
     page = new_context().new_page()
     page.goto(f"{gateway.url}/_consent/declaration?lang={language}")
     assert page.title() == title

@@ -33,7 +33,7 @@ with TestClient(ConsentMiddleware(demo_site(), settings=settings)) as client:
     form = client.get("/_consent/preferences?lang=en")
     page = client.get("/")
     icon = client.get("/_consent/static/cookie.svg")
-    admin = client.get("/_consent/admin/login")
+    admin = client.get("/_consent/admin/login", headers={"accept-language": "en"})
 down = UpstreamProxy(settings, Registry()).error_page({"type": "http", "headers": []}, 502)
 print(script.status_code, form.status_code, page.status_code, icon.status_code, admin.status_code, down.status_code,
       "consentGateway" in script.text, "Reject all" in form.text, "banner.js" in page.text, "<svg" in icon.text,
@@ -57,6 +57,7 @@ def test_wheel_carries_banner_static_and_templates(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "banner/templates/banner.js" in names
     assert "banner/locales/nl.json" in names
+    assert "gateway/admin/locales/nl.json" in names and "gateway/admin/locales/en.json" in names
     assert "static/cookie.svg" in names
     for area in SERVICE_FILES:
         assert f"gateway/trackers/services/{area}.json" in names

@@ -154,10 +154,13 @@ def chromium(host_resolver_rules: str) -> Iterator[object]:
     """Debian's Chromium, headless, with tracker hosts mapped by ``host_resolver_rules``."""
     import pytest  # helpers is also imported by benchmarks, which have no pytest to fail with
 
-    # CI installs Chromium; a missing one is a broken setup, not a reason to skip.
+    # The README's first set-up step installs Chromium; a missing one is a broken setup, not a reason to skip.
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="Playwright comes with the test extra: pip install -e '.[test]'"
+    )
+    sync_playwright = sync_api.sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(
@@ -216,3 +219,14 @@ class Gateway:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(10)
         self.log.close()
+
+
+def axe_script() -> Path:
+    """axe-core's script for the accessibility checks; the test skips, saying how to get it, when it is absent."""
+    import pytest
+
+    from support import AXE
+
+    if not AXE.is_file():
+        pytest.skip(f"axe-core is not installed ({AXE} is missing): run `npm ci` at the repository root")
+    return AXE

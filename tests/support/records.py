@@ -158,5 +158,6 @@ def audit(db_path: Path) -> list[dict]:
 
 
 def admin_settings(db_path: Path, **overrides) -> Settings:
-    values = {"admin_user": "fg", "admin_password_hash": PASSWORD_HASH, **overrides}
+    # English where the browser names no language (test clients send no Accept-Language): the tests read English.
+    values = {"admin_user": "fg", "admin_password_hash": PASSWORD_HASH, "default_language": "en", **overrides}
     return Settings(secret_key=SECRET, database_url=f"sqlite:///{db_path}", **values)

@@ -12,18 +12,18 @@
     var status = document.createElement("span");
     button.type = "button";
     button.className = "copy";
-    button.textContent = "Copy";
+    button.textContent = {{ t.plain("copy.button")|tojson }};
     status.setAttribute("role", "status");
     status.className = "muted";
     button.addEventListener("click", function () {
       select(pre);
       if (navigator.clipboard && window.isSecureContext) {
         navigator.clipboard.writeText(pre.textContent).then(
-          function () { status.textContent = " Copied."; },
-          function () { status.textContent = " Selected: press Ctrl+C to copy."; }
+          function () { status.textContent = " " + {{ t.plain("copy.done")|tojson }}; },
+          function () { status.textContent = " " + {{ t.plain("copy.selected")|tojson }}; }
         );
       } else {
-        status.textContent = " Selected: press Ctrl+C to copy.";
+        status.textContent = " " + {{ t.plain("copy.selected")|tojson }};
       }
     });
     pre.after(button, status);

@@ -49,6 +49,7 @@ def settings_for(db_url: str, **overrides) -> Settings:
         admin_user="fg",
         admin_password_hash=PASSWORD_HASH,
         allowed_hosts=("cdn.mijnschool.nl",),
+        default_language="en",  # the admin's words in English, the test client naming no language
     )
     return Settings(**(values | overrides))
 
@@ -253,6 +254,7 @@ def judged(db_url: str, config: Path, host: str) -> dict[str, str]:
 BASE_CONFIG = """admin_user = "fg"
 admin_password_hash = "{hash}"
 allowed_hosts = ["cdn.mijnschool.nl"]
+default_language = "en"
 """
 
 

@@ -5,12 +5,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
-from support import CORPUS, REPOSITORY, SHARED_DATA
+from support import CORPUS, OPEN_COOKIE_DATABASE, REPOSITORY
 
 from gateway.trackers.catalogue import Catalogue, Service, default_catalogue
 
-OPEN_COOKIE_DATABASE = SHARED_DATA / "open-cookie-database" / "open-cookie-database.csv"
-needs_ocd = pytest.mark.skipif(not OPEN_COOKIE_DATABASE.is_file(), reason="Open Cookie Database not present")
+needs_ocd = pytest.mark.skipif(
+    not OPEN_COOKIE_DATABASE.is_file(), reason=f"the Open Cookie Database is not at {OPEN_COOKIE_DATABASE}"
+)
 
 # Cookies the catalogue files differently from the Open Cookie Database, on purpose.
 # Keys are OCD names; a key ending in "*" covers every OCD name with that prefix.
