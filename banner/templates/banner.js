@@ -273,7 +273,9 @@
     return names;
   }
 
+  /* A frame the visitor loaded this once (offerOnce) is theirs: the guard leaves its src alone. */
   function loads(node, name) {
+    if (node._cgOnce && name === "src") return false;
     return name === "style" || loadingNames(node).indexOf(name) >= 0;
   }
 
@@ -1047,6 +1049,7 @@
         b.style.cssText = LOAD_ONCE_STYLE;
         b.addEventListener("click", function () {
           var src = frame.getAttribute("data-consent-src");
+          frame._cgOnce = true;
           clean(frame);
           frame.removeAttribute("data-consent-src");
           frame.removeAttribute("srcdoc");
@@ -1257,10 +1260,12 @@
 
   function t() { return C.text[lang()]; }
 
-  /* Where focus was before a layer opened; it goes back there after a choice. */
+  /* Where focus was on the page before a layer opened (not in a layer: the banner's settings button is
+     gone after a choice); it goes back there after a choice. */
   function rememberFocus() {
     var active = doc.activeElement;
-    if (!ui.banner && !ui.settings && active && active !== doc.body && active !== doc.documentElement) ui.returnTo = active;
+    var ours = [ui.banner, ui.settings].some(function (layer) { return layer && layer.contains(active); });
+    if (active && active !== doc.body && active !== doc.documentElement && !ours) ui.returnTo = active;
   }
 
   function restoreFocus() {
