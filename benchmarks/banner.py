@@ -122,7 +122,7 @@ def sizes(base_url: str) -> tuple[list[tuple[str, ...]], int]:
     template, config = unminified()
     rows = [
         (
-            "banner.js as served (first layer: JS + CSS + nl/en)",
+            "banner.js as served (first layer: JS + CSS + every language)",
             kb(len(first)),
             kb(gz(first)),
             kb(br(first)),
