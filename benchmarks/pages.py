@@ -3,6 +3,12 @@
 A course page of a typical LMS: navigation with many links, course cards,
 lesson text, a few dozen images (most first-party), first-party scripts and
 styles, the usual tracker snippets and an embedded video.
+
+A logged-in LMS page differs on every request (session key, CSRF token, a
+timestamp), so no cache ever serves it twice. ``course_page(..., dynamic=True)``
+carries six nginx SSI commands where such a page has them:
+an nginx with ``ssi on`` expands ``$request_id`` and ``$msec`` into them, and
+every body it serves is different.
 """
 
 from __future__ import annotations
@@ -11,8 +17,12 @@ import random
 
 from gateway.templating import template
 
+REQUEST_ID = b'<!--#echo var="request_id" -->'  # 32 random hex digits per request
+MSEC = b'<!--#echo var="msec" -->'  # the time in seconds with milliseconds
 
-def course_page(target_size: int, seed: int = 7) -> bytes:
+
+def course_page(target_size: int, seed: int = 7, *, dynamic: bool = False) -> bytes:
+    """About ``target_size`` bytes of course page; with ``dynamic``, the SSI commands a per-request page needs."""
     rng = random.Random(seed)
     base = template("demo/lesson.html").render(slug="excel", title="Excel voor beginners", summary="Formules").encode()
     head_extra = (
@@ -57,6 +67,18 @@ def course_page(target_size: int, seed: int = 7) -> bytes:
             b'<div class="activity-item"><div class="activityname"><a href="/mod/page/view.php?id=%d" class="aalink stretched-link">'  # noqa: E501
             b'<span class="instancename">Les %d: werken met formules</span></a></div>'
             b'<div class="description"><p>%s</p>%s</div></div></section>%s\n' % (n, n, n, words, image, script)
+        )
+    if dynamic:
+        head_extra += (
+            b'<meta name="csrf-token" content="%s">\n'
+            b'<script>M.cfg = {"wwwroot": "", "sesskey": "%s", "time": %s, "themerev": 7};</script>\n'
+            % (REQUEST_ID, REQUEST_ID, MSEC)
+        )
+        nav = nav.replace(b"</ul>", b'<li><a href="/login/logout.php?sesskey=%s">Uitloggen</a></li></ul>' % REQUEST_ID)
+        blocks.append(
+            b'<form method="post" action="/course/completion.php"><input type="hidden" name="sesskey" value="%s">'
+            b'<button>Les afronden</button></form>\n<p class="generated">Pagina gemaakt op %s</p>\n'
+            % (REQUEST_ID, MSEC)
         )
     page = base.replace(b"</title>", b"</title>\n" + head_extra, 1).replace(
         b"<main>", b"<main>" + nav + b"".join(blocks), 1

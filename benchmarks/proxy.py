@@ -1,44 +1,64 @@
 """Reverse-proxy throughput: the gateway in front of nginx, next to nginx alone and nginx's own sub_filter.
 
-Three resources, served by nginx from a temporary directory: a 20 KB and a
-150 KB course page (``benchmarks/pages.py``'s ``course_page``, with the
-usual tracker snippets) and a 1 MB binary. Four ways to fetch them, side by
-side, each with ``wrk -t2 -c50 -d<seconds>s --latency`` on loopback:
+An origin nginx serves two sets of resources from a temporary directory:
 
-* direct: nginx serving the files (the upstream itself);
-* nginx sub_filter: a second nginx server block that proxies to the first
+* static: a 20 KB and a 150 KB course page (``benchmarks/pages.py``'s
+  ``course_page``, with GA4, GTM, the Meta pixel and other tracker snippets)
+  and a 1 MB binary, as files: the same bytes every time, ``Content-Length``,
+  ``ETag`` and ``Last-Modified`` -- after the first request the gateway serves
+  these pages from its page cache;
+* dynamic: course pages of 20 KB, 150 KB and 1 MB with six SSI commands
+  (``ssi on``) that expand ``$request_id`` and ``$msec``, sent chunked with
+  ``Cache-Control: no-store, private`` and no ``ETag`` or ``Last-Modified``:
+  every body differs, as a logged-in LMS page does (session key, CSRF token,
+  timestamp), so no cache can serve one twice.
+
+The setups, each fetched with ``wrk -t2 -c50 -d<seconds>s --latency`` on loopback:
+
+* nginx direct: the origin itself;
+* nginx sub_filter, 1 and 2 workers: a second nginx (its own master, so its
+  CPU is counted apart from the origin's) that proxies to the origin
   (keep-alive pool) and puts ``<script src="/_consent/banner.js">`` after
   ``<head>`` -- the cheapest way to "inject a banner" without a gateway. It
-  neutralises no tracker and filters no cookie, so it is a floor, not a peer;
-* gateway, 1 and 2 workers: ``consent-gateway serve --upstream <direct>``
-  (rewrites every page: trackers neutralised, Consent Mode default and banner
-  in ``<head>``, Set-Cookie filtered). Requests carry no consent cookie, so
-  every tracker is neutralised; the consent API is not involved. Rewritten
-  pages come from the page cache after the first request (the site serves the
-  same bytes every time, as a real site's page does between edits);
-* gateway without page cache, 2 workers: the same with ``page_cache_size = 0``,
-  so every request is rewritten;
+  neutralises no tracker and filters no cookie, so it is a floor, not a peer.
+  The two-worker one is the reference of the ratios;
+* gateway, 2 workers: ``consent-gateway serve --upstream <origin>`` (rewrites
+  every page: trackers neutralised, Consent Mode default and banner in
+  ``<head>``, Set-Cookie filtered). Requests carry no consent cookie, so every
+  tracker is neutralised; the consent API is not involved;
+* gateway, no page cache, 2 workers: the same with ``page_cache_size = 0``;
 * gateway baseline, 2 workers (with ``--baseline DIR``): the gateway from
   another checkout (e.g. the main branch), for before/after in one run;
-* Python ceiling, 2 workers: a bare ASGI app under uvicorn (same server
-  settings as the gateway) answering the same bytes from memory, with no
-  upstream and no rewriting -- the most any Python gateway on uvicorn could do.
+* on request, the gateway with 1 worker (``--one-worker``) and a Python
+  ceiling (``--ceiling``): a bare ASGI app under uvicorn with 2 workers
+  answering the raw files from memory, no upstream and no rewriting -- the
+  most any Python server on uvicorn could do.
 
-Goals from the issue: the gateway reaches >= 50 % of nginx (sub_filter) on
-HTML, and >= 3,000 req/s on the 20 KB page with two workers. Note that wrk
-runs on the same machine and takes CPU from the servers. Every setup runs
-``--rounds`` times, the setups taking turns, and the best round counts. The
-table shows the cores the Python server and nginx used, the Python server's
-CPU time per request (median of the rounds) and ``req/CPU-s``: requests per
-second of server CPU (Python + nginx), figures that suffer less than req/s
-when other work shares the machine. The load average is printed per round.
+Per page and setup the tables give the median over the rounds (not the best
+round) of req/s, p50 and p99 latency, the front end's CPU time per request
+(the gateway's processes, the sub_filter nginx, or the origin for nginx
+direct: utime + stime of all its processes and reaped children, from
+/proc/<pid>/stat before and after each wrk run), the origin's CPU per request,
+and the resident memory of the largest front-end worker after the run
+(VmRSS). Ratios are against nginx sub_filter with 2 workers in the same run.
+The rounds take turns: each round runs every setup once per page, in
+alternating order. wrk runs on the same machine and takes CPU from the
+servers; the load average is printed per run.
+
+Goals from issue 16 (2 workers each): the gateway reaches at least 50 % of
+nginx sub_filter's req/s on the 20 KB dynamic page and 75 % on the 150 KB one,
+stays at or above 52 % on the static pages (cache hits), and no worker holds
+more than 40 MiB after a run.
 
 Run from the repository root (needs /usr/bin/wrk and nginx -- ``apt-get
 install -y wrk nginx-light``; all traffic stays on 127.0.0.1; servers and
-temporary files are removed when it ends, on error or SIGTERM too):
+temporary files are removed when it ends, on error or SIGTERM too). The
+duration is printed at the start:
 
-    python benchmarks/proxy.py                                # about 8 minutes
-    python benchmarks/proxy.py --seconds 5 --rounds 2         # about 3 minutes
+    python benchmarks/proxy.py                                # everything: about 17 minutes
+    python benchmarks/proxy.py --seconds 5                    # everything: about 9 minutes
+    python benchmarks/proxy.py --quick                        # 3 s x 3 rounds, 20 KB and 150 KB: about 4 minutes
+    python benchmarks/proxy.py --quick --pages dynamic --sizes 20k,150k,1m
     python benchmarks/proxy.py --baseline /path/to/main/checkout
 """
 
@@ -55,8 +75,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -64,47 +84,67 @@ ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT / "tests")]  # pages.py here; the nginx runner is shared with the tests
 
 from pages import course_page  # noqa: E402
+from procstats import cpu_seconds, worker_rss  # noqa: E402
 from support.nginx import Nginx, free_port, nginx_binary  # noqa: E402
 
 HOST = "127.0.0.1"
 SECRET_KEY = "benchmark-only-secret-0123456789abcdef"
 BANNER_TAG = '<script src="/_consent/banner.js"></script>'
-RATIO_GOAL = 0.5  # gateway / nginx sub_filter on HTML
-RATE_GOAL = 3_000  # req/s, 20 KB page, two workers
+DYNAMIC_CACHE_CONTROL = "no-store, private"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
-RESOURCES = (("20 KB page", "/page-20k.html"), ("150 KB page", "/page-150k.html"), ("1 MB binary", "/file-1m.bin"))
+MIB = 1024 * 1024
+
+# Goals of issue 16: the gateway (2 workers) against nginx sub_filter (2 workers), req/s, same run.
+SHARE_GOALS = {"20 KB dynamic": 0.50, "150 KB dynamic": 0.75, "20 KB page": 0.52, "150 KB page": 0.52}
+RSS_GOAL = 40 * MIB  # per gateway worker, after a run
+
+# The setups; the one named REFERENCE is what the ratios are against.
+DIRECT = "nginx direct"
+SUB_FILTER_1 = "nginx sub_filter, 1 worker"
+SUB_FILTER_2 = "nginx sub_filter, 2 workers"
+REFERENCE = SUB_FILTER_2
+GATEWAY = "gateway, 2 workers"
+NO_CACHE = "gateway, 2 w., no page cache"
+BASELINE = "gateway baseline, 2 workers"
+ONE_WORKER = "gateway, 1 worker"
+CEILING = "Python ceiling, 2 workers"
 
 
-# --------------------------------------------------------------------------- processes
+@dataclass(frozen=True)
+class Resource:
+    kind: str  # "static" or "dynamic"
+    size: str  # as --sizes names it
+    label: str
+    path: str
+    build: Callable[[], bytes]
 
 
-def session_pids(leader: int) -> list[int]:
-    """Every process in the session ``leader`` started (a server and its workers)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="utf-8") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == leader:  # field 6 of stat: the session id
-            pids.append(int(entry))
-    return pids
+RESOURCES = (
+    Resource("static", "20k", "20 KB page", "/page-20k.html", lambda: course_page(20_000)),
+    Resource("static", "150k", "150 KB page", "/page-150k.html", lambda: course_page(150_000)),
+    Resource("static", "1m", "1 MB binary", "/file-1m.bin", lambda: os.urandom(MIB)),
+    Resource("dynamic", "20k", "20 KB dynamic", "/dynamic/page-20k.html", lambda: course_page(20_000, dynamic=True)),
+    Resource(
+        "dynamic", "150k", "150 KB dynamic", "/dynamic/page-150k.html", lambda: course_page(150_000, dynamic=True)
+    ),
+    Resource("dynamic", "1m", "1 MB dynamic", "/dynamic/page-1m.html", lambda: course_page(1_000_000, dynamic=True)),
+)
+KINDS = ("static", "dynamic")
+SIZES = ("20k", "150k", "1m")
 
 
-def cpu_seconds(leader: int) -> float:
-    total = 0
-    for pid in session_pids(leader):
-        try:
-            with open(f"/proc/{pid}/stat", encoding="utf-8") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime + stime
-        except OSError:
-            continue
-    return total / os.sysconf("SC_CLK_TCK")
+@dataclass(frozen=True)
+class Setup:
+    """One way of serving the resources: where wrk sends its requests and whose processes it loads."""
+
+    name: str
+    role: str  # "direct", "sub_filter", "gateway" or "ceiling": what its answers must look like
+    port: int
+    front: int  # session leader of the front end's processes (for nginx direct: the origin)
+
+
+# --------------------------------------------------------------------------- servers
 
 
 class Gateway:
@@ -204,263 +244,12 @@ class Gateway:
         self._log.close()
 
 
-def get(port: int, path: str) -> tuple[int, bytes]:
-    connection = http.client.HTTPConnection(HOST, port, timeout=5)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
-
-
-# --------------------------------------------------------------------------- wrk
-
-
-@dataclass
-class Run:
-    target: str
-    resource: str
-    rate: float
-    p50: float  # seconds
-    p99: float
-    bytes_per_second: float
-    errors: int  # non-2xx/3xx plus socket errors
-    gateway_cores: float | None  # CPU the Python server used during the run (cores)
-    nginx_cores: float  # CPU nginx used during the run (cores)
-    requests: int = 0
-    load: float = 0.0  # 1-minute load average at the end of the run
-    round: int = 0
-
-    @property
-    def gateway_us_per_request(self) -> float | None:
-        """CPU time of the Python server per request, in microseconds."""
-        if self.gateway_cores is None or not self.requests:
-            return None
-        return self.gateway_cores * self.elapsed / self.requests * 1e6
-
-    elapsed: float = 0.0
-
-
-UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-SIZES = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
-
-
-def seconds_of(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text).groups()
-    return float(number) * UNITS[unit]
-
-
-def run_wrk(args: argparse.Namespace, port: int, path: str, seconds: int) -> dict:
-    command = [
-        args.wrk,
-        "-t",
-        str(args.threads),
-        "-c",
-        str(args.connections),
-        "-d",
-        f"{seconds}s",
-        "--timeout",
-        "5s",
-        "--latency",
-        f"http://{HOST}:{port}{path}",
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
-    out = result.stdout
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if result.returncode != 0 or rate is None:
-        raise RuntimeError(f"wrk failed ({result.returncode}):\n{out}\n{result.stderr}")
-    transfer = re.search(r"Transfer/sec:\s+([\d.]+)(B|KB|MB|GB)", out)
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    served = re.search(r"(\d+) requests in", out)
-    return {
-        "requests": int(served.group(1)) if served else 0,
-        "rate": float(rate.group(1)),
-        "p50": seconds_of(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
-        "p99": seconds_of(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
-        "bytes_per_second": float(transfer.group(1)) * SIZES[transfer.group(2)] if transfer else 0.0,
-        "errors": (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, sockets.groups())) if sockets else 0),
-    }
-
-
-def measure(
-    args: argparse.Namespace,
-    target: str,
-    port: int,
-    nginx_pid: int,
-    gateway_pid: int | None,
-    resource: str,
-    path: str,
-    round_: int = 0,
-) -> Run:
-    if round_ == 0:
-        run_wrk(args, port, path, 1)  # warm-up, not counted
-    start, nginx_before = time.monotonic(), cpu_seconds(nginx_pid)
-    gateway_before = cpu_seconds(gateway_pid) if gateway_pid else 0.0
-    figures = run_wrk(args, port, path, args.seconds)
-    elapsed = time.monotonic() - start
-    nginx_cores = (cpu_seconds(nginx_pid) - nginx_before) / elapsed
-    gateway_cores = (cpu_seconds(gateway_pid) - gateway_before) / elapsed if gateway_pid else None
-    run = Run(target, resource, gateway_cores=gateway_cores, nginx_cores=nginx_cores, **figures)
-    run.elapsed, run.load, run.round = elapsed, os.getloadavg()[0], round_
-    cpu = run.gateway_us_per_request
-    print(
-        f"  round {round_ + 1} {target:<30} {resource:<12} {run.rate:>9,.0f} req/s  p50 {fmt_ms(run.p50)}  "
-        f"p99 {fmt_ms(run.p99)}" + (f"  {cpu:6.0f} us CPU/req" if cpu else "") + f"  load {run.load:.2f}",
-        flush=True,
-    )
-    return run
-
-
-# --------------------------------------------------------------------------- sanity
-
-
-def check(target: str, port: int, files: dict[str, bytes]) -> None:
-    """Each setup answers what it should, before anything is timed."""
-    for path, original in files.items():
-        status, body = get(port, path)
-        if status != 200:
-            raise RuntimeError(f"{target}: GET {path} answered {status}")
-        if path.endswith(".bin") or target in ("direct", CEILING):
-            if body != original:
-                raise RuntimeError(f"{target}: GET {path} is not the file")
-        elif target == "nginx sub_filter":
-            if body != original.replace(b"<head>", b"<head>" + BANNER_TAG.encode(), 1):
-                raise RuntimeError(f"{target}: GET {path} is not the file with the banner tag")
-        elif (
-            b"/_consent/banner.js" not in body
-            or b'type="text/plain"' not in body
-            or b"gtag('consent','default'" not in body
-        ):
-            raise RuntimeError(f"{target}: GET {path} was not rewritten:\n{body[:600]!r}")
-
-
-# --------------------------------------------------------------------------- report
-
-
-def fmt_ms(seconds: float) -> str:
-    return f"{seconds * 1000:7.2f} ms"
-
-
-def best_runs(runs: list[Run]) -> dict[tuple[str, str], Run]:
-    """The best round (highest req/s) of each setup and resource."""
-    best: dict[tuple[str, str], Run] = {}
-    for run in runs:
-        key = (run.target, run.resource)
-        if key not in best or run.rate > best[key].rate:
-            best[key] = run
-    return best
-
-
-def median(values: list[float]) -> float | None:
-    values = sorted(values)
-    if not values:
-        return None
-    middle = len(values) // 2
-    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
-
-
-def print_table(runs: list[Run], seconds: int, args: argparse.Namespace) -> list[str]:
-    by = best_runs(runs)
-    targets = list(dict.fromkeys(r.target for r in runs))
-    rounds = max(r.round for r in runs) + 1
-    loads = [r.load for r in runs]
-    print(
-        f"\nReverse proxy, wrk -t{args.threads} -c{args.connections} -d{seconds}s --latency on loopback "
-        f"({os.cpu_count()} CPUs, wrk on the same machine; no consent cookie); best of {rounds} round(s), "
-        f"setups taking turns; load average during the runs {min(loads):.2f}-{max(loads):.2f}"
-    )
-    header = (
-        f"{'resource':<12} {'setup':<30} {'req/s':>9} {'MB/s':>8} {'p50':>10} {'p99':>10} {'errors':>6} "
-        f"{'py CPU':>6} {'us CPU/req':>10} {'nginx CPU':>9} {'req/CPU-s':>9} {'vs sub_filter':>13} {'vs direct':>9}"
-    )
-    print(header)
-    print("-" * len(header))
-    for resource, _ in RESOURCES:
-        direct = by.get(("direct", resource))
-        floor = by.get(("nginx sub_filter", resource))
-        for target in targets:
-            run = by.get((target, resource))
-            if run is None:
-                continue
-            vs_floor = (
-                f"{run.rate / floor.rate:12.0%}" if floor and target not in ("direct", "nginx sub_filter") else ""
-            )
-            vs_direct = f"{run.rate / direct.rate:8.0%}" if direct and target != "direct" else ""
-            gateway_cpu = f"{run.gateway_cores:.2f}c" if run.gateway_cores is not None else ""
-            per_request = median(
-                [r.gateway_us_per_request for r in runs if (r.target, r.resource) == (target, resource)]
-                if run.gateway_cores is not None
-                else []
-            )
-            per_request_text = f"{per_request:,.0f}" if per_request else ""
-            server_cores = run.nginx_cores + (run.gateway_cores or 0.0)
-            per_cpu = f"{run.rate / server_cores:,.0f}" if server_cores > 0.01 else ""
-            print(
-                f"{resource:<12} {target:<30} {run.rate:>9,.0f} {run.bytes_per_second / 1e6:>8,.1f} "
-                f"{fmt_ms(run.p50):>10} {fmt_ms(run.p99):>10} {run.errors:>6} {gateway_cpu:>6} "
-                f"{per_request_text:>10} {run.nginx_cores:>8.2f}c {per_cpu:>9} {vs_floor:>13} {vs_direct:>9}"
-            )
-        print()
-    goals = []
-    two = "gateway, 2 workers"
-    for resource in ("20 KB page", "150 KB page"):
-        run, floor, ceiling = (
-            by.get((two, resource)),
-            by.get(("nginx sub_filter", resource)),
-            by.get((CEILING, resource)),
-        )
-        if run and floor:
-            ratio = run.rate / floor.rate
-            goals.append(
-                f"{resource}: gateway (2 workers) at {ratio:.0%} of nginx sub_filter (goal >= {RATIO_GOAL:.0%}) -> "
-                + ("met" if ratio >= RATIO_GOAL else "NOT met")
-            )
-        if ceiling and floor:
-            reach = ceiling.rate / floor.rate
-            goals.append(
-                f"{resource}: the Python ceiling (bare uvicorn app, same bytes from memory, 2 workers) is "
-                f"{ceiling.rate:,.0f} req/s = {reach:.0%} of nginx sub_filter"
-                + (
-                    f"; {RATIO_GOAL:.0%} is out of reach for any Python gateway on uvicorn here"
-                    if reach < RATIO_GOAL
-                    else ""
-                )
-                + (f"; the gateway reaches {run.rate / ceiling.rate:.0%} of that ceiling" if run else "")
-            )
-    run = by.get((two, "20 KB page"))
-    if run:
-        goals.append(
-            f"20 KB page: gateway (2 workers) {run.rate:,.0f} req/s (goal >= {RATE_GOAL:,}) -> "
-            + ("met" if run.rate >= RATE_GOAL else "NOT met")
-        )
-    baseline = [t for t in targets if t.startswith("gateway baseline")]
-    for target in baseline:
-        for resource, _ in RESOURCES:
-            old, new = by.get((target, resource)), by.get((two, resource))
-            if old and new:
-                old_cpu = median(
-                    [r.gateway_us_per_request for r in runs if (r.target, r.resource) == (target, resource)]
-                )
-                new_cpu = median([r.gateway_us_per_request for r in runs if (r.target, r.resource) == (two, resource)])
-                goals.append(
-                    f"{resource}: gateway now {new.rate:,.0f} req/s, {new_cpu:,.0f} us CPU/req; "
-                    f"{target} {old.rate:,.0f} req/s, {old_cpu:,.0f} us CPU/req "
-                    f"(x{new.rate / old.rate:.2f} req/s, x{old_cpu / new_cpu:.2f} less CPU per request)"
-                )
-    print("Goals and comparisons")
-    for goal in goals:
-        print(f"  * {goal}")
-    return goals
-
-
 CEILING_APP = """
 import os
 from pathlib import Path
 
 ROOT = Path(os.environ["CEILING_ROOT"])
-FILES = {"/" + p.name: p.read_bytes() for p in ROOT.iterdir() if p.is_file()}
+FILES = {"/" + p.relative_to(ROOT).as_posix(): p.read_bytes() for p in ROOT.rglob("*") if p.is_file()}
 TYPES = {".html": b"text/html; charset=utf-8", ".bin": b"application/octet-stream"}
 RESPONSES = {
     path: (
@@ -483,21 +272,37 @@ async def app(scope, receive, send):
 """
 
 
-# --------------------------------------------------------------------------- main
+def ceiling_server(workdir: Path, root: Path) -> Gateway:
+    """A bare uvicorn app with the gateway's server settings, answering the raw files from memory."""
+    (workdir / "ceiling.py").write_text(CEILING_APP)
+    argv = [sys.executable, "-m", "uvicorn", "ceiling:app", "--host", HOST, "--workers", "2", "--no-access-log"]
+    argv += ["--no-server-header", "--no-proxy-headers", "--lifespan", "off", "--log-level", "warning"]
+    server = Gateway("", 2, workdir, name="ceiling", extra_env={"CEILING_ROOT": str(root)}, argv=argv)
+    server.argv += ["--port", str(server.port)]
+    return server
 
 
-def nginx_config(root: Path, direct_port: int) -> tuple[list[str], str]:
-    direct = f"""
+def origin_block(root: Path) -> str:
+    """The origin: files as they are, and under /dynamic/ pages with SSI, never the same body twice."""
+    return f"""
     server {{
         listen {{listen}};
         root {root};
         location / {{ }}
+        location /dynamic/ {{
+            ssi on;
+            etag off;
+            add_header Cache-Control "{DYNAMIC_CACHE_CONTROL}" always;
+        }}
     }}"""
-    sub_filter = f"""
+
+
+def sub_filter_block() -> str:
+    return f"""
     server {{
-        listen {{listen2}};
+        listen {{listen}};
         location / {{
-            proxy_pass http://direct_files;
+            proxy_pass http://origin;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host $host;
@@ -506,23 +311,335 @@ def nginx_config(root: Path, direct_port: int) -> tuple[list[str], str]:
             sub_filter_once on;
         }}
     }}"""
-    upstream = f"upstream direct_files {{ server 127.0.0.1:{direct_port}; keepalive 64; }}"
-    return [direct, sub_filter], upstream
+
+
+def sub_filter_nginx(workdir: Path, origin_port: int, workers: int) -> Nginx:
+    """nginx with ``workers`` workers in front of the origin, a master of its own so its CPU is its own."""
+    upstream = f"upstream origin {{ server {HOST}:{origin_port}; keepalive 64; }}"
+    return Nginx(
+        workdir / f"sub-filter-{workers}",
+        [sub_filter_block()],
+        worker_processes=workers,
+        http_extra=upstream,
+        access_log=False,
+    )
+
+
+def get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
+    connection = http.client.HTTPConnection(HOST, port, timeout=5)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+# --------------------------------------------------------------------------- sanity
+
+
+def check(setup: Setup, resource: Resource, original: bytes) -> None:
+    """A setup answers what it should, before anything is timed; a dynamic page differs every time."""
+    status, headers, body = get(setup.port, resource.path)
+    where = f"{setup.name}: GET {resource.path}"
+    if status != 200:
+        raise RuntimeError(f"{where} answered {status}")
+    if setup.role == "ceiling" or resource.path.endswith(".bin"):
+        if body != original:
+            raise RuntimeError(f"{where} is not the file")
+        return
+    if resource.kind == "dynamic":
+        if b"<!--#" in body:
+            raise RuntimeError(f"{where}: the SSI commands were not expanded (ssi on?)")
+        if get(setup.port, resource.path)[2] == body:
+            raise RuntimeError(f"{where}: two requests got the same body")
+        if setup.role == "direct":
+            check_dynamic_headers(where, headers)
+    elif setup.role == "direct" and body != original:
+        raise RuntimeError(f"{where} is not the file")
+    head = original.split(b"<head>", 1)[0] + b"<head>"
+    if setup.role == "sub_filter" and not body.startswith(head + BANNER_TAG.encode()):
+        raise RuntimeError(f"{where} is not the page with the banner tag")
+    if setup.role == "gateway" and not all(
+        mark in body for mark in (b"/_consent/banner.js", b'type="text/plain"', b"gtag('consent','default'")
+    ):
+        raise RuntimeError(f"{where} was not rewritten:\n{body[:600]!r}")
+
+
+def check_dynamic_headers(where: str, headers: dict[str, str]) -> None:
+    problems = [f"has {name}" for name in ("etag", "last-modified", "content-length") if name in headers]
+    if headers.get("cache-control") != DYNAMIC_CACHE_CONTROL:
+        problems.append(f"Cache-Control {headers.get('cache-control')!r}")
+    if headers.get("transfer-encoding") != "chunked":
+        problems.append("not chunked")
+    if problems:
+        raise RuntimeError(f"{where}: not a dynamic page: {', '.join(problems)}")
+
+
+# --------------------------------------------------------------------------- wrk
+
+
+@dataclass
+class Run:
+    """One timed wrk run of one setup on one resource."""
+
+    setup: str
+    resource: str
+    round: int
+    requests: int
+    elapsed: float  # seconds, wrk's whole run
+    rate: float
+    p50: float  # seconds
+    p99: float
+    errors: int  # non-2xx/3xx plus socket errors
+    front_cpu: float  # CPU seconds of the front end's processes during the run
+    origin_cpu: float  # CPU seconds of the origin nginx during the run
+    rss: list[int] = field(default_factory=list)  # bytes, per front-end worker, after the run
+    load: float = 0.0  # 1-minute load average at the end of the run
+
+    @property
+    def front_us(self) -> float:
+        """CPU time of the front end per request, in microseconds."""
+        return self.front_cpu / self.requests * 1e6 if self.requests else 0.0
+
+    @property
+    def origin_us(self) -> float:
+        return self.origin_cpu / self.requests * 1e6 if self.requests else 0.0
+
+
+UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def seconds_of(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text).groups()
+    return float(number) * UNITS[unit]
+
+
+def run_wrk(args: argparse.Namespace, port: int, path: str, seconds: int) -> dict:
+    command = [args.wrk, "-t", str(args.threads), "-c", str(args.connections), "-d", f"{seconds}s"]
+    command += ["--timeout", "5s", "--latency", f"http://{HOST}:{port}{path}"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    out = result.stdout
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if result.returncode != 0 or rate is None:
+        raise RuntimeError(f"wrk failed ({result.returncode}):\n{out}\n{result.stderr}")
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    served = re.search(r"(\d+) requests in", out)
+    return {
+        "requests": int(served.group(1)) if served else 0,
+        "rate": float(rate.group(1)),
+        "p50": seconds_of(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
+        "p99": seconds_of(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
+        "errors": (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, sockets.groups())) if sockets else 0),
+    }
+
+
+def measure(args: argparse.Namespace, setup: Setup, origin: int, resource: Resource, round_: int) -> Run:
+    """One timed wrk run, with the CPU the front end and the origin spent on it and the workers' memory after."""
+    if round_ == 0:
+        run_wrk(args, setup.port, resource.path, 1)  # warm-up, not counted
+    start, front_before, origin_before = time.monotonic(), cpu_seconds(setup.front), cpu_seconds(origin)
+    figures = run_wrk(args, setup.port, resource.path, args.seconds)
+    elapsed = time.monotonic() - start
+    front_cpu, origin_cpu = cpu_seconds(setup.front) - front_before, cpu_seconds(origin) - origin_before
+    run = Run(
+        setup.name, resource.label, round_, elapsed=elapsed, front_cpu=front_cpu, origin_cpu=origin_cpu, **figures
+    )
+    run.rss, run.load = worker_rss(setup.front), os.getloadavg()[0]
+    rss = "/".join(f"{r / MIB:.0f}" for r in run.rss)
+    print(  # cores: how much CPU the front end had; below its worker count it waited or was crowded out
+        f"  round {round_ + 1} {setup.name:<29} {resource.label:<14} {run.rate:>9,.0f} req/s  p50 {fmt_ms(run.p50)}"
+        f"  p99 {fmt_ms(run.p99)}  {run.front_us:6,.0f} us CPU/req ({front_cpu / elapsed:.2f} cores)"
+        f"  RSS {rss} MiB  load {run.load:.2f}" + (f"  {run.errors} ERRORS" if run.errors else ""),
+        flush=True,
+    )
+    return run
+
+
+# --------------------------------------------------------------------------- report
+
+
+@dataclass
+class Summary:
+    """Medians over the rounds of one setup on one resource."""
+
+    rate: float
+    p50: float
+    p99: float
+    front_us: float
+    origin_us: float
+    rss: float  # the largest worker, bytes
+    errors: int
+
+
+def median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def summarise(runs: list[Run]) -> dict[tuple[str, str], Summary]:
+    groups: dict[tuple[str, str], list[Run]] = {}
+    for run in runs:
+        groups.setdefault((run.setup, run.resource), []).append(run)
+    return {
+        key: Summary(
+            rate=median([r.rate for r in group]),
+            p50=median([r.p50 for r in group]),
+            p99=median([r.p99 for r in group]),
+            front_us=median([r.front_us for r in group]),
+            origin_us=median([r.origin_us for r in group]),
+            rss=median([max(r.rss, default=0) for r in group]),
+            errors=sum(r.errors for r in group),
+        )
+        for key, group in groups.items()
+    }
+
+
+def fmt_ms(seconds: float) -> str:
+    return f"{seconds * 1000:7.2f} ms"
+
+
+def share(summary: Summary | None, reference: Summary | None) -> str:
+    return f"{summary.rate / reference.rate:.0%}" if summary and reference and reference.rate else ""
+
+
+def print_table(by: dict[tuple[str, str], Summary], setups: list[str], resources: list[Resource]) -> None:
+    """Every setup on every page, as a markdown table."""
+    print(
+        "| page | setup | req/s | p50 | p99 | CPU per request, front end | CPU per request, origin "
+        f"| RSS per worker | vs {REFERENCE} | errors |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for resource in resources:
+        reference = by.get((REFERENCE, resource.label))
+        for name in setups:
+            s = by.get((name, resource.label))
+            if s is None:
+                continue
+            print(
+                f"| {resource.label} | {name} | {s.rate:,.0f} | {s.p50 * 1000:.2f} ms | {s.p99 * 1000:.2f} ms "
+                f"| {s.front_us:,.0f} µs | {s.origin_us:,.0f} µs | {s.rss / MIB:.0f} MiB "
+                f"| {share(s, reference) if name != REFERENCE else ''} | {s.errors} |"
+            )
+
+
+def print_summary(by: dict[tuple[str, str], Summary], resources: list[Resource]) -> None:
+    """The issue's table: nginx sub_filter against the gateway, with and without its page cache."""
+    print(
+        "| page | nginx `proxy_pass` + `sub_filter` | consent-gateway `serve` | share "
+        "| `serve`, `page_cache_size = 0` | share | CPU per request, nginx / gateway / no cache "
+        "| RSS per worker, nginx / gateway / no cache |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for resource in resources:
+        floor, gateway, uncached = (by.get((name, resource.label)) for name in (REFERENCE, GATEWAY, NO_CACHE))
+        if not floor or not gateway or not uncached or resource.path.endswith(".bin"):
+            continue
+        print(
+            f"| {resource.label} | {floor.rate:,.0f} req/s | {gateway.rate:,.0f} req/s | {share(gateway, floor)} "
+            f"| {uncached.rate:,.0f} req/s | {share(uncached, floor)} "
+            f"| {floor.front_us:,.0f} µs / {gateway.front_us:,.0f} µs / {uncached.front_us:,.0f} µs "
+            f"| {floor.rss / MIB:.0f} / {gateway.rss / MIB:.0f} / {uncached.rss / MIB:.0f} MiB |"
+        )
+
+
+def goal_lines(by: dict[tuple[str, str], Summary], resources: list[Resource]) -> list[str]:
+    """The issue's goals, met or not, then the ceiling and the baseline beside the gateway."""
+    lines = []
+    for resource in resources:
+        goal = SHARE_GOALS.get(resource.label)
+        floor, gateway = by.get((REFERENCE, resource.label)), by.get((GATEWAY, resource.label))
+        if goal is not None and floor and gateway:
+            ratio = gateway.rate / floor.rate
+            lines.append(
+                f"{resource.label}: gateway (2 workers) at {ratio:.0%} of {REFERENCE} (goal >= {goal:.0%}) -> "
+                + ("met" if ratio >= goal else "NOT met")
+            )
+    for name in (GATEWAY, NO_CACHE):
+        largest = max((s.rss for (setup, _), s in by.items() if setup == name), default=None)
+        if largest is not None:
+            lines.append(
+                f"{name}: largest worker {largest / MIB:.0f} MiB after a run (goal <= {RSS_GOAL / MIB:.0f} MiB) -> "
+                + ("met" if largest <= RSS_GOAL else "NOT met")
+            )
+    for resource in resources:
+        ceiling, floor = by.get((CEILING, resource.label)), by.get((REFERENCE, resource.label))
+        if ceiling and floor:
+            lines.append(
+                f"{resource.label}: the Python ceiling (bare uvicorn app, raw bytes from memory, 2 workers) does "
+                f"{ceiling.rate:,.0f} req/s = {share(ceiling, floor)} of {REFERENCE}, "
+                f"{ceiling.front_us:,.0f} µs per request"
+            )
+        old, new = by.get((BASELINE, resource.label)), by.get((GATEWAY, resource.label))
+        if old and new:
+            lines.append(
+                f"{resource.label}: gateway now {new.rate:,.0f} req/s, {new.front_us:,.0f} µs CPU/req; baseline "
+                f"{old.rate:,.0f} req/s, {old.front_us:,.0f} µs CPU/req (x{new.rate / old.rate:.2f} req/s, "
+                f"x{old.front_us / new.front_us:.2f} less CPU per request)"
+            )
+    return lines
+
+
+def report(runs: list[Run], setups: list[str], resources: list[Resource], args: argparse.Namespace) -> None:
+    by = summarise(runs)
+    loads = [r.load for r in runs]
+    print(
+        f"\nReverse proxy, wrk -t{args.threads} -c{args.connections} -d{args.seconds}s --latency on loopback "
+        f"({os.cpu_count()} CPUs, wrk on the same machine; no consent cookie); median of {args.rounds} round(s), "
+        f"setups taking turns; load average during the runs {min(loads):.2f}-{max(loads):.2f}. "
+        "CPU per request: utime + stime of the front end's processes (for nginx direct: the origin), "
+        "RSS: the largest front-end worker after the run.\n"
+    )
+    print_table(by, setups, resources)
+    print(f"\nThe issue's table ({REFERENCE} against the gateway with 2 workers, same run):\n")
+    print_summary(by, resources)
+    print("\nGoals and comparisons")
+    for line in goal_lines(by, resources):
+        print(f"  * {line}")
+
+
+# --------------------------------------------------------------------------- main
+
+
+def names(text: str, allowed: Sequence[str]) -> tuple[str, ...]:
+    """A comma-separated choice among ``allowed``, in the order given, each once."""
+    chosen = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
+    if not chosen or any(c not in allowed for c in chosen):
+        raise argparse.ArgumentTypeError(f"choose one or more of {','.join(allowed)}, comma-separated (got {text!r})")
+    return chosen
 
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, help="length of each timed run, whole seconds, 1-120 (default 10)")
+    parser.add_argument("--rounds", type=int, help="timed runs per setup and page, taking turns (default 3)")
     parser.add_argument(
-        "--seconds", type=int, default=10, help="length of each timed run, whole seconds, 1-120 (default 10)"
+        "--pages",
+        type=lambda text: names(text, KINDS),
+        default=KINDS,
+        help="which pages: static, dynamic or static,dynamic (default both)",
+    )
+    parser.add_argument(
+        "--sizes",
+        type=lambda text: names(text, SIZES),
+        help="which sizes, e.g. 20k,150k (default 20k,150k,1m; the static 1m is a binary file)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="3 s runs, 3 rounds, sizes 20k,150k unless given: about 4 minutes"
     )
     parser.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
-    parser.add_argument("--nginx-workers", default="auto", help="nginx worker_processes (default auto: one per CPU)")
+    parser.add_argument("--nginx-workers", default="auto", help="the origin's worker_processes (default auto)")
     parser.add_argument("--wrk", default=shutil.which("wrk") or "/usr/bin/wrk", help="the wrk binary")
-    parser.add_argument("--rounds", type=int, default=3, help="timed runs per setup and resource, taking turns")
     parser.add_argument("--baseline", type=Path, help="another checkout of the project to run beside this one")
-    parser.add_argument("--skip-one-worker", action="store_true", help="leave out the one-worker gateway")
+    parser.add_argument("--one-worker", action="store_true", help="also the gateway with one worker")
+    parser.add_argument("--ceiling", action="store_true", help="also a bare uvicorn app serving the files")
     args = parser.parse_args(argv)
+    args.seconds = args.seconds or (3 if args.quick else 10)
+    args.rounds = args.rounds or 3
+    args.sizes = args.sizes or (("20k", "150k") if args.quick else SIZES)
     if not 1 <= args.seconds <= 120:
         parser.error("--seconds must be between 1 and 120")
     if not 1 <= args.rounds <= 20:
@@ -540,111 +657,90 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def write_files(root: Path, resources: list[Resource]) -> dict[str, bytes]:
+    files = {}
+    for resource in resources:
+        files[resource.path] = body = resource.build()
+        target = root / resource.path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(body)
+    return files
+
+
+def python_servers(args: argparse.Namespace, upstream: str, workdir: Path, root: Path) -> list[tuple[str, Gateway]]:
+    servers = [
+        (GATEWAY, Gateway(upstream, 2, workdir)),
+        (NO_CACHE, Gateway(upstream, 2, workdir, name="gateway-nocache", extra_env={"GATEWAY_PAGE_CACHE_SIZE": "0"})),
+    ]
+    if args.baseline:
+        servers.append((BASELINE, Gateway(upstream, 2, workdir, name="gateway-baseline", checkout=args.baseline)))
+    if args.one_worker:
+        servers.append((ONE_WORKER, Gateway(upstream, 1, workdir)))
+    if args.ceiling:
+        servers.append((CEILING, ceiling_server(workdir, root)))
+    return servers
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments(argv)
     # SIGTERM and SIGHUP end the run through the with/finally blocks, so servers and files go too.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda number, _frame: sys.exit(128 + number))
+    resources = [r for r in RESOURCES if r.kind in args.pages and r.size in args.sizes]
+    if not resources:
+        sys.exit("no page left: see --pages and --sizes")
     with tempfile.TemporaryDirectory(prefix="consent-proxy-bench-") as tmp:
         workdir = Path(tmp)
         root = workdir / "www"
-        root.mkdir()
-        files = {
-            "/page-20k.html": course_page(20_000),
-            "/page-150k.html": course_page(150_000),
-            "/file-1m.bin": os.urandom(1024 * 1024),
-        }
-        for path, body in files.items():
-            (root / path.lstrip("/")).write_bytes(body)
-        (workdir / "ceiling.py").write_text(CEILING_APP)
+        files = write_files(root, resources)
+        count = 5 + bool(args.baseline) + args.one_worker + args.ceiling
+        minutes = count * len(resources) * (args.rounds * (args.seconds + 0.5) + 1.5) / 60 + 0.5
         print(
             f"proxy benchmark: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, {args.seconds} s per timed run, "
-            f"{args.rounds} round(s), pages {len(files['/page-20k.html']):,} and "
-            f"{len(files['/page-150k.html']):,} bytes",
+            f"{args.rounds} round(s), {count} setups, pages: "
+            + ", ".join(f"{r.label} ({len(files[r.path]):,} bytes)" for r in resources)
+            + f"; about {minutes:.0f} min",
             flush=True,
         )
         load = os.getloadavg()[0]
         print(
             f"load average before the run: {load:.2f}"
-            + (" -- other work is running; expect noisy figures" if load > 0.5 else "")
+            + (" -- other work is running; expect noisy figures" if load > 0.5 else ""),
+            flush=True,
         )
-        ports = [free_port(), free_port()]
-        blocks, upstream = nginx_config(root, ports[0])
         runs: list[Run] = []
-        with (
-            Nginx(
-                workdir / "nginx",
-                blocks,
-                ports=ports,
-                worker_processes=args.nginx_workers,
-                http_extra=upstream,
-                access_log=False,
-            ) as nginx,
-            contextlib.ExitStack() as servers,
-        ):
-            assert nginx.process is not None
-            nginx_pid = nginx.process.pid
-            setups: list[tuple[str, int, int | None]] = [
-                ("direct", ports[0], None),
-                ("nginx sub_filter", ports[1], None),
-            ]
-            python_servers = [
-                (CEILING, ceiling_server(workdir, root)),
-                ("gateway, 2 workers", Gateway(nginx.url, 2, workdir)),
-                (
-                    "gateway, no page cache, 2 w.",
-                    Gateway(nginx.url, 2, workdir, name="gateway-nocache", extra_env={"GATEWAY_PAGE_CACHE_SIZE": "0"}),
-                ),
-            ]
-            if args.baseline:
-                python_servers.append(
-                    (
-                        "gateway baseline, 2 workers",
-                        Gateway(nginx.url, 2, workdir, name="gateway-baseline", checkout=args.baseline),
-                    )
-                )
-            if not args.skip_one_worker:
-                python_servers.append(("gateway, 1 worker", Gateway(nginx.url, 1, workdir)))
-            for target, server in python_servers:
+        with contextlib.ExitStack() as servers:
+            origin = servers.enter_context(
+                Nginx(workdir / "origin", [origin_block(root)], worker_processes=args.nginx_workers, access_log=False)
+            )
+            assert origin.process is not None
+            setups = [Setup(DIRECT, "direct", origin.port, origin.process.pid)]
+            for workers, name in ((1, SUB_FILTER_1), (2, SUB_FILTER_2)):
+                front = servers.enter_context(sub_filter_nginx(workdir, origin.port, workers))
+                assert front.process is not None
+                setups.append(Setup(name, "sub_filter", front.port, front.process.pid))
+            for name, server in python_servers(args, origin.url, workdir, root):
                 servers.enter_context(server)
-                setups.append((target, server.port, server.pid))
-            for target, port, _ in setups:
-                check(target, port, files)
+                setups.append(Setup(name, "ceiling" if name == CEILING else "gateway", server.port, server.pid))
+            for setup in setups:
+                for resource in resources:
+                    check(setup, resource, files[resource.path])
+            print(
+                "every setup answers as it should"
+                + (
+                    "; dynamic pages differ on every request, chunked, Cache-Control: no-store, private"
+                    if "dynamic" in args.pages
+                    else ""
+                ),
+                flush=True,
+            )
             for round_ in range(args.rounds):
-                for resource, path in RESOURCES:
-                    order = setups if round_ % 2 == 0 else setups[::-1]
-                    for target, port, pid in order:
-                        runs.append(measure(args, target, port, nginx_pid, pid, resource, path, round_))
-        print_table(runs, args.seconds, args)
+                for resource in resources:
+                    for setup in setups if round_ % 2 == 0 else setups[::-1]:
+                        runs.append(measure(args, setup, origin.process.pid, resource, round_))
+        report(runs, [s.name for s in setups], resources, args)
         print(f"load average after the run: {os.getloadavg()[0]:.2f}")
     return 0
-
-
-CEILING = "Python ceiling, 2 workers"
-
-
-def ceiling_server(workdir: Path, root: Path) -> Gateway:
-    """A bare uvicorn app with the gateway's server settings, answering the files from memory."""
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "ceiling:app",
-        "--host",
-        HOST,
-        "--workers",
-        "2",
-        "--no-access-log",
-        "--no-server-header",
-        "--no-proxy-headers",
-        "--lifespan",
-        "off",
-        "--log-level",
-        "warning",
-    ]
-    server = Gateway("", 2, workdir, name="ceiling", extra_env={"CEILING_ROOT": str(root)}, argv=argv)
-    server.argv += ["--port", str(server.port)]
-    return server
 
 
 if __name__ == "__main__":

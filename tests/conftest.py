@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +10,7 @@ from starlette.testclient import TestClient
 from support.helpers import SECRET, Server, site, start_demo
 
 from gateway import ConsentMiddleware, Settings
+from gateway.store import ConsentStore, open_store
 
 E2E = Path(__file__).resolve().parent / "e2e"
 
@@ -76,3 +77,14 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[ConsentStore]:
+    """An opened store of each kind (``store_url``), closed after the test."""
+    opened = open_store(store_url)
+    await opened.open()
+    try:
+        yield opened
+    finally:
+        await opened.close()

@@ -87,6 +87,20 @@ def shared_validator(
     return etag
 
 
+@functools.lru_cache(maxsize=1024)
+def reusable(validated: bool, cache_control: bytes, sets_cookies: bool) -> bool:
+    """Could a cache serve this response's bytes again? Only then is a page worth keeping.
+
+    ``validated``: the response has an ``ETag`` or ``Last-Modified``. A page that
+    has neither, says ``no-store`` or ``private`` or sets a cookie is made for one
+    request (a course page with a session key, a CSRF token, the learner's name):
+    hashing and storing it would only push reusable pages out of the cache, so it
+    is rewritten as it streams and forgotten.
+    """
+    directives = cache_control.lower()
+    return validated and not sets_cookies and b"no-store" not in directives and b"private" not in directives
+
+
 class PageCache:
     """A least-recently-used map of ``page_key`` to ``RewrittenPage``, bounded in bytes."""
 

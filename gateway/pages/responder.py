@@ -35,7 +35,7 @@ from gateway.metrics.registry import Registry
 from gateway.net.request import RequestHead, request_head
 from gateway.net.urls import Target
 from gateway.pages import csp
-from gateway.pages.cache import PageCache, RewrittenPage, page_key, shared_validator
+from gateway.pages.cache import PageCache, RewrittenPage, page_key, reusable, shared_validator
 from gateway.pages.conditional import consent_state, tag_for_state, translate_if_none_match
 from gateway.pages.encoding import SUPPORTED, PageTooLarge, Transcoder
 from gateway.pages.figures import PageMetrics
@@ -92,6 +92,7 @@ class PageRules:
         # Discovery (``gateway.discovery``): pages and Set-Cookie names counted, known names told to the banner.
         self.tally = tally
         self.known_cookies = known_cookies
+        self._placeholders: dict[tuple, str] = {}  # placeholder pages by language, path and service
         self._site_injections: dict[bytes, bytes] = {}
         self.page_metrics = PageMetrics(metrics if metrics is not None else Registry(), catalogue)
         self.catalogue = catalogue
@@ -184,10 +185,22 @@ class PageRules:
 
     def placeholder(self, default_language: str, next_path: str):
         """A small page shown inside a blocked embed: what it is, and where to allow it, in the page's
-        language (its ``<html lang>``) when the gateway speaks it, else in ``default_language``."""
+        language (its ``<html lang>``) when the gateway speaks it, else in ``default_language``.
 
-        def render(held: Service | str, page_language: str | None = None) -> str:  # only built for a held embed
+        Made once per language, page path and service: the pages of a site repeat their embeds."""
+        made = self._placeholders
+
+        def placeholder(held: Service | str, page_language: str | None = None) -> str:
             language = spoken(page_language, default_language)
+            key = (language, next_path, held) if isinstance(held, str) else (language, next_path, None, held.id)
+            page = made.get(key)
+            if page is None:
+                if len(made) >= MARKED_HEADS:
+                    made.clear()
+                page = made[key] = render(held, language)
+            return page
+
+        def render(held: Service | str, language: str) -> str:  # only built for a held embed
             t = texts(language)
             query = urlencode({"lang": language, "next": next_path})
             link = html.escape(f"{self.settings.prefix}/preferences?{query}")
@@ -205,7 +218,7 @@ class PageRules:
                 f'font-size:15px;line-height:1.4">{html.escape(t["embed_settings"])}</a></div></body></html>'
             )
 
-        return render
+        return placeholder
 
 
 def spoken(page_language: str | None, default: str) -> str:
@@ -309,6 +322,7 @@ class PageResponder:
     collected: list[bytes]  # body chunks kept while COLLECTING
     collected_size = 0
     validator: bytes | None = None  # the site's ETag, when it may stand in for the page's digest
+    cacheable = False  # the page cache may keep this page (``gateway.pages.cache.reusable``)
 
     def __init__(self, rules: PageRules, granted: frozenset[str], scope: Scope, send: Send) -> None:
         self.rules = rules
@@ -353,12 +367,14 @@ class PageResponder:
         etag = cache_control = vary = b""
         encoding: bytes | None = None
         length: bytes | None = None
-        has_csp = False
+        has_csp = dated = False
         for name, value in raw:
             if name == b"content-length":
                 length = value if length is None else length
             elif name == b"etag":
                 etag = etag or value
+            elif name == b"last-modified":
+                dated = True
             elif name == b"content-encoding":
                 encoding = value if encoding is None else encoding
             elif name == b"cache-control":
@@ -381,12 +397,15 @@ class PageResponder:
             await self.send(message)
             return
         self.validator = shared_validator(etag, cache_control, vary, sets_cookies, request.personal)
+        self.cacheable = self.rules.page_cache.enabled and reusable(bool(etag) or dated, cache_control, sets_cookies)
         if has_csp:
             self.nonce = self.sign_csp(MutableHeaders(raw=raw))
         self.held_start = message
         self.scope[HOLDER_KEY] = self  # a start held here has not reached the visitor (see ``holds_start``)
         if length is not None and length.isdigit() and int(length) <= self.rules.page_cache.max_page:
-            self.collected = []  # small enough to wait for: rewritten once, then served from the page cache
+            # Small enough to wait for: sent with its length (or the 502 page when the site breaks off),
+            # and kept in the page cache when a cache could serve it again.
+            self.collected = []
             self.stage = Stage.COLLECTING
         else:
             self.stage = Stage.HOLDING
@@ -506,7 +525,7 @@ class PageResponder:
         """A body known whole: rewritten once per page and consent state, then taken from the page cache."""
         cache = self.rules.page_cache
         key = None
-        if cache.enabled:
+        if self.cacheable:
             path = self.scope.get("path", "")
             key = page_key(raw, self.encoding, self.granted, self.request.host, path, self.validator)
         page = cache.get(key) if key is not None else None

@@ -19,6 +19,7 @@ comment ends at ``--!>`` as well as ``-->``.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Callable
@@ -195,6 +196,13 @@ def held_name(attribute: bytes) -> bytes:
     return b"data-consent-" + attribute.replace(b":", b"-")
 
 
+@functools.lru_cache(maxsize=2048)
+def quoted_value(value: str) -> bytes:
+    """``value`` escaped and quoted for an attribute. Kept: pages set the same few values again and
+    again (categories, service ids, text/plain, placeholders)."""
+    return b'"' + encode_value(html.escape(value, quote=True)) + b'"'
+
+
 class Tag:
     """A start tag; its attributes are read lazily and only re-serialised when something changes."""
 
@@ -240,7 +248,7 @@ class Tag:
             self.raw_values[new] = self.raw_values.pop(old)
 
     def set(self, name: bytes, value: str) -> None:
-        quoted = b'"' + encode_value(html.escape(value, quote=True)) + b'"'
+        quoted = quoted_value(value)
         for part in self.parts:
             if part[1].lower() == name:
                 part[2], part[3] = b"=", quoted
@@ -704,6 +712,9 @@ class Rewriter:
             return body_start
         holds: list[Hold] = []
         src = tag.get(b"src")
+        if src is not None and self._plainly_local(tag.attributes):  # the site's own script: most are
+            out.append(tag.to_bytes())
+            return body_start
         if src is not None:
             hold = self._held(src, "script")
             if hold is not None:

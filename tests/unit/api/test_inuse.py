@@ -3,7 +3,6 @@ real store (SQLite and PostgreSQL) at most once per cache period."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +11,7 @@ from support.helpers import SECRET
 from gateway.api.inuse import CONSENT_COOKIE_SERVICE, ServicesInUse, cookie_retention, requested_site
 from gateway.app import load_catalogue
 from gateway.settings import DEFAULT_CATEGORIES, Category, Settings
-from gateway.store import ConsentStore, open_store
+from gateway.store import ConsentStore
 from gateway.store.discovery import ScanRun, Sighting, site_name
 
 pytestmark = pytest.mark.anyio
@@ -53,16 +52,6 @@ class CountingStore:
 
     async def last_scan(self, site: str | None = None):
         return await self.store.last_scan(site)
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[ConsentStore]:
-    opened = open_store(store_url)
-    await opened.open()
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 def in_use(store, **settings_values) -> tuple[ServicesInUse, Clock]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -13,7 +12,7 @@ from gateway.discovery import tally as tally_module
 from gateway.discovery.cookies import KnownCookies
 from gateway.discovery.tally import Tally, page_seen, site_name
 from gateway.discovery.task import DiscoveryTask
-from gateway.store import ConsentStore, open_store
+from gateway.store import ConsentStore
 from gateway.store.discovery import Sighting
 from gateway.trackers.catalogue import default_catalogue
 
@@ -68,16 +67,6 @@ def test_the_tally_is_bounded_between_flushes(monkeypatch: pytest.MonkeyPatch) -
 )
 def test_site_names(host: str, site: str) -> None:
     assert site_name(host) == site
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[ConsentStore]:
-    opened = open_store(store_url)
-    await opened.open()
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 @pytest.mark.anyio

@@ -4,6 +4,7 @@ import dataclasses
 import gzip
 import re
 
+import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from starlette.testclient import TestClient
@@ -22,12 +23,16 @@ TRACKED = (
 )
 
 
+# A page as a file server sends it: dated, so a cache may serve it again.
+STATIC = [(b"content-type", b"text/html; charset=utf-8"), (b"last-modified", b"Fri, 04 Dec 2026 08:00:00 GMT")]
+
+
 class Site:
     """An ASGI site whose page (body and headers) the test can change between requests."""
 
     def __init__(self, body: bytes, headers: list[tuple[bytes, bytes]] | None = None, chunk: int | None = None):
         self.body = body
-        self.headers = headers or [(b"content-type", b"text/html; charset=utf-8")]
+        self.headers = list(headers or STATIC)
         self.chunk = chunk
         self.calls = 0
 
@@ -69,6 +74,35 @@ def test_second_request_is_served_from_the_cache_with_the_same_bytes(settings: S
     assert len(uncached.page_rules.page_cache) == 0
 
 
+HTML = (b"content-type", b"text/html; charset=utf-8")
+DATED = (b"last-modified", b"Fri, 04 Dec 2026 08:00:00 GMT")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [HTML],  # no ETag, no Last-Modified: a page made for this request
+        [HTML, (b"etag", b'"v1"'), (b"cache-control", b"no-store")],
+        [HTML, DATED, (b"cache-control", b"private, max-age=0")],
+        [HTML, DATED, (b"set-cookie", b"MoodleSession=abc; path=/")],
+    ],
+    ids=["undated", "no-store", "private", "sets-cookie"],
+)
+def test_pages_made_for_one_request_are_rewritten_but_never_kept(settings: Settings, headers) -> None:
+    site = Site(TRACKED, headers=headers, chunk=50)
+    app = ConsentMiddleware(site, settings=settings)
+    uncached = ConsentMiddleware(
+        Site(TRACKED, headers=headers, chunk=50), settings=dataclasses.replace(settings, page_cache_size=0)
+    )
+    with TestClient(app) as client, TestClient(uncached) as plain:
+        first, second, reference = get(client), get(client), get(plain)
+    cache = app.page_rules.page_cache
+    assert (cache.misses, cache.hits, len(cache), cache.size) == (0, 0, 0, 0)  # not even hashed
+    assert first.content == second.content == reference.content
+    assert b'type="text/plain" data-consent="analytics"' in first.content
+    assert site.calls == 2
+
+
 def test_different_grants_never_share_a_page(settings: Settings) -> None:
     app = ConsentMiddleware(Site(TRACKED), settings=settings)
     with TestClient(app) as client:
@@ -108,7 +142,7 @@ def test_per_path_policy_is_part_of_the_key(db_path) -> None:
 
 def test_csp_nonce_is_new_for_every_response(settings: Settings) -> None:
     policy = (b"content-security-policy", b"default-src 'self'; script-src 'self'")
-    app = ConsentMiddleware(Site(TRACKED, [(b"content-type", b"text/html"), policy]), settings=settings)
+    app = ConsentMiddleware(Site(TRACKED, [*STATIC, policy]), settings=settings)
     with TestClient(app) as client:
         responses = [get(client) for _ in range(3)]
     nonces = [re.search(r"'nonce-([^']+)'", r.headers["content-security-policy"]).group(1) for r in responses]
@@ -138,9 +172,7 @@ def test_a_changed_page_is_rewritten_again(settings: Settings) -> None:
 
 def test_compressed_pages_are_cached_and_still_decode(settings: Settings) -> None:
     compressed = gzip.compress(TRACKED)
-    app = ConsentMiddleware(
-        Site(compressed, [(b"content-type", b"text/html"), (b"content-encoding", b"gzip")]), settings=settings
-    )
+    app = ConsentMiddleware(Site(compressed, [*STATIC, (b"content-encoding", b"gzip")]), settings=settings)
     with TestClient(app) as client:
         first, second = get(client), get(client)
     assert first.headers["content-encoding"] == "gzip"
@@ -205,7 +237,7 @@ def test_cached_output_equals_streamed_output(tmp_path_factory, body: bytes, chu
         async def __call__(self, scope, receive, send):
             if scope["type"] == "lifespan":
                 return await answer_lifespan(receive, send)
-            await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+            await send({"type": "http.response.start", "status": 200, "headers": list(self.headers)})
             position = 0
             for size in chunks:
                 await send({"type": "http.response.body", "body": body[position : position + size], "more_body": True})
