@@ -1,7 +1,7 @@
 """How light and how fast the banner is: bytes on the wire, and time until a visitor sees it.
 
 Part 1, size: ``/_consent/banner.js`` as ``consent-gateway demo`` serves it
-(the first layer: script, stylesheet and nl+en texts in one file), compressed
+(the first layer: script, stylesheet and the texts of every language in one file), compressed
 with gzip level 9 (and brotli 11, for servers that offer it), next to its raw
 size, the unminified template compressed the same way, the settings layer
 (``/_consent/settings.js``, fetched only when a visitor opens the settings),
@@ -122,7 +122,7 @@ def sizes(base_url: str) -> tuple[list[tuple[str, ...]], int]:
     template, config = unminified()
     rows = [
         (
-            "banner.js as served (first layer: JS + CSS + nl/en)",
+            "banner.js as served (first layer: JS + CSS + every language)",
             kb(len(first)),
             kb(gz(first)),
             kb(br(first)),

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from gateway.languages import LANGUAGES
+from gateway.languages import LANGUAGES, per_language
 from gateway.net.addresses import Network
 from gateway.net.origin import normalise_origin
 from gateway.trackers.paths import PathPolicy, parse_path_policies
@@ -59,45 +59,21 @@ class Category:
         return label, description
 
 
+def default_category(name: str, required: bool = False) -> Category:
+    """A built-in category, its label and description in every language from the locale files."""
+    return Category(
+        name, per_language(f"category_{name}"), per_language(f"category_{name}_description"), required=required
+    )
+
+
 DEFAULT_CATEGORIES: tuple[Category, ...] = (
-    Category(
-        "functional",
-        {"nl": "Noodzakelijk", "en": "Necessary"},
-        {
-            "nl": "Nodig om de site te laten werken en je keuze te onthouden. Altijd aan.",
-            "en": "Needed for the site to work and to remember your choice. Always on.",
-        },
-        required=True,
-    ),
-    Category(
-        "analytics",
-        {"nl": "Statistieken", "en": "Statistics"},
-        {
-            "nl": "Anoniem meten hoe de site en de cursussen gebruikt worden, zodat we ze kunnen verbeteren.",
-            "en": "Measuring anonymously how the site and its courses are used, so we can improve them.",
-        },
-    ),
-    Category(
-        "marketing",
-        {"nl": "Marketing", "en": "Marketing"},
-        {
-            "nl": "Advertenties, social media en ingesloten video's die je over sites heen kunnen volgen.",
-            "en": "Advertising, social media and embedded videos that can follow you across sites.",
-        },
-    ),
+    default_category(REQUIRED_CATEGORY, required=True),
+    default_category("analytics"),
+    default_category("marketing"),
 )
 
 
-OTHER_THIRD_PARTIES = Category(
-    OTHER_CATEGORY,
-    {"nl": "Overige derde partijen", "en": "Other third parties"},
-    {
-        "nl": "Diensten van andere sites die deze pagina gebruikt en die we niet als meet- of advertentiedienst "
-        "kennen, zoals widgets, lettertypen of ingesloten inhoud. Ze zien je IP-adres en kunnen cookies plaatsen.",
-        "en": "Services of other sites this page uses that we do not know as measuring or advertising services, "
-        "such as widgets, fonts or embedded content. They see your IP address and may set cookies.",
-    },
-)
+OTHER_THIRD_PARTIES = default_category(OTHER_CATEGORY)
 
 
 # Query parameters removed from page URLs in analytics hits: they carry secrets or personal data.

@@ -4,6 +4,8 @@
   if (window.consentGateway) return;
   var C = __CONFIG__;
   var CSS = __STYLESHEET__;
+  var LOAD_ONCE_STYLE = "display:inline-block;margin:.25rem;padding:.5rem 1rem;font:600 15px/1.4 system-ui,sans-serif;" +
+    "color:#0b4f8a;background:#fff;border:2px solid #0b4f8a;border-radius:.375rem;cursor:pointer";
   var doc = document, loc = location;
   var me = doc.currentScript;
   var nonce = (me && (me.nonce || me.getAttribute("nonce"))) || "";
@@ -271,7 +273,9 @@
     return names;
   }
 
+  /* A frame the visitor loaded this once (offerOnce) is theirs: the guard leaves its src alone. */
   function loads(node, name) {
+    if (node._cgOnce && name === "src") return false;
     return name === "style" || loadingNames(node).indexOf(name) >= 0;
   }
 
@@ -1041,8 +1045,11 @@
         var inner = frame.contentDocument;
         if (!inner || !inner.body || inner.querySelector("[data-consent-load]")) return;
         var b = el("button", { type: "button", "data-consent-load": "" }, t().load_once);
+        /* Styled through CSSOM, which a page's CSP allows (an inline style attribute it may not). */
+        b.style.cssText = LOAD_ONCE_STYLE;
         b.addEventListener("click", function () {
           var src = frame.getAttribute("data-consent-src");
+          frame._cgOnce = true;
           clean(frame);
           frame.removeAttribute("data-consent-src");
           frame.removeAttribute("srcdoc");
@@ -1190,6 +1197,7 @@
   function apply(list, before) {
     grant(list);
     close();
+    restoreFocus();
     var lost = before.filter(function (c) { return !granted[c]; });
     if (lost.length) {
       announce();
@@ -1203,7 +1211,7 @@
 
   function withdraw() {
     var before = current();
-    return send("DELETE").then(function () {
+    return send("DELETE", { language: lang() }).then(function () {
       if (remote) writeCookie("", 0);
       apply([], before);
     });
@@ -1252,8 +1260,31 @@
 
   function t() { return C.text[lang()]; }
 
+  /* Where focus was on the page before a layer opened (not in a layer: the banner's settings button is
+     gone after a choice); it goes back there after a choice. */
+  function rememberFocus() {
+    var active = doc.activeElement;
+    var ours = [ui.banner, ui.settings].some(function (layer) { return layer && layer.contains(active); });
+    if (active && active !== doc.body && active !== doc.documentElement && !ours) ui.returnTo = active;
+  }
+
+  function restoreFocus() {
+    var back = ui.returnTo;
+    ui.returnTo = null;
+    if (back && doc.contains(back)) back.focus();
+  }
+
+  /* A layer opens with focus on its heading: the visitor hears the question first, and no button is
+     chosen for them (Enter does nothing until they move to one). */
+  function focusHeading(dialog) {
+    var heading = dialog.querySelector("h2");
+    heading.setAttribute("tabindex", "-1");
+    heading.focus();
+  }
+
   function showBanner() {
     style();
+    rememberFocus();
     close();
     var x = t();
     var box = ui.banner = el("div", { id: "cg-banner", role: "dialog", "aria-modal": "false", "aria-labelledby": "cg-title", "aria-describedby": "cg-intro", lang: lang() });
@@ -1267,7 +1298,7 @@
     row.appendChild(button(x.settings, showSettings));
     box.appendChild(row);
     place(box);
-    box.querySelector("button").focus();
+    focusHeading(box);
   }
 
   /* The settings layer is a second, small file, fetched when a visitor opens it. */
@@ -1299,6 +1330,7 @@
 
   var core = {
     C: C, ui: ui, el: el, button: button, nonce: nonce, style: style, close: close, lang: lang, stored: stored,
+    rememberFocus: rememberFocus, restoreFocus: restoreFocus, focusHeading: focusHeading,
     choose: attempt, services: services, showBanner: showBanner, showReopen: showReopen, place: place,
     granted: function (c) { return !!granted[c]; }
   };

@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from gateway.api.inuse import ServicesInUse, SiteServices, UsedService, requested_site
 from gateway.banner.script import Script, minified
-from gateway.banner.texts import negotiate, texts
+from gateway.banner.texts import negotiate, other_languages, texts
 from gateway.settings import Settings
 from gateway.templating import template
 
@@ -48,12 +48,14 @@ class Declaration:
         if wants_json(request.headers, query.get("format")):
             return JSONResponse(document, headers=headers)
         chosen = self.fragment_template if query.get("fragment") in ("1", "true") else self.page_template
-        other = "en" if language == "nl" else "nl"
         page = chosen.render(
             d=document,
             t=texts(language),
             language=language,
-            switch_url=f"{self.settings.prefix}/declaration?lang={other}",
+            languages=[
+                (code, name, f"{self.settings.prefix}/declaration?lang={code}")
+                for code, name in other_languages(language)
+            ],
         )
         return HTMLResponse(page, headers=headers)
 

@@ -66,7 +66,7 @@ class UsedService:
         return self.service.id == CONSENT_COOKIE_SERVICE
 
     def name(self, language: str) -> str:
-        return texts(language)["consent_cookie_name"] if self.own else self.service.name
+        return texts(language)["consent_cookie_name"] if self.own else self.service.label(language)
 
     def vendor(self, language: str) -> str:
         return texts(language)["consent_cookie_provider"] if self.own else self.service.vendor

@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import Scope
 
 from gateway.api.inuse import ServicesInUse, requested_site
-from gateway.banner.texts import negotiate, texts
+from gateway.banner.texts import negotiate, other_languages, texts
 from gateway.consent.choice import APIError, validate_choice
 from gateway.consent.cookie import set_consent_cookie
 from gateway.consent.recorder import Recorder
@@ -49,7 +49,6 @@ class PreferencesForm:
         language = negotiate(request.headers, request.query_params.get("lang"), self.settings.default_language)
         consent: Consent = request.scope["consent"]
         next_url = safe_next(request.query_params.get("next"), request.scope, self.settings)
-        other_language = "en" if language == "nl" else "nl"
         used = await self.in_use.of(requested_site(request.scope, self.settings))
         categories = [
             {
@@ -71,7 +70,10 @@ class PreferencesForm:
             gpc=request_head(request.scope, self.settings.trusted_proxies).gpc,
             next_url=next_url,
             action=f"{self.settings.prefix}/preferences",
-            switch_url=f"{self.settings.prefix}/preferences?" + urlencode({"lang": other_language, "next": next_url}),
+            languages=[
+                (code, name, f"{self.settings.prefix}/preferences?" + urlencode({"lang": code, "next": next_url}))
+                for code, name in other_languages(language)
+            ],
             privacy_url=self.settings.privacy_url,
             declaration_url=f"{self.settings.prefix}/declaration?lang={language}",
         )

@@ -125,26 +125,28 @@ class ConsentAPI:
 
     async def withdraw(self, request: Request) -> Response:
         check_same_site(request, self.settings)
-        token = None
+        body: Any = None
         if request.headers.get("content-type", "").startswith("application/json"):
             try:
-                token = body_token(parse_json(await read_body(request)))
+                body = parse_json(await read_body(request))
             except JSONBodyError as error:
                 raise APIError(400, "invalid_json", str(error)) from None
-        previous = self.previous(request, token)
+        previous = self.previous(request, body_token(body))
+        # The banner says which language it was shown in; the record keeps that text's hash.
+        language = self.language(request, body.get("language") if isinstance(body, dict) else None)
         required = self.settings.categories[0].name
-        body = {"id": None, "categories": [required], "revision": self.settings.revision, "method": "withdraw"}
+        answer = {"id": None, "categories": [required], "revision": self.settings.revision, "method": "withdraw"}
         if previous is not None:
             try:
                 consent = await self.recorder.record(
-                    request.scope, "withdraw", [], self.language(request), self.head(request).referer, previous
+                    request.scope, "withdraw", [], language, self.head(request).referer, previous
                 )
             except Exception:
                 raise APIError(
                     503, "store_unavailable", "the withdrawal could not be stored; please try again"
                 ) from None
-            body["id"] = consent.id
-        response = JSONResponse(body)
+            answer["id"] = consent.id
+        response = JSONResponse(answer)
         expire_consent_cookie(response, request.scope, self.settings)
         response.raw_headers.extend(
             expire_denied(self.head(request), frozenset({required}), self.settings.category_names, self.catalogue)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 
 from calmjs.parse import es5
 from calmjs.parse.unparsers.es5 import minify_print
@@ -122,9 +123,9 @@ def settings_layer_config(settings: Settings) -> dict:
 
 
 def compact(source: str) -> str:
-    """Drop indentation, blank lines and whole-line comments (for the stylesheet)."""
-    lines = (line.strip() for line in source.splitlines())
-    return "\n".join(line for line in lines if line and not (line.startswith("/*") and line.endswith("*/")))
+    """Drop comments, indentation and blank lines (for the stylesheets, which hold no ``/*`` in a string)."""
+    lines = (line.strip() for line in re.sub(r"/\*.*?\*/", "", source, flags=re.DOTALL).splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 @functools.cache

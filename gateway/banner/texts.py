@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from functools import cache
 
 from starlette.datastructures import Headers
 
-from gateway.assets import BANNER_DIR
-from gateway.languages import LANGUAGES
+from gateway.languages import LANGUAGES, locale
 
 
-@cache
 def texts(language: str) -> Mapping[str, str]:
-    """The locale file for ``language``; English fills any gap."""
-    english = json.loads((BANNER_DIR / "locales" / "en.json").read_text(encoding="utf-8"))
-    if language == "en":
-        return english
-    own = json.loads((BANNER_DIR / "locales" / f"{language}.json").read_text(encoding="utf-8"))
-    return {**english, **own}
+    """The locale file for ``language`` (complete for every language: a test checks it)."""
+    return locale(language)
+
+
+def other_languages(current: str) -> list[tuple[str, str]]:
+    """Each language but ``current``, with its name in itself: what a page's language links show."""
+    return [(language, locale(language)["language_name"]) for language in LANGUAGES if language != current]
 
 
 def negotiate(headers: Headers, requested: str | None, default: str) -> str:

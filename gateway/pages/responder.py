@@ -30,6 +30,7 @@ from gateway.banner.texts import texts
 from gateway.collect.page import FirstPartyPages
 from gateway.discovery.cookies import KnownCookies, set_cookie_names
 from gateway.discovery.tally import Tally, page_seen, site_name
+from gateway.languages import LANGUAGES
 from gateway.metrics.registry import Registry
 from gateway.net.request import RequestHead, request_head
 from gateway.net.urls import Target
@@ -182,26 +183,28 @@ class PageRules:
             if self.known_cookies is not None:
                 self.known_cookies.add(site, names)  # the banner need not report them
 
-    def placeholder(self, language: str, next_path: str):
-        """A small page shown inside a blocked embed: what it is, and where to allow it.
+    def placeholder(self, default_language: str, next_path: str):
+        """A small page shown inside a blocked embed: what it is, and where to allow it, in the page's
+        language (its ``<html lang>``) when the gateway speaks it, else in ``default_language``.
 
         Made once per language, page path and service: the pages of a site repeat their embeds."""
         made = self._placeholders
 
-        def placeholder(held: Service | str) -> str:
+        def placeholder(held: Service | str, page_language: str | None = None) -> str:
+            language = spoken(page_language, default_language)
             key = (language, next_path, held) if isinstance(held, str) else (language, next_path, None, held.id)
             page = made.get(key)
             if page is None:
                 if len(made) >= MARKED_HEADS:
                     made.clear()
-                page = made[key] = render(held)
+                page = made[key] = render(held, language)
             return page
 
-        def render(held: Service | str) -> str:  # built only when an embed is blocked: most pages have none
+        def render(held: Service | str, language: str) -> str:  # only built for a held embed
             t = texts(language)
             query = urlencode({"lang": language, "next": next_path})
             link = html.escape(f"{self.settings.prefix}/preferences?{query}")
-            name = held.name if isinstance(held, Service) else held
+            name = held.label(language) if isinstance(held, Service) else held
             title = held.title(language) if isinstance(held, Service) else held
             heading = f"<p><strong>{html.escape(title)}</strong></p>" if title != name else ""
             message = t["embed_blocked"].format(service=html.escape(name))
@@ -210,11 +213,18 @@ class PageRules:
                 "min-height:100vh;font:15px/1.4 system-ui,sans-serif;background:#f1f0ec;color:#1a1a1a;"
                 'text-align:center">'
                 f'<div style="padding:1rem">{heading}<p>{message}</p><a href="{link}" target="_top" '
-                'style="display:inline-block;padding:.5rem 1rem;background:#0b4f8a;color:#fff;border-radius:.375rem;'
-                f'text-decoration:none;font-weight:600">{html.escape(t["embed_settings"])}</a></div></body></html>'
+                'style="display:inline-block;margin:.25rem;padding:.5rem 1rem;background:#0b4f8a;color:#fff;'
+                "border:2px solid #0b4f8a;border-radius:.375rem;text-decoration:none;font-weight:600;"
+                f'font-size:15px;line-height:1.4">{html.escape(t["embed_settings"])}</a></div></body></html>'
             )
 
         return placeholder
+
+
+def spoken(page_language: str | None, default: str) -> str:
+    """The language of ``<html lang="...">`` (``en-GB`` is ``en``) when the gateway speaks it, else ``default``."""
+    primary = (page_language or "").strip().split("-", 1)[0].lower()
+    return primary if primary in LANGUAGES else default
 
 
 @functools.lru_cache(maxsize=4096)
@@ -435,7 +445,7 @@ class PageResponder:
         return self.transcoder
 
     def policy(self, head_injection: bytes) -> RewritePolicy:
-        # The site's own language: pages are written in it, whatever the browser prefers.
+        # The page's language (its <html lang>), else the site's: whatever the browser prefers.
         language = self.rules.settings.default_language
         path = self.scope.get("path", "/")
         return RewritePolicy(

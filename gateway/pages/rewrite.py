@@ -286,8 +286,9 @@ class RewritePolicy:
     granted: frozenset[str]
     site_host: str = ""
     head_injection: bytes = b""
-    # The srcdoc shown in a held frame, given the catalogued service or, for an unknown one, its host.
-    placeholder: Callable[[Service | str], str] | None = None
+    # The srcdoc shown in a held frame, given the catalogued service or, for an unknown one, its host,
+    # and the page's language (``<html lang>``, None when it has none).
+    placeholder: Callable[[Service | str, str | None], str] | None = None
     blocked: list[str] = field(default_factory=list)  # what was neutralised (service ids, "unknown", "web-beacon")
     first_party: Callable[[str], str | None] | None = None  # a catalogued script's URL on the gateway, if any
     page_url: str = ""  # the page's own absolute URL; https://<site_host>/ when not given
@@ -331,6 +332,7 @@ class Rewriter:
         self.emitted = 0  # bytes returned so far
         self.injected_at: int | None = None  # where in the output the head injection starts, once placed
         self.sightings = policy.sightings
+        self.language: str | None = None  # the page's <html lang>, for the placeholders of held frames
 
     def feed(self, data: bytes) -> bytes:
         self.buffer += data
@@ -486,6 +488,8 @@ class Rewriter:
             return self._script(Tag(raw_name, attributes), buffer, match.end(), out, final)
         if name == b"style":
             return self._style(Tag(raw_name, attributes), buffer, match.end(), out, final)
+        if name == b"html" and self.language is None:
+            self.language = Tag(raw_name, attributes).get(b"lang") or ""
         if not self._plainly_local(attributes):
             tag = Tag(raw_name, attributes)
             self._element(name, tag)
@@ -672,7 +676,7 @@ class Rewriter:
             held = target.host if target is not None else "?"
         if tag.has(b"srcdoc"):
             tag.rename(b"srcdoc", b"data-consent-srcdoc")
-        tag.set(b"srcdoc", self.policy.placeholder(held))
+        tag.set(b"srcdoc", self.policy.placeholder(held, self.language or None))
 
     def _style_attribute(self, tag: Tag) -> None:
         css = tag.get(b"style")

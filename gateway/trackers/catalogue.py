@@ -42,6 +42,10 @@ The built-in services are split by area into ``services/<area>.json``, read in
 the order of ``SERVICE_FILES``; that order is the catalogue's order, which
 decides pattern ties. An embed (a service with ``iframes``) has a
 ``placeholder``: what the blocked-embed placeholder calls it ("YouTube-video").
+A ``name`` is one text, or a table per language when it is translated
+(``{"nl": "Facebook-plug-ins", "en": "Facebook plug-ins"}``). Purposes,
+retention periods, placeholders and translated names are given in Dutch and
+English; the other languages of ``gateway.languages`` show the English.
 """
 
 from __future__ import annotations
@@ -64,8 +68,8 @@ from gateway.trackers.lifetimes import is_lifetime
 BUILTIN_CATEGORIES = ("analytics", "marketing")
 URL_FIELDS = ("scripts", "beacons", "iframes")
 LIST_FIELDS = ("scripts", "inline", "beacons", "iframes", "hosts", "cookies")
-TEXT_FIELDS = ("id", "name", "vendor", "category", "privacy_url")
-REQUIRED_FIELDS = (*TEXT_FIELDS, "purpose", "retention")
+TEXT_FIELDS = ("id", "vendor", "category", "privacy_url")
+REQUIRED_FIELDS = (*TEXT_FIELDS, "name", "purpose", "retention")
 OPTIONAL_FIELDS = ("placeholder",)
 # The built-in services, one file per area under ``services/``, in catalogue order.
 SERVICE_FILES = ("analytics", "advertising", "social", "communication", "embeds")
@@ -110,9 +114,15 @@ class Service:
     # Cookie pattern to lifetime (``2y``, ``session``), for the cookies whose lifetime is known.
     cookie_lifetimes: Mapping[str, str] = field(default_factory=dict)
     placeholder: Mapping[str, str] = field(default_factory=dict)
+    # The name per language where it is translated ("Facebook-plug-ins"); ``name`` is the English one.
+    names: Mapping[str, str] = field(default_factory=dict)
 
     def __hash__(self) -> int:
         return hash(self.id)
+
+    def label(self, language: str) -> str:
+        """The service's name as a visitor reading ``language`` sees it."""
+        return self.names.get(language) or self.name
 
     def title(self, language: str) -> str:
         """What a held embed of this service is called (``YouTube-video``); the name when not given."""
@@ -480,9 +490,11 @@ def _service(raw: Any, categories: tuple[str, ...], where: str) -> Service:
     if not any(lists.values()):
         raise ValueError(f"{label}: needs at least one of {', '.join(LIST_FIELDS)}")
     placeholder = raw.get("placeholder")
+    names = _language_table(label, "name", raw["name"])
     return Service(
         id=raw["id"],
-        name=raw["name"].strip(),
+        name=names["en"],
+        names=names if isinstance(raw["name"], Mapping) else MappingProxyType({}),
         vendor=raw["vendor"].strip(),
         category=raw["category"],
         privacy_url=raw["privacy_url"],

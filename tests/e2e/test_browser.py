@@ -223,8 +223,8 @@ def test_first_visit_shows_the_banner_and_nothing_reaches_a_tracker(new_context,
         "e => { const s = getComputedStyle(e); return [s.color, s.backgroundColor, s.font, s.opacity, s.borderColor] }"
     )
     assert accept.evaluate(look) == reject.evaluate(look) == settings.evaluate(look)
-    # Keyboard users start inside the banner, on its first button.
-    assert page.evaluate("document.activeElement.textContent") == "Alles accepteren"
+    # Keyboard users start inside the banner, on its heading: no button is chosen for them.
+    assert page.evaluate("document.activeElement.id") == "cg-title"
 
     settle(page, stub)
     assert contacted(stub) == set(), stub.hits
@@ -641,6 +641,10 @@ def test_keyboard_only_choice_with_focus_trapped_in_the_settings_layer(new_conte
     page.goto(demo_server.url + "/")
     banner(page).wait_for(state="visible")
 
+    assert page.evaluate("document.activeElement.id") == "cg-title"
+    page.keyboard.press("Tab")
+    assert page.evaluate(ACTIVE) == "Lees onze privacyverklaring"
+    page.keyboard.press("Tab")
     assert page.evaluate(ACTIVE) == "Alles accepteren"
     page.keyboard.press("Tab")
     assert page.evaluate(ACTIVE) == "Alles weigeren"
@@ -651,8 +655,13 @@ def test_keyboard_only_choice_with_focus_trapped_in_the_settings_layer(new_conte
     layer.wait_for(state="visible")
     layer.locator("ul[data-category='analytics'] li").first.wait_for(state="attached")  # services listed
 
-    # Focus starts on the first switch the visitor can change.
-    assert page.evaluate(ACTIVE) == "cg-cat-analytics"
+    # Focus starts on the layer's heading; the switches follow, the required one first (on, unchangeable).
+    assert page.evaluate("document.activeElement.id") == "cg-settings-title"
+    page.keyboard.press("Tab")
+    assert page.evaluate(ACTIVE) == "cg-cat-functional"
+    while page.evaluate(ACTIVE) != "cg-cat-analytics":
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.getElementById('cg-settings').contains(document.activeElement)")
     page.keyboard.press("Space")
     assert layer.get_by_role("switch", name="Statistieken").is_checked()
 
@@ -687,11 +696,13 @@ def test_escape_closes_the_settings_layer_without_recording_anything(new_context
     errors = watch(page)
     page.goto(demo_server.url + "/")
     banner(page).wait_for(state="visible")
-    page.keyboard.press("Tab")
-    page.keyboard.press("Tab")
+    for _ in range(4):  # from the heading: privacy statement, accept, reject, settings
+        page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     layer = settings_layer(page)
     layer.wait_for(state="visible")
+    while page.evaluate(ACTIVE) != "cg-cat-analytics":
+        page.keyboard.press("Tab")
     page.keyboard.press("Space")  # tick Statistieken, then change one's mind
     page.keyboard.press("Escape")
     layer.wait_for(state="detached")
@@ -722,9 +733,9 @@ def test_without_javascript_the_footer_link_leads_to_a_working_form(new_context,
     page.locator("footer").get_by_role("link", name="Cookie-instellingen").click()
     page.wait_for_url(demo_server.url + "/_consent/preferences?lang=nl")
     assert page.get_by_role("heading", name="Cookie-instellingen").is_visible()
-    necessary = page.get_by_role("checkbox", name="Noodzakelijk")
+    necessary = page.get_by_role("switch", name="Noodzakelijk")
     assert necessary.is_checked() and necessary.is_disabled()
-    statistics = page.get_by_role("checkbox", name="Statistieken", exact=True)
+    statistics = page.get_by_role("switch", name="Statistieken", exact=True)
     assert not statistics.is_checked()
     statistics.check()
 
@@ -749,7 +760,7 @@ def test_without_javascript_the_form_returns_to_the_page_in_next(new_context, de
     page = context.new_page()
     page.goto(f"{demo_server.url}/_consent/preferences?next={LESSON}")
 
-    page.get_by_role("checkbox", name="Statistieken", exact=True).check()
+    page.get_by_role("switch", name="Statistieken", exact=True).check()
     with page.expect_navigation():
         page.get_by_role("button", name="Keuze opslaan").click()
     assert page.url == demo_server.url + LESSON
@@ -761,8 +772,8 @@ def test_without_javascript_the_form_returns_to_the_page_in_next(new_context, de
 
     # The form reopens with the stored choice ticked.
     page.goto(f"{demo_server.url}/_consent/preferences?next={LESSON}")
-    assert page.get_by_role("checkbox", name="Statistieken", exact=True).is_checked()
-    assert not page.get_by_role("checkbox", name="Marketing", exact=True).is_checked()
+    assert page.get_by_role("switch", name="Statistieken", exact=True).is_checked()
+    assert not page.get_by_role("switch", name="Marketing", exact=True).is_checked()
 
 
 def test_preferences_page_in_english(new_context, shared_demo) -> None:
@@ -773,7 +784,7 @@ def test_preferences_page_in_english(new_context, shared_demo) -> None:
     assert page.get_by_role("heading", name="Cookie settings").is_visible()
     for label in ("Accept all", "Reject all", "Save my choice"):
         assert page.get_by_role("button", name=label, exact=True).is_visible()
-    assert page.get_by_role("checkbox", name="Statistics", exact=True).is_visible()
+    assert page.get_by_role("switch", name="Statistics", exact=True).is_visible()
     assert page.get_by_role("button", name="Alles weigeren").count() == 0
 
 
@@ -993,19 +1004,16 @@ def test_reduced_motion_disables_the_animation_and_focus_is_visible(new_context,
     outline = (
         "(() => { const s = getComputedStyle(document.activeElement); return [s.outlineStyle, s.outlineWidth] })()"
     )
-    still.keyboard.press("Tab")
-    still.keyboard.press("Shift+Tab")  # focus moved by keyboard, so :focus-visible applies
+    still.keyboard.press("Tab")  # from the heading to the privacy statement; focus moved by keyboard
     for name in ("Alles accepteren", "Alles weigeren", "Instellingen"):
+        still.keyboard.press("Tab")
         assert still.evaluate(ACTIVE) == name
         assert still.evaluate(outline) == ["solid", "3px"], name
-        if name != "Instellingen":
-            still.keyboard.press("Tab")
     still.keyboard.press("Enter")
     settings_layer(still).wait_for(state="visible")
-    assert still.evaluate(ACTIVE) == "cg-cat-analytics"
-    still.keyboard.press("Tab")
-    still.keyboard.press("Shift+Tab")
-    assert still.evaluate(ACTIVE) == "cg-cat-analytics"
+    assert still.evaluate("document.activeElement.id") == "cg-settings-title"
+    while still.evaluate(ACTIVE) != "cg-cat-analytics":
+        still.keyboard.press("Tab")
     assert still.evaluate(outline) == ["solid", "3px"]
 
 

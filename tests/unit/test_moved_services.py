@@ -89,7 +89,7 @@ def test_the_service_lists_show_the_operators_category(moved: Settings) -> None:
     assert "youtube" not in answer["catalogue"]["marketing"]["services"]
     assert "_ga" in answer["catalogue"]["statistics"]["cookies"]  # what the banner clears when it is withdrawn
     video = form[form.index('value="video"') :]
-    assert "YouTube (Google)" in video[: video.index("</fieldset>")]
+    assert "YouTube (Google)" in video[: video.index("</div>")]
 
 
 def test_cookies_of_a_moved_service_are_expired_when_its_category_is_denied(moved: Settings) -> None:

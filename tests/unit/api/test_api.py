@@ -6,7 +6,9 @@ from starlette.testclient import TestClient
 from support.helpers import SECRET, answer_lifespan, rows, site
 
 from gateway import ConsentMiddleware, Settings
+from gateway.banner.script import Banner
 from gateway.consent.state import Consent, TokenCodec
+from gateway.trackers.catalogue import default_catalogue
 
 
 def choose(client: TestClient, action: str, categories=(), **headers):
@@ -82,6 +84,23 @@ def test_withdraw_records_and_expires_cookie(client: TestClient, db_path) -> Non
     assert [r["method"] for r in rows(db_path)] == ["accept_all", "withdraw"]
     assert rows(db_path)[-1]["granted"] == "functional"
     assert client.get("/_consent").json()["decided"] is False
+
+
+@pytest.mark.parametrize("language", ["nl", "de", "fr"])
+def test_every_record_keeps_the_language_and_text_hash_the_banner_showed(settings: Settings, db_path, language) -> None:
+    """The browser prefers English, the page is in ``language``: the banner says so in its requests."""
+    banner = Banner(settings, default_catalogue())
+    english = {"accept-language": "en-GB,en;q=0.9"}
+    with TestClient(ConsentMiddleware(site(), settings=settings), headers=english) as client:
+        client.post("/_consent", json={"action": "accept_all", "language": language})
+        client.request("DELETE", "/_consent", json={"language": language})
+        client.post("/_consent", json={"action": "reject_all"})  # no language given: the browser's
+    given, withdrawn, unspoken = rows(db_path)
+    assert withdrawn["method"] == "withdraw"
+    assert given["language"] == withdrawn["language"] == language
+    assert given["banner_hash"] == withdrawn["banner_hash"] == banner.text_hashes[language]
+    assert unspoken["language"] == "en" and unspoken["banner_hash"] == banner.text_hashes["en"]
+    assert len(set(banner.text_hashes.values())) == len(banner.text_hashes)  # each language its own text
 
 
 def test_gpc_denies_marketing_on_accept_all_and_the_record_says_so(client: TestClient, db_path) -> None:

@@ -1,5 +1,7 @@
+import re
 from datetime import UTC, datetime
 
+import pytest
 from starlette.testclient import TestClient
 from support.helpers import rows
 
@@ -92,7 +94,23 @@ def test_form_lists_only_the_services_the_site_uses(client: TestClient) -> None:
     page = client.get("/_consent/preferences", params={"lang": "en"}, headers={"host": "www.cursus.test:8443"}).text
     assert "No third-party services" not in page and "Google Analytics" not in page
     marketing = page[page.index('value="marketing"') :]
-    marketing = marketing[: marketing.index("</fieldset>")]
+    marketing = marketing[: marketing.index("</div>")]
     assert "Services in this category (1)" in marketing and "Meta Pixel (Meta): " in marketing
     assert "_fbp" in marketing and "up to 90 days" in marketing
     assert '<a href="/_consent/declaration?lang=en">Cookie declaration</a>' in page
+
+
+@pytest.mark.parametrize("language", ["nl", "en", "de", "fr"])
+def test_form_names_each_category_once_beside_a_switch_and_links_the_other_languages(
+    client: TestClient, language: str
+) -> None:
+    page = client.get("/_consent/preferences", params={"lang": language, "next": "/les"}).text
+    assert f'<html lang="{language}">' in page
+    labels = {"nl": "Statistieken", "en": "Statistics", "de": "Statistiken", "fr": "Statistiques"}
+    assert page.count(f"<span>{labels[language]}</span>") == 1
+    assert re.findall(r">\s*" + labels[language] + r"\s*<", page) == [f">{labels[language]}<"]  # no legend repeating it
+    assert page.count('<input type="checkbox" role="switch"') == 4
+    names = {"nl": "Nederlands", "en": "English", "de": "Deutsch", "fr": "Français"}
+    for code, name in names.items():
+        link = f'<a href="/_consent/preferences?lang={code}&amp;next=%2Fles" lang="{code}" hreflang="{code}">{name}</a>'
+        assert (link in page) is (code != language), code

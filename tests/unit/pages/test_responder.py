@@ -2,6 +2,7 @@
 
 import asyncio
 import gzip
+import html
 import re
 import tracemalloc
 import zlib
@@ -405,3 +406,27 @@ def test_a_held_embed_is_named_by_its_placeholder_title(settings: Settings) -> N
     frames = re.findall(r'srcdoc="([^"]*)"', response.text)
     assert "YouTube-video" in frames[0] and "inhoud van YouTube " in frames[0]
     assert "<strong>" not in frames[1].replace("&lt;", "<") and "cdn.example.org" in frames[1]
+
+
+@pytest.mark.parametrize(
+    "html_lang,language,title,message,name",
+    [
+        ('lang="en"', "en", "YouTube video", "This content from YouTube is", "YouTube"),
+        ('lang="en-GB"', "en", "Facebook post", "This content from Facebook plug-ins is", "Facebook plug-ins"),
+        ('lang="nl"', "nl", "Facebook-bericht", "Deze inhoud van Facebook-plug-ins", "Facebook-plug-ins"),
+        ('LANG="DE"', "de", "Facebook post", "Dieser Inhalt von Facebook plug-ins", "Facebook plug-ins"),
+        ('lang="fr"', "fr", "YouTube video", "Ce contenu de YouTube", "YouTube"),
+        ('lang="es"', "nl", "YouTube-video", "Deze inhoud van YouTube", "YouTube"),  # not spoken: the site's
+        ("", "nl", "YouTube-video", "Deze inhoud van YouTube", "YouTube"),
+    ],
+)
+def test_a_placeholder_speaks_the_language_of_the_page(settings: Settings, html_lang, language, title, message, name):
+    embed = "www.youtube.com/embed/abc" if "YouTube" in title else "www.facebook.com/plugins/post.php?href=x"
+    body = f'<!doctype html><html {html_lang}><head></head><body><iframe src="https://{embed}"></iframe></body></html>'
+    response, _ = fetch(settings, [body.encode()])
+    [frame] = [html.unescape(f) for f in re.findall(r'srcdoc="([^"]*)"', response.text)]
+    assert f'<html lang="{language}">' in frame
+    assert f"<strong>{title}</strong>" in frame and message in frame
+    assert f"lang={language}&" in frame  # the link opens the preferences page in the same language
+    if language != "nl":
+        assert not re.search(r"Deze inhoud|-berichten|-plug-ins|Cookie-instellingen", frame), frame

@@ -36,7 +36,7 @@ def rewrite(
         granted,
         site_host=site_host,
         head_injection=injection,
-        placeholder=lambda s: f"blocked {getattr(s, 'name', s)}",
+        placeholder=lambda s, language=None: f"blocked {getattr(s, 'name', s)}",
     )
     rewriter = Rewriter(policy)
     out, start = [], 0

@@ -28,7 +28,11 @@ CATALOGUE_ONLY = ThirdParties(default_catalogue(), strict=False)
 
 def rewrite(body: str, granted=NOTHING, rules=STRICT, chunks: list[int] | None = None) -> str:
     policy = RewritePolicy(
-        rules, granted, site_host=SITE, page_url=PAGE, placeholder=lambda s: f"held: {getattr(s, 'name', s)}"
+        rules,
+        granted,
+        site_host=SITE,
+        page_url=PAGE,
+        placeholder=lambda s, language=None: f"held: {getattr(s, 'name', s)}",
     )
     rewriter = Rewriter(policy)
     data, out, start = body.encode(), [], 0

@@ -613,9 +613,10 @@ def test_banner_data_is_compact_json(catalogue: Catalogue) -> None:
     assert "_fbp" in data["categories"]["marketing"]["cookies"]
     ga = data["services"]["google-analytics"]
     assert ga["name"] == "Google Analytics" and ga["vendor"] == "Google" and ga["category"] == "analytics"
-    assert ga["retention"] == {"nl": "tot 2 jaar", "en": "up to 2 years"}
+    # Dutch and English are written out; German and French show the English.
+    assert ga["retention"] == {"nl": "tot 2 jaar", "en": "up to 2 years", "de": "up to 2 years", "fr": "up to 2 years"}
     assert "_ga" in ga["cookies"] and ga["privacy_url"].startswith("https://")
-    assert set(ga["purpose"]) == {"nl", "en"}
+    assert set(ga["purpose"]) == {"nl", "en", "de", "fr"}
     assert len(data["services"]) == len(catalogue.services)
 
 
@@ -654,7 +655,7 @@ def test_extra_service_from_config() -> None:
     assert catalogue.match_beacon("https://stats.leerplein.nl/hit?p=/").id == "stats-leerplein"
     assert catalogue.match_host("eu.stats.leerplein.nl").id == "stats-leerplein"
     assert catalogue.category_of_cookie("_lps_visitor") == "analytics"
-    assert catalogue.service("stats-leerplein").retention == {"nl": "1 jaar", "en": "1 jaar"}
+    assert catalogue.service("stats-leerplein").retention == dict.fromkeys(("nl", "en", "de", "fr"), "1 jaar")
     assert catalogue.match_script("https://www.clarity.ms/tag/x").id == "microsoft-clarity"
 
 
