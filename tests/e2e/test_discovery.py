@@ -65,7 +65,9 @@ def expected_hosts(site: str) -> set[str]:
 def site_app() -> Starlette:
     async def page(request: Request) -> Response:
         host = request.headers["host"].split(":")[0]
-        response = Response((PAGES / SITES[host]).read_bytes(), media_type="text/html")
+        body = (PAGES / SITES[host]).read_bytes()
+        # A validator makes the page reusable for the page cache; the cookie site's pages never are (Set-Cookie).
+        response = Response(body, media_type="text/html", headers={"etag": f'"{len(body)}"'})
         if host == COOKIE_SITE:
             response.set_cookie("PHPSESSID", "abc")
             response.set_cookie("_ga", "GA1.1.1.1")
@@ -119,7 +121,7 @@ def test_pages_through_the_middleware(store_url: str) -> None:
                 response = client.get(path, headers={"host": site})
                 assert response.status_code == 200 and b"/_consent/banner.js" in response.content
         cache = middleware.page_rules.page_cache
-        assert cache.hits >= 2 * len(SITES)  # the hits were counted: every row says len(PATHS) pages
+        assert cache.hits >= 2 * (len(SITES) - 1)  # the hits were counted: every row says len(PATHS) pages
     rows = read_table(store_url)  # the last tally went in on shutdown
     check_table(rows, SITES)
     check_cookies(rows)
