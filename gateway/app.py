@@ -43,6 +43,8 @@ from gateway.metrics.registry import PendingObservations, Registry
 from gateway.middleware import ConsentDispatch
 from gateway.pages.responder import PageRules
 from gateway.settings import Settings, SettingsError
+from gateway.statistics.counter import PageCounter
+from gateway.statistics.task import StatisticsTask
 from gateway.store import ConsentStore, open_store
 from gateway.store.retention import RetentionTask
 from gateway.trackers.catalogue import Catalogue
@@ -69,6 +71,7 @@ class Components:
     page_rules: PageRules
     retention: RetentionTask  # records older than retention_days become day counts, once a day
     discovery: DiscoveryTask | None  # the third parties and cookies seen, flushed to the store; None: off
+    statistics: StatisticsTask | None  # the page figures counted, flushed to the store; None: off
     api: ASGIApp  # every route under the prefix
     observe_api: Callable[[float], None]  # the time to answer an API request
     page_seconds: PendingObservations  # the time to answer a page request, appended to: the hot path
@@ -80,12 +83,16 @@ class Components:
         self.retention.start()
         if self.discovery is not None:
             self.discovery.start()
+        if self.statistics is not None:
+            self.statistics.start()
         await self.collector.start()
 
     async def stop(self) -> None:
         await self.retention.stop()
         if self.discovery is not None:
             await self.discovery.stop()  # the last tally goes into the store before it closes
+        if self.statistics is not None:
+            await self.statistics.stop()  # the last page counts too
         await self.collector.stop()  # drains queued hits within collect_drain_timeout
         if self.fonts is not None:
             await self.fonts.stop()
@@ -129,6 +136,10 @@ def build(settings: Settings, store: ConsentStore | None = None, metrics: Regist
     if settings.discovery:
         tally, known_cookies = Tally(catalogue), KnownCookies([settings.cookie_name])
         discovery = DiscoveryTask(store, tally, known_cookies)
+    counter = statistics = None
+    if settings.statistics:
+        counter = PageCounter(settings)
+        statistics = StatisticsTask(store, counter.tally, settings.statistics_retention_days)
     latency = metrics.histogram(
         "gateway_request_duration_seconds", "Time to answer a request, by kind (api or page).", ["kind"]
     )
@@ -140,6 +151,7 @@ def build(settings: Settings, store: ConsentStore | None = None, metrics: Regist
         fonts.local_url if fonts is not None else None,
         tally=tally,
         known_cookies=known_cookies,
+        statistics=counter,
     )
     form = PreferencesForm(settings, recorder, api.confirm, in_use)
     declaration = Declaration(settings, in_use)
@@ -164,6 +176,7 @@ def build(settings: Settings, store: ConsentStore | None = None, metrics: Regist
         page_rules=page_rules,
         retention=RetentionTask(store, settings.retention_days),
         discovery=discovery,
+        statistics=statistics,
         api=CrossOrigin(
             StatusOnHTTPError(Router(routes, redirect_slashes=False)),
             settings.allowed_origins,

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from gateway.languages import LANGUAGES, per_language
 from gateway.net.addresses import Network
 from gateway.net.origin import normalise_origin
+from gateway.net.urls import normalise_path
 from gateway.trackers.paths import PathPolicy, parse_path_policies
 from gateway.trackers.thirdparty import OTHER_CATEGORY
 
@@ -57,6 +58,15 @@ class Category:
         label = self.label.get(language) or self.label.get("en") or self.name
         description = self.description.get(language) or self.description.get("en") or ""
         return label, description
+
+
+@dataclass(frozen=True)
+class StatisticsGroup:
+    """A named set of pages counted together in the statistics (``[[statistics.groups]]``): a course,
+    a module, a test. ``paths`` are shell patterns, normalised as pages' paths are compared."""
+
+    name: str
+    paths: tuple[str, ...]
 
 
 def default_category(name: str, required: bool = False) -> Category:
@@ -256,6 +266,10 @@ class Settings:
     first_party_fonts: bool = True
     font_mirrors: tuple[str, ...] = ()
     discovery: bool = True  # record the third parties and cookies each site uses (gateway.discovery)
+    statistics: bool = True  # count cookieless, aggregate page figures (gateway.statistics)
+    statistics_retention_days: int = 762  # day rows older than this become month rows (25 months)
+    statistics_query_parameters: tuple[str, ...] = ()  # query parameters that tell pages apart in the figures
+    statistics_groups: tuple[StatisticsGroup, ...] | tuple[dict, ...] = ()
     retention_days: int = 365
     metrics_token: str | None = None
     admin_token: str | None = None
@@ -278,6 +292,9 @@ class Settings:
         self._settle("services", tuple(self.services))
         self._settle("font_mirrors", tuple(_font_mirror(m) for m in self.font_mirrors if m.strip()))
         self._settle("path_policies", self._parsed_path_policies())
+        self._settle("statistics_query_parameters", _query_parameters(self.statistics_query_parameters))
+        groups = _statistics_groups(self.statistics_groups, self.case_sensitive_paths)
+        self._settle("statistics_groups", groups)
         self._validate()
         self.collect.check_categories(self.category_names)
 
@@ -337,6 +354,8 @@ class Settings:
             raise SettingsError("page_cache_size: must be 0 (off) or a positive number of bytes")
         if self.retention_days < 1:
             raise SettingsError("retention_days: must be 1 or more days")
+        if self.statistics_retention_days < 1:
+            raise SettingsError("statistics_retention_days: must be 1 or more days")
         _validate_access(self)
 
     @property
@@ -445,6 +464,52 @@ def _check_moved_services(categories: tuple[Category, ...]) -> None:
             owner[service] = category.name
 
 
+_QUERY_PARAMETER = re.compile(r"[A-Za-z0-9._~\[\]-]{1,64}")
+_GROUP_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
+MAX_GROUP_PATTERN = 200  # characters of a group's path pattern
+
+
+def _query_parameters(raw: tuple[str, ...] | str) -> tuple[str, ...]:
+    """``statistics_query_parameters``: names of query parameters kept in the figures' paths."""
+    names = (raw,) if isinstance(raw, str) else tuple(raw)
+    for name in names:
+        if not isinstance(name, str) or not _QUERY_PARAMETER.fullmatch(name.strip()):
+            raise SettingsError(f"statistics_query_parameters: {name!r} is not a query parameter name like 'id'")
+    return tuple(dict.fromkeys(name.strip() for name in names))
+
+
+def _statistics_groups(raw: tuple, case_sensitive: bool) -> tuple[StatisticsGroup, ...]:
+    """``[[statistics.groups]]`` tables: ``name`` and ``paths`` (shell patterns starting with '/')."""
+    groups: list[StatisticsGroup] = []
+    for index, table in enumerate(raw):
+        if isinstance(table, StatisticsGroup):
+            groups.append(table)
+            continue
+        where = f"statistics.groups[{index}]"
+        if not isinstance(table, Mapping) or set(table) != {"name", "paths"}:
+            raise SettingsError(f"{where}: needs exactly 'name' and 'paths'")
+        name, paths = table["name"], table["paths"]
+        if not isinstance(name, str) or not name.strip() or not _GROUP_NAME.fullmatch(name.strip()):
+            raise SettingsError(f"{where}.name: {name!r} must be a name of 1 to 64 printable characters")
+        if not isinstance(paths, list) or not paths:
+            raise SettingsError(f'{where}.paths: expected a list of path patterns like ["/course/fractions/*"]')
+        for path in paths:
+            if not isinstance(path, str) or not path.startswith("/") or len(path) > MAX_GROUP_PATTERN:
+                raise SettingsError(f"{where}.paths: {path!r} is not a path pattern starting with '/'")
+            if any(c.isspace() or not c.isprintable() for c in path) or "#" in path:
+                raise SettingsError(f"{where}.paths: {path!r} holds spaces, control characters or '#'")
+        patterns = tuple(
+            dict.fromkeys(normalise_path(p) if case_sensitive else normalise_path(p).lower() for p in paths)
+        )
+        groups.append(StatisticsGroup(name.strip(), patterns))
+    names = [group.name for group in groups]
+    if len(set(names)) != len(names):
+        raise SettingsError(
+            f"statistics.groups: the name {next(n for n in names if names.count(n) > 1)!r} appears twice"
+        )
+    return tuple(groups)
+
+
 _SERVICE_ID = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
 _HOST_PATTERN = re.compile(r"(?:\*\.)?(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 
@@ -477,7 +542,26 @@ def _read_toml(path: Path) -> dict[str, Any]:
     for key, raw in data.items():
         if key not in FIELDS:
             raise SettingsError(f"{key}: unknown setting in {path}")
-        values[key] = _categories_from_toml(raw) if key == "categories" else _check_type(key, raw)
+        if key == "categories":
+            values[key] = _categories_from_toml(raw)
+        elif key == "statistics" and isinstance(raw, dict):
+            values.update(_statistics_from_toml(raw))
+        else:
+            values[key] = _check_type(key, raw)
+    return values
+
+
+def _statistics_from_toml(raw: dict[str, Any]) -> dict[str, Any]:
+    """A ``[statistics]`` table: ``enabled`` and ``[[statistics.groups]]``. TOML cannot have
+    ``statistics = true`` beside ``[[statistics.groups]]``, so the table stands for both."""
+    unknown = set(raw) - {"enabled", "groups"}
+    if unknown:
+        raise SettingsError(f"statistics.{sorted(unknown)[0]}: unknown setting (only 'enabled' and 'groups')")
+    values: dict[str, Any] = {}
+    if "enabled" in raw:
+        values["statistics"] = _check_type("statistics", raw["enabled"])
+    if "groups" in raw:
+        values["statistics_groups"] = _check_type("statistics_groups", raw["groups"])
     return values
 
 
@@ -533,9 +617,10 @@ def _check_type(key: str, raw: Any) -> Any:
     return float(raw) if wants == (int, float) else raw
 
 
-TABLE_LISTS = ("path_policies", "services")
+TABLE_LISTS = ("path_policies", "services", "statistics_groups")
 LIST_SETTINGS = ("secret_key", "trusted_proxies", "allowed_origins", "public_hosts", "allowed_hosts", "font_mirrors")
 LIST_SETTINGS += ("ga4_measurement_ids", "ua_property_ids", "matomo_site_ids", "collect_strip_parameters")
+LIST_SETTINGS += ("statistics_query_parameters",)
 
 
 def _read_environ(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -41,6 +41,7 @@ READ = frozenset(
         b"sec-fetch-site",
         b"sec-fetch-dest",
         b"user-agent",
+        b"accept-language",
         b"authorization",
         b"x-forwarded-proto",
         b"x-forwarded-host",
@@ -131,6 +132,7 @@ class RequestHead:
         return cookie_parser(cookie.decode("latin-1")) if cookie else {}
 
     user_agent = header(b"user-agent", "")
+    accept_language = header(b"accept-language")
     authorization = header(b"authorization")
 
     # ---- what the page asked for ----------------------------------------------------------------

@@ -42,6 +42,7 @@ from gateway.pages.figures import PageMetrics
 from gateway.pages.rewrite import FontUrls, RewritePolicy, Rewriter
 from gateway.pages.triage import Kind, Work
 from gateway.settings import Settings
+from gateway.statistics.counter import PageCounter
 from gateway.trackers.catalogue import Catalogue, Service
 from gateway.trackers.cookies import expire_denied, filter_set_cookies
 from gateway.trackers.thirdparty import ThirdParties
@@ -86,12 +87,14 @@ class PageRules:
         *,
         tally: Tally | None = None,
         known_cookies: KnownCookies | None = None,
+        statistics: PageCounter | None = None,
     ) -> None:
         self.settings = settings
         self.fonts = fonts  # where the gateway serves a font CDN's URL (``gateway.fonts``); None: fonts are off
         # Discovery (``gateway.discovery``): pages and Set-Cookie names counted, known names told to the banner.
         self.tally = tally
         self.known_cookies = known_cookies
+        self.statistics = statistics  # page views counted for the figures (``gateway.statistics``); None: off
         self._placeholders: dict[tuple, str] = {}  # placeholder pages by language, path and service
         self._site_injections: dict[bytes, bytes] = {}
         self.page_metrics = PageMetrics(metrics if metrics is not None else Registry(), catalogue)
@@ -362,6 +365,8 @@ class PageResponder:
     async def on_page_start(self, message: Message, sets_cookies: bool) -> None:
         """The start of a page: marked for the consent state and held back when its body is to be rewritten."""
         head = request_head(self.scope, self.rules.settings.trusted_proxies)
+        if self.rules.statistics is not None:
+            self.rules.statistics.count(self.scope, head, message["status"])
         request = self.request = PageRequest.read(head, self.rules.consent_cookie)
         raw = message.setdefault("headers", [])
         etag = cache_control = vary = b""

@@ -30,7 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("middleware",),
     ("pages", "api", "admin", "collect", "fonts"),
     ("banner",),  # used by pages and api alike
-    ("discovery",),  # the third parties seen, tallied for the store: fed by pages, api and scan
+    ("discovery", "statistics"),  # the third parties seen and the page figures, tallied for the store
     ("consent", "store"),
     ("settings",),
     ("trackers", "net", "metrics", "http", "assets", "languages", "templating"),

@@ -1,0 +1,102 @@
+"""The background task that moves a worker's page counts into the store, and rolls old days into months.
+
+Every few seconds, and on shutdown, the tally goes to the store in one batch
+(``ConsentStore.add_statistics``), so the page path never waits for the
+database. A flush that fails is logged and its counts dropped: they are
+statistics, and holding them would let memory grow while the store is down.
+At start and every ``ROLL_UP_INTERVAL`` the day rows older than
+``statistics_retention_days`` become month rows (``roll_up_statistics``);
+with several workers or instances each does it, which the store makes safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+
+from gateway.statistics.tally import StatisticsTally
+from gateway.store.record import ConsentStore
+
+log = logging.getLogger("gateway.statistics")
+
+FLUSH_INTERVAL = 5.0  # seconds between two flushes
+ROLL_UP_INTERVAL = 6 * 3600.0  # seconds between two roll-ups of old days into months
+
+
+class StatisticsTask:
+    """Flushes ``tally`` into ``store`` every ``interval`` seconds and when stopped; rolls up old days."""
+
+    def __init__(
+        self,
+        store: ConsentStore,
+        tally: StatisticsTally,
+        retention_days: int,
+        interval: float = FLUSH_INTERVAL,
+        roll_up_interval: float = ROLL_UP_INTERVAL,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.tally = tally
+        self.retention_days = retention_days
+        self.interval = interval
+        self.roll_up_interval = roll_up_interval
+        self.clock = clock
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="statistics-flush")
+
+    async def stop(self) -> None:
+        """Stop the task and flush what is left (the store is still open)."""
+        if self._task is not None:
+            task, self._task = self._task, None
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Add everything counted so far to the store, in one batch."""
+        if not self.tally:
+            return
+        counts = self.tally.drain()
+        try:
+            await self.store.add_statistics(counts)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("statistics: %d counts could not be stored", len(counts))
+
+    def cutoff(self) -> date:
+        """The first day kept as day rows: earlier days become month rows."""
+        today = datetime.fromtimestamp(self.clock(), UTC).date()
+        return today - timedelta(days=self.retention_days)
+
+    async def roll_up(self) -> int:
+        """Roll the day rows older than the retention into month rows; the number of rows rolled."""
+        try:
+            rolled = await self.store.roll_up_statistics(self.cutoff())
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("statistics: old days could not be rolled up into months")
+            return 0
+        if rolled:
+            log.info("statistics: %d day rows rolled up into months", rolled)
+        return rolled
+
+    async def _run(self) -> None:
+        await self.roll_up()
+        since_roll_up = 0.0
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.flush()
+            since_roll_up += self.interval
+            if since_roll_up >= self.roll_up_interval:
+                since_roll_up = 0.0
+                await self.roll_up()
