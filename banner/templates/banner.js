@@ -1137,11 +1137,12 @@
   function consentMode(kind) {
     var w = window;
     w.dataLayer = w.dataLayer || [];
-    var state = function (c) { return granted[c] ? "granted" : "denied"; };
-    (function () { w.dataLayer.push(arguments); })("consent", kind, {
-      analytics_storage: state("analytics"), ad_storage: state("marketing"),
-      ad_user_data: state("marketing"), ad_personalization: state("marketing")
+    /* Each storage type follows the category its Google service is in (the operator may move it). */
+    var update = {};
+    Object.keys(C.consentMode).forEach(function (storage) {
+      update[storage] = granted[C.consentMode[storage]] ? "granted" : "denied";
     });
+    (function () { w.dataLayer.push(arguments); })("consent", kind, update);
   }
 
   function announce() {

@@ -86,6 +86,27 @@ def first_layer_config(settings: Settings, catalogue: Catalogue, settings_versio
         "settingsVersion": settings_version,
         "text": {language: {k: texts(language)[k] for k in FIRST_LAYER_KEYS} for language in LANGUAGES},
         "guard": guard_config(settings, catalogue),
+        "consentMode": consent_mode_categories(settings, catalogue),
+    }
+
+
+# Google Consent Mode's storage types and the catalogued service whose category decides each.
+CONSENT_MODE_SERVICES = {
+    "analytics_storage": "google-analytics",
+    "ad_storage": "google-ads",
+    "ad_user_data": "google-ads",
+    "ad_personalization": "google-ads",
+}
+
+
+def consent_mode_categories(settings: Settings, catalogue: Catalogue) -> dict[str, str]:
+    """The category that grants each Consent Mode storage type: wherever the operator put its service
+    (``[categories.statistiek] services = ["google-analytics"]`` moves analytics_storage along)."""
+    names = settings.category_names
+    return {
+        storage: category
+        for storage, service_id in CONSENT_MODE_SERVICES.items()
+        if (category := catalogue.service(service_id).category) in names
     }
 
 

@@ -4,7 +4,8 @@
 the operations every store offers), ``sqlite`` and ``postgres`` (the two
 stores), ``batch`` (group commit), ``pgarray`` (PostgreSQL array literals),
 ``chain`` (tamper evidence), ``discovery`` (the third parties and cookies
-each site uses, aggregated), ``retention`` (old records become day counts)
+each site uses, aggregated), ``statistics`` (page figures counted without
+consent, aggregated), ``retention`` (old records become day counts)
 and ``maintenance`` (the ``db`` and ``records`` commands).
 """
 

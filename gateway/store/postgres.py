@@ -32,6 +32,7 @@ from gateway.store.discovery import SITE_LIMIT, Discovered, ScanRun, Sighting, s
 from gateway.store.pgarray import ENCODERS
 from gateway.store.record import RECORD_COLUMNS, AuditEntry, ConsentRecord, ConsentStore, DaySummary
 from gateway.store.retention import PurgeReport, summarise_days
+from gateway.store.statistics import DAY, MONTH, OTHER, VALUE_LIMIT, Figure, Tally, month_of, storable_rows
 
 COLUMNS = RECORD_COLUMNS
 
@@ -149,6 +150,20 @@ MIGRATIONS = (
     CREATE INDEX login_attempt_by_key ON login_attempt (key, at);
     CREATE TABLE revoked_session (id text PRIMARY KEY, until timestamptz NOT NULL);
     """,
+    # Version 6: statistics counted without consent (statistics.py).
+    """
+    CREATE TABLE statistic (
+        site text NOT NULL,
+        day date NOT NULL,
+        span text NOT NULL,
+        dimension text NOT NULL,
+        value text NOT NULL,
+        views bigint NOT NULL,
+        visitors bigint NOT NULL,
+        PRIMARY KEY (site, day, span, dimension, value)
+    );
+    CREATE INDEX statistic_by_day ON statistic (day, span);
+    """,
 )
 
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM consent_record"
@@ -162,6 +177,29 @@ ADD_SIGHTING = f"""
         last_seen = greatest(d.last_seen, excluded.last_seen), service = excluded.service
 """
 DISCOVERED = "SELECT site, kind, name, service, pages, first_seen, last_seen, source FROM discovered"
+# A value goes in as itself while its (site, day, dimension) has room or already has it, else as OTHER.
+ADD_STATISTIC = f"""
+    INSERT INTO statistic AS s (site, day, span, dimension, value, views, visitors)
+    SELECT %(site)s, %(day)s, '{DAY}', %(dimension)s, CASE
+        WHEN EXISTS (SELECT 1 FROM statistic WHERE site = %(site)s AND day = %(day)s AND span = '{DAY}'
+                     AND dimension = %(dimension)s AND value = %(value)s)
+            OR (SELECT count(*) FROM statistic WHERE site = %(site)s AND day = %(day)s AND span = '{DAY}'
+                AND dimension = %(dimension)s AND value != '{OTHER}') < {VALUE_LIMIT}
+        THEN %(value)s ELSE '{OTHER}' END, %(views)s, %(visitors)s
+    ON CONFLICT (site, day, span, dimension, value) DO UPDATE SET
+        views = s.views + excluded.views, visitors = s.visitors + excluded.visitors
+"""
+FIGURES = "SELECT day, span, site, dimension, value, views, visitors FROM statistic"
+FIGURES_BETWEEN = (
+    f"(span = '{DAY}' AND day BETWEEN %(start)s AND %(end)s OR span = '{MONTH}' AND day BETWEEN %(month)s AND %(end)s)"
+)
+ROLL_UP = f"""
+    INSERT INTO statistic AS s (site, day, span, dimension, value, views, visitors)
+    SELECT site, date_trunc('month', day)::date, '{MONTH}', dimension, value, sum(views), sum(visitors)
+    FROM statistic WHERE span = '{DAY}' AND day < %s GROUP BY site, date_trunc('month', day), dimension, value
+    ON CONFLICT (site, day, span, dimension, value) DO UPDATE SET
+        views = s.views + excluded.views, visitors = s.visitors + excluded.visitors
+"""
 LIVE = "NOT erased"
 TYPES = ("text", "timestamptz", "text", "text", "int", "text", "text", "text", "text", "text", "text", "text", "bool")
 APPEND = f"SELECT append_consent_records({', '.join(f'%s::{kind}[]' for kind in (*TYPES, 'bytea'))})"
@@ -175,6 +213,8 @@ POOL_SIZE = 8
 # Advisory lock keys, per schema: hashtext(current_schema() || name).
 MIGRATION_LOCK = "consent-gateway migrations"
 PURGE_LOCK = "consent-gateway purge"
+# Statistics writers of every process take turns: the cap per (site, day, dimension) then holds exactly.
+STATISTICS_LOCK = "consent-gateway statistics"
 
 
 def to_row(record: ConsentRecord) -> tuple:
@@ -504,6 +544,38 @@ class PostgresStore(ConsentStore):
         sql = f"SELECT site, finished_at, pages, mode FROM scan_run {where} ORDER BY finished_at DESC, seq DESC LIMIT 1"
         rows = await self._query(sql, parameters)
         return ScanRun(rows[0][0], rows[0][1].astimezone(UTC), rows[0][2], rows[0][3]) if rows else None
+
+    async def add_statistics(self, counts: Mapping[Tally, tuple[int, int]]) -> None:
+        keys = ("day", "site", "dimension", "value", "views", "visitors")
+        rows = [dict(zip(keys, row, strict=True)) for row in storable_rows(counts)]
+        if not rows:
+            return
+        async with self._open_pool().connection() as connection, connection.transaction():
+            await self._lock_statistics(connection)
+            async with connection.cursor() as cursor:
+                await cursor.executemany(ADD_STATISTIC, rows)
+
+    async def statistics(self, start: date, end: date, site: str | None = None) -> list[Figure]:
+        parameters = {"start": start, "end": end, "month": month_of(start), "site": site}
+        where = FIGURES_BETWEEN if site is None else f"{FIGURES_BETWEEN} AND site = %(site)s"
+        async with self._open_pool().connection() as connection:
+            sql = f"{FIGURES} WHERE {where} ORDER BY site, day, span, dimension, value"
+            rows = await (await connection.execute(sql, parameters)).fetchall()
+        return [Figure(*row) for row in rows]
+
+    async def statistics_sites(self) -> list[str]:
+        return [row[0] for row in await self._query("SELECT DISTINCT site FROM statistic ORDER BY site", ())]
+
+    async def roll_up_statistics(self, before: date) -> int:
+        async with self._open_pool().connection() as connection, connection.transaction():
+            await self._lock_statistics(connection)
+            await connection.execute(ROLL_UP, (before,))
+            deleted = await connection.execute(f"DELETE FROM statistic WHERE span = '{DAY}' AND day < %s", (before,))
+            return deleted.rowcount
+
+    @staticmethod
+    async def _lock_statistics(connection: psycopg.AsyncConnection) -> None:
+        await connection.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || %s))", (STATISTICS_LOCK,))
 
     async def ping(self) -> None:
         await self._query("SELECT 1", ())

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from gateway.store.chain import ChainReport
     from gateway.store.discovery import Discovered, ScanRun, Sighting
     from gateway.store.retention import PurgeReport
+    from gateway.store.statistics import Figure, Tally
 
 
 @dataclass(frozen=True)
@@ -207,3 +208,26 @@ class ConsentStore(abc.ABC):
     @abc.abstractmethod
     async def last_scan(self, site: str | None = None) -> ScanRun | None:
         """The latest scan of ``site`` (of any site: ``None``)."""
+
+    # ---- statistics (statistics.py): aggregated, counted without consent ------------------------
+
+    @abc.abstractmethod
+    async def add_statistics(self, counts: Mapping[Tally, tuple[int, int]]) -> None:
+        """Add ``counts`` ((views, new visitors) per tally) to the day rows in one transaction.
+
+        A value beyond the first ``VALUE_LIMIT`` of its (day, site, dimension), or longer than
+        ``MAX_VALUE``, is added to ``OTHER``; unknown dimensions are dropped. Writers on several
+        processes or instances add up exactly."""
+
+    @abc.abstractmethod
+    async def statistics(self, start: date, end: date, site: str | None = None) -> list[Figure]:
+        """The day rows from ``start`` to ``end`` (inclusive) and the month rows of the months they
+        touch, of ``site`` (every site: ``None``), by site, day, span, dimension and value."""
+
+    @abc.abstractmethod
+    async def statistics_sites(self) -> list[str]:
+        """The sites that have statistics, sorted."""
+
+    @abc.abstractmethod
+    async def roll_up_statistics(self, before: date) -> int:
+        """Add the day rows from before ``before`` to their month rows and delete them; the rows rolled up."""

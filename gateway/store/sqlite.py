@@ -47,6 +47,7 @@ from gateway.store.chain import (
 from gateway.store.discovery import SITE_LIMIT, Discovered, ScanRun, Sighting, storable
 from gateway.store.record import RECORD_COLUMNS, AuditEntry, ConsentRecord, ConsentStore, DaySummary
 from gateway.store.retention import PurgeReport, summarise_days
+from gateway.store.statistics import DAY, MONTH, OTHER, VALUE_LIMIT, Figure, Tally, month_of, storable_rows
 
 T = TypeVar("T")
 
@@ -156,6 +157,20 @@ MIGRATIONS = (
     CREATE INDEX login_attempt_by_key ON login_attempt (key, at);
     CREATE TABLE revoked_session (id TEXT PRIMARY KEY, until REAL NOT NULL) WITHOUT ROWID;
     """,
+    # Version 9: statistics counted without consent (statistics.py); day is ISO text, so it sorts.
+    """
+    CREATE TABLE statistic (
+        site TEXT NOT NULL,
+        day TEXT NOT NULL,
+        span TEXT NOT NULL,
+        dimension TEXT NOT NULL,
+        value TEXT NOT NULL,
+        views INTEGER NOT NULL,
+        visitors INTEGER NOT NULL,
+        PRIMARY KEY (site, day, span, dimension, value)
+    ) WITHOUT ROWID;
+    CREATE INDEX statistic_by_day ON statistic (day, span);
+    """,
 )
 
 STORED_COLUMNS = (*COLUMNS, "digest", "chain")
@@ -188,6 +203,28 @@ ADD_SIGHTING = f"""
         last_seen = max(last_seen, excluded.last_seen), service = excluded.service
 """
 DISCOVERED = "SELECT site, kind, name, service, pages, first_seen, last_seen, source FROM discovered"
+# A value goes in as itself while its (site, day, dimension) has room or already has it, else as OTHER.
+ADD_STATISTIC = f"""
+    INSERT INTO statistic (site, day, span, dimension, value, views, visitors)
+    SELECT ?1, ?2, '{DAY}', ?3, CASE
+        WHEN EXISTS (SELECT 1 FROM statistic WHERE site = ?1 AND day = ?2 AND span = '{DAY}' AND dimension = ?3
+                     AND value = ?4)
+            OR (SELECT count(*) FROM statistic WHERE site = ?1 AND day = ?2 AND span = '{DAY}' AND dimension = ?3
+                AND value != '{OTHER}') < {VALUE_LIMIT}
+        THEN ?4 ELSE '{OTHER}' END, ?5, ?6
+    WHERE true
+    ON CONFLICT (site, day, span, dimension, value) DO UPDATE SET
+        views = views + excluded.views, visitors = visitors + excluded.visitors
+"""
+FIGURES = "SELECT day, span, site, dimension, value, views, visitors FROM statistic"
+FIGURES_BETWEEN = f"(span = '{DAY}' AND day BETWEEN ?1 AND ?2 OR span = '{MONTH}' AND day BETWEEN ?3 AND ?2)"
+ROLL_UP = f"""
+    INSERT INTO statistic (site, day, span, dimension, value, views, visitors)
+    SELECT site, substr(day, 1, 8) || '01', '{MONTH}', dimension, value, sum(views), sum(visitors)
+    FROM statistic WHERE span = '{DAY}' AND day < ?1 GROUP BY site, substr(day, 1, 8), dimension, value
+    ON CONFLICT (site, day, span, dimension, value) DO UPDATE SET
+        views = views + excluded.views, visitors = visitors + excluded.visitors
+"""
 UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -650,6 +687,40 @@ class SQLiteStore(ConsentStore):
         sql = f"SELECT site, finished_at, pages, mode FROM scan_run {where} ORDER BY finished_at DESC, seq DESC LIMIT 1"
         rows = await self._query(sql, parameters)
         return ScanRun(rows[0][0], moment(rows[0][1]), rows[0][2], rows[0][3]) if rows else None
+
+    async def add_statistics(self, counts: Mapping[Tally, tuple[int, int]]) -> None:
+        rows = [(site, day.isoformat(), *rest) for day, site, *rest in storable_rows(counts)]
+
+        def add() -> None:
+            assert self._writer is not None
+            with transaction(self._writer):
+                self._writer.executemany(ADD_STATISTIC, rows)
+
+        if rows:
+            await self._on(self._writer_thread, add)
+
+    async def statistics(self, start: date, end: date, site: str | None = None) -> list[Figure]:
+        parameters: tuple = (start.isoformat(), end.isoformat(), month_of(start).isoformat())
+        where = FIGURES_BETWEEN
+        if site is not None:
+            where, parameters = f"{where} AND site = ?4", (*parameters, site)
+        rows = await self._query(f"{FIGURES} WHERE {where} ORDER BY site, day, span, dimension, value", parameters)
+        return [Figure(date.fromisoformat(row[0]), *row[1:]) for row in rows]
+
+    async def statistics_sites(self) -> list[str]:
+        return [row[0] for row in await self._query("SELECT DISTINCT site FROM statistic ORDER BY site", ())]
+
+    async def roll_up_statistics(self, before: date) -> int:
+        def roll_up() -> int:
+            assert self._writer is not None
+            with transaction(self._writer):
+                self._writer.execute(ROLL_UP, (before.isoformat(),))
+                deleted = self._writer.execute(
+                    f"DELETE FROM statistic WHERE span = '{DAY}' AND day < ?", (before.isoformat(),)
+                )
+                return deleted.rowcount
+
+        return await self._on(self._writer_thread, roll_up)
 
     async def ping(self) -> None:
         await self._query("SELECT 1", ())

@@ -15,7 +15,7 @@ from support.helpers import SECRET
 
 from gateway import ConsentMiddleware, Settings
 from gateway.app import build
-from gateway.banner.script import guard_config
+from gateway.banner.script import consent_mode_categories, guard_config
 from gateway.settings import Category
 
 VIDEO = Category("video", {"nl": "Video's", "en": "Videos"}, {"en": "Embedded videos"}, services=("youtube", "vimeo"))
@@ -103,3 +103,15 @@ def test_cookies_of_a_moved_service_are_expired_when_its_category_is_denied(move
         choose(client, ["statistics"])
         client.cookies.set("_ga", "GA1.2.3")
         assert not any(c.startswith("_ga=") for c in client.get("/").headers.get_list("set-cookie"))
+
+
+def test_consent_mode_follows_the_google_services_categories(moved: Settings, db_path: Path) -> None:
+    assert consent_mode_categories(moved, build(moved).catalogue) == {
+        "analytics_storage": "statistics",  # Google Analytics was moved
+        "ad_storage": "marketing",
+        "ad_user_data": "marketing",
+        "ad_personalization": "marketing",
+    }
+    plain = Settings(secret_key=SECRET, database_url=f"sqlite:///{db_path}")
+    assert consent_mode_categories(plain, build(plain).catalogue)["analytics_storage"] == "analytics"
+    assert '"consentMode":{"analytics_storage":"statistics"' in build(moved).banner.first_layer.body.decode()
