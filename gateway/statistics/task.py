@@ -25,6 +25,7 @@ log = logging.getLogger("gateway.statistics")
 
 FLUSH_INTERVAL = 5.0  # seconds between two flushes
 ROLL_UP_INTERVAL = 6 * 3600.0  # seconds between two roll-ups of old days into months
+STOP_TIMEOUT = 10.0  # seconds the last flush of a stopping task may take
 
 
 class StatisticsTask:
@@ -46,18 +47,23 @@ class StatisticsTask:
         self.roll_up_interval = roll_up_interval
         self.clock = clock
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping = asyncio.Event()
             self._task = asyncio.create_task(self._run(), name="statistics-flush")
 
     async def stop(self) -> None:
-        """Stop the task and flush what is left (the store is still open)."""
+        """Stop the task and flush what is left (the store is still open).
+
+        The task is asked to stop, not cancelled: a cancel in the middle of a flush would lose the
+        counts it had drained. One that does not finish within ``STOP_TIMEOUT`` is cancelled."""
         if self._task is not None:
             task, self._task = self._task, None
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            self._stopping.set()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, STOP_TIMEOUT)
         await self.flush()
 
     async def flush(self) -> None:
@@ -93,8 +99,9 @@ class StatisticsTask:
     async def _run(self) -> None:
         await self.roll_up()
         since_roll_up = 0.0
-        while True:
-            await asyncio.sleep(self.interval)
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval)
             await self.flush()
             since_roll_up += self.interval
             if since_roll_up >= self.roll_up_interval:
