@@ -6,7 +6,7 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from test_statistics_middleware import FIREFOX, browse, gateway, make_settings, read_figures, today
+from support.statistics import FIREFOX, browse, gateway, make_settings, read_figures, today
 
 from gateway.statistics.counter import PageCounter
 
