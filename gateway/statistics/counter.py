@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import NamedTuple, TypeVar
 
 from starlette.types import Scope
 
-from gateway.consent.state import Consent
 from gateway.net.addresses import anonymise
 from gateway.net.request import RequestHead
 from gateway.settings import Settings
-from gateway.statistics.paths import PagePaths
+from gateway.statistics.paths import PageOf, PagePaths
 from gateway.statistics.readings import (
+    NO_CHOICE,
     agent_of,
     consent_state,
     crawler_of,
@@ -27,11 +28,38 @@ from gateway.statistics.readings import (
     referrer_of,
     site_of_host,
 )
-from gateway.statistics.tally import StatisticsTally
+from gateway.statistics.tally import MAX_PENDING, StatisticsTally
 from gateway.statistics.visitors import DayVisitors
 
 COUNTED_METHODS = frozenset({"GET", "POST"})
 NOT_COUNTED_STATUSES = frozenset({204, 205, 206})  # 2xx without a page to show
+MEMO_SIZE = 4096  # entries of each memo (header sets, consents, connecting addresses)
+
+
+class Visit(NamedTuple):
+    """What the figures read from a request's headers, worked out once per distinct set of them."""
+
+    site: str
+    browser: str | None  # None: a crawler
+    device: str
+    referrer: str  # "" when none or the site itself
+    language: str
+    crawler: str  # the crawler family, for a crawler
+    hashed: bytes  # browser and site, as the visitor's hash takes them after the address
+
+
+HeadersKey = tuple[bytes | None, bytes | None, bytes | None, bytes | None]  # host, user agent, referer, language
+
+
+def read_visit(key: HeadersKey) -> Visit:
+    host, user_agent, referer, accept_language = key
+    site = site_of_host(host or b"")
+    agent = agent_of(user_agent)
+    if agent is None:
+        return Visit(site, None, "", "", "", crawler_of(user_agent), b"")
+    browser, device = agent
+    referrer = referrer_of(referer, site) if referer else ""
+    return Visit(site, browser, device, referrer, language_of(accept_language), "", f"\n{browser}\n{site}".encode())
 
 
 class PageCounter:
@@ -48,52 +76,78 @@ class PageCounter:
             settings.statistics_query_parameters,
             settings.case_sensitive_paths,
         )
+        self.parameters = settings.statistics_query_parameters  # none: the query string is not read
         self.optional = frozenset(settings.category_names[1:])
-        self._states: dict[tuple[bool, frozenset[str]], str] = {}
+        # Memos, each dropped when full: the same headers, consents and peers come back all day.
+        self._visits: dict[HeadersKey, Visit] = {}
+        self._states: dict[frozenset[str], str] = {}
+        self._pages: dict[tuple[str, bytes], PageOf] = {}
+        # Who connected, with the forwarding headers, to the anonymised address (``RequestHead.client_address``).
+        self._prefixes: dict[tuple[str | None, bytes | None, bytes | None], bytes] = {}
 
     def count(self, scope: Scope, head: RequestHead, status: int) -> None:
         """Count the page this response answers, when it is a page view."""
-        if not 200 <= status < 300 or status in NOT_COUNTED_STATUSES or scope.get("method") not in COUNTED_METHODS:
+        if status != 200 and (not 200 <= status < 300 or status in NOT_COUNTED_STATUSES):
             return
-        destination = head.fetch_dest
-        if destination is not None and destination != "document":
+        if scope.get("method") not in COUNTED_METHODS:
+            return
+        get = head.values.get  # raw header bytes: the memos are keyed by them
+        destination = get(b"sec-fetch-dest")
+        if destination is not None and destination != b"document":
             return  # fetched by a script or into a frame: part of a page counted already
         visitors = self.visitors
         now = self.clock()
         if now >= visitors.ends:
             visitors.start_day(now)
-        day = visitors.day
-        site = site_of_host(head.host)
-        user_agent = head.user_agent
-        agent = agent_of(user_agent)
-        if agent is None:
-            self.tally.count_bot((day, site, crawler_of(user_agent)))
+        headers = (get(b"host"), get(b"user-agent"), get(b"referer"), get(b"accept-language"))
+        visit = self._visits.get(headers)
+        if visit is None:
+            visit = remember(self._visits, headers, read_visit(headers))
+        if visit.browser is None:
+            self.tally.count_bot((visitors.day, visit.site, visit.crawler))
             return
-        browser, device = agent
-        path, groups = self.paths(scope.get("path", "/"), scope.get("query_string", b""))
-        referer = head.referer
-        self.tally.count_view(
-            (
-                day,
-                site,
-                path,
-                groups,
-                referrer_of(referer, site) if referer else "",
-                browser,
-                device,
-                language_of(head.accept_language),
-                self.consent_state(scope.get("consent")),
-                visitors.is_new(anonymise(head.client_address), browser, site),
-            )
+        page_key = (scope.get("path", "/"), scope.get("query_string", b"") if self.parameters else b"")
+        page = self._pages.get(page_key)
+        if page is None:
+            page = remember(self._pages, page_key, self.paths(*page_key))
+        get_prefix = (head.peer, get(b"x-forwarded-for"), get(b"forwarded"))
+        prefix = self._prefixes.get(get_prefix)
+        if prefix is None:
+            prefix = remember(self._prefixes, get_prefix, str(anonymise(head.client_address)).encode())
+        consent = scope.get("consent")
+        view = (
+            visitors.day,
+            visit.site,
+            page[0],
+            page[1],
+            visit.referrer,
+            visit.browser,
+            visit.device,
+            visit.language,
+            NO_CHOICE if consent is None or consent.id is None else self.consent_state(consent.categories),
+            visitors.is_new(prefix + visit.hashed),
         )
+        # ``StatisticsTally.count_view``, inlined: this is the one update a page costs.
+        views = self.tally.views
+        views[view] = views.get(view, 0) + 1
+        if len(views) >= MAX_PENDING:
+            self.tally.fold()
 
-    def consent_state(self, consent: Consent | None) -> str:
-        if consent is None:
-            return consent_state(False, frozenset(), self.optional)
-        key = (consent.id is not None, consent.categories)
-        state = self._states.get(key)
+    def consent_state(self, categories: frozenset[str]) -> str:
+        """The state of a decided consent."""
+        state = self._states.get(categories)
         if state is None:
-            if len(self._states) >= 256:
-                self._states.clear()
-            state = self._states[key] = consent_state(key[0], key[1], self.optional)
+            state = remember(self._states, categories, consent_state(True, categories, self.optional))
         return state
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def remember(memo: dict[K, V], key: K, value: V) -> V:
+    """``value`` kept in ``memo`` under ``key``; a full memo is emptied first."""
+    if len(memo) >= MEMO_SIZE:
+        memo.clear()
+    memo[key] = value
+    return value

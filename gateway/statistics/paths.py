@@ -18,13 +18,12 @@ from gateway.net.urls import normalise_path
 from gateway.settings import StatisticsGroup
 
 MAX_PATH = 200  # characters of a path in the figures
-MEMO_SIZE = 4096  # distinct (path, query) pairs remembered; all are dropped when full
 
 PageOf = tuple[str, tuple[str, ...]]  # (the path in the figures, the names of its groups)
 
 
 class PagePaths:
-    """``paths(path, query_string)``: the page's path in the figures and its groups, memoised."""
+    """``paths(path, query_string)``: the page's path in the figures and its groups (memoised by the counter)."""
 
     def __init__(
         self,
@@ -35,20 +34,8 @@ class PagePaths:
         self.groups = groups
         self.parameters = parameters
         self.case_sensitive = case_sensitive
-        self._memo: dict[tuple[str, bytes], PageOf] = {}
 
     def __call__(self, path: str, query_string: bytes = b"") -> PageOf:
-        if not self.parameters:
-            query_string = b""  # one memo entry per path, whatever its query
-        key = (path, query_string)
-        page = self._memo.get(key)
-        if page is None:
-            if len(self._memo) >= MEMO_SIZE:
-                self._memo.clear()
-            page = self._memo[key] = self.read(path, query_string)
-        return page
-
-    def read(self, path: str, query_string: bytes) -> PageOf:
         comparable = normalise_path(path or "/")
         if not self.case_sensitive:
             comparable = comparable.lower()
@@ -57,7 +44,7 @@ class PagePaths:
 
     def kept_query(self, query_string: bytes) -> str:
         """``?id=3&course=x``: the listed parameters the query holds, in the order of the list."""
-        if not query_string:
+        if not query_string or not self.parameters:
             return ""
         pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
         kept = [(name, value) for wanted in self.parameters for name, value in pairs if name == wanted]

@@ -20,40 +20,46 @@ BOT = "bot"  # the crawler family when the user agent names none
 NO_CHOICE, REJECTED, PARTIAL, ALL = "none", "rejected", "partial", "all"
 
 
+# Each reading takes the header's raw bytes (``RequestHead.values``), as the memo's key: decoding
+# first would cost more than the memoised reading itself.
+
+
 @lru_cache(maxsize=1024)
-def site_of_host(host: str) -> str:
+def site_of_host(host: bytes) -> str:
     """The site a request's ``Host`` names, as the store keys it (``gateway.store.discovery.site_name``)."""
-    return site_name(host)
+    return site_name(host.decode("latin-1"))
 
 
 @lru_cache(maxsize=4096)
-def agent_of(user_agent: str) -> tuple[str, str] | None:
+def agent_of(user_agent: bytes | None) -> tuple[str, str] | None:
     """(browser family, device class) of a visitor; ``None`` for a bot or a request without a user agent."""
-    if not user_agent.strip():
+    text = user_agent.decode("latin-1") if user_agent else ""
+    if not text.strip():
         return None
-    agent = classify(user_agent)
+    agent = classify(text)
     return None if agent.is_bot else (agent.browser, agent.device)
 
 
 @lru_cache(maxsize=1024)
-def crawler_of(user_agent: str) -> str:
+def crawler_of(user_agent: bytes | None) -> str:
     """The crawler family a bot's user agent names ("Googlebot", "curl"); "bot" when it names none."""
-    family = classify(user_agent).browser if user_agent.strip() else ""
+    text = user_agent.decode("latin-1") if user_agent else ""
+    family = classify(text).browser if text.strip() else ""
     return family if family and family != "Other" else BOT
 
 
 @lru_cache(maxsize=1024)
-def language_of(accept_language: str | None) -> str:
+def language_of(accept_language: bytes | None) -> str:
     """The primary subtag of the first language the browser asks for, when the gateway speaks it."""
     if not accept_language:
         return OTHER_LANGUAGE
-    first = accept_language.split(",", 1)[0].split(";", 1)[0].strip()
+    first = accept_language.decode("latin-1").split(",", 1)[0].split(";", 1)[0].strip()
     primary = first.split("-", 1)[0].lower()
     return primary if primary in LANGUAGES else OTHER_LANGUAGE
 
 
 @lru_cache(maxsize=4096)
-def referrer_of(referer: str | None, site: str) -> str:
+def referrer_of(referer: bytes | None, site: str) -> str:
     """The host of the page the visitor came from, when it is another site; "" otherwise.
 
     The same registrable domain counts as the site itself (``www.cursus.nl``
@@ -61,7 +67,7 @@ def referrer_of(referer: str | None, site: str) -> str:
     web page (``android-app://``, ``about:blank``)."""
     if not referer:
         return ""
-    scheme, separator, rest = referer.partition("://")
+    scheme, separator, rest = referer.decode("latin-1").partition("://")
     if not separator or scheme.lower() not in ("http", "https"):
         return ""
     authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
