@@ -4,7 +4,7 @@ Every few seconds, and on shutdown, the tally goes to the store in one batch
 (``ConsentStore.add_statistics``), so the page path never waits for the
 database. A flush that fails is logged and its counts dropped: they are
 statistics, and holding them would let memory grow while the store is down.
-At start and every ``ROLL_UP_INTERVAL`` the day rows older than
+A minute after start and every ``ROLL_UP_INTERVAL`` the day rows older than
 ``statistics_retention_days`` become month rows (``roll_up_statistics``);
 with several workers or instances each does it, which the store makes safe.
 """
@@ -25,7 +25,10 @@ log = logging.getLogger("gateway.statistics")
 
 FLUSH_INTERVAL = 5.0  # seconds between two flushes
 ROLL_UP_INTERVAL = 6 * 3600.0  # seconds between two roll-ups of old days into months
+FLUSH_TIMEOUT = 30.0  # seconds a flush may take before its counts are given up
 STOP_TIMEOUT = 10.0  # seconds the last flush of a stopping task may take
+ROLL_UP_DELAY = 60.0  # seconds after start before the first roll-up: start-up belongs to the visitors
+ROLL_UP_TIMEOUT = 120.0  # seconds a roll-up may take; a store that hangs does not keep a connection for ever
 
 
 class StatisticsTask:
@@ -39,12 +42,14 @@ class StatisticsTask:
         interval: float = FLUSH_INTERVAL,
         roll_up_interval: float = ROLL_UP_INTERVAL,
         clock: Callable[[], float] = time.time,
+        roll_up_delay: float = ROLL_UP_DELAY,
     ) -> None:
         self.store = store
         self.tally = tally
         self.retention_days = retention_days
         self.interval = interval
         self.roll_up_interval = roll_up_interval
+        self.roll_up_delay = roll_up_delay
         self.clock = clock
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -62,8 +67,11 @@ class StatisticsTask:
         if self._task is not None:
             task, self._task = self._task, None
             self._stopping.set()
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(task, STOP_TIMEOUT)
+            if task.get_loop() is not asyncio.get_running_loop():
+                task.cancel()  # started under another event loop (a test client's), which may be gone
+            elif not task.done():
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                    await asyncio.wait_for(task, STOP_TIMEOUT)
         await self.flush()
 
     async def flush(self) -> None:
@@ -72,7 +80,7 @@ class StatisticsTask:
             return
         counts = self.tally.drain()
         try:
-            await self.store.add_statistics(counts)
+            await asyncio.wait_for(self.store.add_statistics(counts), FLUSH_TIMEOUT)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -86,7 +94,7 @@ class StatisticsTask:
     async def roll_up(self) -> int:
         """Roll the day rows older than the retention into month rows; the number of rows rolled."""
         try:
-            rolled = await self.store.roll_up_statistics(self.cutoff())
+            rolled = await asyncio.wait_for(self.store.roll_up_statistics(self.cutoff()), ROLL_UP_TIMEOUT)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -97,13 +105,12 @@ class StatisticsTask:
         return rolled
 
     async def _run(self) -> None:
-        await self.roll_up()
-        since_roll_up = 0.0
+        loop = asyncio.get_running_loop()
+        roll_up_at = loop.time() + self.roll_up_delay
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.interval)
             await self.flush()
-            since_roll_up += self.interval
-            if since_roll_up >= self.roll_up_interval:
-                since_roll_up = 0.0
+            if loop.time() >= roll_up_at and not self._stopping.is_set():
+                roll_up_at = loop.time() + self.roll_up_interval
                 await self.roll_up()

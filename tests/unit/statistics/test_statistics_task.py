@@ -51,6 +51,16 @@ async def test_old_days_roll_up_into_months(store: ConsentStore) -> None:
     assert spans == {(date(2023, 1, 1), "month"): (3, 2), (recent, "day"): (1, 1)}
 
 
+async def test_the_running_task_rolls_up_after_its_delay(store: ConsentStore) -> None:
+    await store.add_statistics({Tally(date(2023, 1, 5), SITE, "total", ""): (3, 2)})
+    now = datetime(2026, 3, 3, 12, tzinfo=UTC).timestamp()
+    task = StatisticsTask(store, StatisticsTally(), 762, interval=0.01, clock=lambda: now, roll_up_delay=0.02)
+    task.start()
+    await asyncio.sleep(0.2)
+    await task.stop()
+    assert [f.span for f in await store.statistics(date(2023, 1, 1), date(2023, 1, 31), SITE)] == ["month"]
+
+
 class BrokenStore:
     async def add_statistics(self, counts) -> None:
         raise OSError("disk full")
