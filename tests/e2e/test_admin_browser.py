@@ -15,7 +15,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from support.helpers import ThreadedServer, axe_script, chromium, rows, site
+from support.browser import axe_violations
+from support.helpers import ThreadedServer, axe_script, rows, site
 from support.records import ADMIN, ALICE, PASSWORD, add_sightings, admin_settings, audit, record_on, seed
 
 from gateway import ConsentMiddleware, Settings
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.browser
 FIRST_DAY = date(2025, 3, 1)
 DAYS = 21
 METHODS = ("accept_all", "reject_all", "custom", "gpc", "withdraw")
+DESKTOP = {"width": 1100, "height": 900}
 
 
 def seeded_choices() -> list:
@@ -45,10 +47,17 @@ def seeded_choices() -> list:
     return records
 
 
+# browser and new_context: tests/e2e/conftest.py
+
+
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with chromium("MAP * ~NOTFOUND, EXCLUDE 127.0.0.1") as browser:  # nothing but the gateway is reachable
-        yield browser
+def resolver_rules() -> str:
+    return "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"  # nothing but the gateway is reachable (and no tracker stub)
+
+
+@pytest.fixture(scope="module")
+def context_options() -> dict:
+    return {}  # plain HTTP on loopback: no certificate to overlook
 
 
 @pytest.fixture
@@ -59,12 +68,8 @@ def gateway(db_path: Path) -> Iterator[ThreadedServer]:
 
 
 @pytest.fixture
-def page(browser, gateway: ThreadedServer):
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
+def page(new_context, gateway: ThreadedServer):
+    return new_context(viewport=DESKTOP).new_page()
 
 
 def sign_in(page, gateway: ThreadedServer, target: str) -> None:
@@ -74,6 +79,13 @@ def sign_in(page, gateway: ThreadedServer, target: str) -> None:
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_load_state()
+
+
+def signed_in(new_context, gateway: ThreadedServer, target: str, **options):
+    """A page in a context of its own (``options``: viewport, locale, ...), signed in, at ``target``."""
+    page = new_context(**{"viewport": DESKTOP, **options}).new_page()
+    sign_in(page, gateway, target)
+    return page
 
 
 def test_the_dashboard_charts_render(page, gateway: ThreadedServer, tmp_path: Path) -> None:
@@ -161,11 +173,10 @@ def discovered(db_path: Path) -> Iterator[ThreadedServer]:
         yield server
 
 
-def test_the_third_party_page_copies_snippets_and_passes_axe_core(browser, discovered: ThreadedServer) -> None:
+def test_the_third_party_page_copies_snippets_and_passes_axe_core(new_context, discovered: ThreadedServer) -> None:
     axe = axe_script()
     # The page's own CSP holds: the copy buttons come from the one script it allows.
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    context.set_default_timeout(10_000)
+    context = new_context(viewport=DESKTOP)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=discovered.url)
     page = context.new_page()
     refused: list[str] = []
@@ -192,22 +203,9 @@ def test_the_third_party_page_copies_snippets_and_passes_axe_core(browser, disco
     context.close()
 
     # axe-core is added as a script of its own, which the admin's CSP would refuse.
-    context = browser.new_context(viewport={"width": 1100, "height": 900}, bypass_csp=True)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    sign_in(page, discovered, f"{ADMIN}/third-parties")
+    page = signed_in(new_context, discovered, f"{ADMIN}/third-parties", bypass_csp=True)
     page.locator("button.copy").first.wait_for()
-    page.add_script_tag(path=str(axe))
-    result = page.evaluate(
-        """async () => {
-          const r = await axe.run(document);
-          return {passes: r.passes.length, violations: r.violations.map(v => ({
-            id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(' '))}))};
-        }"""
-    )
-    assert result["passes"] >= 10, result
-    assert result["violations"] == []
-    context.close()
+    assert axe_violations(page, axe, min_passes=10) == []
 
 
 # ---- languages and narrow screens ----------------------------------------------------------------
@@ -264,15 +262,14 @@ def overflow(page) -> dict:
 @pytest.mark.parametrize("language", LOCALES)
 @pytest.mark.parametrize("width", WIDTHS)
 def test_the_lookup_fits_the_window_in_both_languages_and_passes_axe_core(
-    browser, looked_up: ThreadedServer, tmp_path: Path, language: str, width: str
+    new_context, looked_up: ThreadedServer, tmp_path: Path, language: str, width: str
 ) -> None:
     axe = axe_script()
     locale, heading, history = LOCALES[language]
     viewport = dict(zip(("width", "height"), WIDTHS[width], strict=True))
-    context = browser.new_context(viewport=viewport, locale=locale, bypass_csp=True)  # axe-core is a script
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    sign_in(page, looked_up, f"{ADMIN}/consents?id={ALICE}")
+    target = f"{ADMIN}/consents?id={ALICE}"
+    # axe-core is added as a script of its own, which the admin's CSP would refuse.
+    page = signed_in(new_context, looked_up, target, viewport=viewport, locale=locale, bypass_csp=True)
     assert page.get_attribute("html", "lang") == language
     assert page.inner_text("h1") == heading and history in page.inner_text("h2")
     assert page.locator("table.records tbody tr").count() == 3
@@ -284,24 +281,12 @@ def test_the_lookup_fits_the_window_in_both_languages_and_passes_axe_core(
         assert first.locator("td").nth(6).evaluate("td => getComputedStyle(td, '::before').content") != "none"
         assert page.locator("table.records thead").evaluate("head => head.getBoundingClientRect().width") <= 1
     page.screenshot(path=str(tmp_path / f"admin-lookup-{language}-{width}.png"), full_page=True)
-    page.add_script_tag(path=str(axe))
-    result = page.evaluate(
-        """async () => {
-          const r = await axe.run(document);
-          return {passes: r.passes.length, violations: r.violations.map(v => ({
-            id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(' '))}))};
-        }"""
-    )
-    assert result["passes"] >= 10, result
-    assert result["violations"] == []
-    context.close()
+    assert axe_violations(page, axe, min_passes=10) == []
 
 
-def test_the_header_link_switches_the_language_for_the_next_pages_too(browser, looked_up: ThreadedServer) -> None:
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="nl-NL")
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    sign_in(page, looked_up, f"{ADMIN}/consents?id={ALICE}")
+def test_the_header_link_switches_the_language_for_the_next_pages_too(new_context, looked_up: ThreadedServer) -> None:
+    target = f"{ADMIN}/consents?id={ALICE}"
+    page = signed_in(new_context, looked_up, target, viewport={"width": 1280, "height": 800}, locale="nl-NL")
     assert "Deze 3 registraties wissen…" in page.inner_text("main")
     page.click("header >> text=English")
     assert page.get_attribute("html", "lang") == "en" and f"id={ALICE}" in page.url  # the same page, in English
@@ -310,4 +295,3 @@ def test_the_header_link_switches_the_language_for_the_next_pages_too(browser, l
     assert page.get_attribute("html", "lang") == "en"  # the cookie carries the choice on
     page.click("header >> text=Nederlands")
     assert page.inner_text("h1") == "Een toestemming wissen"
-    context.close()

@@ -25,8 +25,8 @@ import pytest
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
-from support import REPOSITORY
-from support.helpers import SECRET, ThreadedServer, chromium, rows
+from support.browser import axe_violations
+from support.helpers import SECRET, ThreadedServer, axe_script, rows
 from support.stubs import TrackerStub
 
 from gateway import ConsentMiddleware, Settings
@@ -35,7 +35,6 @@ from gateway.trackers.catalogue import default_catalogue
 
 pytestmark = pytest.mark.browser
 
-AXE = REPOSITORY / "node_modules" / "axe-core" / "axe.min.js"
 SHOTS = Path(__file__).resolve().parent / "screenshots"
 UPDATE = os.environ.get("UPDATE_SCREENSHOTS") == "1"
 TOLERANCE = 0.01  # share of pixels that may differ (anti-aliasing), each by more than a faint shade
@@ -52,31 +51,17 @@ PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
 THEME = "<style>:root{--cg-accent:#7a1f5c;--cg-accent-hover:#5c1645}</style>"
 
 
-@pytest.fixture(scope="module")
-def stub() -> Iterator[TrackerStub]:
-    with TrackerStub() as server:
-        yield server
+# stub, browser and new_context: tests/e2e/conftest.py
 
 
 @pytest.fixture(scope="module")
-def browser(stub: TrackerStub) -> Iterator[object]:
-    with chromium(f"MAP * 127.0.0.1:{stub.port}, EXCLUDE 127.0.0.1") as browser:
-        yield browser
+def resolver_rules(stub: TrackerStub) -> str:
+    return f"MAP * 127.0.0.1:{stub.port}, EXCLUDE 127.0.0.1"
 
 
-@pytest.fixture
-def new_context(browser) -> Iterator[object]:
-    contexts = []
-
-    def open_context(**options):
-        context = browser.new_context(ignore_https_errors=True, reduced_motion="reduce", **options)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context
-
-    yield open_context
-    for context in contexts:
-        context.close()
+@pytest.fixture(scope="module")
+def context_options() -> dict:
+    return {"ignore_https_errors": True, "reduced_motion": "reduce"}
 
 
 @pytest.fixture(scope="module")
@@ -367,22 +352,6 @@ def test_the_banner_fits_the_screen_beside_a_wide_embed(browser, new_context, si
 # ---- theme and dark variant, checked with axe-core -----------------------------------------------------
 
 
-def axe_violations(page, selector: str) -> list[dict]:
-    if not AXE.exists():
-        pytest.fail(f"{AXE} is missing: run `npm ci` at the repository root (package.json pins axe-core)")
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate(
-        """async (selector) => {
-          const r = await axe.run(document.querySelector(selector));
-          return {passes: r.passes.length, violations: r.violations.map(v => ({
-            id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary)}))};
-        }""",
-        selector,
-    )
-    assert result["passes"] >= 5, result
-    return result["violations"]
-
-
 BACKGROUND = "getComputedStyle(document.querySelector('{}')).backgroundColor"
 
 
@@ -403,7 +372,7 @@ def test_both_schemes_pass_axe_core(new_context, site, scheme: str, background: 
             page.locator("#cg-settings .cg-note").wait_for()
             selector = "#cg-settings .cg-panel"
     assert page.evaluate(BACKGROUND.format(selector)) == expected
-    assert axe_violations(page, selector) == []
+    assert axe_violations(page, axe_script(required=True), selector) == []
 
 
 def test_a_site_themes_the_banner_through_custom_properties(new_context, site) -> None:
@@ -412,7 +381,7 @@ def test_a_site_themes_the_banner_through_custom_properties(new_context, site) -
     accept = page.get_by_role("button", name="Alles accepteren")
     assert accept.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(122, 31, 92)"
     assert page.evaluate(BACKGROUND.format("#cg-banner")) == "rgb(255, 255, 255)"  # what it did not set stays
-    assert axe_violations(page, "#cg-banner") == []
+    assert axe_violations(page, axe_script(required=True), "#cg-banner") == []
 
 
 # ---- the record of a withdrawal ------------------------------------------------------------------------

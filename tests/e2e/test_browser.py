@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,32 +24,20 @@ from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 from support import REPOSITORY
-from support.helpers import SECRET, Server, ThreadedServer, axe_script, chromium, rows, start_demo
+from support.browser import LOOPBACK, axe_violations, banner, contacted, requested, settings_layer, settle
+from support.helpers import SECRET, Server, ThreadedServer, axe_script, rows, start_demo
 from support.records import seed_discovery
-from support.stubs import StaticSite, TrackerStub
+from support.stubs import StaticSite
 
 from gateway import ConsentMiddleware, Settings
 
 pytestmark = pytest.mark.browser
 
 ROOT = REPOSITORY
-# Loopback addresses the tests use for their own servers keep their real address and port.
-OWN_HOSTS = ("127.0.0.1", "127.0.0.2", "127.0.0.3", "localhost")
 LESSON = "/cursus/excel-voor-beginners"
 LAYER1_SHOT = Path("/tmp/banner-layer1.png")
 LAYER2_SHOT = Path("/tmp/banner-layer2.png")
 
-# Chromium's own service hosts: the browser may open a connection to these by itself.
-CHROMIUM_SERVICES = {
-    "accounts.google.com",
-    "update.googleapis.com",
-    "clients2.google.com",
-    "clientservices.googleapis.com",
-    "optimizationguide-pa.googleapis.com",
-    "content-autofill.googleapis.com",
-    "safebrowsingohttpgateway.googleapis.com",
-    "redirector.gvt1.com",
-}
 GOOGLE = {"www.googletagmanager.com"}
 HOTJAR = {"static.hotjar.com"}
 META = {"connect.facebook.net", "www.facebook.com"}
@@ -62,37 +49,7 @@ MARKETING = META | LINKEDIN | YOUTUBE | BEACON
 TRACKER_COOKIE = re.compile(r"^(_ga|_gid|_gat|_gcl|_fbp|_fbc|_hj|li_|_li|lidc|bcookie|stub_)")
 
 
-# ---- fixtures ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[TrackerStub]:
-    with TrackerStub() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def browser(stub: TrackerStub) -> Iterator[object]:
-    rules = f"MAP * 127.0.0.1:{stub.port}, " + ", ".join(f"EXCLUDE {host}" for host in OWN_HOSTS)
-    with chromium(rules) as browser:
-        yield browser
-
-
-@pytest.fixture
-def new_context(browser, stub: TrackerStub) -> Iterator[object]:
-    """Open fresh contexts (the stub's certificate is accepted); close them after the test."""
-    contexts = []
-    stub.clear()
-
-    def open_context(**options):
-        context = browser.new_context(ignore_https_errors=True, **options)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context
-
-    yield open_context
-    for context in contexts:
-        context.close()
+# ---- fixtures (stub, browser and new_context: tests/e2e/conftest.py) ----------------------
 
 
 @pytest.fixture(scope="module")
@@ -104,21 +61,7 @@ def shared_demo(tmp_path_factory) -> Iterator[Server]:
     server.kill()
 
 
-@pytest.fixture(scope="module")
-def axe_source() -> Path:
-    return axe_script()
-
-
 # ---- helpers -------------------------------------------------------------------------------
-
-
-def contacted(stub: TrackerStub) -> set[str]:
-    """Every tracker host the browser connected to or sent a request to."""
-    return stub.contacted() - CHROMIUM_SERVICES
-
-
-def requested(stub: TrackerStub) -> set[str]:
-    return {hit.host for hit in stub.hits} - CHROMIUM_SERVICES
 
 
 def tracker_cookies(context) -> list[tuple[str, str]]:
@@ -126,7 +69,7 @@ def tracker_cookies(context) -> list[tuple[str, str]]:
     return sorted(
         (c["name"], c["domain"])
         for c in context.cookies()
-        if TRACKER_COOKIE.match(c["name"]) or c["domain"].lstrip(".") not in OWN_HOSTS
+        if TRACKER_COOKIE.match(c["name"]) or c["domain"].lstrip(".") not in LOOPBACK
     )
 
 
@@ -143,29 +86,11 @@ def payload(cookie: dict) -> dict:
     return json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
 
 
-def banner(page):
-    return page.get_by_role("dialog", name="Cookies op deze leeromgeving")
-
-
-def settings_layer(page):
-    return page.get_by_role("dialog", name="Cookie-instellingen")
-
-
 def watch(page) -> list[str]:
     """Collect uncaught errors of the page."""
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     return errors
-
-
-def settle(page, stub: TrackerStub, quiet: float = 0.4) -> None:
-    """Wait until the page's network is idle and the stub has had nothing new for ``quiet`` seconds."""
-    page.wait_for_load_state("networkidle")
-    last, since = len(stub.hits), time.monotonic()
-    while time.monotonic() - since < quiet:
-        time.sleep(0.05)
-        if len(stub.hits) != last:
-            last, since = len(stub.hits), time.monotonic()
 
 
 def mark_page(page) -> list[str]:
@@ -932,20 +857,6 @@ def test_script_tag_mode_cannot_hold_unmarked_tags(new_context, remote: Remote, 
 # ---- 10. accessibility and layout ---------------------------------------------------------------------
 
 
-def axe_violations(page, selector: str) -> list[dict]:
-    """axe-core's violations for one element (WCAG 2.x A/AA and best practices: axe's defaults)."""
-    result = page.evaluate(
-        """async (selector) => {
-          const r = await axe.run(document.querySelector(selector));
-          return {passes: r.passes.length, violations: r.violations.map(v => ({
-            id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(' '))}))};
-        }""",
-        selector,
-    )
-    assert result["passes"] >= 5, result  # axe really looked at the dialog
-    return result["violations"]
-
-
 def no_horizontal_overflow(page, selector: str) -> dict:
     return page.evaluate(
         """(selector) => {
@@ -1055,7 +966,8 @@ def test_a_choice_that_cannot_be_recorded_is_said_so(new_context, demo_server) -
 
 
 @pytest.mark.parametrize("layer", ["banner", "settings"])
-def test_both_layers_pass_axe_core(new_context, shared_demo, axe_source, layer) -> None:
+def test_both_layers_pass_axe_core(new_context, shared_demo, layer) -> None:
+    axe = axe_script()
     page = new_context().new_page()
     page.goto(shared_demo.url + "/")
     banner(page).wait_for(state="visible")
@@ -1064,5 +976,4 @@ def test_both_layers_pass_axe_core(new_context, shared_demo, axe_source, layer) 
         open_settings_from_banner(page)
         page.locator("#cg-settings ul[data-category='analytics'] li").first.wait_for(state="attached")
         selector = "#cg-settings"
-    page.add_script_tag(path=str(axe_source))
-    assert axe_violations(page, selector) == []
+    assert axe_violations(page, axe, selector) == []

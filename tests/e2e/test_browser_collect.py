@@ -14,13 +14,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from e2e.test_browser import CHROMIUM_SERVICES, OWN_HOSTS
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 from support.backends import CapturingBackend
-from support.helpers import SECRET, ThreadedServer, chromium
-from support.stubs import TrackerStub
+from support.browser import contacted
+from support.helpers import SECRET, ThreadedServer
 
 from gateway import CollectSettings, ConsentMiddleware, Settings
 
@@ -124,19 +123,6 @@ STUB_MATOMO = b"""(function () {
 """
 
 
-@pytest.fixture(scope="module")
-def stub() -> Iterator[TrackerStub]:
-    with TrackerStub() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def browser(stub: TrackerStub) -> Iterator[object]:
-    rules = f"MAP * 127.0.0.1:{stub.port}, " + ", ".join(f"EXCLUDE {host}" for host in OWN_HOSTS)
-    with chromium(rules) as browser:
-        yield browser
-
-
 @pytest.fixture
 def ga4() -> Iterator[CapturingBackend]:
     with CapturingBackend(script=STUB_GTAG) as backend:
@@ -176,85 +162,78 @@ def site(db_path, ga4: CapturingBackend, matomo: CapturingBackend) -> Iterator[T
         yield server
 
 
+def visitor(new_context):
+    """A context of a desktop browser behind a proxy that says where it came from."""
+    return new_context(user_agent=USER_AGENT, extra_http_headers={"X-Forwarded-For": VISITOR_IP})
+
+
 @pytest.mark.parametrize("dynamic", [False, True], ids=["script tag", "inserted by page code"])
-def test_ga4_hits_go_first_party_and_arrive_anonymised_only_after_consent(browser, stub, ga4, site, dynamic) -> None:
-    stub.clear()
-    context = browser.new_context(
-        ignore_https_errors=True, user_agent=USER_AGENT, extra_http_headers={"X-Forwarded-For": VISITOR_IP}
+def test_ga4_hits_go_first_party_and_arrive_anonymised_only_after_consent(
+    new_context, stub, ga4, site, dynamic
+) -> None:
+    page = visitor(new_context).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(site.url + "/cursus/les-1?email=jan%40example.nl&token=geheim123&les=1" + ("&dynamic=1" * dynamic))
+    page.get_by_role("dialog", name="Cookies op deze leeromgeving").wait_for(state="visible")
+    page.wait_for_load_state("networkidle")
+
+    # Before consent: the tag is held (and already points at the gateway), a hit sent anyway is dropped.
+    held = "script[type='text/plain'][data-consent-service='google-analytics']"
+    first_party = f"[src='/_consent/gtag/js?id={MEASUREMENT_ID}']"
+    assert page.locator(held if dynamic else held + first_party).count() == 1
+    status = page.evaluate(
+        f"fetch('/_consent/g/collect?v=2&tid={MEASUREMENT_ID}&dl=' + encodeURIComponent(location.href),"
+        " {method: 'POST', body: 'en=page_view'}).then(r => r.status)"
     )
-    try:
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(site.url + "/cursus/les-1?email=jan%40example.nl&token=geheim123&les=1" + ("&dynamic=1" * dynamic))
-        page.get_by_role("dialog", name="Cookies op deze leeromgeving").wait_for(state="visible")
-        page.wait_for_load_state("networkidle")
+    assert status == 204
+    time.sleep(0.5)
+    assert ga4.captured == []  # no script fetched, no hit forwarded
 
-        # Before consent: the tag is held (and already points at the gateway), a hit sent anyway is dropped.
-        held = "script[type='text/plain'][data-consent-service='google-analytics']"
-        first_party = f"[src='/_consent/gtag/js?id={MEASUREMENT_ID}']"
-        assert page.locator(held if dynamic else held + first_party).count() == 1
-        status = page.evaluate(
-            f"fetch('/_consent/g/collect?v=2&tid={MEASUREMENT_ID}&dl=' + encodeURIComponent(location.href),"
-            " {method: 'POST', body: 'en=page_view'}).then(r => r.status)"
-        )
-        assert status == 204
-        time.sleep(0.5)
-        assert ga4.captured == []  # no script fetched, no hit forwarded
-
-        page.evaluate("consentGateway.acceptAll()")
-        page.wait_for_function("window.__gtagLoaded === true && window.__gtagSent === 1")
-        hits = ga4.wait_for(1)
-        assert len(hits) == 1, ga4.captured
-        [hit] = hits
-        query = dict(hit.query)
-        assert query["tid"] == MEASUREMENT_ID and query["_uip"] == "203.0.113.0"
-        assert query["dl"] == f"{site.url}/cursus/les-1?les=1" + ("&dynamic=1" * dynamic)
-        sources = page.evaluate("Array.from(document.scripts, s => s.src).filter(s => s.includes('gtag/js'))")
-        assert sources == [f"{site.url}/_consent/gtag/js?id={MEASUREMENT_ID}"]
-        assert [dict(line)["en"] for line in hit.body_lines()] == ["page_view", "user_engagement"]
-        assert dict(hit.body_lines()[1])["ep.mail"] == "[email]"
-        assert hit.header("user-agent") == "Mozilla/5.0 (Linux) Chrome/126.0"
-        raw = ga4.all_bytes()
-        for secret in (b"203.0.113.77", b"198.51.100.99", b"jan@example.nl", b"jan%40example.nl", b"geheim123"):
-            assert secret not in raw, secret
-        # The script came through the gateway: Chromium never talked to Google.
-        assert [c.path for c in ga4.captured if c.path.endswith("/gtag/js")] == ["/gtag/js"]
-        assert not (stub.contacted() - CHROMIUM_SERVICES), stub.contacted()
-        assert errors == []
-    finally:
-        context.close()
+    page.evaluate("consentGateway.acceptAll()")
+    page.wait_for_function("window.__gtagLoaded === true && window.__gtagSent === 1")
+    hits = ga4.wait_for(1)
+    assert len(hits) == 1, ga4.captured
+    [hit] = hits
+    query = dict(hit.query)
+    assert query["tid"] == MEASUREMENT_ID and query["_uip"] == "203.0.113.0"
+    assert query["dl"] == f"{site.url}/cursus/les-1?les=1" + ("&dynamic=1" * dynamic)
+    sources = page.evaluate("Array.from(document.scripts, s => s.src).filter(s => s.includes('gtag/js'))")
+    assert sources == [f"{site.url}/_consent/gtag/js?id={MEASUREMENT_ID}"]
+    assert [dict(line)["en"] for line in hit.body_lines()] == ["page_view", "user_engagement"]
+    assert dict(hit.body_lines()[1])["ep.mail"] == "[email]"
+    assert hit.header("user-agent") == "Mozilla/5.0 (Linux) Chrome/126.0"
+    raw = ga4.all_bytes()
+    for secret in (b"203.0.113.77", b"198.51.100.99", b"jan@example.nl", b"jan%40example.nl", b"geheim123"):
+        assert secret not in raw, secret
+    # The script came through the gateway: Chromium never talked to Google.
+    assert [c.path for c in ga4.captured if c.path.endswith("/gtag/js")] == ["/gtag/js"]
+    assert not contacted(stub), stub.contacted()
+    assert errors == []
 
 
 @pytest.mark.parametrize("dynamic", [False, True], ids=["script tag", "matomo snippet"])
-def test_matomo_js_and_its_hits_go_first_party(browser, stub, matomo, site, dynamic) -> None:
-    stub.clear()
-    context = browser.new_context(
-        ignore_https_errors=True, user_agent=USER_AGENT, extra_http_headers={"X-Forwarded-For": VISITOR_IP}
-    )
-    try:
-        page = context.new_page()
-        page.goto(site.url + "/over-ons?email=jan%40example.nl" + ("&dynamic=1" if dynamic else ""))
-        page.get_by_role("dialog", name="Cookies op deze leeromgeving").wait_for(state="visible")
-        held = "script[type='text/plain'][data-consent-service='matomo']"
-        assert page.locator(held if dynamic else f"{held}[src='/_consent/matomo.js']").count() == 1
-        page.wait_for_load_state("networkidle")
-        assert matomo.captured == []
+def test_matomo_js_and_its_hits_go_first_party(new_context, matomo, site, dynamic) -> None:
+    page = visitor(new_context).new_page()
+    page.goto(site.url + "/over-ons?email=jan%40example.nl" + ("&dynamic=1" if dynamic else ""))
+    page.get_by_role("dialog", name="Cookies op deze leeromgeving").wait_for(state="visible")
+    held = "script[type='text/plain'][data-consent-service='matomo']"
+    assert page.locator(held if dynamic else f"{held}[src='/_consent/matomo.js']").count() == 1
+    page.wait_for_load_state("networkidle")
+    assert matomo.captured == []
 
-        page.evaluate("consentGateway.acceptAll()")
-        page.wait_for_function("window.__matomoSent !== undefined")
-        assert page.evaluate("window.__matomoSent") == site.url + "/_consent/matomo.php"
-        sources = page.evaluate("Array.from(document.scripts, s => s.src).filter(s => s.includes('matomo.js'))")
-        assert sources == [site.url + "/_consent/matomo.js"]
-        [hit] = matomo.wait_for(1)
-        query = dict(hit.query)
-        assert hit.path == "/matomo.php" and query["idsite"] == MATOMO_SITE and query["_id"] == "0123456789abcdef"
-        assert query["url"] == site.url + "/over-ons" + ("?dynamic=1" if dynamic else "")
-        assert "uid" not in query and "cip" not in query
-        assert hit.header("user-agent") == "Mozilla/5.0 (Linux) Chrome/126.0"
-        assert b"203.0.113" not in matomo.all_bytes() and b"example.nl" not in matomo.all_bytes()
-        # Only the gateway talked to Matomo: one script fetch and the forwarded hit, no browser request.
-        assert sorted(c.path for c in matomo.captured) == ["/matomo.js", "/matomo.php"]
-        assert all(c.header("cookie") is None and c.header("referer") is None for c in matomo.captured)
-    finally:
-        context.close()
+    page.evaluate("consentGateway.acceptAll()")
+    page.wait_for_function("window.__matomoSent !== undefined")
+    assert page.evaluate("window.__matomoSent") == site.url + "/_consent/matomo.php"
+    sources = page.evaluate("Array.from(document.scripts, s => s.src).filter(s => s.includes('matomo.js'))")
+    assert sources == [site.url + "/_consent/matomo.js"]
+    [hit] = matomo.wait_for(1)
+    query = dict(hit.query)
+    assert hit.path == "/matomo.php" and query["idsite"] == MATOMO_SITE and query["_id"] == "0123456789abcdef"
+    assert query["url"] == site.url + "/over-ons" + ("?dynamic=1" if dynamic else "")
+    assert "uid" not in query and "cip" not in query
+    assert hit.header("user-agent") == "Mozilla/5.0 (Linux) Chrome/126.0"
+    assert b"203.0.113" not in matomo.all_bytes() and b"example.nl" not in matomo.all_bytes()
+    # Only the gateway talked to Matomo: one script fetch and the forwarded hit, no browser request.
+    assert sorted(c.path for c in matomo.captured) == ["/matomo.js", "/matomo.php"]
+    assert all(c.header("cookie") is None and c.header("referer") is None for c in matomo.captured)

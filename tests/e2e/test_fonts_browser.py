@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from support.fonts import FAMILY, FontCDNStub
-from support.helpers import Gateway, chromium
+from support.helpers import Gateway
 from support.stubs import StaticSite
 
 pytestmark = pytest.mark.browser
@@ -74,10 +74,9 @@ def site() -> Iterator[StaticSite]:
 
 
 @pytest.fixture(scope="module")
-def browser(cdn: FontCDNStub) -> Iterator[object]:
-    rules = ", ".join(f"MAP {host} 127.0.0.1:{cdn.tls_port}" for host in FONT_HOSTS)
-    with chromium(rules) as browser:
-        yield browser
+def resolver_rules(cdn: FontCDNStub) -> str:
+    """The font hosts go to the CDN stand-in (the browser itself is in tests/e2e/conftest.py; no tracker stub)."""
+    return ", ".join(f"MAP {host} 127.0.0.1:{cdn.tls_port}" for host in FONT_HOSTS)
 
 
 def gateway(site: StaticSite, cdn: FontCDNStub, workdir: Path, **env: str) -> Gateway:

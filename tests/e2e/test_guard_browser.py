@@ -16,7 +16,6 @@ pin down the banner, whatever the server-side rewriter does.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
-from support.helpers import SECRET, ThreadedServer, chromium, rows
+from support.browser import banner, contacted, requested, settings_layer, settle
+from support.helpers import SECRET, ThreadedServer, rows
 from support.stubs import TrackerStub
 
 from gateway import ConsentMiddleware, Settings
@@ -36,16 +36,6 @@ pytestmark = pytest.mark.browser
 SITE = "www.leerplein.test"
 # Host names mapped to the test's own servers (everything else goes to the stub).
 OWN_HOSTS = (SITE, "school.ucoz.ru", "www.school.co.nz")
-CHROMIUM_SERVICES = {
-    "accounts.google.com",
-    "update.googleapis.com",
-    "clients2.google.com",
-    "clientservices.googleapis.com",
-    "optimizationguide-pa.googleapis.com",
-    "content-autofill.googleapis.com",
-    "safebrowsingohttpgateway.googleapis.com",
-    "redirector.gvt1.com",
-}
 ALLOWED = ("cdn.partner.test", "*.partner-cdn.test")
 
 BLANK = """<!doctype html><html lang="nl"><head><meta charset="utf-8"><title>Les</title></head>
@@ -82,44 +72,30 @@ BASE_ELSEWHERE = """<!doctype html><html lang="nl"><head><meta charset="utf-8"><
 PAGES = {"/": BLANK, "/write": WRITE_PAGE, "/hidden": BODY_HIDDEN, "/base": BASE_ELSEWHERE}
 
 
-# ---- fixtures ------------------------------------------------------------------------------
+# ---- fixtures (stub, browser and new_context: tests/e2e/conftest.py) ----------------------
 
 
 @pytest.fixture(scope="module")
-def stub() -> Iterator[TrackerStub]:
-    with TrackerStub() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def browser(stub: TrackerStub) -> Iterator[object]:
+def resolver_rules(stub: TrackerStub) -> str:
     # The first matching rule wins: the site's own names reach the test server (their port
     # is in the URL), every other name reaches the stub.
     own = ", ".join(f"MAP {host} 127.0.0.1" for host in OWN_HOSTS)
-    rules = f"{own}, MAP * 127.0.0.1:{stub.port}, EXCLUDE 127.0.0.1, EXCLUDE localhost"
-    with chromium(rules) as browser:
-        yield browser
+    return f"{own}, MAP * 127.0.0.1:{stub.port}, EXCLUDE 127.0.0.1, EXCLUDE localhost"
 
 
 @pytest.fixture
-def new_page(browser, stub: TrackerStub) -> Iterator[Callable[..., object]]:
-    """Fresh pages in fresh contexts (the stub's certificate accepted), closed after the test."""
-    contexts = []
-    stub.clear()
+def new_page(new_context) -> Callable[..., object]:
+    """Fresh pages in fresh contexts (the stub's certificate accepted, the stub cleared), closed after the test;
+    ``page.errors`` collects the page's uncaught errors."""
 
     def open_page(**options):
-        context = browser.new_context(ignore_https_errors=True, **options)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        page = context.new_page()
+        page = new_context(**options).new_page()
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.errors = errors
         return page
 
-    yield open_page
-    for context in contexts:
-        context.close()
+    return open_page
 
 
 @dataclass
@@ -176,37 +152,11 @@ def third(name: str) -> str:
     return f"k-{name}.thirdparty.test".lower()
 
 
-def requested(stub: TrackerStub) -> set[str]:
-    return {hit.host for hit in stub.hits} - CHROMIUM_SERVICES
-
-
-def contacted(stub: TrackerStub) -> set[str]:
-    return stub.contacted() - CHROMIUM_SERVICES
-
-
-def banner(page):
-    return page.get_by_role("dialog", name="Cookies op deze leeromgeving")
-
-
-def settings_layer(page):
-    return page.get_by_role("dialog", name="Cookie-instellingen")
-
-
 def open_page(new_page, url: str, **options):
     page = new_page(**options)
     page.goto(url)
     banner(page).wait_for(state="visible")
     return page
-
-
-def settle(page, stub: TrackerStub, quiet: float = 0.5) -> None:
-    """Wait until the page's network is idle and the stub has had nothing new for ``quiet`` seconds."""
-    page.wait_for_load_state("networkidle")
-    last, since = len(stub.hits), time.monotonic()
-    while time.monotonic() - since < quiet:
-        time.sleep(0.05)
-        if len(stub.hits) != last:
-            last, since = len(stub.hits), time.monotonic()
 
 
 def never(stub: TrackerStub, hosts: set[str], timeout: float = 1.0) -> None:

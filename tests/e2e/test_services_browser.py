@@ -15,8 +15,9 @@ import pytest
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
-from support import AXE, REPOSITORY
-from support.helpers import SECRET, ThreadedServer, axe_script, chromium
+from support import REPOSITORY
+from support.browser import axe_violations
+from support.helpers import SECRET, ThreadedServer, axe_script
 from support.records import seed_discovery
 from support.stubs import StaticSite, TrackerStub
 
@@ -24,7 +25,6 @@ from gateway import ConsentMiddleware, Settings
 
 pytestmark = pytest.mark.browser
 
-OWN_HOSTS = ("127.0.0.1", "127.0.0.2", "127.0.0.3", "localhost")
 EMBED = "https://www.youtube.com/embed/dQw4w9WgXcQ"
 LESSON = (
     '<!doctype html><html lang="nl"><head><title>Les 1</title></head><body><h1>Les 1</h1>'
@@ -42,35 +42,6 @@ def readme_settings(db_path: Path, **overrides) -> Settings:
     # The example's cookie domain and proxies are a real site's; the test runs on 127.0.0.1.
     values = {"secret_key": SECRET, "database_url": f"sqlite:///{db_path}", "cookie_domain": None, **overrides}
     return Settings.load(example, environ={}, **values)
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[TrackerStub]:
-    with TrackerStub() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def browser(stub: TrackerStub) -> Iterator[object]:
-    rules = f"MAP * 127.0.0.1:{stub.port}, " + ", ".join(f"EXCLUDE {host}" for host in OWN_HOSTS)
-    with chromium(rules) as browser:
-        yield browser
-
-
-@pytest.fixture
-def new_context(browser, stub: TrackerStub) -> Iterator[object]:
-    contexts = []
-    stub.clear()
-
-    def open_context(**options):
-        context = browser.new_context(ignore_https_errors=True, **options)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context
-
-    yield open_context
-    for context in contexts:
-        context.close()
 
 
 @pytest.fixture(scope="module")
@@ -144,29 +115,16 @@ def test_youtube_loads_after_video_only_and_is_listed_under_video(
     assert errors == []
 
 
-def axe_violations(page) -> list[dict]:
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate(
-        """async () => {
-          const r = await axe.run(document);
-          return {passes: r.passes.length, violations: r.violations.map(v => ({
-            id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(' '))}))};
-        }"""
-    )
-    assert result["passes"] >= 10, result
-    return result["violations"]
-
-
 @pytest.mark.parametrize(("language", "title"), [("nl", "Cookieverklaring"), ("en", "Cookie declaration")])
 def test_the_declaration_passes_axe_core(new_context, gateway: ThreadedServer, language: str, title: str) -> None:
-    axe_script()
+    axe = axe_script()
     page = new_context().new_page()
     page.goto(f"{gateway.url}/_consent/declaration?lang={language}")
     assert page.title() == title
     captions = page.locator("caption").all_text_contents()
     assert len(captions) == 5 and captions[3].startswith("Video")
     assert page.locator("table").nth(3).locator("th[scope=row]").all_text_contents() == ["Vimeo", "YouTube"]
-    assert axe_violations(page) == []
+    assert axe_violations(page, axe, min_passes=10) == []
 
 
 def test_the_declaration_script_inserts_the_table_on_another_origin(

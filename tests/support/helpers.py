@@ -221,12 +221,15 @@ class Gateway:
         self.log.close()
 
 
-def axe_script() -> Path:
-    """axe-core's script for the accessibility checks; the test skips, saying how to get it, when it is absent."""
+def axe_script(required: bool = False) -> Path:
+    """axe-core's script for the accessibility checks. When it is absent the test skips, saying how to get it;
+    with ``required`` it fails instead."""
     import pytest
 
     from support import AXE
 
     if not AXE.is_file():
+        if required:
+            pytest.fail(f"{AXE} is missing: run `npm ci` at the repository root (package.json pins axe-core)")
         pytest.skip(f"axe-core is not installed ({AXE} is missing): run `npm ci` at the repository root")
     return AXE

@@ -75,21 +75,7 @@ def record_on(consent_id: str, when: str, method: str = "accept_all", revision: 
         "gpc": ("functional", "analytics"),
     }.get(method, ("functional",))
     denied = tuple(c for c in ("functional", "analytics", "marketing") if c not in granted)
-    return ConsentRecord(
-        consent_id=consent_id,
-        recorded_at=at(when),
-        granted=granted,
-        denied=denied,
-        revision=revision,
-        method=method,
-        language="nl",
-        banner_hash="0123456789abcdef",
-        page_path="/cursus/les-1",
-        ip_prefix="203.0.113.0",
-        browser="Firefox",
-        device="desktop",
-        gpc=False,
-    )
+    return record(consent_id, method=method, recorded_at=at(when), granted=granted, denied=denied, revision=revision)
 
 
 def seed(db_path: Path, records: list[ConsentRecord]) -> None:

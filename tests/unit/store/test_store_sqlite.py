@@ -5,31 +5,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from support.helpers import rows
+from support.records import T0, record
 
 from gateway.store import ConsentRecord, open_store
 from gateway.store.sqlite import MIGRATIONS
 
 pytestmark = pytest.mark.anyio
-
-T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-
-
-def record(consent_id: str, minutes: int = 0, method: str = "accept_all") -> ConsentRecord:
-    return ConsentRecord(
-        consent_id=consent_id,
-        recorded_at=T0 + timedelta(minutes=minutes),
-        granted=("functional", "analytics"),
-        denied=("marketing",),
-        revision=1,
-        method=method,
-        language="nl",
-        banner_hash="0123456789abcdef",
-        page_path="/cursus/les-1",
-        ip_prefix="203.0.113.0",
-        browser="Firefox",
-        device="desktop",
-        gpc=False,
-    )
 
 
 async def test_record_latest_history_export_erase(db_path) -> None:
@@ -141,9 +122,9 @@ async def test_exported_records_serialise_for_a_privacy_officer(db_path) -> None
 
 def test_daily_summary_and_audit_log(tmp_path):
     import asyncio
-    from datetime import UTC, date, datetime, timedelta
+    from datetime import date, timedelta
 
-    from gateway.store import AuditEntry, ConsentRecord
+    from gateway.store import AuditEntry
     from gateway.store.sqlite import SQLiteStore
 
     def choice(moment, method, granted, denied, revision=1):
