@@ -1,8 +1,9 @@
 """The privacy officer's admin under ``<prefix>/admin``: consent rates, lookup, erasure, export, audit log,
-and the third parties the site uses.
+the third parties the site uses, and the statistics counted without consent.
 
 ``views`` (every page and its route), ``auth`` (sessions, CSRF, sign-in throttle), ``passwords``,
-``period`` (the dashboard's filter), ``chart`` (SVG charts), ``export`` (records as CSV),
+``period`` (the date-range filter), ``chart`` (SVG charts), ``export`` (records as CSV),
+``statistics`` (the figures counted without consent, added up for their page and their CSV),
 ``thirdparties`` (the discovery table and what the gateway does to each row) and ``snippets``
 (the TOML that classifies an unknown host), ``language`` (Dutch or English, the words in
 ``locales/<language>.json``). The pages are ``templates/*.html``, each extending

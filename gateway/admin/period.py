@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 400
+# Days outside these cannot overflow a range's arithmetic (``until``, the default ``from``).
+EARLIEST, LATEST = date(1970, 1, 1), date(9998, 12, 31)
 
 
 class PeriodError(ValueError):
@@ -52,15 +54,15 @@ class Period:
         return values
 
 
-def read_period(query: Mapping[str, str], today: date | None = None) -> Period:
+def read_period(query: Mapping[str, str], today: date | None = None, max_days: int = MAX_DAYS) -> Period:
     """``from``/``to`` (YYYY-MM-DD, both included) and ``revision``; the last 30 days by default."""
     today = today or datetime.now(UTC).date()
     last = _day(query, "to") or today
     first = _day(query, "from") or last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
         raise PeriodError("period.order", "from: must not be after 'to'")
-    if (last - first).days + 1 > MAX_DAYS:
-        raise PeriodError("period.span", f"from: a range may span at most {MAX_DAYS} days", days=MAX_DAYS)
+    if (last - first).days + 1 > max_days:
+        raise PeriodError("period.span", f"from: a range may span at most {max_days} days", days=max_days)
     raw_revision = query.get("revision", "").strip()
     if raw_revision and (not raw_revision.isdigit() or int(raw_revision) < 1):
         raise PeriodError("period.revision", "revision: must be a whole number of 1 or higher")
@@ -72,7 +74,10 @@ def _day(query: Mapping[str, str], name: str) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
+        if not EARLIEST <= day <= LATEST:
+            raise ValueError(raw)
+        return day
     except ValueError:
         shown = repr(raw[:40])
         raise PeriodError(

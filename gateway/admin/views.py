@@ -1,5 +1,5 @@
 """The admin's pages: sign-in, the consent-rate dashboard, lookup, erasure, CSV export, audit log,
-the third parties on the site.
+the third parties on the site, the statistics counted without consent.
 
 Every page needs a signed-in session; every POST also a CSRF token from that
 session and a same-origin browser. Every action is written to the audit log
@@ -27,8 +27,10 @@ from gateway.admin.export import csv_chunks, filename
 from gateway.admin.language import COOKIE as LANGUAGE_COOKIE
 from gateway.admin.language import COOKIE_MAX_AGE as LANGUAGE_COOKIE_MAX_AGE
 from gateway.admin.language import Texts, choose
-from gateway.admin.period import PeriodError, read_period
+from gateway.admin.period import Period, PeriodError, read_period
 from gateway.admin.snippets import Snippets, snippets_for
+from gateway.admin.statistics import charts, csv_filename, overview, read_filter
+from gateway.admin.statistics import csv_chunks as statistics_csv
 from gateway.admin.thirdparties import Describer, Listing, as_json
 from gateway.consent.choice import APIError, read_body
 from gateway.settings import Settings
@@ -97,6 +99,8 @@ class AdminViews:
             Route(f"{path}/audit", self.guarded(self.audit_page), methods=["GET"]),
             Route(f"{path}/third-parties", self.guarded(self.third_party_page), methods=["GET"]),
             Route(f"{path}/third-parties.json", self.guarded(self.third_party_export), methods=["GET"]),
+            Route(f"{path}/statistics", self.guarded(self.statistics_page), methods=["GET"]),
+            Route(f"{path}/statistics.csv", self.guarded(self.statistics_export), methods=["GET"]),
         ]
 
     # ---- plumbing ---------------------------------------------------------------------------
@@ -406,6 +410,44 @@ class AdminViews:
         )
         taken = (service.id for service in self.third_parties.catalogue.services)
         return snippets_for(listing.unknown_hosts, category, optional, taken, self.settings.allowed_hosts)
+
+    # ---- statistics counted without consent ---------------------------------------------------
+
+    async def statistics_page(self, request: Request, session: Session) -> Response:
+        period, site = self.statistics_filter(request)
+        sites = await self.store_call(self.store.statistics_sites())
+        figures = await self.store_call(self.store.statistics(period.first, period.last, site))
+        shown = overview(figures, period, sites, site)
+        day_chart, month_chart = charts(shown, self.texts(request))
+        query = {**period.query(), **({"site": site} if site else {})}
+        return self.render(
+            "statistics.html",
+            request,
+            session,
+            stats=shown,
+            day_chart=day_chart,
+            month_chart=month_chart,
+            counting=getattr(self.settings, "statistics", True),  # the setting arrives with the counting half
+            export_query=urlencode(query),
+        )
+
+    async def statistics_export(self, request: Request, session: Session) -> Response:
+        period, site = self.statistics_filter(request)
+        figures = await self.store_call(self.store.statistics(period.first, period.last, site))
+        detail = f"statistics of {site or 'every site'}, {period.first} to {period.last}: {len(figures)} rows"
+        await self.audit(session.actor or "?", "export", detail)
+        return StreamingResponse(
+            statistics_csv(figures),
+            media_type="text/csv; charset=utf-8",
+            headers={**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{csv_filename(period, site)}"'},
+        )
+
+    @staticmethod
+    def statistics_filter(request: Request) -> tuple[Period, str | None]:
+        try:
+            return read_filter(request.query_params)
+        except PeriodError as error:
+            raise AdminError(400, error.key, **error.values) from None
 
 
 @functools.cache
