@@ -427,7 +427,7 @@ class AdminViews:
             stats=shown,
             day_chart=day_chart,
             month_chart=month_chart,
-            counting=getattr(self.settings, "statistics", True),  # the setting arrives with the counting half
+            counting=self.settings.statistics,
             export_query=urlencode(query),
         )
 

@@ -136,8 +136,7 @@ def test_empty_states_say_so(db_path: Path) -> None:
 
 
 def test_the_page_says_when_counting_is_off(db_path: Path) -> None:
-    settings = admin_settings(db_path, default_language="nl")
-    object.__setattr__(settings, "statistics", False)  # the setting the counting half adds; read with a default
+    settings = admin_settings(db_path, default_language="nl", statistics=False)
     with signed_in(settings) as client:
         page = client.get(PAGE).text
     assert "Tellen staat uit (<code>statistics = false</code>" in page and "Nog geen cijfers." in page
