@@ -4,17 +4,22 @@ seeded behind the gateway's back, the admin's credentials."""
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from gateway import Settings
+from starlette.testclient import TestClient
+
+from gateway import ConsentMiddleware, Settings
 from gateway.admin.passwords import hash_password
 from gateway.store import ConsentRecord, open_store
 from gateway.store.discovery import ScanRun, Sighting
 from gateway.store.sqlite import SQLiteStore
-from support.helpers import SECRET
+from support.helpers import SECRET, site
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -147,3 +152,18 @@ def admin_settings(db_path: Path, **overrides) -> Settings:
     # English where the browser names no language (test clients send no Accept-Language): the tests read English.
     values = {"admin_user": "fg", "admin_password_hash": PASSWORD_HASH, "default_language": "en", **overrides}
     return Settings(secret_key=SECRET, database_url=f"sqlite:///{db_path}", **values)
+
+
+ADMIN_ORIGIN = "http://leerplein.test"
+
+
+@contextmanager
+def signed_in(settings: Settings) -> Iterator[TestClient]:
+    """A client of the gateway (in front of ``support.helpers.site``) signed in to the admin as "fg"."""
+    with TestClient(ConsentMiddleware(site(), settings=settings), base_url=ADMIN_ORIGIN) as client:
+        form = client.get(f"{ADMIN}/login").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+        data = {"csrf": csrf, "user": "fg", "password": PASSWORD, "next": ADMIN}
+        response = client.post(f"{ADMIN}/login", data=data, headers={"origin": ADMIN_ORIGIN}, follow_redirects=False)
+        assert response.status_code == 303
+        yield client

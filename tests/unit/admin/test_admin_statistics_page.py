@@ -6,18 +6,16 @@ import asyncio
 import csv
 import io
 import re
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 from support.helpers import site
-from support.records import ADMIN, PASSWORD, admin_settings, audit
+from support.records import ADMIN, admin_settings, audit, signed_in
 
-from gateway import ConsentMiddleware, Settings
+from gateway import ConsentMiddleware
 from gateway.store import open_store
 from gateway.store.statistics import Tally
 
@@ -62,17 +60,6 @@ def week(db_path: Path) -> None:
         }
     counts[Tally(TODAY, OTHER_SITE, "total", "")] = (2, 1)
     add(db_path, counts)
-
-
-@contextmanager
-def signed_in(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(ConsentMiddleware(site(), settings=settings), base_url=ORIGIN) as client:
-        form = client.get(f"{ADMIN}/login").text
-        csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
-        data = {"csrf": csrf, "user": "fg", "password": PASSWORD, "next": ADMIN}
-        response = client.post(f"{ADMIN}/login", data=data, headers={"origin": ORIGIN}, follow_redirects=False)
-        assert response.status_code == 303
-        yield client
 
 
 def text_of(page: str) -> str:

@@ -7,7 +7,6 @@ import html
 import re
 import tomllib
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 from markupsafe import escape
 from starlette.testclient import TestClient
 from support.helpers import SECRET, site
-from support.records import ADMIN, PASSWORD, PASSWORD_HASH, add_sightings, audit
+from support.records import ADMIN, PASSWORD_HASH, add_sightings, audit, signed_in
 
 from gateway import ConsentMiddleware, Settings
 from gateway.store.discovery import ScanRun
@@ -56,17 +55,6 @@ def settings_for(db_url: str, **overrides) -> Settings:
 
 def fill(db_url: str, sightings=SIGHTINGS, site_host: str = SITE, scan: ScanRun | None = None) -> None:
     add_sightings(db_url, site_host, sightings, SEEN, scan)
-
-
-@contextmanager
-def signed_in(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(ConsentMiddleware(site(), settings=settings), base_url=ORIGIN) as client:
-        form = client.get(f"{ADMIN}/login").text
-        csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
-        data = {"csrf": csrf, "user": "fg", "password": PASSWORD, "next": ADMIN}
-        response = client.post(f"{ADMIN}/login", data=data, headers={"origin": ORIGIN}, follow_redirects=False)
-        assert response.status_code == 303
-        yield client
 
 
 def page_of(settings: Settings, **params) -> str:
