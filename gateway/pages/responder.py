@@ -40,6 +40,7 @@ from gateway.pages.conditional import consent_state, tag_for_state, translate_if
 from gateway.pages.encoding import SUPPORTED, PageTooLarge, Transcoder
 from gateway.pages.figures import PageMetrics
 from gateway.pages.rewrite import FontUrls, RewritePolicy, Rewriter
+from gateway.pages.tagmemo import TagMemo
 from gateway.pages.triage import Kind, Work
 from gateway.settings import Settings
 from gateway.statistics.counter import PageCounter
@@ -112,6 +113,7 @@ class PageRules:
         self._states: dict[frozenset[str], str] = {}
         self.marked_heads: dict[tuple, list[tuple[bytes, bytes]]] = {}  # see PageResponder.mark_page
         self.page_cache = PageCache(settings.page_cache_size)
+        self.tag_memo = TagMemo()  # rewritten start tags: dynamic pages repeat them (``gateway.pages.tagmemo``)
         self._plain_injection: bytes | None = None
         # First-party analytics: gtag's transport and catalogued tracker scripts pointed at the gateway.
         self.first_party = FirstPartyPages(settings)
@@ -463,6 +465,7 @@ class PageResponder:
             fonts=self.rules.fonts,
             page_url=f"{self.scope.get('scheme', 'http')}://{self.request.host or 'localhost'}{path}",
             sightings=set() if self.rules.tally is not None else None,
+            memo=self.rules.tag_memo,
         )
 
     def injection(self) -> bytes:

@@ -28,6 +28,13 @@ from dataclasses import dataclass, field
 from gateway.net.urls import Target, resolve
 from gateway.pages.sightings import BY_FETCH, Seen, element_kind
 from gateway.pages.styles import may_fetch, neutralise, replace_urls
+
+try:  # the compiled scanner (``hatch_build.py``); without it the regular expression does the same
+    from gateway.pages.scanner import COMPILED as SCANNER_COMPILED
+    from gateway.pages.scanner import plain_end
+except ImportError:  # not compiled, and no Cython to run its source
+    SCANNER_COMPILED = False
+from gateway.pages.tagmemo import MAX_REMEMBERED_TAG, Context, Remembered, TagMemo
 from gateway.trackers.catalogue import Service
 from gateway.trackers.thirdparty import (
     GENERIC_BEACON_CATEGORY,
@@ -113,6 +120,9 @@ SCRIPT_IN_TEXT = re.compile(rb"<(/?)(script)", re.IGNORECASE)
 UNREADABLE = Target("https", "unreadable.invalid", "/", "")
 RAW_TEXT = frozenset({b"script", b"style", b"textarea", b"title", b"xmp", b"iframe", b"noembed", b"noframes"})
 FOREIGN = frozenset({b"svg", b"math"})
+# Tags whose rewriting reads more than the tag and the memo's context (``gateway.pages.tagmemo``).
+UNREMEMBERED = frozenset({b"base", b"meta", b"html", b"head", b"style", b"iframe"})
+SCRIPT_URL_ATTRIBUTES = (b"src", b"href", b"xlink:href")
 JS_TYPES = frozenset(
     {
         "",
@@ -295,6 +305,8 @@ class RewritePolicy:
     fonts: FontUrls | None = None  # None: font CDNs are judged like any other third party
     # Every host the page loads, for discovery (``third_parties_seen``); None: not collected.
     sightings: set[Seen] | None = None
+    # Rewritten start tags of earlier pages under the same rules; None: every tag is decided afresh.
+    memo: TagMemo | None = None
 
     def __post_init__(self) -> None:
         self.site_host = self.site_host.rpartition(":")[0] if self.site_host.count(":") == 1 else self.site_host
@@ -333,6 +345,8 @@ class Rewriter:
         self.injected_at: int | None = None  # where in the output the head injection starts, once placed
         self.sightings = policy.sightings
         self.language: str | None = None  # the page's <html lang>, for the placeholders of held frames
+        self.memo = policy.memo
+        self.memo_context = self._memo_context()
 
     def feed(self, data: bytes) -> bytes:
         self.buffer += data
@@ -358,7 +372,10 @@ class Rewriter:
             if self.head_pending:
                 step = self._before_head(buffer, position, out, final)
             else:
-                end = (BULK_FOREIGN if self.foreign else BULK).match(buffer, position).end()
+                if SCANNER_COMPILED:
+                    end = plain_end(buffer, position, self.foreign > 0)
+                else:
+                    end = (BULK_FOREIGN if self.foreign else BULK).match(buffer, position).end()
                 if end > position:
                     out.append(view[position:end])
                     position = end
@@ -484,6 +501,49 @@ class Rewriter:
         name = raw_name.lower()
         if name in FOREIGN and not attributes.rstrip().endswith(b"/"):
             self.foreign += 1
+        if self.memo is None or name in UNREMEMBERED or len(attributes) > MAX_REMEMBERED_TAG:
+            return self._start_tag(name, match, buffer, out, final)
+        key = (self.memo_context, match.group())
+        remembered = self.memo.get(key)
+        if remembered is None:
+            return self._remember(key, name, match, buffer, out, final)
+        out.append(remembered.output)
+        if remembered.blocked:
+            self.policy.blocked.extend(remembered.blocked)
+        if remembered.seen and self.sightings is not None:
+            self.sightings.update(remembered.seen)
+        self._enter(name)
+        return match.end()
+
+    def _remember(
+        self,
+        key: tuple[Context, bytes],
+        name: bytes,
+        match: re.Match[bytes],
+        buffer: bytes,
+        out: list[bytes],
+        final: bool,
+    ) -> int | None:
+        """Rewrite a start tag, noting what it does to the page for the memo."""
+        blocked = len(self.policy.blocked)
+        written = len(out)
+        noted, self.sightings = self.sightings, (set() if self.sightings is not None else None)
+        try:
+            step = self._start_tag(name, match, buffer, out, final)
+        finally:
+            seen, self.sightings = self.sightings, noted
+        if seen and noted is not None:
+            noted.update(seen)
+        inline = name == b"script" and not Tag(b"script", match.group(2)).has_any(SCRIPT_URL_ATTRIBUTES)
+        if step == match.end() and not inline and self.memo is not None:
+            output = b"".join(out[written:])
+            self.memo.put(key, Remembered(output, tuple(self.policy.blocked[blocked:]), frozenset(seen or ())))
+        return step
+
+    def _start_tag(
+        self, name: bytes, match: re.Match[bytes], buffer: bytes, out: list[bytes], final: bool
+    ) -> int | None:
+        raw_name, attributes = match.groups()
         if name == b"script":
             return self._script(Tag(raw_name, attributes), buffer, match.end(), out, final)
         if name == b"style":
@@ -503,11 +563,19 @@ class Rewriter:
             out.append(tag.to_bytes() if tag.changed else match.group())
         else:
             out.append(match.group())
+        self._enter(name)
+        return match.end()
+
+    def _enter(self, name: bytes) -> None:
+        """After a start tag: raw text or plain text may follow."""
         if name in RAW_TEXT and not self.foreign:
             self.raw_end = b"</" + name
         elif name == b"plaintext" and not self.foreign:
             self.plaintext = True
-        return match.end()
+
+    def _memo_context(self) -> Context:
+        policy = self.policy
+        return (policy.granted, policy.site_host, self.base, self.sightings is not None)
 
     def _not_a_start_tag(self, buffer: bytes, position: int, out: list[bytes], final: bool) -> int | None:
         end = END_TAG.match(buffer, position)
@@ -624,6 +692,7 @@ class Rewriter:
             return
         self.base = target.href
         self.base_foreign = not self.policy.third_parties.is_same_site(target.host, self.policy.site_host)
+        self.memo_context = self._memo_context()
 
     def _refresh(self, tag: Tag) -> None:
         if (tag.get(b"http-equiv") or "").strip().lower() != "refresh":

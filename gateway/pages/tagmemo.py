@@ -1,0 +1,59 @@
+"""Rewritten start tags, remembered per worker.
+
+Dynamic pages differ on every request (a session key, a CSRF token, the
+learner's name), but their tag manager, pixel and embed tags are the same
+bytes each time. Deciding such a tag costs about ten microseconds (reading
+its attributes, resolving and judging its URLs, writing it back); looking
+it up costs a fraction of one.
+
+An entry holds all a tag does to a page: the bytes that go out, what it
+adds to the list of neutralised services, and the hosts it adds for
+discovery. It is keyed by the tag's bytes and by everything else its
+rewriting reads: the granted categories, the page's host, the URL relative
+URLs resolve against (which includes the page's path, and any ``<base>``)
+and whether discovery notes hosts. The rewriter keeps out what depends on
+more than that: ``<base>``, ``<meta>``, ``<html>``, ``<head>``, ``<style>``,
+``<iframe>`` (its placeholder names the page's path and language, its
+``srcdoc`` is a document of its own) and inline scripts, whose body decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.pages.sightings import Seen
+
+# Entries kept; when full, the memo starts again (a site's repeated tags come back at once).
+MEMO_SIZE = 8192
+# Longer tags (inline images as data: URLs) are not worth keeping.
+MAX_REMEMBERED_TAG = 2048
+# The rewriting context: granted categories, page host, what relative URLs resolve against, discovery on.
+Context = tuple[frozenset[str], str, str, bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Remembered:
+    """What one start tag did to a page."""
+
+    output: bytes
+    blocked: tuple[str, ...]  # labels added to ``RewritePolicy.blocked``
+    seen: frozenset[Seen]  # hosts noted for discovery
+
+
+class TagMemo:
+    """Bounded memo from (context, tag bytes) to what rewriting the tag came to."""
+
+    def __init__(self, size: int = MEMO_SIZE) -> None:
+        self.size = size
+        self._entries: dict[tuple[Context, bytes], Remembered] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: tuple[Context, bytes]) -> Remembered | None:
+        return self._entries.get(key)
+
+    def put(self, key: tuple[Context, bytes], remembered: Remembered) -> None:
+        if len(self._entries) >= self.size:
+            self._entries.clear()
+        self._entries[key] = remembered

@@ -1,0 +1,61 @@
+"""Build hook: compile the rewriter's scanner (``gateway/pages/scanner.py``) with Cython.
+
+The scanner is plain Python; compiled, it makes rewriting uncached pages
+several times cheaper. Where no C compiler or Cython is at hand the
+package is built without it and the rewriter uses its regular expression:
+same output, slower. ``CONSENT_GATEWAY_PURE=1`` skips compiling.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
+from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+
+SOURCE = Path("gateway/pages/scanner.py")
+
+
+def compile_scanner(root: Path) -> Path:
+    """Compile the scanner next to its source (where editable installs find it); the built file's path."""
+    from Cython.Build import cythonize
+    from setuptools import Distribution, Extension
+
+    with tempfile.TemporaryDirectory() as work:
+        extension = Extension("gateway.pages.scanner", [str(root / SOURCE)], extra_compile_args=["-O2"])
+        modules = cythonize(
+            [extension], build_dir=work, language_level=3, quiet=True, compiler_directives={"binding": False}
+        )
+        distribution = Distribution({"name": "scanner", "ext_modules": modules, "script_name": "hatch_build.py"})
+        command = distribution.get_command_obj("build_ext")
+        command.build_temp = os.path.join(work, "temp")
+        command.build_lib = os.path.join(work, "lib")
+        distribution.run_command("build_ext")
+        built = Path(command.get_ext_fullpath("gateway.pages.scanner"))
+        target = root / SOURCE.with_name("scanner" + sysconfig.get_config_var("EXT_SUFFIX"))
+        shutil.copyfile(built, target)
+    return target
+
+
+class CustomBuildHook(BuildHookInterface):
+    def initialize(self, version: str, build_data: dict) -> None:
+        if self.target_name not in ("wheel", "editable") and version != "editable":
+            return
+        if os.environ.get("CONSENT_GATEWAY_PURE") == "1":
+            return
+        root = Path(self.root)
+        try:
+            built = compile_scanner(root)
+        except Exception as error:  # noqa: BLE001 - any failure: ship the pure-Python scanner
+            print(
+                f"consent-gateway: scanner not compiled ({type(error).__name__}: {error}); using Python",
+                file=sys.stderr,
+            )
+            return
+        build_data["pure_python"] = False
+        build_data["infer_tag"] = True
+        build_data["artifacts"].append(str(built.relative_to(root)))

@@ -1,0 +1,128 @@
+"""Rewritten start tags remembered across pages (gateway.pages.tagmemo): same pages out, fewer decisions."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_rewrite import FRAGMENTS
+
+from gateway.pages.rewrite import RewritePolicy, Rewriter
+from gateway.pages.tagmemo import TagMemo
+from gateway.trackers.catalogue import default_catalogue
+from gateway.trackers.thirdparty import ThirdParties
+
+STRICT = ThirdParties(default_catalogue(), strict=True)
+NOTHING = frozenset({"functional"})
+ANALYTICS = frozenset({"functional", "analytics"})
+ALL = frozenset({"functional", "analytics", "marketing", "other"})
+SITE = "www.leerplein.nl"
+PAGE = "https://www.leerplein.nl/les/1"
+GA = b'<script async src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>'
+GA_INLINE = b"<script>window.dataLayer=[];gtag('config','G-1')</script>"
+HARMLESS_INLINE = b"<script>document.body.className='js'</script>"
+PIXEL = b"<img src=https://www.facebook.com/tr?id=1&ev=PageView width=1 height=1>"
+VIDEO = b"<iframe src=https://www.youtube.com/embed/abc></iframe>"
+# Tags whose rewriting reads more than the tag: the memo must leave them to the rewriter.
+STATEFUL = [
+    b"<base href=https://cdn.other.example/>",
+    b"<base href=/sub/>",
+    b"<img src=relative.png><img src=matomo.js>",
+    b'<meta http-equiv=refresh content="0;url=https://www.youtube.com/embed/x">',
+    b"<html lang=en>",
+    b"<iframe srcdoc='<img src=https://www.facebook.com/tr?id=1 width=1 height=1>'></iframe>",
+    b"<style>@import url(https://static.hotjar.com/c.css);</style>",
+    b"<svg><style>@import url(https://static.hotjar.com/c.css)</style><script href=https://connect.facebook.net/x.js></script></svg>",
+    b'<div style="background:url(https://www.facebook.com/tr?id=1)">',
+    b"<link rel=preconnect href=https://static.hotjar.com>",
+    b"<script src=https://snap.licdn.com/li.lms-analytics/insight.min.js></script>",
+]
+
+
+def rewrite(body: bytes, granted=NOTHING, memo: TagMemo | None = None, chunks=(), page=PAGE, head=b""):
+    policy = RewritePolicy(
+        STRICT,
+        granted,
+        SITE,
+        head_injection=head,
+        placeholder=lambda held, language=None: f"blocked {getattr(held, 'id', held)} {language}",
+        page_url=page,
+        sightings=set(),
+        memo=memo,
+    )
+    rewriter, out, start = Rewriter(policy), [], 0
+    for size in chunks:
+        out.append(rewriter.feed(body[start : start + size]))
+        start += size
+    out += [rewriter.feed(body[start:]), rewriter.finish()]
+    return b"".join(out), policy.blocked, policy.sightings
+
+
+documents = st.lists(
+    st.sampled_from([*FRAGMENTS, *STATEFUL, GA, GA_INLINE, HARMLESS_INLINE, PIXEL, VIDEO]), max_size=12
+).map(b"".join)
+grants = st.sampled_from([NOTHING, ANALYTICS, ALL])
+pages = st.sampled_from(["https://www.leerplein.nl/les/1", "https://www.leerplein.nl/a/b/c", "http://leerplein.nl/"])
+chunkings = st.lists(st.integers(min_value=1, max_value=60), max_size=12)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(documents, grants, pages), min_size=1, max_size=4), documents, grants, pages, chunkings)
+def test_a_warm_memo_gives_what_deciding_afresh_gives(earlier, body, granted, page, chunks) -> None:
+    """Output, what was neutralised and what discovery noted are the same with a memo warmed by
+    other pages (other grants, other paths), by the same page, and with none at all."""
+    memo = TagMemo()
+    for other, other_granted, other_page in earlier:
+        rewrite(other, other_granted, memo, page=other_page)
+    rewrite(body, granted, memo, page=page)  # the same tags again: now they come from the memo
+    banner = b"<script src=/_consent/banner.js></script>"
+    assert rewrite(body, granted, memo, chunks, page, banner) == rewrite(body, granted, None, chunks, page, banner)
+
+
+def test_repeated_tags_are_decided_once_and_still_held() -> None:
+    memo = TagMemo()
+    page = b"<html><head>" + GA + b"</head><body>" + PIXEL + VIDEO + b"</body></html>"
+    first = rewrite(page, memo=memo)
+    remembered = len(memo)
+    second = rewrite(page, memo=memo)
+    assert remembered >= 2 and len(memo) == remembered  # the script and the pixel, not the iframe
+    assert first == second
+    assert b'type="text/plain"' in second[0] and b"data-consent-src=https://www.facebook.com/tr" in second[0]
+    assert second[1].count("google-analytics") + second[1].count("google-tag-manager") >= 1
+
+
+def test_grants_are_part_of_the_key() -> None:
+    memo = TagMemo()
+    rewrite(GA + PIXEL, NOTHING, memo)
+    assert rewrite(GA + PIXEL, ALL, memo)[0] == GA + PIXEL
+    assert b"text/plain" in rewrite(GA + PIXEL, NOTHING, memo)[0]
+
+
+def test_inline_scripts_are_decided_by_their_body() -> None:
+    memo = TagMemo()
+    assert b"text/plain" in rewrite(GA_INLINE, memo=memo)[0]
+    assert rewrite(HARMLESS_INLINE, memo=memo)[0] == HARMLESS_INLINE
+    assert b"text/plain" in rewrite(GA_INLINE, memo=memo)[0]
+
+
+def test_a_base_elsewhere_changes_what_relative_urls_are() -> None:
+    memo = TagMemo()
+    tag = b"<img src=pixel.gif width=1 height=1>"
+    assert rewrite(tag, memo=memo)[0] == tag  # the site's own pixel
+    moved, blocked, _ = rewrite(b"<base href=https://tracker.example/>" + tag, memo=memo)
+    assert b"data-consent-src=pixel.gif" in moved and blocked == ["web-beacon"]
+
+
+def test_the_memo_stays_bounded() -> None:
+    memo = TagMemo(size=50)
+    for n in range(500):
+        rewrite(b"<img src=https://cdn%d.example/a.png>" % n + GA, memo=memo)
+        assert len(memo) <= 50
+
+
+def test_embeds_are_decided_on_each_page() -> None:
+    """A held frame's placeholder speaks the page's language; its srcdoc is a document of its own."""
+    memo = TagMemo()
+    frame_doc = b"<iframe srcdoc='<img src=https://www.facebook.com/tr?id=1 width=1 height=1>'></iframe>"
+    banner = b"<script src=/_consent/banner.js></script>"
+    for body in (VIDEO, b"<html lang=en>" + VIDEO, frame_doc, b"<p>" + frame_doc):
+        assert rewrite(body, memo=memo, head=banner) == rewrite(body, head=banner)
