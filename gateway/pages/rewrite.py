@@ -34,7 +34,7 @@ try:  # the compiled scanner (``hatch_build.py``); without it the regular expres
     from gateway.pages.scanner import plain_end
 except ImportError:  # not compiled, and no Cython to run its source
     SCANNER_COMPILED = False
-from gateway.pages.tagmemo import MAX_REMEMBERED_TAG, Context, Remembered, TagMemo
+from gateway.pages.tagmemo import MAX_REMEMBERED_SCRIPT, MAX_REMEMBERED_TAG, Context, Remembered, TagMemo
 from gateway.trackers.catalogue import Service
 from gateway.trackers.thirdparty import (
     GENERIC_BEACON_CATEGORY,
@@ -121,7 +121,7 @@ UNREADABLE = Target("https", "unreadable.invalid", "/", "")
 RAW_TEXT = frozenset({b"script", b"style", b"textarea", b"title", b"xmp", b"iframe", b"noembed", b"noframes"})
 FOREIGN = frozenset({b"svg", b"math"})
 # Tags whose rewriting reads more than the tag and the memo's context (``gateway.pages.tagmemo``).
-UNREMEMBERED = frozenset({b"base", b"meta", b"html", b"head", b"style", b"iframe"})
+UNREMEMBERED = frozenset({b"base", b"html", b"head", b"style"})
 SCRIPT_URL_ATTRIBUTES = (b"src", b"href", b"xlink:href")
 JS_TYPES = frozenset(
     {
@@ -346,6 +346,7 @@ class Rewriter:
         self.sightings = policy.sightings
         self.language: str | None = None  # the page's <html lang>, for the placeholders of held frames
         self.memo = policy.memo
+        self.suspect = _suspect(policy.third_parties.catalogue.path_markers)
         self.memo_context = self._memo_context()
 
     def feed(self, data: bytes) -> bytes:
@@ -503,15 +504,25 @@ class Rewriter:
             self.foreign += 1
         if self.memo is None or name in UNREMEMBERED or len(attributes) > MAX_REMEMBERED_TAG:
             return self._start_tag(name, match, buffer, out, final)
-        key = (self.memo_context, match.group())
+        inline = name == b"script" and not _may_name_url(attributes)
+        if inline:  # its body decides: the body is part of the key
+            end = _find_end(buffer, b"</script", match.end(), match.end() + MAX_REMEMBERED_SCRIPT)
+            if end < 0:  # longer, or not all here yet
+                return self._start_tag(name, match, buffer, out, final)
+            key = (self.memo_context, buffer[position:end])
+        else:
+            key = (self.memo_context, match.group())
         remembered = self.memo.get(key)
         if remembered is None:
-            return self._remember(key, name, match, buffer, out, final)
+            return self._remember(key, name, match, buffer, out, final, inline)
         out.append(remembered.output)
         if remembered.blocked:
             self.policy.blocked.extend(remembered.blocked)
         if remembered.seen and self.sightings is not None:
             self.sightings.update(remembered.seen)
+        if inline and not self.foreign:  # its body, found for the key, is passed on as it is
+            out.append(buffer[match.end() : end])
+            return end
         self._enter(name)
         return match.end()
 
@@ -523,8 +534,10 @@ class Rewriter:
         buffer: bytes,
         out: list[bytes],
         final: bool,
+        inline: bool,
     ) -> int | None:
-        """Rewrite a start tag, noting what it does to the page for the memo."""
+        """Rewrite a start tag, noting what it does to the page for the memo (``inline``: a script
+        whose body is in the key)."""
         blocked = len(self.policy.blocked)
         written = len(out)
         noted, self.sightings = self.sightings, (set() if self.sightings is not None else None)
@@ -534,8 +547,9 @@ class Rewriter:
             seen, self.sightings = self.sightings, noted
         if seen and noted is not None:
             noted.update(seen)
-        inline = name == b"script" and not Tag(b"script", match.group(2)).has_any(SCRIPT_URL_ATTRIBUTES)
-        if step == match.end() and not inline and self.memo is not None:
+        if not inline and name == b"script" and not Tag(b"script", match.group(2)).has_any(SCRIPT_URL_ATTRIBUTES):
+            return step  # "data-src" looked like a URL, but its body decides and is not in the key
+        if step == match.end() and self.memo is not None:
             output = b"".join(out[written:])
             self.memo.put(key, Remembered(output, tuple(self.policy.blocked[blocked:]), frozenset(seen or ())))
         return step
@@ -550,6 +564,7 @@ class Rewriter:
             return self._style(Tag(raw_name, attributes), buffer, match.end(), out, final)
         if name == b"html" and self.language is None:
             self.language = Tag(raw_name, attributes).get(b"lang") or ""
+            self.memo_context = self._memo_context()
         if not self._plainly_local(attributes):
             tag = Tag(raw_name, attributes)
             self._element(name, tag)
@@ -575,7 +590,7 @@ class Rewriter:
 
     def _memo_context(self) -> Context:
         policy = self.policy
-        return (policy.granted, policy.site_host, self.base, self.sightings is not None)
+        return (policy.granted, policy.site_host, policy.page_url, self.base, self.language, self.sightings is not None)
 
     def _not_a_start_tag(self, buffer: bytes, position: int, out: list[bytes], final: bool) -> int | None:
         end = END_TAG.match(buffer, position)
@@ -590,10 +605,7 @@ class Rewriter:
 
     def _plainly_local(self, attributes: bytes) -> bool:
         """Every URL in these attributes stays on the page's own host and names no catalogued file."""
-        if self.base_foreign or SUSPECT.search(attributes):
-            return False
-        lowered = attributes.lower()
-        return not any(map(lowered.__contains__, self.policy.third_parties.catalogue.path_markers))
+        return not (self.base_foreign or self.suspect.search(attributes))
 
     def _held(self, url: str | None, kind: str, tiny: bool = False, seen: str = "") -> Hold | None:
         """What ``url`` waits for when that is not granted yet; ``None`` when it may load now.
@@ -915,6 +927,20 @@ class Rewriter:
             self.css_stream = False
             return found, True
         return stop, final or stop > position
+
+
+@functools.lru_cache(maxsize=8)
+def _suspect(path_markers: tuple[bytes, ...]) -> re.Pattern[bytes]:
+    """``SUSPECT``, or the name of a catalogued file (``matomo.js``) in any case."""
+    markers = b"".join(b"|" + re.escape(marker) for marker in path_markers)
+    return re.compile(SUSPECT.pattern + (b"|(?i:" + markers[1:] + b")" if markers else b""))
+
+
+def _may_name_url(attributes: bytes) -> bool:
+    """Could a script with these attributes load a URL (``src``, or ``href`` in SVG)? A quick
+    look that may say yes wrongly (``data-src``), never no wrongly."""
+    lowered = attributes.lower()
+    return b"src" in lowered or b"href" in lowered
 
 
 def _script_type(tag: Tag) -> str:

@@ -8,13 +8,13 @@ it up costs a fraction of one.
 
 An entry holds all a tag does to a page: the bytes that go out, what it
 adds to the list of neutralised services, and the hosts it adds for
-discovery. It is keyed by the tag's bytes and by everything else its
-rewriting reads: the granted categories, the page's host, the URL relative
-URLs resolve against (which includes the page's path, and any ``<base>``)
-and whether discovery notes hosts. The rewriter keeps out what depends on
-more than that: ``<base>``, ``<meta>``, ``<html>``, ``<head>``, ``<style>``,
-``<iframe>`` (its placeholder names the page's path and language, its
-``srcdoc`` is a document of its own) and inline scripts, whose body decides.
+discovery. It is keyed by the tag's bytes (an inline script's with its
+body, which decides) and by everything else its rewriting reads: the
+granted categories, the page's host and URL, the URL relative URLs resolve
+against (``<base>``), the page's language (a held frame's placeholder
+speaks it) and whether discovery notes hosts. The rewriter keeps out what
+changes the page's state or reads what follows: ``<base>``, ``<html>``,
+``<head>`` and ``<style>``.
 """
 
 from __future__ import annotations
@@ -27,8 +27,11 @@ from gateway.pages.sightings import Seen
 MEMO_SIZE = 8192
 # Longer tags (inline images as data: URLs) are not worth keeping.
 MAX_REMEMBERED_TAG = 2048
-# The rewriting context: granted categories, page host, what relative URLs resolve against, discovery on.
-Context = tuple[frozenset[str], str, str, bool]
+# An inline script is kept with its body (which decides) up to this size.
+MAX_REMEMBERED_SCRIPT = 8192
+# The rewriting context: granted categories, page host, the page's URL, what relative URLs resolve
+# against, the page's language (for the placeholders of held frames), discovery on.
+Context = tuple[frozenset[str], str, str, str, str | None, bool]
 
 
 @dataclass(frozen=True, slots=True)
