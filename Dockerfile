@@ -1,6 +1,9 @@
 # consent-gateway as a reverse proxy: docker run -e GATEWAY_SECRET_KEY=... -e GATEWAY_UPSTREAM=http://site:80 -p 8080:8080
 FROM python:3.11-slim AS build
 WORKDIR /src
+# gcc compiles the rewriter's scanner (hatch_build.py); the final image needs no compiler.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
+COPY hatch_build.py ./
 COPY pyproject.toml README.md ./
 COPY gateway ./gateway
 COPY banner ./banner

@@ -37,7 +37,10 @@ def compile_scanner(root: Path) -> Path:
         distribution.run_command("build_ext")
         built = Path(command.get_ext_fullpath("gateway.pages.scanner"))
         target = root / SOURCE.with_name("scanner" + sysconfig.get_config_var("EXT_SUFFIX"))
-        shutil.copyfile(built, target)
+        # A new file renamed into place: a process that has the old one loaded keeps its copy intact.
+        partial = target.with_name(target.name + ".partial")
+        shutil.copyfile(built, partial)
+        os.replace(partial, target)
     return target
 
 

@@ -1,5 +1,6 @@
 """The banner, static files and page templates are served from an installed wheel, not from the checkout."""
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -74,10 +75,36 @@ def test_wheel_carries_banner_static_and_templates(wheel: Path) -> None:
     assert "consent-gateway = gateway.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
-def test_wheel_is_pure_python(wheel: Path) -> None:
-    """One wheel for every platform: nothing compiled goes in, nothing needs a compiler to build it."""
-    assert wheel.name.endswith("-py3-none-any.whl")
-    archive = zipfile.ZipFile(wheel)
+def test_wheel_carries_the_compiled_scanner_beside_its_source(wheel: Path) -> None:
+    """The rewriter's scanner compiled for this platform (hatch_build.py), its Python source beside it."""
+    assert not wheel.name.endswith("-py3-none-any.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "gateway/pages/scanner.py" in names
+    assert [name for name in names if name.startswith("gateway/pages/scanner.") and name.endswith(".so")]
+    assert not [name for name in names if name.endswith(".c")]
+
+
+def test_without_compiling_the_wheel_is_pure_python(tmp_path: Path) -> None:
+    """CONSENT_GATEWAY_PURE=1 (or no compiler): one wheel for every platform, the regular expression scans."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        env={**os.environ, "CONSENT_GATEWAY_PURE": "1"},
+    )
+    [built] = tmp_path.glob("consent_gateway-*.whl")
+    assert built.name.endswith("-py3-none-any.whl")
+    archive = zipfile.ZipFile(built)
     assert not [name for name in archive.namelist() if name.endswith((".so", ".pyd", ".c"))]
     wheel_info = next(name for name in archive.namelist() if name.endswith(".dist-info/WHEEL"))
     assert "Root-Is-Purelib: true" in archive.read(wheel_info).decode()
