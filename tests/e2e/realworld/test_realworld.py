@@ -245,6 +245,9 @@ async def through_gateway(browser: Browser, url: str, outcome: Outcome) -> None:
         await page.wait_for_function("window.__revivalDone === true", timeout=30_000)
     except Exception as error:  # noqa: BLE001 - the page may have navigated itself away
         accepting.errors.append(f"revival: {str(error).splitlines()[0]}")
+    # Quiet counts from the end of revival: what a revived script starts on a timer (a late onload
+    # handler, an async script) must get its chance on a loaded machine too.
+    page.settle_mark[0] = time.monotonic()
     await settle(page, quiet=0.5, most=3.0)
     await accept_context.close()
     outcome.after_accept_hosts = accepting.hosts
