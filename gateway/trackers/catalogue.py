@@ -63,6 +63,7 @@ from typing import Any
 
 from gateway.languages import LANGUAGES
 from gateway.trackers.lifetimes import is_lifetime
+from gateway.trackers.signatures import InlineSignatures, normalise
 
 # The categories built-in services belong to; an operator's service may name any optional category of the site.
 BUILTIN_CATEGORIES = ("analytics", "marketing")
@@ -89,9 +90,6 @@ _COOKIE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 _AUTHORITY_END = re.compile(r"[/\\?#]")
 _UNSEEN = str.maketrans("", "", "\t\n\r")
-# Inline code and signatures are compared without whitespace and with one kind
-# of quote, so ``gtag('config', "G-1")`` and ``gtag("config",'G-1')`` look alike.
-_NORMALISE_CODE = str.maketrans({'"': "'", " ": None, "\t": None, "\n": None, "\r": None, "\f": None, "\v": None})
 
 
 @dataclass(frozen=True)
@@ -181,7 +179,9 @@ class Catalogue:
         self._beacons = _UrlIndex(self.services, "beacons")
         self._iframes = _UrlIndex(self.services, "iframes")
         self._hosts = _HostIndex(self.services)
-        self._signatures = _signatures(self.services)
+        self._signatures = InlineSignatures(
+            (normalise(signature), service) for service in self.services for signature in service.inline
+        )
         self._cookies = _CookieIndex((pattern, service) for service in self.services for pattern in service.cookies)
         self._ocd = _CookieIndex(open_cookie_database.items()) if open_cookie_database else None
         # Last path segments of host-less patterns (matomo.js, piwik.php): a relative URL without
@@ -264,15 +264,8 @@ class Catalogue:
             return self._memo[key]
         if len(self._memo) >= MEMO_SIZE:
             self._memo.clear()
-        found = self._memo[key] = self._match_inline_uncached(code)
+        found = self._memo[key] = self._signatures.find(code)
         return found
-
-    def _match_inline_uncached(self, code: str) -> Service | None:
-        normalised = code.translate(_NORMALISE_CODE)
-        for signature, service in self._signatures:
-            if signature in normalised:
-                return service
-        return None
 
     def service_of_cookie(self, name: str) -> Service | None:
         """The catalogue service that sets a cookie called ``name``, if any."""
@@ -549,7 +542,7 @@ def _pattern_lists(label: str, raw: Mapping[str, Any]) -> dict[str, tuple[str, .
         if not _HOST.fullmatch(host):
             raise ValueError(f"{label}: field 'hosts' has {host!r}, expected 'cdn.example.com' or '*.example.com'")
     for signature in lists["inline"]:
-        if len(signature.translate(_NORMALISE_CODE)) < MIN_SIGNATURE_LENGTH:
+        if len(normalise(signature)) < MIN_SIGNATURE_LENGTH:
             raise ValueError(f"{label}: field 'inline' has {signature!r}, too short to be specific")
     for pattern in lists["cookies"]:
         if not _COOKIE.fullmatch(pattern) or len(pattern.split("*", 1)[0]) < 2:
@@ -771,12 +764,6 @@ class _CookieIndex:
             if name.startswith(prefix) and (regex is None or regex.fullmatch(name)):
                 return value
         return None
-
-
-def _signatures(services: Iterable[Service]) -> tuple[tuple[str, Service], ...]:
-    """Every inline signature, longest first, so the most specific one is found first."""
-    pairs = [(signature.translate(_NORMALISE_CODE), service) for service in services for signature in service.inline]
-    return tuple(sorted(pairs, key=lambda pair: -len(pair[0])))
 
 
 # --- URL parsing ------------------------------------------------------------------------------
