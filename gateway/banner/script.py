@@ -12,12 +12,11 @@ import hashlib
 import json
 import re
 
-from calmjs.parse import es5
-from calmjs.parse.unparsers.es5 import minify_print
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.assets import BANNER_DIR
+from gateway.banner.minify import minified_template, prebuilt
 from gateway.banner.texts import texts
 from gateway.languages import LANGUAGES
 from gateway.net.urls import GENERIC_SECOND_LEVELS, SHARED_HOSTING
@@ -151,9 +150,8 @@ def compact(source: str) -> str:
 
 @functools.cache
 def minified(name: str) -> str:
-    """``banner/templates/<name>`` minified, names shortened; done once per process (about 0.2 s)."""
-    source = (BANNER_DIR / "templates" / name).read_text(encoding="utf-8")
-    return minify_print(es5(source), obfuscate=True, obfuscate_globals=False)
+    """``banner/templates/<name>`` minified, names shortened: as the build left it (``gateway.banner.minify``)."""
+    return minified_template(BANNER_DIR, name, prebuilt(BANNER_DIR))
 
 
 def render(name: str, **values: object) -> str:

@@ -1,5 +1,7 @@
 """The banner, static files and page templates are served from an installed wheel, not from the checkout."""
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -38,7 +40,8 @@ with TestClient(ConsentMiddleware(demo_site(), settings=settings)) as client:
 down = UpstreamProxy(settings, Registry()).error_page({"type": "http", "headers": []}, 502)
 print(script.status_code, form.status_code, page.status_code, icon.status_code, admin.status_code, down.status_code,
       "consentGateway" in script.text, "Reject all" in form.text, "banner.js" in page.text, "<svg" in icon.text,
-      "Admin token" in admin.text, "HTTP 502" in down.body.decode())
+      "Admin token" in admin.text, "HTTP 502" in down.body.decode(),
+      "calmjs" not in sys.modules)  # the banner's scripts came minified in the wheel
 """
 
 
@@ -84,6 +87,20 @@ def test_wheel_carries_the_compiled_scanner_beside_its_source(wheel: Path) -> No
     assert not [name for name in names if name.endswith(".c")]
 
 
+def test_wheel_carries_the_banner_scripts_minified_for_their_sources(wheel: Path) -> None:
+    """hatch_build.py minifies banner/templates/*.js into banner/minified.json, each entry with its source's digest."""
+    archive = zipfile.ZipFile(wheel)
+    entries = json.loads(archive.read("banner/minified.json"))
+    templates = sorted(
+        name for name in archive.namelist() if name.startswith("banner/templates/") and name.endswith(".js")
+    )
+    assert sorted(f"banner/templates/{name}" for name in entries) == templates
+    for name, entry in entries.items():
+        source = archive.read(f"banner/templates/{name}").decode()
+        assert entry["source_sha256"] == hashlib.sha256(source.encode()).hexdigest()
+        assert 0 < len(entry["minified"]) < len(source)
+
+
 def test_without_compiling_the_wheel_is_pure_python(tmp_path: Path) -> None:
     """CONSENT_GATEWAY_PURE=1 (or no compiler): one wheel for every platform, the regular expression scans."""
     subprocess.run(
@@ -121,4 +138,4 @@ def test_installed_wheel_serves_the_banner_outside_the_checkout(wheel: Path, tmp
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["200"] * 5 + ["502"] + ["True"] * 6
+    assert result.stdout.split() == ["200"] * 5 + ["502"] + ["True"] * 7
