@@ -31,7 +31,7 @@ from gateway.pages.styles import may_fetch, neutralise, replace_urls
 
 try:  # the compiled scanner (``hatch_build.py``); without it the regular expression does the same
     from gateway.pages.scanner import COMPILED as SCANNER_COMPILED
-    from gateway.pages.scanner import plain_end
+    from gateway.pages.scanner import end_tag_at, plain_end, start_tag
 except ImportError:  # not compiled, and no Cython to run its source
     SCANNER_COMPILED = False
 from gateway.pages.tagmemo import MAX_REMEMBERED_SCRIPT, MAX_REMEMBERED_TAG, Context, Remembered, TagMemo
@@ -347,7 +347,7 @@ class Rewriter:
         self.language: str | None = None  # the page's <html lang>, for the placeholders of held frames
         self.memo = policy.memo
         self.suspect = _suspect(policy.third_parties.catalogue.path_markers)
-        self.memo_context = self._memo_context()
+        self.remembered = self._remembered()
 
     def feed(self, data: bytes) -> bytes:
         self.buffer += data
@@ -495,40 +495,49 @@ class Rewriter:
     # --- tags -----------------------------------------------------------------------------------
 
     def _interesting(self, buffer: bytes, position: int, out: list[bytes], final: bool) -> int | None:
-        match = START_TAG.match(buffer, position)
-        if match is None:
-            return self._not_a_start_tag(buffer, position, out, final)
-        raw_name, attributes = match.groups()
-        name = raw_name.lower()
+        if SCANNER_COMPILED:  # the tag's bounds from C; the match object only when the tag is rewritten
+            name_end, end = start_tag(buffer, position)
+            if end < 0:
+                return self._not_a_start_tag(buffer, position, out, final)
+            name = buffer[position + 1 : name_end].lower()
+            attributes = buffer[name_end : end - 1]
+        else:
+            match = START_TAG.match(buffer, position)
+            if match is None:
+                return self._not_a_start_tag(buffer, position, out, final)
+            end = match.end()
+            name = match.group(1).lower()
+            attributes = match.group(2)
         if name in FOREIGN and not attributes.rstrip().endswith(b"/"):
             self.foreign += 1
-        if self.memo is None or name in UNREMEMBERED or len(attributes) > MAX_REMEMBERED_TAG:
-            return self._start_tag(name, match, buffer, out, final)
+        remembered_tags = self.remembered
+        if remembered_tags is None or name in UNREMEMBERED or len(attributes) > MAX_REMEMBERED_TAG:
+            return self._start_tag(name, START_TAG.match(buffer, position), buffer, out, final)
         inline = name == b"script" and not _may_name_url(attributes)
         if inline:  # its body decides: the body is part of the key
-            end = _find_end(buffer, b"</script", match.end(), match.end() + MAX_REMEMBERED_SCRIPT)
-            if end < 0:  # longer, or not all here yet
-                return self._start_tag(name, match, buffer, out, final)
-            key = (self.memo_context, buffer[position:end])
+            body_end = _find_end(buffer, b"</script", end, end + MAX_REMEMBERED_SCRIPT)
+            if body_end < 0:  # longer, or not all here yet
+                return self._start_tag(name, START_TAG.match(buffer, position), buffer, out, final)
+            key = buffer[position:body_end]
         else:
-            key = (self.memo_context, match.group())
-        remembered = self.memo.get(key)
+            key = buffer[position:end]
+        remembered = remembered_tags.get(key)
         if remembered is None:
-            return self._remember(key, name, match, buffer, out, final, inline)
+            return self._remember(key, name, START_TAG.match(buffer, position), buffer, out, final, inline)
         out.append(remembered.output)
         if remembered.blocked:
             self.policy.blocked.extend(remembered.blocked)
         if remembered.seen and self.sightings is not None:
             self.sightings.update(remembered.seen)
         if inline and not self.foreign:  # its body, found for the key, is passed on as it is
-            out.append(buffer[match.end() : end])
-            return end
+            out.append(buffer[end:body_end])
+            return body_end
         self._enter(name)
-        return match.end()
+        return end
 
     def _remember(
         self,
-        key: tuple[Context, bytes],
+        key: bytes,
         name: bytes,
         match: re.Match[bytes],
         buffer: bytes,
@@ -549,9 +558,11 @@ class Rewriter:
             noted.update(seen)
         if not inline and name == b"script" and not Tag(b"script", match.group(2)).has_any(SCRIPT_URL_ATTRIBUTES):
             return step  # "data-src" looked like a URL, but its body decides and is not in the key
-        if step == match.end() and self.memo is not None:
+        if step == match.end() and self.memo is not None and self.remembered is not None:
             output = b"".join(out[written:])
-            self.memo.put(key, Remembered(output, tuple(self.policy.blocked[blocked:]), frozenset(seen or ())))
+            self.memo.put(
+                self.remembered, key, Remembered(output, tuple(self.policy.blocked[blocked:]), frozenset(seen or ()))
+            )
         return step
 
     def _start_tag(
@@ -564,7 +575,7 @@ class Rewriter:
             return self._style(Tag(raw_name, attributes), buffer, match.end(), out, final)
         if name == b"html" and self.language is None:
             self.language = Tag(raw_name, attributes).get(b"lang") or ""
-            self.memo_context = self._memo_context()
+            self.remembered = self._remembered()
         if not self._plainly_local(attributes):
             tag = Tag(raw_name, attributes)
             self._element(name, tag)
@@ -588,9 +599,20 @@ class Rewriter:
         elif name == b"plaintext" and not self.foreign:
             self.plaintext = True
 
-    def _memo_context(self) -> Context:
+    def _remembered(self) -> dict[bytes, Remembered] | None:
+        """The memo's table for what this page's tags are rewritten in, as far as it is known yet."""
+        if self.memo is None:
+            return None
         policy = self.policy
-        return (policy.granted, policy.site_host, policy.page_url, self.base, self.language, self.sightings is not None)
+        context: Context = (
+            policy.granted,
+            policy.site_host,
+            policy.page_url,
+            self.base,
+            self.language,
+            self.sightings is not None,
+        )
+        return self.memo.entries(context)
 
     def _not_a_start_tag(self, buffer: bytes, position: int, out: list[bytes], final: bool) -> int | None:
         end = END_TAG.match(buffer, position)
@@ -704,7 +726,7 @@ class Rewriter:
             return
         self.base = target.href
         self.base_foreign = not self.policy.third_parties.is_same_site(target.host, self.policy.site_host)
-        self.memo_context = self._memo_context()
+        self.remembered = self._remembered()
 
     def _refresh(self, tag: Tag) -> None:
         if (tag.get(b"http-equiv") or "").strip().lower() != "refresh":
@@ -985,6 +1007,8 @@ def _find_end(buffer: bytes, end_tag: bytes, start: int, stop: int | None = None
     if end_tag == b"-->":
         return _comment_end(buffer, start, stop)
     name = end_tag[2:]
+    if SCANNER_COMPILED:
+        return end_tag_at(buffer, name, start, stop)
     position = buffer.find(b"</", start, stop)
     while position >= 0:
         after = position + len(end_tag)

@@ -262,3 +262,63 @@ def plain_end(buffer: bytes, position: cython.Py_ssize_t, foreign: cython.bint) 
             return at
         at = _find(data, size, end, 60)
     return size
+
+
+@cython.ccall
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def start_tag(buffer: bytes, position: cython.Py_ssize_t) -> tuple:
+    """``(end of the name, end of the tag)`` of the start tag at ``position``, as
+    ``rewrite.START_TAG.match`` reads it (``match.end(1), match.end()``); ``(-1, -1)`` if none."""
+    size: cython.Py_ssize_t = len(buffer)
+    data: cython.p_uchar = buffer
+    at: cython.Py_ssize_t = position + 2
+    if position < 0 or at > size or data[position] != 60 or not _is_letter(data[position + 1]):
+        return (-1, -1)
+    while at < size and not _ends_name(data[at]):
+        at += 1
+    end: cython.Py_ssize_t = _attributes_end(data, size, at, False)
+    if end < 0:
+        return (-1, -1)
+    return (at, end)
+
+
+@cython.cfunc
+@cython.inline
+@cython.exceptval(check=False)
+def _lower(c: cython.uchar) -> cython.uchar:
+    return c + 32 if 65 <= c <= 90 else c
+
+
+@cython.ccall
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def end_tag_at(buffer: bytes, name: bytes, start: cython.Py_ssize_t, stop: cython.Py_ssize_t) -> cython.Py_ssize_t:
+    """Where ``</`` + ``name`` (lower case; any case in ``buffer``) followed by one of `` \\t\\n\\r\\f/>``
+    starts, the ``</`` within ``buffer[start:stop]``; -1 if nowhere. (``rewrite._find_end`` for end tags.)"""
+    size: cython.Py_ssize_t = len(buffer)
+    data: cython.p_uchar = buffer
+    wanted: cython.p_uchar = name
+    length: cython.Py_ssize_t = len(name)
+    at: cython.Py_ssize_t = max(start, 0)
+    after: cython.Py_ssize_t
+    index: cython.Py_ssize_t
+    c: cython.uchar
+    found: cython.bint
+    stop = min(stop, size)
+    while at + 1 < stop:
+        if data[at] != 60 or data[at + 1] != 47:  # "</"
+            at += 1
+            continue
+        after = at + 2 + length
+        if after < size:
+            found = True
+            for index in range(length):
+                if _lower(data[at + 2 + index]) != wanted[index]:
+                    found = False
+                    break
+            c = data[after]
+            if found and (c == 32 or c == 9 or c == 10 or c == 13 or c == 12 or c == 47 or c == 62):
+                return at
+        at += 2
+    return -1

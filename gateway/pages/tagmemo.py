@@ -44,19 +44,34 @@ class Remembered:
 
 
 class TagMemo:
-    """Bounded memo from (context, tag bytes) to what rewriting the tag came to."""
+    """Bounded memo from (context, tag bytes) to what rewriting the tag came to.
+
+    Entries are filed per context: a rewriter asks for its page's table once
+    (``entries``) and then looks tags up by their bytes alone, instead of
+    comparing a whole context on every tag.
+    """
 
     def __init__(self, size: int = MEMO_SIZE) -> None:
         self.size = size
-        self._entries: dict[tuple[Context, bytes], Remembered] = {}
+        self._tables: dict[Context, dict[bytes, Remembered]] = {}
+        self._count = 0  # entries put since the memo last started again
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return sum(map(len, self._tables.values()))
 
-    def get(self, key: tuple[Context, bytes]) -> Remembered | None:
-        return self._entries.get(key)
+    def entries(self, context: Context) -> dict[bytes, Remembered]:
+        """The table of ``context``, to look tags up in (``dict.get``) and to ``put`` into."""
+        table = self._tables.get(context)
+        if table is None:
+            table = self._tables[context] = {}
+        return table
 
-    def put(self, key: tuple[Context, bytes], remembered: Remembered) -> None:
-        if len(self._entries) >= self.size:
-            self._entries.clear()
-        self._entries[key] = remembered
+    def put(self, table: dict[bytes, Remembered], tag: bytes, remembered: Remembered) -> None:
+        if self._count >= self.size:
+            # Start again; a table a rewriter still holds is left to it, and goes with its page.
+            for held in self._tables.values():
+                held.clear()
+            self._tables = {}
+            self._count = 0
+        table[tag] = remembered
+        self._count += 1

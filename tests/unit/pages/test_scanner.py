@@ -13,7 +13,7 @@ from test_rewrite import FRAGMENTS, rewrite
 
 import gateway.pages.rewrite as rewrite_module
 from gateway.pages import scanner
-from gateway.pages.rewrite import BULK, BULK_FOREIGN
+from gateway.pages.rewrite import BULK, BULK_FOREIGN, RAW_TEXT, START_TAG
 
 pytest.importorskip("cython")  # the source runs uncompiled with Cython's pure-Python shadow module
 SOURCE_PATH = Path(rewrite_module.__file__).with_name("scanner.py")
@@ -66,6 +66,18 @@ EDGES = [
     b"<1",
     b"<\xff>",
     b"< ",
+    b'<a b="c>',
+    b"<a b= >",
+    b"<a b=>",
+    b"<a/b='c'/>",
+    b"<a\x0cb>",
+    b"</script>",
+    b"</SCRIPT ",
+    b"</scrIpt\x0b>",
+    b"</script\x0c",
+    b"</style/>",
+    b"</</title>",
+    b"</textareax>",
 ]
 documents = st.lists(st.one_of(st.sampled_from(FRAGMENTS + EDGES), st.binary(max_size=12)), max_size=12).map(b"".join)
 quick = settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -78,6 +90,50 @@ def test_the_scanner_stops_where_the_expression_stops(body: bytes, start: int, f
     expected = (BULK_FOREIGN if foreign else BULK).match(body, position).end()
     assert source.plain_end(body, position, foreign) == expected
     assert scanner.plain_end(body, position, foreign) == expected
+
+
+@quick
+@given(documents, st.integers(min_value=0))
+def test_start_tags_are_read_as_the_expression_reads_them(body: bytes, start: int) -> None:
+    position = start % (len(body) + 1)
+    match = START_TAG.match(body, position)
+    expected = (match.end(1), match.end()) if match else (-1, -1)
+    assert source.start_tag(body, position) == expected
+    assert scanner.start_tag(body, position) == expected
+
+
+def python_end_tag_at(body: bytes, name: bytes, start: int, stop: int) -> int:
+    """The rewriter's own search, uncompiled: ``rewrite._find_end`` with the compiled scanner off."""
+    try:
+        rewrite_module.SCANNER_COMPILED = False
+        return rewrite_module._find_end(body, b"</" + name, start, stop)
+    finally:
+        rewrite_module.SCANNER_COMPILED = scanner.COMPILED
+
+
+@quick
+@given(documents, st.sampled_from(sorted(RAW_TEXT)), st.integers(min_value=0), st.integers(min_value=0))
+def test_end_tags_are_found_where_the_rewriter_finds_them(body: bytes, name: bytes, start: int, stop: int) -> None:
+    start, stop = start % (len(body) + 2), stop % (len(body) + 20)
+    expected = python_end_tag_at(body, name, start, stop)
+    assert source.end_tag_at(body, name, start, stop) == expected
+    assert scanner.end_tag_at(body, name, start, stop) == expected
+
+
+@pytest.mark.parametrize("page", sorted((Path(__file__).parents[2] / "e2e/realworld/pages").glob("*.html"))[:40])
+def test_real_pages_read_tags_and_end_tags_alike(page: Path) -> None:
+    body = page.read_bytes()
+    for position in range(body.find(b"<"), len(body)) if b"<" in body else ():
+        if body[position] != 60:
+            continue
+        match = START_TAG.match(body, position)
+        assert scanner.start_tag(body, position) == ((match.end(1), match.end()) if match else (-1, -1))
+    for name in (b"script", b"style", b"title"):
+        position = 0
+        while position >= 0:
+            found = scanner.end_tag_at(body, name, position, len(body))
+            assert found == python_end_tag_at(body, name, position, len(body))
+            position = -1 if found < 0 else found + 1
 
 
 @pytest.mark.parametrize("page", sorted((Path(__file__).parents[2] / "e2e/realworld/pages").glob("*.html"))[:40])
