@@ -4,7 +4,7 @@
 ``relay`` (the ``send`` the middleware hands the app; responses that need
 no work go straight through it), ``responder`` (one page's rewrite, from
 response start to last byte), ``rewrite`` (the streaming HTML rewriter),
-``scanner`` (its bulk scan, compiled with Cython), ``tagmemo`` (rewritten
+``scanner`` (its bulk scan and tag bounds, compiled with Cython), ``tagmemo`` (rewritten
 start tags remembered across pages),
 ``styles`` (CSS ``url()`` held), ``encoding`` (compressed bodies), ``csp``
 (nonces for the injected scripts), ``conditional`` (ETag and
