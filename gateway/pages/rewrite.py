@@ -31,7 +31,7 @@ from gateway.pages.styles import may_fetch, neutralise, replace_urls
 
 try:  # the compiled scanner (``hatch_build.py``); without it the regular expression does the same
     from gateway.pages.scanner import COMPILED as SCANNER_COMPILED
-    from gateway.pages.scanner import end_tag_at, plain_end, start_tag
+    from gateway.pages.scanner import end_tag_at, plain_end, remembered_run, start_tag
 except ImportError:  # not compiled, and no Cython to run its source
     SCANNER_COMPILED = False
 from gateway.pages.tagmemo import MAX_REMEMBERED_SCRIPT, MAX_REMEMBERED_TAG, Context, Remembered, TagMemo
@@ -373,15 +373,21 @@ class Rewriter:
             if self.head_pending:
                 step = self._before_head(buffer, position, out, final)
             else:
-                if SCANNER_COMPILED:
+                if SCANNER_COMPILED and self.remembered is not None and not self.foreign:
+                    # Plain stretches and remembered tags in C, up to the first tag to look at here.
+                    end = remembered_run(
+                        buffer, position, self.remembered, out, MAX_REMEMBERED_TAG, MAX_REMEMBERED_SCRIPT
+                    )
+                    position = end
+                elif SCANNER_COMPILED:
                     end = plain_end(buffer, position, self.foreign > 0)
                 else:
                     end = (BULK_FOREIGN if self.foreign else BULK).match(buffer, position).end()
                 if end > position:
                     out.append(view[position:end])
                     position = end
-                    if position == size:
-                        break
+                if position == size:
+                    break
                 step = self._interesting(buffer, position, out, final)
             if step is None:  # needs more input
                 break

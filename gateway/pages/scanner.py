@@ -9,6 +9,9 @@ must look at (a tag that can fetch, ``</svg>``, ``</math>``, a tag with a
 Where it stops, ``start_tag`` reads the tag's bounds as ``rewrite.START_TAG``
 would, and ``end_tag_at`` finds where a script or other raw text ends, so
 that a tag the rewriter remembers costs it no regular expression at all.
+``remembered_run`` goes further: it passes plain stretches and the tags the
+rewriter's memo (``gateway.pages.tagmemo``) holds, scripts with their bodies,
+in one call, and hands back at the first tag the rewriter must read itself.
 
 The module is plain Python and is compiled with Cython when the package is
 built (``hatch_build.py``). Compiled, it scans at several hundred MB/s,
@@ -326,3 +329,90 @@ def end_tag_at(buffer: bytes, name: bytes, start: cython.Py_ssize_t, stop: cytho
                 return at
         at += 2
     return -1
+
+
+# Start tags whose effect reaches past their own bytes (raw text, <base>, the banner's place, foreign
+# content): ``remembered_run`` leaves them to the rewriter. <script> is handled apart.
+_NOT_PASSED: frozenset = frozenset(
+    (b"base", b"html", b"head", b"style", b"textarea", b"title", b"xmp", b"iframe", b"noembed")
+    + (b"noframes", b"plaintext", b"svg", b"math")
+)
+
+
+@cython.cfunc
+@cython.boundscheck(False)
+@cython.wraparound(False)
+@cython.exceptval(check=False)
+def _names_url(data: cython.p_uchar, start: cython.Py_ssize_t, end: cython.Py_ssize_t) -> cython.bint:
+    """``rewrite._may_name_url``: "src" or "href" anywhere in ``data[start:end]``, in any case."""
+    at: cython.Py_ssize_t
+    for at in range(start, end - 2):
+        if _lower(data[at]) == 115 and _lower(data[at + 1]) == 114 and _lower(data[at + 2]) == 99:  # src
+            return True
+        if (
+            at + 3 < end
+            and _lower(data[at]) == 104
+            and _lower(data[at + 1]) == 114
+            and _lower(data[at + 2]) == 101
+            and _lower(data[at + 3]) == 102
+        ):  # href
+            return True
+    return False
+
+
+@cython.ccall
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def remembered_run(
+    buffer: bytes,
+    position: cython.Py_ssize_t,
+    table: dict,
+    out: list,
+    max_tag: cython.Py_ssize_t,
+    max_script: cython.Py_ssize_t,
+) -> cython.Py_ssize_t:
+    """Pass plain stretches and start tags the memo's ``table`` holds, writing to ``out`` what
+    ``rewrite.Rewriter`` would write for them; where it must look itself, the position is returned.
+
+    Outside foreign content only. A tag goes by only when its entry adds nothing to the page's
+    lists (no blocked label, no sighting) and its effect ends with its bytes: a remembered script
+    goes by with its body up to ``</script``, which must be in ``buffer`` already."""
+    size: cython.Py_ssize_t = len(buffer)
+    data: cython.p_uchar = buffer
+    end: cython.Py_ssize_t
+    name_end: cython.Py_ssize_t
+    tag_end: cython.Py_ssize_t
+    body_end: cython.Py_ssize_t
+    script: cython.bint
+    inline: cython.bint
+    while True:
+        end = plain_end(buffer, position, False)
+        if end > position:
+            out.append(buffer[position:end])
+            position = end
+        if position >= size or data[position] != 60:
+            return position
+        bounds = start_tag(buffer, position)
+        name_end = bounds[0]
+        tag_end = bounds[1]
+        if tag_end < 0 or tag_end - 1 - name_end > max_tag:
+            return position
+        name = buffer[position + 1 : name_end].lower()
+        if name in _NOT_PASSED:
+            return position
+        script = name == b"script"
+        inline = script and not _names_url(data, name_end, tag_end - 1)
+        body_end = -1
+        if script:
+            body_end = end_tag_at(buffer, b"script", tag_end, size if not inline else tag_end + max_script)
+            if body_end < 0:
+                return position
+        remembered = table.get(buffer[position:body_end] if inline else buffer[position:tag_end])
+        if remembered is None or remembered.blocked or remembered.seen:
+            return position
+        out.append(remembered.output)
+        if script:
+            out.append(buffer[tag_end:body_end])
+            position = body_end
+        else:
+            position = tag_end

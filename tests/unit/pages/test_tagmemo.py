@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_rewrite import FRAGMENTS
@@ -126,3 +127,40 @@ def test_embeds_are_decided_on_each_page() -> None:
     banner = b"<script src=/_consent/banner.js></script>"
     for body in (VIDEO, b"<html lang=en>" + VIDEO, frame_doc, b"<p>" + frame_doc):
         assert rewrite(body, memo=memo, head=banner) == rewrite(body, head=banner)
+
+
+# Where the compiled pass over remembered tags (scanner.remembered_run) must hand over to the rewriter.
+HAND_OVER = [
+    b"<script data-SRC=x>var a = 1</script>",
+    b"<SCRIPT>gtag('config', 'G-1')</SCRIPT >",
+    b"<script HREF=x>1</script>",
+    b"<script src=/app.js>x</scriptx></script>",
+    b"<script src=/app.js></script",
+    b"<script>not ended",
+    b"<img src=/a.png alt='" + b"a" * 2100 + b"'>",
+    b"<script>" + b"x" * 9000 + b"</script>",
+    b"<svg><image href=https://www.facebook.com/tr></svg><img src=/b.png>",
+    b"<title>x</title><textarea><img src=https://www.facebook.com/tr></textarea>",
+    b"<IMG SRC=/c.png><img src=/c.png>",
+]
+mixed = st.lists(st.sampled_from([*FRAGMENTS, *STATEFUL, *HAND_OVER, GA, GA_INLINE, PIXEL, VIDEO]), max_size=10)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mixed.map(b"".join), grants, chunkings)
+def test_remembered_tags_passed_in_c_give_what_the_expression_gives(body, granted, chunks) -> None:
+    """A warm memo with the compiled scanner against the regular expression and no memo at all."""
+    import gateway.pages.rewrite as rewrite_module
+
+    if not rewrite_module.SCANNER_COMPILED:
+        pytest.skip("the scanner is not compiled here")
+    memo = TagMemo()
+    banner = b"<script src=/_consent/banner.js></script>"
+    rewrite(body, granted, memo, page=PAGE, head=banner)
+    warm = rewrite(body, granted, memo, chunks, PAGE, banner)
+    try:
+        rewrite_module.SCANNER_COMPILED = False
+        expression = rewrite(body, granted, None, chunks, PAGE, banner)
+    finally:
+        rewrite_module.SCANNER_COMPILED = True
+    assert warm == expression
