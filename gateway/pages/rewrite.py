@@ -122,6 +122,9 @@ RAW_TEXT = frozenset({b"script", b"style", b"textarea", b"title", b"xmp", b"ifra
 FOREIGN = frozenset({b"svg", b"math"})
 # Tags whose rewriting reads more than the tag and the memo's context (``gateway.pages.tagmemo``).
 UNREMEMBERED = frozenset({b"base", b"html", b"head", b"style"})
+# Start tags whose effect reaches past their own bytes (state, raw text, foreign content): the
+# compiled pass over remembered tags (``scanner.remembered_run``) hands them back; scripts it handles.
+HANDED_BACK = UNREMEMBERED | (RAW_TEXT - {b"script"}) | FOREIGN | {b"plaintext"}
 SCRIPT_URL_ATTRIBUTES = (b"src", b"href", b"xlink:href")
 JS_TYPES = frozenset(
     {
@@ -375,17 +378,17 @@ class Rewriter:
             else:
                 if SCANNER_COMPILED and self.remembered is not None and not self.foreign:
                     # Plain stretches and remembered tags in C, up to the first tag to look at here.
-                    end = remembered_run(
-                        buffer, position, self.remembered, out, MAX_REMEMBERED_TAG, MAX_REMEMBERED_SCRIPT
+                    position = remembered_run(
+                        buffer, position, self.remembered, out, HANDED_BACK, MAX_REMEMBERED_TAG, MAX_REMEMBERED_SCRIPT
                     )
-                    position = end
-                elif SCANNER_COMPILED:
-                    end = plain_end(buffer, position, self.foreign > 0)
                 else:
-                    end = (BULK_FOREIGN if self.foreign else BULK).match(buffer, position).end()
-                if end > position:
-                    out.append(view[position:end])
-                    position = end
+                    if SCANNER_COMPILED:
+                        end = plain_end(buffer, position, self.foreign > 0)
+                    else:
+                        end = (BULK_FOREIGN if self.foreign else BULK).match(buffer, position).end()
+                    if end > position:
+                        out.append(view[position:end])
+                        position = end
                 if position == size:
                     break
                 step = self._interesting(buffer, position, out, final)
@@ -501,6 +504,7 @@ class Rewriter:
     # --- tags -----------------------------------------------------------------------------------
 
     def _interesting(self, buffer: bytes, position: int, out: list[bytes], final: bool) -> int | None:
+        match: re.Match[bytes] | None = None
         if SCANNER_COMPILED:  # the tag's bounds from C; the match object only when the tag is rewritten
             name_end, end = start_tag(buffer, position)
             if end < 0:
@@ -518,18 +522,18 @@ class Rewriter:
             self.foreign += 1
         remembered_tags = self.remembered
         if remembered_tags is None or name in UNREMEMBERED or len(attributes) > MAX_REMEMBERED_TAG:
-            return self._start_tag(name, START_TAG.match(buffer, position), buffer, out, final)
+            return self._start_tag(name, match or START_TAG.match(buffer, position), buffer, out, final)
         inline = name == b"script" and not _may_name_url(attributes)
         if inline:  # its body decides: the body is part of the key
             body_end = _find_end(buffer, b"</script", end, end + MAX_REMEMBERED_SCRIPT)
             if body_end < 0:  # longer, or not all here yet
-                return self._start_tag(name, START_TAG.match(buffer, position), buffer, out, final)
+                return self._start_tag(name, match or START_TAG.match(buffer, position), buffer, out, final)
             key = buffer[position:body_end]
         else:
             key = buffer[position:end]
         remembered = remembered_tags.get(key)
         if remembered is None:
-            return self._remember(key, name, START_TAG.match(buffer, position), buffer, out, final, inline)
+            return self._remember(key, name, match or START_TAG.match(buffer, position), buffer, out, final, inline)
         out.append(remembered.output)
         if remembered.blocked:
             self.policy.blocked.extend(remembered.blocked)

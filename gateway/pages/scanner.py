@@ -331,14 +331,6 @@ def end_tag_at(buffer: bytes, name: bytes, start: cython.Py_ssize_t, stop: cytho
     return -1
 
 
-# Start tags whose effect reaches past their own bytes (raw text, <base>, the banner's place, foreign
-# content): ``remembered_run`` leaves them to the rewriter. <script> is handled apart.
-_NOT_PASSED: frozenset = frozenset(
-    (b"base", b"html", b"head", b"style", b"textarea", b"title", b"xmp", b"iframe", b"noembed")
-    + (b"noframes", b"plaintext", b"svg", b"math")
-)
-
-
 @cython.cfunc
 @cython.boundscheck(False)
 @cython.wraparound(False)
@@ -368,15 +360,17 @@ def remembered_run(
     position: cython.Py_ssize_t,
     table: dict,
     out: list,
+    handed_back: frozenset,
     max_tag: cython.Py_ssize_t,
     max_script: cython.Py_ssize_t,
 ) -> cython.Py_ssize_t:
     """Pass plain stretches and start tags the memo's ``table`` holds, writing to ``out`` what
     ``rewrite.Rewriter`` would write for them; where it must look itself, the position is returned.
 
-    Outside foreign content only. A tag goes by only when its entry adds nothing to the page's
-    lists (no blocked label, no sighting) and its effect ends with its bytes: a remembered script
-    goes by with its body up to ``</script``, which must be in ``buffer`` already."""
+    Outside foreign content only. Tags named in ``handed_back`` (``rewrite.HANDED_BACK``: their
+    effect reaches past their bytes) are always the rewriter's. Another tag goes by only when its
+    entry adds nothing to the page's lists (no blocked label, no sighting); a remembered script goes
+    by with its body up to ``</script``, which must be in ``buffer`` already."""
     size: cython.Py_ssize_t = len(buffer)
     data: cython.p_uchar = buffer
     end: cython.Py_ssize_t
@@ -398,7 +392,7 @@ def remembered_run(
         if tag_end < 0 or tag_end - 1 - name_end > max_tag:
             return position
         name = buffer[position + 1 : name_end].lower()
-        if name in _NOT_PASSED:
+        if name in handed_back:
             return position
         script = name == b"script"
         inline = script and not _names_url(data, name_end, tag_end - 1)
