@@ -24,6 +24,7 @@ from gateway.admin import admin_routes
 from gateway.api.cors import CrossOrigin
 from gateway.api.declaration import Declaration
 from gateway.api.discovery import CookieReport
+from gateway.api.dispatch import ExactPaths
 from gateway.api.inuse import ServicesInUse
 from gateway.api.preferences import PreferencesForm
 from gateway.api.routes import ConsentAPI
@@ -178,7 +179,7 @@ def build(settings: Settings, store: ConsentStore | None = None, metrics: Regist
         discovery=discovery,
         statistics=statistics,
         api=CrossOrigin(
-            StatusOnHTTPError(Router(routes, redirect_slashes=False)),
+            StatusOnHTTPError(ExactPaths(Router(routes, redirect_slashes=False))),
             settings.allowed_origins,
             settings.trusted_proxies,
         ),

@@ -109,7 +109,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, sink: CapturingBackend) ->
 
 def endpoints(app: ConsentMiddleware) -> list[tuple[str, tuple[str, ...]]]:
     """Every (path, methods) the gateway answers under its prefix; path parameters filled in."""
-    router = app.components.api.app.app  # CrossOrigin(ExceptionMiddleware(Router))
+    router = app.components.api.app.app  # CrossOrigin(StatusOnHTTPError(ExactPaths(Router)))
     found = []
     for route in router.routes:
         if isinstance(route, Mount):
