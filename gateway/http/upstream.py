@@ -7,7 +7,9 @@ tracing, URL re-quoting, multidict copies) is not needed when the target is
 one fixed upstream and the request is passed on as it came. Responses are
 parsed by httptools (the parser uvicorn uses). A request may carry a small
 body sent in one piece with its Content-Length (the analytics forwarder's
-POSTs); streamed uploads, HEAD and WebSockets stay with aiohttp.
+POSTs) or a body streamed as it arrives (``stream``: a visitor's upload,
+written by a task of its own so the answer can flow back meanwhile, paced
+by the upstream's reading); WebSockets stay with aiohttp.
 
 One pool of keep-alive connections per upstream. A kept connection the
 upstream closed while idle is noticed on the next request (no response
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import ssl
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import httptools
@@ -34,6 +37,11 @@ READ_BUFFER = 256 * 1024  # bytes read from a connection at a time
 
 class UpstreamClosed(ConnectionError):
     """The upstream closed the connection or answered something that is not HTTP/1.1."""
+
+
+class RequestBodyCut(Exception):
+    """The visitor's request body stopped before its end (the visitor went away): the upstream
+    connection is aborted, so the upstream never takes a truncated upload for a whole one."""
 
 
 class UpstreamCutOff(Exception):
@@ -97,6 +105,8 @@ class Response(asyncio.BufferedProtocol):
         self.view = memoryview(buffer)
         self.transport: asyncio.Transport | None = None
         self.closed = False
+        self.write_paused = False  # the transport's write buffer is full: the upstream reads slowly
+        self.drain_waiter: asyncio.Future | None = None
         # One parser for the connection: after a complete response it reads the next one (as uvicorn's does).
         self.parser = httptools.HttpResponseParser(self)
         self._reset()
@@ -113,6 +123,9 @@ class Response(asyncio.BufferedProtocol):
         self.paused = False
         self.error: Exception | None = None
         self.waiter: asyncio.Future | None = None
+        self.head_only = False  # the request was a HEAD: no body follows, whatever the headers announce
+        self.sending = False  # a request body is still being written (no read timeout meanwhile)
+        self.pump: asyncio.Task | None = None  # the task writing it
 
     # ---- asyncio.Protocol
 
@@ -135,8 +148,18 @@ class Response(asyncio.BufferedProtocol):
             self._fail(UpstreamClosed(f"upstream sent no valid HTTP: {error}"))
             self.transport.close()  # type: ignore[union-attr]
 
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        waiter = self.drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.resume_writing()  # a body being written stops waiting; the writer sees ``closed``
         if self.headers_done and not self.complete and self._ends_with_close():
             self.complete = True  # a body delimited by the end of the connection
             self._wake()
@@ -156,6 +179,10 @@ class Response(asyncio.BufferedProtocol):
         self.status = status
         self.keep_alive = self.parser.should_keep_alive()  # asked now: the parser forgets once the body is read
         self.headers_done = True
+        if self.head_only:
+            self.complete = True
+            # The parser would wait for the body the headers announce and read the next answer as it.
+            self.keep_alive = False
         self._wake()
 
     def on_body(self, body: bytes) -> None:
@@ -204,7 +231,22 @@ class Response(asyncio.BufferedProtocol):
 
     @property
     def reusable(self) -> bool:
-        return self.complete and self.keep_alive and not self.closed and not self.paused
+        return self.complete and self.keep_alive and not self.closed and not self.paused and not self.sending
+
+    async def drain(self) -> None:
+        """Wait while the upstream has not read what was written (the transport's buffer is full)."""
+        while self.write_paused and not self.closed:
+            self.drain_waiter = waiter = self.loop.create_future()
+            try:
+                await waiter
+            finally:
+                self.drain_waiter = None
+
+    def body_sent(self) -> None:
+        """The request body is all written: waits for the answer are timed from now on."""
+        self.sending = False
+        if self.waiter is not None and not self.waiter.done():
+            self.watch.watch(self, self.loop)
 
     def _ends_with_close(self) -> bool:
         names = {name.lower() for name, _ in self.raw_headers}
@@ -225,7 +267,8 @@ class Response(asyncio.BufferedProtocol):
             raise self.error
         loop = self.loop
         self.waiter = waiter = loop.create_future()
-        self.watch.watch(self, loop)
+        if not self.sending:  # an upload may take longer than the read timeout: the timing starts after it
+            self.watch.watch(self, loop)
         try:
             await waiter
         finally:
@@ -257,11 +300,12 @@ class UpstreamPool:
         """Send a request ``head`` (no body) and return once the response headers are in."""
         return await self.request(head)
 
-    async def request(self, head: bytes, body: bytes = b"", resend: bool = True) -> Response:
+    async def request(self, head: bytes, body: bytes = b"", resend: bool = True, head_only: bool = False) -> Response:
         """Send ``head`` and ``body`` (``head`` carries its Content-Length); return once the response headers are in.
 
         With ``resend=False`` a kept connection that turns out closed raises ``UpstreamClosed`` instead of
-        sending the request again: the upstream may have acted on it before closing.
+        sending the request again: the upstream may have acted on it before closing. ``head_only``: the
+        request is a HEAD, so the response ends with its headers.
         """
         message = head + body if body else head
         await self.slots.acquire()
@@ -271,12 +315,39 @@ class UpstreamPool:
                 if connection.closed:
                     continue
                 try:
-                    return await self._send(connection, message)
+                    return await self._send(connection, message, head_only)
                 except UpstreamClosed:
                     if connection.received or not resend:
                         raise  # the upstream did answer, badly, or a second try is not safe
                     # closed while it sat idle: try the next one
-            return await self._send(await self._connect(), message)
+            return await self._send(await self._connect(), message, head_only)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    async def stream(self, head: bytes, body: AsyncIterator[bytes], chunked: bool) -> Response:
+        """Send ``head``, then ``body`` piece by piece as it comes (chunk-framed when ``chunked``, else
+        ``head`` carries its Content-Length); return once the response headers are in, which may be
+        before the body is all sent. Never sent twice: the body is read once.
+
+        The body is written by a task of its own, paced by the upstream's reading (``drain``). When
+        ``body`` raises (``RequestBodyCut``: the visitor went away) the connection is aborted and the
+        wait for the answer fails with that error.
+        """
+        await self.slots.acquire()
+        try:
+            connection = await self._reusable_or_new()
+            connection.sending = True
+            connection.transport.write(head)  # type: ignore[union-attr]
+            connection.pump = asyncio.get_running_loop().create_task(self._pump(connection, body, chunked))
+            try:
+                await connection.wait_for_headers()
+            except BaseException:
+                connection.pump.cancel()
+                if connection.transport is not None:
+                    connection.transport.close()
+                raise
+            return connection
         except BaseException:
             self.slots.release()
             raise
@@ -284,6 +355,8 @@ class UpstreamPool:
     def release(self, response: Response) -> None:
         """Done with ``response``: its connection goes back to the pool when it can carry another request."""
         self.slots.release()
+        if response.pump is not None and not response.pump.done():
+            response.pump.cancel()  # the answer ended before the upload: the connection cannot be kept
         if response.reusable and len(self.idle) < self.max_idle:
             response._reset()
             self.idle.append(response)
@@ -311,7 +384,34 @@ class UpstreamPool:
             raise TimeoutError("upstream connect timed out") from None
         return connection
 
-    async def _send(self, connection: Response, head: bytes) -> Response:
+    async def _reusable_or_new(self) -> Response:
+        while self.idle:
+            connection = self.idle.pop()
+            if not connection.closed:
+                return connection
+        return await self._connect()
+
+    @staticmethod
+    async def _pump(connection: Response, body: AsyncIterator[bytes], chunked: bool) -> None:
+        transport = connection.transport
+        assert transport is not None
+        try:
+            async for piece in body:
+                if connection.closed:
+                    return
+                if piece:
+                    transport.write(b"%x\r\n%b\r\n" % (len(piece), piece) if chunked else piece)
+                    await connection.drain()
+            if chunked:
+                transport.write(b"0\r\n\r\n")
+        except Exception as error:
+            connection._fail(error if isinstance(error, RequestBodyCut) else UpstreamClosed(f"request body: {error}"))
+            transport.abort()
+            return
+        connection.body_sent()
+
+    async def _send(self, connection: Response, head: bytes, head_only: bool = False) -> Response:
+        connection.head_only = head_only
         connection.transport.write(head)  # type: ignore[union-attr]
         try:
             await connection.wait_for_headers()

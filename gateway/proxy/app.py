@@ -1,16 +1,16 @@
 """Reverse-proxy mode: every request outside the prefix goes to one upstream site.
 
-GETs without a body -- nearly all page views -- go through a lean keep-alive
-client (``gateway.http.upstream``); everything else (uploads, HEAD, WebSockets)
-through one shared aiohttp session. Request and response bodies are streamed
-through raw ASGI messages (measured here as the fastest of the candidates).
+Every HTTP request goes through a lean keep-alive client
+(``gateway.http.upstream``): page views, form posts and uploads, whose bodies
+are streamed to the upstream as they arrive; WebSockets through an aiohttp
+session. Request and response bodies are streamed through raw ASGI messages
+(measured here as the fastest of the candidates).
 The upstream is fixed by configuration, so no request can steer the gateway
 elsewhere: it is no open proxy.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -23,7 +23,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from gateway.app import ConsentMiddleware, build
 from gateway.banner.texts import negotiate, texts
-from gateway.http.upstream import UpstreamCutOff, UpstreamPool
+from gateway.http.upstream import RequestBodyCut, UpstreamCutOff, UpstreamPool
 from gateway.metrics.registry import Registry
 from gateway.net.request import request_head
 from gateway.proxy.headers import request_headers, response_headers, upstream_request_head
@@ -126,30 +126,55 @@ class UpstreamProxy:
         return self.session
 
     async def forward(self, scope: Scope, receive: Receive, send: Send) -> None:
-        has_body = has_request_body(scope["headers"])
-        if scope["method"] == "GET" and not has_body:
-            await self.forward_get(scope, receive, send)
-            return
-        headers = request_headers(scope, self.settings, self.upstream_host)
-        target = self.target(scope)
-        started = False
+        """Any HTTP request, through the lean keep-alive client; a request body streams on as it arrives."""
+        pool = self.upstream_pool()
+        method: str = scope["method"]
+        target = self.base_path_bytes + (scope.get("raw_path") or scope["path"].encode())
+        if scope.get("query_string"):
+            target += b"?" + scope["query_string"]
+        has_body, chunked = request_body_framing(scope["headers"])
+        head = upstream_request_head(
+            scope, self.settings, self.upstream_host, target, method.encode("latin-1"), chunked=chunked
+        )
         try:
-            async with self.open_session().request(
-                scope["method"],
-                target,
-                headers=headers,
-                data=request_body(receive) if has_body else None,
-                allow_redirects=False,
-            ) as upstream:
-                headers = response_headers(upstream, scope, self.settings, self.origin)
-                await send({"type": "http.response.start", "status": upstream.status, "headers": headers})
-                started = True
-                async for chunk in upstream.content.iter_any():
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as error:
-            timed_out = isinstance(error, asyncio.TimeoutError | aiohttp.ServerTimeoutError)
-            await self.failed(scope, receive, send, error, timed_out, started)
+            if has_body:
+                upstream = await pool.stream(head, request_body(receive), chunked)
+            else:
+                # Sent again on a fresh connection when a kept one turns out closed, if that is safe.
+                upstream = await pool.request(head, resend=method in RESENDABLE, head_only=method == "HEAD")
+        except RequestBodyCut:
+            return  # the visitor went away mid-upload: nobody to answer
+        except OSError as error:  # TimeoutError, refused connections and closed ones are all OSErrors
+            await self.failed(scope, receive, send, error, isinstance(error, TimeoutError), started=False)
+            return
+        try:
+            headers_out = response_headers(upstream.raw_headers, scope, self.settings, self.origin)
+            await send({"type": "http.response.start", "status": upstream.status, "headers": headers_out})
+            while True:
+                try:
+                    chunk = await upstream.next_chunk()
+                except RequestBodyCut:
+                    return  # the visitor went away while their upload was still being answered
+                except OSError as error:  # reset, read timeout, or a response that stops being HTTP
+                    await self.failed(scope, receive, send, error, isinstance(error, TimeoutError), started=True)
+                if chunk is None:
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    break
+                last = upstream.drained  # the whole body was in: this chunk ends it, no empty message after
+                await send({"type": "http.response.body", "body": chunk, "more_body": not last})
+                if last:
+                    break
+        finally:
+            pool.release(upstream)  # dropped, not kept, when the response did not end cleanly
+
+    def upstream_pool(self) -> UpstreamPool:
+        if self.pool is None:
+            self.pool = UpstreamPool(
+                self.settings.upstream or "",
+                self.settings.upstream_connect_timeout,
+                self.settings.upstream_read_timeout,
+            )
+        return self.pool
 
     async def failed(
         self, scope: Scope, receive: Receive, send: Send, error: BaseException, timed_out: bool, started: bool
@@ -165,41 +190,6 @@ class UpstreamProxy:
             raise UpstreamCutOff(kind, page) from error
         await page(scope, receive, send)
 
-    async def forward_get(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """A GET without a body, through the lean keep-alive client."""
-        if self.pool is None:
-            self.pool = UpstreamPool(
-                self.settings.upstream or "",
-                self.settings.upstream_connect_timeout,
-                self.settings.upstream_read_timeout,
-            )
-        target = self.base_path_bytes + (scope.get("raw_path") or scope["path"].encode())
-        if scope.get("query_string"):
-            target += b"?" + scope["query_string"]
-        head = upstream_request_head(scope, self.settings, self.upstream_host, target)
-        try:
-            upstream = await self.pool.request(head)
-        except OSError as error:  # TimeoutError, refused connections and closed ones are all OSErrors
-            await self.failed(scope, receive, send, error, isinstance(error, TimeoutError), started=False)
-            return
-        try:
-            headers_out = response_headers(upstream.raw_headers, scope, self.settings, self.origin)
-            await send({"type": "http.response.start", "status": upstream.status, "headers": headers_out})
-            while True:
-                try:
-                    chunk = await upstream.next_chunk()
-                except OSError as error:  # reset, read timeout, or a response that stops being HTTP
-                    await self.failed(scope, receive, send, error, isinstance(error, TimeoutError), started=True)
-                if chunk is None:
-                    await send({"type": "http.response.body", "body": b"", "more_body": False})
-                    break
-                last = upstream.drained  # the whole body was in: this chunk ends it, no empty message after
-                await send({"type": "http.response.body", "body": chunk, "more_body": not last})
-                if last:
-                    break
-        finally:
-            self.pool.release(upstream)  # dropped, not kept, when the response did not end cleanly
-
     def error_page(self, scope: Scope, status: int) -> HTMLResponse:
         language = negotiate(Headers(scope=scope), None, self.settings.default_language)
         page = template("proxy/upstream_error.html").render(t=texts(language), language=language, status=status)
@@ -209,22 +199,29 @@ class UpstreamProxy:
 QUIET_CUT_OFF = QuietCutOff()
 
 
-def has_request_body(headers: list[tuple[bytes, bytes]]) -> bool:
-    """A request announcing a body: chunked, or with a Content-Length other than 0 (the first one counts)."""
+# Requests that may be sent a second time when a kept connection turns out closed (RFC 9110 9.2.2).
+RESENDABLE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+
+
+def request_body_framing(headers: list[tuple[bytes, bytes]]) -> tuple[bool, bool]:
+    """Does the request announce a body, and is it chunked? A body is chunked (``Transfer-Encoding``;
+    the server refused a request with that and a Content-Length) or has a Content-Length other than 0
+    (the first one counts)."""
     length = None
     for name, value in headers:
         if name == b"transfer-encoding":
-            return True
+            return True, True
         if name == b"content-length" and length is None:
             length = value
-    return length is not None and length != b"0"
+    return length is not None and length != b"0", False
 
 
 async def request_body(receive: Receive) -> AsyncIterator[bytes]:
+    """The visitor's request body as it arrives; ``RequestBodyCut`` when they leave before its end."""
     while True:
         message: Message = await receive()
         if message["type"] == "http.disconnect":
-            return
+            raise RequestBodyCut("the visitor went away during the upload")
         if message.get("body"):
             yield message["body"]
         if not message.get("more_body", False):

@@ -102,9 +102,17 @@ def connection_tokens(value: bytes) -> frozenset[bytes]:
     return frozenset(token.strip().lower().encode() for token in value.decode("latin-1").split(","))
 
 
-def upstream_request_head(scope: Scope, settings: Settings, upstream_host: str, target: bytes) -> bytes:
-    """The HTTP/1.1 head of a GET to ``target`` with ``request_headers``, built as bytes (the proxy's hot path;
-    header values were checked by the server that received them).
+def upstream_request_head(
+    scope: Scope,
+    settings: Settings,
+    upstream_host: str,
+    target: bytes,
+    method: bytes = b"GET",
+    chunked: bool = False,
+) -> bytes:
+    """The HTTP/1.1 head of a request to ``target`` with ``request_headers``, built as bytes (the proxy's hot
+    path; header values were checked by the server that received them). ``chunked``: the body follows in
+    chunks (the visitor's ``Transfer-Encoding`` is hop-by-hop and does not cross by itself).
 
     Without a trusted proxy in front, the forwarding lines depend only on the
     peer, the host asked for and the scheme, which repeat: they are kept.
@@ -116,8 +124,10 @@ def upstream_request_head(scope: Scope, settings: Settings, upstream_host: str, 
         forwarding = untrusted_forwarding(head.peer, host, head.transport_scheme, upstream)
     else:
         forwarding = head_lines(forwarding_headers(scope, settings, upstream_host, host))
-    lines = [b"GET " + target + b" HTTP/1.1"]
+    lines = [method + b" " + target + b" HTTP/1.1"]
     lines += [name + b": " + value for name, value in kept]
+    if chunked:
+        lines.append(b"transfer-encoding: chunked")
     lines.append(forwarding)
     return b"\r\n".join(lines)
 
