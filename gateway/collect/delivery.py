@@ -21,13 +21,18 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import aiohttp
-
+from gateway.http.lazy import lazy_module
 from gateway.http.upstream import UpstreamClosed, UpstreamPool
 from gateway.http.vendor import LazySession
 from gateway.metrics.registry import Registry
+
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = lazy_module("aiohttp")
 
 logger = logging.getLogger("gateway.collect")
 
@@ -62,7 +67,6 @@ class Delivery:
         self.queue_size = queue_size
         self.concurrency = concurrency
         self.retries = retries
-        self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.seconds = timeout
         self._pools: dict[str, UpstreamPool] = {}  # by origin, e.g. "https://www.example.com:443"
         self._targets: dict[str, tuple[str, str]] = {}  # url up to the query -> (origin, request target)

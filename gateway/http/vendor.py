@@ -20,8 +20,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import aiohttp
+from gateway.http.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = lazy_module("aiohttp")
+
 
 logger = logging.getLogger("gateway.http.vendor")
 
@@ -49,7 +56,7 @@ class LazySession:
 
     def __init__(self, limit: int = 100, timeout: float = 5.0) -> None:
         self.limit = limit
-        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.seconds = timeout
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -59,7 +66,7 @@ class LazySession:
             self._loop = loop  # a session of a loop that is gone (a test client's) cannot be reused
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.limit, ttl_dns_cache=300),
-                timeout=self.timeout,
+                timeout=aiohttp.ClientTimeout(total=self.seconds),
                 skip_auto_headers=("User-Agent",),
                 auto_decompress=False,
                 cookie_jar=aiohttp.DummyCookieJar(),  # a vendor's cookies must never reach the next request
@@ -92,7 +99,7 @@ class VendorCache:
         self.session = session
         self.count = count
         self.ttl = ttl
-        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.seconds = timeout
         self.prepare = prepare
         self.max_size = max_size
         self.max_entries = max_entries
@@ -158,7 +165,9 @@ class VendorCache:
 
     async def _fetch(self, url: str, headers: Mapping[str, str]) -> tuple[bytes, str]:
         sent = {"Accept-Encoding": "identity", **headers}
-        async with self.session().get(url, headers=sent, timeout=self.timeout, allow_redirects=False) as response:
+        async with self.session().get(
+            url, headers=sent, timeout=aiohttp.ClientTimeout(total=self.seconds), allow_redirects=False
+        ) as response:
             if response.status != 200:
                 raise VendorUnavailable(f"{url} answered {response.status}")
             body = bytearray()

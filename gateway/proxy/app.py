@@ -14,15 +14,16 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import aiohttp
 from starlette.datastructures import Headers
 from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from gateway.app import ConsentMiddleware, build
 from gateway.banner.texts import negotiate, texts
+from gateway.http.lazy import lazy_module
 from gateway.http.upstream import RequestBodyCut, UpstreamCutOff, UpstreamPool
 from gateway.metrics.registry import Registry
 from gateway.net.request import request_head
@@ -30,6 +31,11 @@ from gateway.proxy.headers import request_headers, response_headers, upstream_re
 from gateway.proxy.websocket import bridge
 from gateway.settings import Settings, SettingsError
 from gateway.templating import template
+
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = lazy_module("aiohttp")
 
 logger = logging.getLogger("gateway.proxy")
 
@@ -55,9 +61,6 @@ class UpstreamProxy:
         self.upstream_host = parts.netloc
         self.base_path = parts.path.rstrip("/")
         self.base_path_bytes = self.base_path.encode("latin-1")
-        self.timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=settings.upstream_connect_timeout, sock_read=settings.upstream_read_timeout
-        )
         self.session: aiohttp.ClientSession | None = None
         self.pool: UpstreamPool | None = None  # GETs without a body: the lean client
         self.upstream_errors = metrics.counter(
@@ -103,7 +106,6 @@ class UpstreamProxy:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                self.open_session()
                 logging.getLogger("uvicorn.error").addFilter(QUIET_CUT_OFF)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -117,7 +119,11 @@ class UpstreamProxy:
     def open_session(self) -> aiohttp.ClientSession:
         if self.session is None or self.session.closed:
             self.session = aiohttp.ClientSession(
-                timeout=self.timeout,
+                timeout=aiohttp.ClientTimeout(
+                    total=None,
+                    sock_connect=self.settings.upstream_connect_timeout,
+                    sock_read=self.settings.upstream_read_timeout,
+                ),
                 auto_decompress=False,
                 skip_auto_headers=("User-Agent", "Content-Type"),
                 cookie_jar=aiohttp.DummyCookieJar(),

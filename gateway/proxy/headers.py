@@ -14,7 +14,6 @@ import functools
 import re
 from collections.abc import Iterable
 
-import aiohttp
 from starlette.types import Scope
 
 from gateway.net.addresses import parse_address
@@ -156,13 +155,9 @@ COOKIE_DOMAIN = re.compile(rb";\s*domain=[^;]*", re.IGNORECASE)
 
 
 def response_headers(
-    upstream: aiohttp.ClientResponse | Iterable[tuple[bytes, bytes]],
-    scope: Scope,
-    settings: Settings,
-    upstream_base: str,
+    raw_headers: Iterable[tuple[bytes, bytes]], scope: Scope, settings: Settings, upstream_base: str
 ) -> list[tuple[bytes, bytes]]:
-    """The upstream's response headers (a response, or its raw header pairs) as the visitor should see them."""
-    raw_headers = upstream.raw_headers if isinstance(upstream, aiohttp.ClientResponse) else upstream
+    """The upstream's response headers (its raw header pairs) as the visitor should see them."""
     headers = []
     listed: frozenset[bytes] = frozenset()  # further headers the upstream's Connection header names
     addressed = False

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
-import aiohttp
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
+
+from gateway.http.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = lazy_module("aiohttp")
 
 # aiohttp writes its own handshake headers; the visitor's would clash.
 HANDSHAKE = frozenset(

@@ -11,14 +11,19 @@ and ``<area href>`` (after ``<base href>``).
 from __future__ import annotations
 
 from html.parser import HTMLParser
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
-import aiohttp
-
 from gateway.discovery.cookies import set_cookie_names
+from gateway.http.lazy import lazy_module
 from gateway.pages.rewrite import RewritePolicy, Rewriter
 from gateway.scan.page import MAX_PAGE_BYTES, MAX_REDIRECTS, USER_AGENT, Visit, page_address, same_host
 from gateway.trackers.thirdparty import ThirdParties
+
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = lazy_module("aiohttp")
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
