@@ -15,6 +15,12 @@ against (``<base>``), the page's language (a held frame's placeholder
 speaks it) and whether discovery notes hosts. The rewriter keeps out what
 changes the page's state or reads what follows: ``<base>``, ``<html>``,
 ``<head>`` and ``<style>``.
+
+A tag is only kept the second time it is offered. The tags that carry a
+session key or a token are new on every page; kept at once, they filled
+the memo within a few thousand pages, which then started again and lost
+the tags worth keeping, and each held a few hundred bytes meanwhile. Only a
+fingerprint of a tag seen once is noted.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ class TagMemo:
         self.size = size
         self._tables: dict[Context, dict[bytes, Remembered]] = {}
         self._count = 0  # entries put since the memo last started again
+        self._offered: set[int] = set()  # fingerprints of tags offered once and not kept yet
 
     def __len__(self) -> int:
         return sum(map(len, self._tables.values()))
@@ -67,6 +74,14 @@ class TagMemo:
         return table
 
     def put(self, table: dict[bytes, Remembered], tag: bytes, remembered: Remembered) -> None:
+        """Keep what ``tag`` came to, if it was offered before (in any context)."""
+        fingerprint = hash(tag)
+        if fingerprint not in self._offered:
+            if len(self._offered) >= self.size:
+                self._offered.clear()
+            self._offered.add(fingerprint)
+            return
+        self._offered.discard(fingerprint)
         if self._count >= self.size:
             # Start again; a table a rewriter still holds is left to it, and goes with its page.
             for held in self._tables.values():
