@@ -11,7 +11,11 @@ An origin nginx serves two sets of resources from a temporary directory:
   (``ssi on``) that expand ``$request_id`` and ``$msec``, sent chunked with
   ``Cache-Control: no-store, private`` and no ``ETag`` or ``Last-Modified``:
   every body differs, as a logged-in LMS page does (session key, CSRF token,
-  timestamp), so no cache can serve one twice.
+  timestamp), so no cache can serve one twice;
+* post: a form post as a learning platform's pages make them all the time
+  (Moodle's ``lib/ajax/service.php``): a 1 KB JSON request body, answered by
+  the origin with a small JSON document (nginx ``return``), nothing to
+  rewrite: what passing a request body on costs.
 
 The setups, each fetched with ``wrk -t2 -c50 -d<seconds>s --latency`` on loopback:
 
@@ -55,9 +59,9 @@ install -y wrk nginx-light``; all traffic stays on 127.0.0.1; servers and
 temporary files are removed when it ends, on error or SIGTERM too). The
 duration is printed at the start:
 
-    python benchmarks/proxy.py                                # everything: about 17 minutes
-    python benchmarks/proxy.py --seconds 5                    # everything: about 9 minutes
-    python benchmarks/proxy.py --quick                        # 3 s x 3 rounds, 20 KB and 150 KB: about 4 minutes
+    python benchmarks/proxy.py                                # everything: about 20 minutes
+    python benchmarks/proxy.py --seconds 5                    # everything: about 11 minutes
+    python benchmarks/proxy.py --quick                        # 3 s x 3 rounds, 20 and 150 KB, the post: about 5 min
     python benchmarks/proxy.py --quick --pages dynamic --sizes 20k,150k,1m
     python benchmarks/proxy.py --baseline /path/to/main/checkout
 """
@@ -96,6 +100,14 @@ STOP_TIMEOUT = 15.0
 MIB = 1024 * 1024
 
 # Goals of issue 16: the gateway (2 workers) against nginx sub_filter (2 workers), req/s, same run.
+# What a Moodle page posts to lib/ajax/service.php, padded to 1 KB, and what the origin answers.
+POST_BODY = (
+    b'[{"index":0,"methodname":"core_course_get_enrolled_courses_by_timeline_classification",'
+    b'"args":{"offset":0,"limit":12,"classification":"all","sort":"fullname","customfieldname":"",'
+    b'"customfieldvalue":"","requiredfields":["id","fullname","shortname","showcoursecategory",'
+    b'"showshortname","visible","enddate"],"padding":"' + b"x" * 700 + b'"}}]'
+)
+POST_ANSWER = b'[{"error":false,"data":{"courses":[],"nextoffset":12}}]'
 SHARE_GOALS = {"20 KB dynamic": 0.50, "150 KB dynamic": 0.75, "20 KB page": 0.52, "150 KB page": 0.52}
 RSS_GOAL = 40 * MIB  # per gateway worker, after a run
 
@@ -129,8 +141,10 @@ RESOURCES = (
         "dynamic", "150k", "150 KB dynamic", "/dynamic/page-150k.html", lambda: course_page(150_000, dynamic=True)
     ),
     Resource("dynamic", "1m", "1 MB dynamic", "/dynamic/page-1m.html", lambda: course_page(1_000_000, dynamic=True)),
+    # The body posted (not a file the origin serves); one size, whatever --sizes says.
+    Resource("post", "1k", "1 KB form post", "/post/service.php", lambda: POST_BODY),
 )
-KINDS = ("static", "dynamic")
+KINDS = ("static", "dynamic", "post")
 SIZES = ("20k", "150k", "1m")
 
 
@@ -294,6 +308,11 @@ def origin_block(root: Path) -> str:
             etag off;
             add_header Cache-Control "{DYNAMIC_CACHE_CONTROL}" always;
         }}
+        location /post/ {{
+            default_type application/json;
+            add_header Cache-Control "no-store" always;
+            return 200 '{POST_ANSWER.decode()}';
+        }}
     }}"""
 
 
@@ -325,10 +344,14 @@ def sub_filter_nginx(workdir: Path, origin_port: int, workers: int) -> Nginx:
     )
 
 
-def get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
+def get(port: int, path: str, body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
+    """A GET, or a POST of ``body`` as JSON."""
     connection = http.client.HTTPConnection(HOST, port, timeout=5)
     try:
-        connection.request("GET", path)
+        if body is None:
+            connection.request("GET", path)
+        else:
+            connection.request("POST", path, body, {"Content-Type": "application/json"})
         response = connection.getresponse()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
@@ -340,6 +363,11 @@ def get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
 
 def check(setup: Setup, resource: Resource, original: bytes) -> None:
     """A setup answers what it should, before anything is timed; a dynamic page differs every time."""
+    if resource.kind == "post":
+        status, _, answer = get(setup.port, resource.path, original)
+        if (status, answer) != (200, POST_ANSWER):
+            raise RuntimeError(f"{setup.name}: POST {resource.path} answered {status} {answer[:200]!r}")
+        return
     status, headers, body = get(setup.port, resource.path)
     where = f"{setup.name}: GET {resource.path}"
     if status != 200:
@@ -415,11 +443,16 @@ def seconds_of(text: str) -> float:
     return float(number) * UNITS[unit]
 
 
-def run_wrk(args: argparse.Namespace, port: int, path: str, seconds: int) -> dict:
+def run_wrk(args: argparse.Namespace, port: int, path: str, seconds: int, script: Path | None = None) -> dict:
+    """wrk's figures for ``path``; ``script``: a Lua script that makes the requests POSTs."""
     command = [args.wrk, "-t", str(args.threads), "-c", str(args.connections), "-d", f"{seconds}s"]
     command += ["--timeout", "5s", "--latency", f"http://{HOST}:{port}{path}"]
+    if script is not None:
+        command += ["-s", str(script)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
     out = result.stdout
+    if script is not None and str(script) in out + result.stderr:  # wrk reports a broken script, then sends GETs
+        raise RuntimeError(f"wrk could not run {script}:\n{out}\n{result.stderr}")
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if result.returncode != 0 or rate is None:
         raise RuntimeError(f"wrk failed ({result.returncode}):\n{out}\n{result.stderr}")
@@ -437,10 +470,11 @@ def run_wrk(args: argparse.Namespace, port: int, path: str, seconds: int) -> dic
 
 def measure(args: argparse.Namespace, setup: Setup, origin: int, resource: Resource, round_: int) -> Run:
     """One timed wrk run, with the CPU the front end and the origin spent on it and the workers' memory after."""
+    script = args.post_script if resource.kind == "post" else None
     if round_ == 0:
-        run_wrk(args, setup.port, resource.path, 1)  # warm-up, not counted
+        run_wrk(args, setup.port, resource.path, 1, script)  # warm-up, not counted
     start, front_before, origin_before = time.monotonic(), cpu_seconds(setup.front), cpu_seconds(origin)
-    figures = run_wrk(args, setup.port, resource.path, args.seconds)
+    figures = run_wrk(args, setup.port, resource.path, args.seconds, script)
     elapsed = time.monotonic() - start
     front_cpu, origin_cpu = cpu_seconds(setup.front) - front_before, cpu_seconds(origin) - origin_before
     run = Run(
@@ -619,7 +653,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "--pages",
         type=lambda text: names(text, KINDS),
         default=KINDS,
-        help="which pages: static, dynamic or static,dynamic (default both)",
+        help="which pages: static, dynamic, post, comma-separated (default all three)",
     )
     parser.add_argument(
         "--sizes",
@@ -627,7 +661,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="which sizes, e.g. 20k,150k (default 20k,150k,1m; the static 1m is a binary file)",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="3 s runs, 3 rounds, sizes 20k,150k unless given: about 4 minutes"
+        "--quick", action="store_true", help="3 s runs, 3 rounds, sizes 20k,150k unless given: about 5 minutes"
     )
     parser.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
@@ -686,13 +720,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     # SIGTERM and SIGHUP end the run through the with/finally blocks, so servers and files go too.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda number, _frame: sys.exit(128 + number))
-    resources = [r for r in RESOURCES if r.kind in args.pages and r.size in args.sizes]
+    resources = [r for r in RESOURCES if r.kind in args.pages and (r.kind == "post" or r.size in args.sizes)]
     if not resources:
         sys.exit("no page left: see --pages and --sizes")
     with tempfile.TemporaryDirectory(prefix="consent-proxy-bench-") as tmp:
         workdir = Path(tmp)
         root = workdir / "www"
         files = write_files(root, resources)
+        args.post_script = workdir / "post.lua"
+        args.post_script.write_text(
+            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+            f"wrk.body = [=[{POST_BODY.decode()}]=]\n"  # a long bracket the JSON's "]]" cannot close
+        )
         count = 5 + bool(args.baseline) + args.one_worker + args.ceiling
         minutes = count * len(resources) * (args.rounds * (args.seconds + 0.5) + 1.5) / 60 + 0.5
         print(
