@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 from starlette.datastructures import Headers
 
@@ -23,8 +24,15 @@ def negotiate(headers: Headers, requested: str | None, default: str) -> str:
     """An explicit ``requested`` language, else the best of ``Accept-Language``, else ``default``."""
     if requested in LANGUAGES:
         return requested
+    return preferred(headers.get("accept-language", ""), default)
+
+
+@lru_cache(maxsize=512)
+def preferred(accept_language: str, default: str) -> str:
+    """The best of ``accept_language`` we speak, else ``default``; browsers send a few dozen
+    distinct values, so each is read once."""
     ranked = []
-    for position, part in enumerate(headers.get("accept-language", "").split(",")):
+    for position, part in enumerate(accept_language.split(",")):
         tag, _, params = part.strip().partition(";")
         weight = 1.0
         if params.strip().startswith("q="):

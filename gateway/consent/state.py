@@ -98,8 +98,12 @@ RANDOM = RandomPool()
 
 
 def new_consent_id() -> str:
-    """A random (version 4) UUID, as ``uuid.uuid4()`` makes it."""
-    return str(uuid.UUID(bytes=RANDOM.take(16), version=4))
+    """A random (version 4) UUID, as ``str(uuid.uuid4())`` writes it, without making a ``UUID``."""
+    raw = bytearray(RANDOM.take(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    digits = raw.hex()
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 class KeyCachingSigner(TimestampSigner):

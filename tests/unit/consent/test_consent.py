@@ -96,6 +96,7 @@ def test_consent_ids_are_distinct_version_4_uuids_also_across_forks() -> None:
     ids = [new_consent_id() for _ in range(2000)]  # more than one pool's worth of bytes
     assert len(set(ids)) == len(ids)
     assert all(uuid.UUID(i).version == 4 and str(uuid.UUID(i)) == i for i in ids)
+    assert all(uuid.UUID(i).variant == uuid.RFC_4122 for i in ids)
     new_consent_id()  # the pool now holds unused bytes a child inherits
     read, write = os.pipe()
     child = os.fork()
@@ -108,3 +109,14 @@ def test_consent_ids_are_distinct_version_4_uuids_also_across_forks() -> None:
     os.close(read)
     assert uuid.UUID(child_id).version == 4
     assert child_id != new_consent_id()  # the child did not reuse the bytes the parent hands out next
+
+
+def test_a_consent_id_is_what_uuid_makes_of_the_same_bytes(monkeypatch) -> None:
+    import os
+    import uuid
+
+    from gateway.consent import state
+
+    for raw in [bytes(16), b"\xff" * 16, *(os.urandom(16) for _ in range(500))]:
+        monkeypatch.setattr(state.RANDOM, "take", lambda count, raw=raw: raw)
+        assert new_consent_id() == str(uuid.UUID(bytes=raw, version=4))
