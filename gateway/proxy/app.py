@@ -143,11 +143,15 @@ class UpstreamProxy:
             scope, self.settings, self.upstream_host, target, method.encode("latin-1"), chunked=chunked
         )
         try:
-            if has_body:
-                upstream = await pool.stream(head, request_body(receive), chunked)
-            else:
+            if not has_body:
                 # Sent again on a fresh connection when a kept one turns out closed, if that is safe.
                 upstream = await pool.request(head, resend=method in RESENDABLE, head_only=method == "HEAD")
+            else:
+                piece, more = await first_piece(receive)
+                if not more and not chunked:  # all here already (a form post, an AJAX call): one write with the head
+                    upstream = await pool.request(head, piece, resend=False)
+                else:
+                    upstream = await pool.stream(head, request_body(receive, piece, more), chunked)
         except RequestBodyCut:
             return  # the visitor went away mid-upload: nobody to answer
         except OSError as error:  # TimeoutError, refused connections and closed ones are all OSErrors
@@ -222,16 +226,23 @@ def request_body_framing(headers: list[tuple[bytes, bytes]]) -> tuple[bool, bool
     return length is not None and length != b"0", False
 
 
-async def request_body(receive: Receive) -> AsyncIterator[bytes]:
-    """The visitor's request body as it arrives; ``RequestBodyCut`` when they leave before its end."""
-    while True:
-        message: Message = await receive()
-        if message["type"] == "http.disconnect":
-            raise RequestBodyCut("the visitor went away during the upload")
-        if message.get("body"):
-            yield message["body"]
-        if not message.get("more_body", False):
-            return
+async def first_piece(receive: Receive) -> tuple[bytes, bool]:
+    """The first piece of the visitor's request body, and whether more follows."""
+    message: Message = await receive()
+    if message["type"] == "http.disconnect":
+        raise RequestBodyCut("the visitor went away during the upload")
+    return message.get("body", b""), message.get("more_body", False)
+
+
+async def request_body(receive: Receive, first: bytes, more: bool) -> AsyncIterator[bytes]:
+    """The visitor's request body as it arrives, from ``first`` on; ``RequestBodyCut`` when they leave
+    before its end."""
+    if first:
+        yield first
+    while more:
+        first, more = await first_piece(receive)
+        if first:
+            yield first
 
 
 CONFIG_ENVIRONMENT = "CONSENT_GATEWAY_CONFIG"
