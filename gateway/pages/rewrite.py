@@ -379,7 +379,15 @@ class Rewriter:
                 if SCANNER_COMPILED and self.remembered is not None and not self.foreign:
                     # Plain stretches and remembered tags in C, up to the first tag to look at here.
                     position = remembered_run(
-                        buffer, position, self.remembered, out, HANDED_BACK, MAX_REMEMBERED_TAG, MAX_REMEMBERED_SCRIPT
+                        buffer,
+                        position,
+                        self.remembered,
+                        out,
+                        HANDED_BACK,
+                        MAX_REMEMBERED_TAG,
+                        MAX_REMEMBERED_SCRIPT,
+                        self.policy.blocked,
+                        self.sightings,
                     )
                 else:
                     if SCANNER_COMPILED:

@@ -11,7 +11,8 @@ would, and ``end_tag_at`` finds where a script or other raw text ends, so
 that a tag the rewriter remembers costs it no regular expression at all.
 ``remembered_run`` goes further: it passes plain stretches and the tags the
 rewriter's memo (``gateway.pages.tagmemo``) holds, scripts with their bodies,
-in one call, and hands back at the first tag the rewriter must read itself.
+in one call, noting the labels and hosts a remembered tracker tag adds to the
+page, and hands back at the first tag the rewriter must read itself.
 
 The module is plain Python and is compiled with Cython when the package is
 built (``hatch_build.py``). Compiled, it scans at several hundred MB/s,
@@ -363,14 +364,17 @@ def remembered_run(
     handed_back: frozenset,
     max_tag: cython.Py_ssize_t,
     max_script: cython.Py_ssize_t,
+    blocked: list,
+    sightings: object,
 ) -> cython.Py_ssize_t:
     """Pass plain stretches and start tags the memo's ``table`` holds, writing to ``out`` what
-    ``rewrite.Rewriter`` would write for them; where it must look itself, the position is returned.
+    ``rewrite.Rewriter`` would write for them, and adding what they add to the page's lists:
+    labels to ``blocked`` (``RewritePolicy.blocked``), hosts to ``sightings`` (a set, or ``None``
+    when discovery is off). Where it must look itself, the position is returned.
 
     Outside foreign content only. Tags named in ``handed_back`` (``rewrite.HANDED_BACK``: their
-    effect reaches past their bytes) are always the rewriter's. Another tag goes by only when its
-    entry adds nothing to the page's lists (no blocked label, no sighting); a remembered script goes
-    by with its body up to ``</script``, which must be in ``buffer`` already."""
+    effect reaches past their bytes) are always the rewriter's; a remembered script goes by with
+    its body up to ``</script``, which must be in ``buffer`` already."""
     size: cython.Py_ssize_t = len(buffer)
     data: cython.p_uchar = buffer
     end: cython.Py_ssize_t
@@ -402,9 +406,13 @@ def remembered_run(
             if body_end < 0:
                 return position
         remembered = table.get(buffer[position:body_end] if inline else buffer[position:tag_end])
-        if remembered is None or remembered.blocked or remembered.seen:
+        if remembered is None:
             return position
         out.append(remembered.output)
+        if remembered.blocked:
+            blocked.extend(remembered.blocked)
+        if remembered.seen and sightings is not None:
+            sightings.update(remembered.seen)
         if script:
             out.append(buffer[tag_end:body_end])
             position = body_end
