@@ -2,8 +2,8 @@
 
 The upstream here is a raw TCP server on loopback that records the bytes of
 each request as they arrive on the wire, so the tests see the framing the
-gateway chose (Content-Length or chunks), which connection carried which
-request, and what an upstream sees when a visitor leaves mid-upload.
+gateway chose (Content-Length or chunks), how many connections carried the
+requests, and what an upstream sees when a visitor leaves mid-upload.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ PAGE = b"<!DOCTYPE html><title>Les</title><p>Hallo</p>"
 
 @dataclass
 class Seen:
-    connection: int
     head: bytes
     body: bytes = b""
     complete: bool = False  # the whole body arrived, as its framing announced
@@ -79,7 +78,6 @@ class Handler(socketserver.StreamRequestHandler):
         recorder: Recorder = self.server.recorder  # type: ignore[attr-defined]
         with recorder.lock:
             recorder.connections += 1
-            number = recorder.connections
         while True:
             head = b""
             while not head.endswith(b"\r\n\r\n"):
@@ -87,7 +85,7 @@ class Handler(socketserver.StreamRequestHandler):
                 if not line:
                     return
                 head += line
-            seen = Seen(number, head)
+            seen = Seen(head)
             with recorder.lock:
                 recorder.requests.append(seen)
             if recorder.read_delay:
