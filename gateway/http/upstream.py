@@ -212,12 +212,18 @@ class Response(asyncio.BufferedProtocol):
         return b"".join(parts)
 
     async def next_chunk(self) -> bytes | None:
-        """The next piece of the body, or ``None`` at its end."""
-        while not self.chunks:
+        """The next piece of the body, or ``None`` at its end: all that has come in since the last one
+        (a read brings several chunks of a chunked body; each piece costs a turn through the page path)."""
+        chunks = self.chunks
+        while not chunks:
             if self.complete:
                 return None
             await self._wait()
-        chunk = self.chunks.popleft()
+        if len(chunks) == 1:
+            chunk = chunks.popleft()
+        else:
+            chunk = b"".join(chunks)
+            chunks.clear()
         self.buffered -= len(chunk)
         if self.paused and self.buffered < LOW_WATER:
             self.paused = False

@@ -37,6 +37,7 @@ from gateway.net.urls import Target
 from gateway.pages import csp
 from gateway.pages.cache import PageCache, RewrittenPage, page_key, reusable, shared_validator
 from gateway.pages.conditional import consent_state, tag_for_state, translate_if_none_match
+from gateway.pages.echo import PageEchoes
 from gateway.pages.encoding import SUPPORTED, PageTooLarge, Transcoder
 from gateway.pages.figures import PageMetrics
 from gateway.pages.rewrite import FontUrls, RewritePolicy, Rewriter
@@ -114,6 +115,7 @@ class PageRules:
         self.marked_heads: dict[tuple, list[tuple[bytes, bytes]]] = {}  # see PageResponder.mark_page
         self.page_cache = PageCache(settings.page_cache_size)
         self.tag_memo = TagMemo()  # rewritten start tags: dynamic pages repeat them (``gateway.pages.tagmemo``)
+        self.page_echoes = PageEchoes()  # each page's last rewrite, for the next (``gateway.pages.echo``)
         self._plain_injection: bytes | None = None
         # First-party analytics: gtag's transport and catalogued tracker scripts pointed at the gateway.
         self.first_party = FirstPartyPages(settings)
@@ -466,6 +468,7 @@ class PageResponder:
             page_url=f"{self.scope.get('scheme', 'http')}://{self.request.host or 'localhost'}{path}",
             sightings=set() if self.rules.tally is not None else None,
             memo=self.rules.tag_memo,
+            echoes=self.rules.page_echoes,
         )
 
     def injection(self) -> bytes:

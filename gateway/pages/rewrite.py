@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gateway.net.urls import Target, resolve
+from gateway.pages.echo import PageEchoes, Recording, Replay
 from gateway.pages.sightings import BY_FETCH, Seen, element_kind
 from gateway.pages.styles import may_fetch, neutralise, replace_urls
 
@@ -310,6 +311,8 @@ class RewritePolicy:
     sightings: set[Seen] | None = None
     # Rewritten start tags of earlier pages under the same rules; None: every tag is decided afresh.
     memo: TagMemo | None = None
+    # The last rewrite of each page URL, whose unchanged stretches are copied (with ``memo`` only).
+    echoes: PageEchoes | None = None
 
     def __post_init__(self) -> None:
         self.site_host = self.site_host.rpartition(":")[0] if self.site_host.count(":") == 1 else self.site_host
@@ -350,10 +353,23 @@ class Rewriter:
         self.language: str | None = None  # the page's <html lang>, for the placeholders of held frames
         self.memo = policy.memo
         self.suspect = _suspect(policy.third_parties.catalogue.path_markers)
+        self.context: Context | None = None
         self.remembered = self._remembered()
+        self.consumed = 0  # where in the page ``buffer`` starts
+        self.copied = 0  # bytes of the page copied from its last rewrite (``gateway.pages.echo``)
+        self.recording: Recording | None = None
+        self.replay: Replay | None = None
+        if policy.echoes is not None and self.remembered is not None and SCANNER_COMPILED:
+            kept = policy.echoes.get((policy.page_url, policy.granted))
+            if kept is None:
+                self.recording = Recording()
+            else:
+                self.replay = Replay(kept)
 
     def feed(self, data: bytes) -> bytes:
         self.buffer += data
+        if self.recording is not None:
+            self.recording.take(data)
         return self._run(final=False)
 
     def finish(self) -> bytes:
@@ -378,17 +394,23 @@ class Rewriter:
             else:
                 if SCANNER_COMPILED and self.remembered is not None and not self.foreign:
                     # Plain stretches and remembered tags in C, up to the first tag to look at here.
-                    position = remembered_run(
-                        buffer,
-                        position,
-                        self.remembered,
-                        out,
-                        HANDED_BACK,
-                        MAX_REMEMBERED_TAG,
-                        MAX_REMEMBERED_SCRIPT,
-                        self.policy.blocked,
-                        self.sightings,
-                    )
+                    if self.replay is None and self.recording is None:
+                        position = remembered_run(
+                            buffer,
+                            position,
+                            self.remembered,
+                            out,
+                            HANDED_BACK,
+                            MAX_REMEMBERED_TAG,
+                            MAX_REMEMBERED_SCRIPT,
+                            self.policy.blocked,
+                            self.sightings,
+                        )
+                    elif self.replay is not None:
+                        position = self._replayed_run(self.replay, buffer, position, out, final)
+                    else:
+                        assert self.recording is not None
+                        position = self._recorded_run(self.recording, buffer, position, out)
                 else:
                     if SCANNER_COMPILED:
                         end = plain_end(buffer, position, self.foreign > 0)
@@ -404,15 +426,87 @@ class Rewriter:
                 break
             position = step
         self.buffer = buffer[position:]
+        self.consumed += position
         if final:
             if self.buffer:
                 out.append(self.buffer)
+                self.consumed += len(self.buffer)
                 self.buffer = b""
             if self.head_pending:  # a document with no element at all: the banner goes at its end
                 self._inject(out)
         result = b"".join(out)
         self.emitted += len(result)
+        if self.recording is not None:
+            self.recording.outputs.append(result)
+        if final and (self.recording is not None or self.replay is not None):
+            self._echo_done()
         return result
+
+    # --- the page's last rewrite (``gateway.pages.echo``) ----------------------------------------
+
+    def _recorded_run(self, recording: Recording, buffer: bytes, position: int, out: list[bytes]) -> int:
+        """The compiled pass, noting its marks for the pages that follow."""
+        marks, seens, written, segment = None, None, 0, 0
+        if self.context is not None and recording.follows(self.context):
+            marks, seens, segment = recording.marks, recording.seens, recording.segment
+            written = recording.written_before(out, self.emitted)
+        position = remembered_run(
+            buffer,
+            position,
+            self.remembered,
+            out,
+            HANDED_BACK,
+            MAX_REMEMBERED_TAG,
+            MAX_REMEMBERED_SCRIPT,
+            self.policy.blocked,
+            self.sightings,
+            -1,
+            marks,
+            seens,
+            self.consumed,
+            written,
+            segment,
+        )
+        if marks is not None:
+            recording.ran(out)
+        return position
+
+    def _replayed_run(self, replay: Replay, buffer: bytes, position: int, out: list[bytes], final: bool) -> int:
+        """Copy from the kept page and read what differs, in turns, up to a tag the rewriter must read."""
+        assert self.context is not None
+        blocked, size = self.policy.blocked, len(buffer)
+        while True:
+            position = replay.copy(buffer, position, self.consumed, out, blocked, self.sightings, self.context, final)
+            until = replay.until
+            position = remembered_run(
+                buffer,
+                position,
+                self.remembered,
+                out,
+                HANDED_BACK,
+                MAX_REMEMBERED_TAG,
+                MAX_REMEMBERED_SCRIPT,
+                blocked,
+                self.sightings,
+                until,
+            )
+            if until < 0 or position < until or position >= size:
+                return position
+
+    def _echo_done(self) -> None:
+        """Keep this page for the next, or drop a kept page that no longer matches."""
+        echoes, key = self.policy.echoes, (self.policy.page_url, self.policy.granted)
+        assert echoes is not None
+        if self.recording is not None:
+            page = self.recording.page(self.policy.blocked)
+            if page is not None:
+                echoes.put(key, page)
+            self.recording = None
+        elif self.replay is not None:
+            self.copied = self.replay.copied
+            if self.copied * 2 < self.consumed:
+                echoes.forget(key, self.replay.page)
+            self.replay = None
 
     # --- raw text and the banner's place ------------------------------------------------------
 
@@ -630,6 +724,7 @@ class Rewriter:
             self.language,
             self.sightings is not None,
         )
+        self.context = context
         return self.memo.entries(context)
 
     def _not_a_start_tag(self, buffer: bytes, position: int, out: list[bytes], final: bool) -> int | None:

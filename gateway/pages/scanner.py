@@ -26,6 +26,9 @@ from __future__ import annotations
 
 import cython
 
+if cython.compiled:
+    from cython.cimports.libc.string import memcmp
+
 COMPILED: bool = cython.compiled
 
 # The names of tags the rewriter reads (rewrite._INTERESTING_NAMES), by length.
@@ -272,6 +275,35 @@ def plain_end(buffer: bytes, position: cython.Py_ssize_t, foreign: cython.bint) 
     return size
 
 
+@cython.cfunc
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def _marked_plain_end(
+    buffer: bytes,
+    position: cython.Py_ssize_t,
+    marks: object,
+    offset: cython.Py_ssize_t,
+    written: cython.Py_ssize_t,
+    blocked: cython.Py_ssize_t,
+    seen: cython.Py_ssize_t,
+    segment: cython.Py_ssize_t,
+) -> cython.Py_ssize_t:
+    """``plain_end`` outside foreign content, noting a mark at each construct it passes over
+    (the output of a plain stretch is its input)."""
+    size: cython.Py_ssize_t = len(buffer)
+    data: cython.p_uchar = buffer
+    at: cython.Py_ssize_t = _find(data, size, position, 60)  # <
+    end: cython.Py_ssize_t
+    while at >= 0:
+        end = _construct_end(data, size, at + 1, False)
+        if end < 0:
+            return at
+        if at > position:
+            marks.extend((offset + at, written + at - position, blocked, seen, segment))
+        at = _find(data, size, end, 60)
+    return size
+
+
 @cython.ccall
 @cython.boundscheck(False)
 @cython.wraparound(False)
@@ -366,6 +398,12 @@ def remembered_run(
     max_script: cython.Py_ssize_t,
     blocked: list,
     sightings: object,
+    until: cython.Py_ssize_t = -1,
+    marks: object = None,
+    seens: list = None,
+    offset: cython.Py_ssize_t = 0,
+    written: cython.Py_ssize_t = 0,
+    segment: cython.Py_ssize_t = 0,
 ) -> cython.Py_ssize_t:
     """Pass plain stretches and start tags the memo's ``table`` holds, writing to ``out`` what
     ``rewrite.Rewriter`` would write for them, and adding what they add to the page's lists:
@@ -374,7 +412,14 @@ def remembered_run(
 
     Outside foreign content only. Tags named in ``handed_back`` (``rewrite.HANDED_BACK``: their
     effect reaches past their bytes) are always the rewriter's; a remembered script goes by with
-    its body up to ``</script``, which must be in ``buffer`` already."""
+    its body up to ``</script``, which must be in ``buffer`` already.
+
+    With ``until`` (0 or more) it returns at the first place between two constructs at or after
+    ``until``. With ``marks`` (an ``array.array("q")``) it notes every such place for
+    ``gateway.pages.echo``, five numbers each: where it is in the page (``offset`` is where
+    ``buffer`` starts), how much output there is before it (``written`` at the start), how long
+    ``blocked`` and ``seens`` (the hosts a tag noted, appended in order) are, and ``segment``.
+    The last place noted is where it returned."""
     size: cython.Py_ssize_t = len(buffer)
     data: cython.p_uchar = buffer
     end: cython.Py_ssize_t
@@ -383,11 +428,24 @@ def remembered_run(
     body_end: cython.Py_ssize_t
     script: cython.bint
     inline: cython.bint
+    piece: bytes
+    if until < 0:
+        until = size + 1
     while True:
-        end = plain_end(buffer, position, False)
+        if marks is not None:
+            marks.extend((offset + position, written, len(blocked), len(seens), segment))
+        if position >= until:
+            return position
+        if marks is None:
+            end = plain_end(buffer, position, False)
+        else:
+            end = _marked_plain_end(buffer, position, marks, offset, written, len(blocked), len(seens), segment)
         if end > position:
             out.append(buffer[position:end])
+            written += end - position
             position = end
+            if marks is not None:
+                marks.extend((offset + position, written, len(blocked), len(seens), segment))
         if position >= size or data[position] != 60:
             return position
         bounds = start_tag(buffer, position)
@@ -408,13 +466,42 @@ def remembered_run(
         remembered = table.get(buffer[position:body_end] if inline else buffer[position:tag_end])
         if remembered is None:
             return position
-        out.append(remembered.output)
+        piece = remembered.output
+        out.append(piece)
+        written += len(piece)
         if remembered.blocked:
             blocked.extend(remembered.blocked)
         if remembered.seen and sightings is not None:
             sightings.update(remembered.seen)
+            if seens is not None:
+                seens.append(remembered.seen)
         if script:
             out.append(buffer[tag_end:body_end])
+            written += body_end - tag_end
             position = body_end
         else:
             position = tag_end
+
+
+@cython.ccall
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def common_length(
+    first: bytes, at: cython.Py_ssize_t, second: bytes, second_at: cython.Py_ssize_t
+) -> cython.Py_ssize_t:
+    """How many bytes ``first[at:]`` and ``second[second_at:]`` have in common from their start."""
+    limit: cython.Py_ssize_t = min(len(first) - at, len(second) - second_at)
+    count: cython.Py_ssize_t = 0
+    if at < 0 or second_at < 0:
+        return 0
+    if not cython.compiled:
+        while count < limit and first[at + count] == second[second_at + count]:
+            count += 1
+        return count
+    a: cython.p_uchar = first
+    b: cython.p_uchar = second
+    while count + 256 <= limit and memcmp(a + at + count, b + second_at + count, 256) == 0:
+        count += 256
+    while count < limit and a[at + count] == b[second_at + count]:
+        count += 1
+    return count

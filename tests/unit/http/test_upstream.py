@@ -131,6 +131,27 @@ def test_chunked_bodies_and_interim_responses() -> None:
     assert again[2] == body and connections == 1
 
 
+def test_chunks_that_came_in_together_are_one_piece() -> None:
+    """What one read brought (many chunks of a chunked body) is handed on as one piece; what comes
+    later is a piece of its own."""
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (b"<p>les %d</p>" % n for n in range(40)))
+    reply = [b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n" + chunks, 0.2, b"6\r\n<br/>!\r\n0\r\n\r\n"]
+
+    async def scenario():
+        async with Upstream(lambda n, head: reply) as upstream:
+            pool = UpstreamPool(upstream.url, 5, 5)
+            response = await pool.get(b"GET / HTTP/1.1\r\nhost: upstream\r\n\r\n")
+            pieces = []
+            while (piece := await response.next_chunk()) is not None:
+                pieces.append(piece)
+            pool.release(response)
+            pool.close()
+            return pieces
+
+    pieces = run(scenario())
+    assert pieces == [b"".join(b"<p>les %d</p>" % n for n in range(40)), b"<br/>!"]
+
+
 def test_a_body_ended_by_closing_the_connection() -> None:
     async def scenario():
         async with Upstream(

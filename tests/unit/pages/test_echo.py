@@ -1,0 +1,215 @@
+"""A page's last rewrite copied into the next (gateway.pages.echo): the same pages out, far fewer bytes read."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_rewrite import FRAGMENTS
+from test_tagmemo import GA, GA_INLINE, HAND_OVER, PIXEL, STATEFUL, VIDEO
+
+import gateway.pages.rewrite as rewrite_module
+from gateway.pages.echo import ECHO_BUDGET, MAX_ECHOED_PAGE, PageEchoes
+from gateway.pages.rewrite import RewritePolicy, Rewriter
+from gateway.pages.tagmemo import TagMemo
+from gateway.trackers.catalogue import default_catalogue
+from gateway.trackers.thirdparty import ThirdParties
+
+pytestmark = pytest.mark.skipif(not rewrite_module.SCANNER_COMPILED, reason="echoes need the compiled scanner")
+
+STRICT = ThirdParties(default_catalogue(), strict=True)
+NOTHING = frozenset({"functional"})
+ANALYTICS = frozenset({"functional", "analytics"})
+ALL = frozenset({"functional", "analytics", "marketing", "other"})
+SITE = "www.leerplein.nl"
+PAGE = "https://www.leerplein.nl/course/view.php"
+BANNER = b"<script src=/_consent/banner.js></script>"
+
+
+def rewrite(body, granted=NOTHING, memo=None, echoes=None, chunks=(), page=PAGE, head=BANNER):
+    """(output, blocked labels, hosts noted) and the rewriter, fed ``body`` in pieces of ``chunks``."""
+    policy = RewritePolicy(
+        STRICT,
+        granted,
+        SITE,
+        head_injection=head,
+        placeholder=lambda held, language=None: f"blocked {getattr(held, 'id', held)} {language}",
+        page_url=page,
+        sightings=set(),
+        memo=memo,
+        echoes=echoes,
+    )
+    rewriter, out, start = Rewriter(policy), [], 0
+    for size in chunks:
+        out.append(rewriter.feed(body[start : start + size]))
+        start += size
+    out += [rewriter.feed(body[start:]), rewriter.finish()]
+    return (b"".join(out), policy.blocked, policy.sightings), rewriter
+
+
+def learning_page(session: bytes, learner: bytes = b"Sanne de Vries", sections: int = 40) -> bytes:
+    """A course page as a learning platform makes it for one request."""
+    head = (
+        b"<!DOCTYPE html><html lang=nl><head><title>Cursus</title>"
+        b'<meta name="csrf-token" content="' + session + b'">' + GA + GA_INLINE + b"<link rel=stylesheet href=/all.css>"
+        b'<script>M.cfg = {"sesskey": "' + session + b'"};</script></head><body>'
+    )
+    menu = b"<nav>" + b"".join(b"<a href=/course/view.php?id=%d>Cursus %d</a>" % (n, n) for n in range(30)) + b"</nav>"
+    user = (
+        b"<div class=user>Ingelogd als <b>"
+        + learner
+        + b'</b> <a href="/login/logout.php?sesskey='
+        + session
+        + b'">Uit</a></div>'
+    )
+    body = b"".join(
+        b"<section id=s%d><h2>Les %d</h2><p>Uitleg bij les %d &amp; opdrachten.</p>"
+        b"<img src=/pluginfile.php/%d/les.png width=640 height=360>%s</section>"
+        % (n, n, n, n, VIDEO if n % 10 == 3 else PIXEL if n % 10 == 7 else b"")
+        for n in range(sections)
+    )
+    return head + menu + user + body + b"<footer>" + BANNER.replace(b"banner", b"site") + b"</footer></body></html>"
+
+
+def warm(memo: TagMemo, body: bytes, granted=NOTHING, page=PAGE) -> None:
+    for _ in range(2):  # the memo keeps a tag the second time it is offered
+        rewrite(body, granted, memo, page=page)
+
+
+def test_the_next_page_copies_what_came_back_unchanged() -> None:
+    memo, echoes = TagMemo(), PageEchoes()
+    warm(memo, learning_page(b"a" * 32))
+    first, recorder = rewrite(learning_page(b"b" * 32), memo=memo, echoes=echoes)
+    assert recorder.copied == 0 and len(echoes) == 1  # nothing was kept for the URL: this page is
+    body = learning_page(b"c" * 32, learner=b"Mohammed El Amrani")
+    second, replayer = rewrite(body, memo=memo, echoes=echoes)
+    assert second == rewrite(body)[0]  # what a rewriter without memo or echo makes of it
+    assert replayer.copied > 0.9 * len(body)
+    assert "meta-pixel" in second[1] and "google-analytics" in second[1]  # labels of copied tags too
+    assert second[0].count(b"data-consent-src=https://www.facebook.com/tr") == 4  # held, though copied
+
+
+@pytest.mark.parametrize(("chunk", "share"), [(1, 0.0), (7, 0.0), (64, 0.25), (1000, 0.8)])
+def test_pages_in_pieces_copy_and_are_kept_alike(chunk: int, share: float) -> None:
+    """A page is copied from in stretches within the pieces its kept page came in: pieces of a few
+    bytes give nothing to copy (and the page is rewritten as usual), larger ones nearly all."""
+    memo, echoes = TagMemo(), PageEchoes()
+    warm(memo, learning_page(b"a" * 32))
+    kept = learning_page(b"b" * 32)
+    rewrite(kept, memo=memo, echoes=echoes, chunks=[chunk] * (len(kept) // chunk))
+    body = learning_page(b"session-key-of-another-length")
+    pieces = [chunk + 3] * (len(body) // (chunk + 3))
+    result, replayer = rewrite(body, memo=memo, echoes=echoes, chunks=pieces)
+    assert result == rewrite(body)[0]
+    assert replayer.copied >= share * len(body)
+
+
+def test_other_grants_other_pages() -> None:
+    """A visitor who granted more gets a page of their own: no copy across grants."""
+    memo, echoes = TagMemo(), PageEchoes()
+    for granted in (NOTHING, ALL):
+        warm(memo, learning_page(b"a" * 32), granted)
+        rewrite(learning_page(b"b" * 32), granted, memo, echoes)
+    assert len(echoes) == 2
+    for granted in (NOTHING, ALL):
+        body = learning_page(b"c" * 32)
+        result, replayer = rewrite(body, granted, memo, echoes)
+        assert result == rewrite(body, granted)[0]
+        assert replayer.copied > 0.9 * len(body)
+
+
+def test_a_page_that_changed_is_kept_anew() -> None:
+    memo, echoes = TagMemo(), PageEchoes()
+    warm(memo, learning_page(b"a" * 32))
+    rewrite(learning_page(b"b" * 32), memo=memo, echoes=echoes)
+    other = b"<!DOCTYPE html><html><head></head><body>" + b"<p>Nieuw rooster</p><img src=/r.png>" * 200 + b"</body>"
+    warm(memo, other)
+    result, replayer = rewrite(other, memo=memo, echoes=echoes)
+    assert result == rewrite(other)[0] and replayer.copied < len(other) / 2
+    _, recorder = rewrite(other, memo=memo, echoes=echoes)  # the old one was dropped: this one is kept
+    assert recorder.copied == 0
+    _, replayer = rewrite(other, memo=memo, echoes=echoes)
+    assert replayer.copied > 0.9 * len(other)
+
+
+def test_without_a_memo_nothing_is_kept() -> None:
+    echoes = PageEchoes()
+    rewrite(learning_page(b"b" * 32), echoes=echoes)
+    assert len(echoes) == 0
+
+
+def test_kept_pages_stay_within_their_budget() -> None:
+    memo, echoes = TagMemo(), PageEchoes(budget=200_000, entries=3)
+    body = learning_page(b"a" * 32)
+    warm(memo, body)
+    for n in range(5):
+        rewrite(body, memo=memo, echoes=echoes, page=f"{PAGE}/{n}")
+    assert len(echoes) == 3 and echoes.size <= 200_000
+    assert echoes.get((f"{PAGE}/0", NOTHING)) is None and echoes.get((f"{PAGE}/4", NOTHING)) is not None
+    large = learning_page(b"a" * 32, sections=2000)
+    assert len(large) > 200_000 / 2
+    rewrite(large, memo=memo, echoes=echoes, page=f"{PAGE}/large")
+    assert echoes.get((f"{PAGE}/large", NOTHING)) is None and echoes.size <= 200_000
+    assert MAX_ECHOED_PAGE < ECHO_BUDGET
+
+
+# Edits that land in the middle of markup: quotes, brackets, end tags and comments cut in two.
+EDITS = [
+    b"",
+    b"x",
+    b"<",
+    b">",
+    b'"',
+    b"'",
+    b"=",
+    b" ",
+    b"/",
+    b"-->",
+    b"<!--",
+    b"</script",
+    b"</script>",
+    b"</scr",
+    b"<img src=/x.png>",
+    PIXEL,
+    GA,
+    b"<a href=/y>",
+    b"</b>",
+    b"<style>",
+    b"<svg>",
+    b"<base href=https://cdn.example/>",
+]
+documents = st.lists(
+    st.sampled_from(
+        [*FRAGMENTS, *STATEFUL, *HAND_OVER, GA, GA_INLINE, PIXEL, VIDEO, b"<p>tekst</p>", b"<img src=/a.png>"]
+    ),
+    min_size=1,
+    max_size=14,
+).map(b"".join)
+edits = st.lists(
+    st.tuples(st.floats(min_value=0, max_value=1), st.integers(min_value=0, max_value=12), st.sampled_from(EDITS)),
+    max_size=4,
+)
+chunkings = st.lists(st.integers(min_value=1, max_value=80), max_size=10)
+grants = st.sampled_from([NOTHING, ANALYTICS, ALL])
+
+
+def edited(body: bytes, changes: list[tuple[float, int, bytes]]) -> bytes:
+    for where, cut, insert in changes:
+        at = int(where * len(body))
+        body = body[:at] + insert + body[at + cut :]
+    return body
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents, edits, edits, grants, st.one_of(st.just([]), chunkings), st.one_of(st.just([]), chunkings))
+def test_copying_from_the_last_page_gives_what_reading_gives(body, changes, more, granted, kept_chunks, chunks):
+    """Any page after any other, in any pieces: output, labels and hosts as a rewriter without echo
+    or memo makes them, for the page that is copied from and for the one kept after it."""
+    memo, echoes = TagMemo(), PageEchoes()
+    head = b"<!DOCTYPE html><html lang=nl><head>"
+    kept, body = head + body, head + edited(body, changes)
+    warm(memo, kept, granted)
+    rewrite(kept, granted, memo, echoes, kept_chunks)
+    for page in (body, edited(body, more)):
+        result, _ = rewrite(page, granted, memo, echoes, chunks)
+        assert result == rewrite(page, granted, chunks=chunks)[0]
