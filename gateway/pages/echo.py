@@ -200,7 +200,7 @@ class Recording:
 class Replay:
     """A page being rewritten beside the page kept for its URL."""
 
-    __slots__ = ("page", "view", "delta", "misses", "copied", "until")
+    __slots__ = ("page", "view", "delta", "misses", "copied", "until", "turns")
 
     def __init__(self, page: EchoedPage) -> None:
         self.page = page
@@ -209,6 +209,15 @@ class Replay:
         self.misses = 0
         self.copied = 0  # bytes of this page copied
         self.until = -1  # where the compiled pass that follows should stop and hand back
+        self.turns = 0  # compiled passes begun (after a tag the rewriter read, or a new piece of the page)
+
+    def worth_keeping(self, size: int) -> bool:
+        """Whether the kept page still serves, after a page of ``size`` bytes was rewritten beside it.
+
+        Not when less than half was copied, and not when this page needed far fewer compiled passes
+        than the kept one had: the kept page was rewritten before the memo knew its tags (each one
+        ended a pass there), so its stretches are short, and a page rewritten now makes a better one."""
+        return self.copied * 2 >= size and self.turns * 4 >= len(self.page.segment_last) * 3
 
     def copy(
         self,

@@ -475,6 +475,7 @@ class Rewriter:
         """Copy from the kept page and read what differs, in turns, up to a tag the rewriter must read."""
         assert self.context is not None
         blocked, size = self.policy.blocked, len(buffer)
+        replay.turns += 1
         while True:
             position = replay.copy(buffer, position, self.consumed, out, blocked, self.sightings, self.context, final)
             until = replay.until
@@ -504,7 +505,7 @@ class Rewriter:
             self.recording = None
         elif self.replay is not None:
             self.copied = self.replay.copied
-            if self.copied * 2 < self.consumed:
+            if not self.replay.worth_keeping(self.consumed):
                 echoes.forget(key, self.replay.page)
             self.replay = None
 

@@ -132,6 +132,23 @@ def test_a_page_that_changed_is_kept_anew() -> None:
     assert replayer.copied > 0.9 * len(other)
 
 
+def test_a_page_kept_before_the_memo_knew_its_tags_is_kept_anew() -> None:
+    """The first page of a URL comes with a cold memo: every tag ended a compiled pass, so its
+    stretches are short. Once the memo knows the tags, a page rewritten now replaces it."""
+    memo, echoes = TagMemo(), PageEchoes()
+    _, first = rewrite(learning_page(b"a" * 32), memo=memo, echoes=echoes)
+    kept = echoes.get((PAGE, NOTHING))
+    _, second = rewrite(learning_page(b"b" * 32), memo=memo, echoes=echoes)  # tags kept now, on their 2nd offer
+    assert echoes.get((PAGE, NOTHING)) is kept
+    _, third = rewrite(learning_page(b"c" * 32), memo=memo, echoes=echoes)  # few passes: the kept page goes
+    assert echoes.get((PAGE, NOTHING)) is None
+    _, fourth = rewrite(learning_page(b"d" * 32), memo=memo, echoes=echoes)
+    body = learning_page(b"e" * 32)
+    result, fifth = rewrite(body, memo=memo, echoes=echoes)
+    assert first.copied == fourth.copied == 0 and second.copied < 0.7 * len(body)
+    assert fifth.copied > 0.9 * len(body) and result == rewrite(body)[0]
+
+
 def test_without_a_memo_nothing_is_kept() -> None:
     echoes = PageEchoes()
     rewrite(learning_page(b"b" * 32), echoes=echoes)
