@@ -98,6 +98,17 @@ def test_published_snippets_are_untouched_with_consent(snippet: Path) -> None:
     assert rewrite(original, granted=ALL) == original
 
 
+@pytest.mark.parametrize(
+    "tag",
+    [b"<script src=/stats/matomo.js></script>", b"<img src=piwik.php?idsite=1&amp;rec=1>", b"<IMG SRC=s/matomo.php>"],
+)
+def test_a_self_hosted_matomo_on_the_site_itself_is_held(tag: bytes) -> None:
+    """A relative URL stays on the site, yet a catalogued file name there is analytics."""
+    out = rewrite(b"<p>x</p>" + tag)
+    assert live_resources(out) == [] and b"data-consent" in out
+    assert rewrite(b"<img src=/stats/matomo-logo.png>") == b"<img src=/stats/matomo-logo.png>"
+
+
 def test_blocked_script_keeps_what_it_needs_to_come_back() -> None:
     out = rewrite(b'<script async src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>').decode()
     assert out == (
