@@ -53,6 +53,7 @@ MARGIN = 16
 PROBE = 32  # bytes looked for in the earlier page to find where a changed part ends
 WINDOW = 4096  # how far from where it was expected
 MAX_MISSES = 64  # tries that found nothing to copy, after which the page is read as usual
+SURE = 512  # bytes in common from where the pages were aligned before that need no look around
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +62,10 @@ class EchoedPage:
 
     Mark ``i`` is at ``ins[i]`` in the page, ``outs[i]`` in the output; ``blockeds[i]`` labels
     and ``seen_at[i]`` host sets were noted before it; marks of one pass share ``segments[i]``,
-    whose last mark is ``segment_last[segments[i]]``."""
+    whose last mark is ``segment_last[segments[i]]`` and whose rewriting context (a ``<base>``
+    changes it) is ``contexts[segments[i]]``."""
 
-    context: Context
+    contexts: tuple[Context, ...]
     source: bytes
     output: bytes
     ins: array
@@ -128,10 +130,10 @@ class PageEchoes:
 class Recording:
     """A page being rewritten with nothing kept for its URL: what it takes, gives and where the marks are."""
 
-    __slots__ = ("context", "chunks", "outputs", "marks", "seens", "segment", "taken", "out", "counted", "written")
+    __slots__ = ("contexts", "chunks", "outputs", "marks", "seens", "segment", "taken", "out", "counted", "written")
 
     def __init__(self) -> None:
-        self.context: Context | None = None
+        self.contexts: list[Context] = []  # of each pass, by ``segment``
         self.chunks: list[bytes] | None = []  # None: too large to keep
         self.outputs: list[bytes] = []
         self.marks = array("q")  # five numbers a mark, as ``scanner.remembered_run`` notes them
@@ -153,12 +155,11 @@ class Recording:
             self.chunks.append(data)
 
     def follows(self, context: Context) -> bool:
-        """Whether marks can be noted in ``context``: the first one seen, for the whole page."""
+        """Whether marks are noted for the pass that begins, in ``context``."""
         if self.chunks is None:
             return False
-        if self.context is None:
-            self.context = context
-        return self.context == context
+        self.contexts.append(context)
+        return True
 
     def written_before(self, out: list, emitted: int) -> int:
         """The output's length up to the end of ``out`` (this turn's pieces; ``emitted`` before them)."""
@@ -175,7 +176,7 @@ class Recording:
         self.segment += 1
 
     def page(self, blocked: list[str]) -> EchoedPage | None:
-        if self.chunks is None or self.context is None or not self.marks:
+        if self.chunks is None or not self.marks:
             return None
         marks = self.marks
         segments = marks[4::5]
@@ -183,7 +184,7 @@ class Recording:
         for index, segment in enumerate(segments):
             segment_last[segment] = index
         return EchoedPage(
-            self.context,
+            tuple(self.contexts),
             b"".join(self.chunks),
             b"".join(self.outputs),
             marks[0::5],
@@ -234,14 +235,18 @@ class Replay:
         far as it is the same; the new position. ``until`` is set for the compiled pass after it."""
         self.until = -1
         page = self.page
-        if self.misses > MAX_MISSES or context != page.context:
+        if self.misses > MAX_MISSES:
             return position
         here = offset + position
         start = page.mark_at(here + self.delta)
         common = common_length(buffer, position, page.source, page.ins[start]) if start >= 0 else 0
-        if common <= MARGIN:
-            start, common = self._find(buffer, position, here, final)
-        if start < 0:
+        if common < SURE and position + common < len(buffer):
+            # Where the pages differed in length, or repeat themselves (a list of posts), the old
+            # alignment can be wrong and still match a little: the best match nearby wins.
+            found, found_common = self._find(buffer, position, here, final)
+            if found_common > common:
+                start, common = found, found_common
+        if start < 0 or page.contexts[page.segments[start]] != context:
             return self._missed(position, position + 1)
         kept = page.ins[start]
         if final and position + common == len(buffer) and kept + common == len(page.source):
@@ -270,7 +275,8 @@ class Replay:
         return position
 
     def _find(self, buffer: bytes, position: int, here: int, final: bool) -> tuple[int, int]:
-        """A mark of the kept page near where it was expected, from which the next bytes are the same."""
+        """The mark of the kept page near where it was expected from which the most bytes are the same
+        as here (of the first few places where the next bytes are found); ``(-1, 0)`` if none."""
         probe = buffer[position : position + PROBE]
         if len(probe) < PROBE and not (final and probe):
             return -1, 0
@@ -278,11 +284,14 @@ class Replay:
         expected = here + self.delta
         stop = expected + WINDOW + len(probe)
         found = page.source.find(probe, max(0, expected - WINDOW), stop)
+        best, best_common = -1, 0
         for _ in range(8):
             if found < 0:
                 break
             start = page.mark_at(found)
             if start >= 0:
-                return start, common_length(buffer, position, page.source, found)
+                common = common_length(buffer, position, page.source, found)
+                if common > best_common:
+                    best, best_common = start, common
             found = page.source.find(probe, found + 1, stop)
-        return -1, 0
+        return best, best_common

@@ -281,6 +281,7 @@ def plain_end(buffer: bytes, position: cython.Py_ssize_t, foreign: cython.bint) 
 def _marked_plain_end(
     buffer: bytes,
     position: cython.Py_ssize_t,
+    until: cython.Py_ssize_t,
     marks: object,
     offset: cython.Py_ssize_t,
     written: cython.Py_ssize_t,
@@ -288,17 +289,20 @@ def _marked_plain_end(
     seen: cython.Py_ssize_t,
     segment: cython.Py_ssize_t,
 ) -> cython.Py_ssize_t:
-    """``plain_end`` outside foreign content, noting a mark at each construct it passes over
-    (the output of a plain stretch is its input)."""
+    """``plain_end`` outside foreign content, stopping as well at the first construct that starts at
+    or after ``until``, and noting a mark at each construct it passes over when ``marks`` is not
+    ``None`` (the output of a plain stretch is its input)."""
     size: cython.Py_ssize_t = len(buffer)
     data: cython.p_uchar = buffer
     at: cython.Py_ssize_t = _find(data, size, position, 60)  # <
     end: cython.Py_ssize_t
     while at >= 0:
+        if at >= until and at > position:
+            return at
         end = _construct_end(data, size, at + 1, False)
         if end < 0:
             return at
-        if at > position:
+        if at > position and marks is not None:
             marks.extend((offset + at, written + at - position, blocked, seen, segment))
         at = _find(data, size, end, 60)
     return size
@@ -436,17 +440,19 @@ def remembered_run(
             marks.extend((offset + position, written, len(blocked), len(seens), segment))
         if position >= until:
             return position
-        if marks is None:
+        if marks is None and until > size:
             end = plain_end(buffer, position, False)
         else:
-            end = _marked_plain_end(buffer, position, marks, offset, written, len(blocked), len(seens), segment)
+            end = _marked_plain_end(
+                buffer, position, until, marks, offset, written, len(blocked), len(seens or ()), segment
+            )
         if end > position:
             out.append(buffer[position:end])
             written += end - position
             position = end
             if marks is not None:
                 marks.extend((offset + position, written, len(blocked), len(seens), segment))
-        if position >= size or data[position] != 60:
+        if position >= size or data[position] != 60 or position >= until:
             return position
         bounds = start_tag(buffer, position)
         name_end = bounds[0]
