@@ -33,6 +33,9 @@ HIGH_WATER = 1024 * 1024
 LOW_WATER = 256 * 1024
 MAX_IDLE = 64  # idle keep-alive connections kept
 READ_BUFFER = 256 * 1024  # bytes read from a connection at a time
+# Chunks that came in together are handed on as one piece up to this size: larger joins would
+# cost more in copying and in memory a worker keeps than the turns they save.
+JOINED = 256 * 1024
 
 
 class UpstreamClosed(ConnectionError):
@@ -212,18 +215,22 @@ class Response(asyncio.BufferedProtocol):
         return b"".join(parts)
 
     async def next_chunk(self) -> bytes | None:
-        """The next piece of the body, or ``None`` at its end: all that has come in since the last one
-        (a read brings several chunks of a chunked body; each piece costs a turn through the page path)."""
+        """The next piece of the body, or ``None`` at its end: what has come in since the last one, up
+        to ``JOINED`` bytes (a read brings several chunks of a chunked body; each piece costs a turn
+        through the page path)."""
         chunks = self.chunks
         while not chunks:
             if self.complete:
                 return None
             await self._wait()
-        if len(chunks) == 1:
-            chunk = chunks.popleft()
-        else:
-            chunk = b"".join(chunks)
-            chunks.clear()
+        chunk = chunks.popleft()
+        if chunks and len(chunk) + len(chunks[0]) <= JOINED:
+            pieces = [chunk]
+            size = len(chunk)
+            while chunks and size + len(chunks[0]) <= JOINED:
+                size += len(chunks[0])
+                pieces.append(chunks.popleft())
+            chunk = b"".join(pieces)
         self.buffered -= len(chunk)
         if self.paused and self.buffered < LOW_WATER:
             self.paused = False
