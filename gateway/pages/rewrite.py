@@ -405,6 +405,7 @@ class Rewriter:
                             MAX_REMEMBERED_SCRIPT,
                             self.policy.blocked,
                             self.sightings,
+                            markers=None if self.base_foreign else self.markers,
                         )
                     elif self.replay is not None:
                         position = self._replayed_run(self.replay, buffer, position, out, final)
@@ -466,6 +467,7 @@ class Rewriter:
             self.consumed,
             written,
             segment,
+            None if self.base_foreign else self.markers,
         )
         if marks is not None:
             recording.ran(out)
@@ -490,6 +492,7 @@ class Rewriter:
                 blocked,
                 self.sightings,
                 until,
+                markers=None if self.base_foreign else self.markers,
             )
             if until < 0 or position < until or position >= size:
                 return position

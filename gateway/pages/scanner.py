@@ -408,6 +408,7 @@ def remembered_run(
     offset: cython.Py_ssize_t = 0,
     written: cython.Py_ssize_t = 0,
     segment: cython.Py_ssize_t = 0,
+    markers: tuple = None,
 ) -> cython.Py_ssize_t:
     """Pass plain stretches and start tags the memo's ``table`` holds, writing to ``out`` what
     ``rewrite.Rewriter`` would write for them, and adding what they add to the page's lists:
@@ -423,7 +424,11 @@ def remembered_run(
     ``gateway.pages.echo``, five numbers each: where it is in the page (``offset`` is where
     ``buffer`` starts), how much output there is before it (``written`` at the start), how long
     ``blocked`` and ``seens`` (the hosts a tag noted, appended in order) are, and ``segment``.
-    The last place noted is where it returned."""
+    The last place noted is where it returned.
+
+    With ``markers`` (the catalogue's file names in lower case; ``None`` when relative URLs lead
+    off the page's host), a tag the memo does not hold, other than a script, goes by as it is
+    when ``plainly_local`` says so: the rewriter would pass it unchanged and note nothing."""
     size: cython.Py_ssize_t = len(buffer)
     data: cython.p_uchar = buffer
     end: cython.Py_ssize_t
@@ -471,7 +476,12 @@ def remembered_run(
                 return position
         remembered = table.get(buffer[position:body_end] if inline else buffer[position:tag_end])
         if remembered is None:
-            return position
+            if script or markers is None or not _plainly_local(data, name_end, tag_end - 1, markers):
+                return position
+            out.append(buffer[position:tag_end])
+            written += tag_end - position
+            position = tag_end
+            continue
         piece = remembered.output
         out.append(piece)
         written += len(piece)
@@ -487,6 +497,53 @@ def remembered_run(
             position = body_end
         else:
             position = tag_end
+
+
+@cython.cfunc
+@cython.boundscheck(False)
+@cython.wraparound(False)
+@cython.exceptval(check=False)
+def _plainly_local(
+    data: cython.p_uchar, start: cython.Py_ssize_t, end: cython.Py_ssize_t, markers: tuple
+) -> cython.bint:
+    """``rewrite.Rewriter._plainly_local`` for the attributes ``data[start:end]``: nothing of
+    ``rewrite.SUSPECT`` in them, and none of ``markers`` in any case."""
+    at: cython.Py_ssize_t = start
+    after: cython.Py_ssize_t
+    c: cython.uchar
+    while at < end:
+        c = data[at]
+        if c == 38 or c == 92 or c == 58 or c == 40:  # & \ : (
+            return False
+        if c == 47:  # "/", then tabs and line breaks, then "/" or "\\"
+            after = at + 1
+            while after < end and (data[after] == 9 or data[after] == 10 or data[after] == 13):
+                after += 1
+            if after < end and (data[after] == 47 or data[after] == 92):
+                return False
+        at += 1
+    marker: bytes
+    wanted: cython.p_uchar
+    length: cython.Py_ssize_t
+    index: cython.Py_ssize_t
+    for marker in markers:
+        wanted = marker
+        length = len(marker)
+        at = start
+        while at + length <= end:
+            index = 0
+            while index < length and _lower(data[at + index]) == wanted[index]:
+                index += 1
+            if index == length:
+                return False
+            at += 1
+    return True
+
+
+@cython.ccall
+def plainly_local(attributes: bytes, markers: tuple) -> cython.bint:
+    """``_plainly_local`` over all of ``attributes`` (for tests)."""
+    return _plainly_local(attributes, 0, len(attributes), markers)
 
 
 @cython.ccall

@@ -165,3 +165,39 @@ def test_the_rewriter_gives_the_same_page_with_either(body: bytes, chunks: list[
     finally:
         rewrite_module.SCANNER_COMPILED = scanner.COMPILED
     assert compiled == expression
+
+
+MARKERS = (b"matomo.js", b"piwik.php")
+attribute_text = st.lists(
+    st.sampled_from(
+        [
+            b" src=",
+            b"/",
+            b"//",
+            b"/\t\n/",
+            b"/\r\\",
+            b"\\",
+            b":",
+            b"&",
+            b"(",
+            b"x",
+            b'"',
+            b"'",
+            b"MATOMO.JS",
+            b"matomo.j",
+            b"s",
+            b"Piwik.PHP",
+            b" href=a/b",
+        ]
+    ),
+    max_size=12,
+).map(b"".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(attribute_text, st.sampled_from([(), MARKERS]))
+def test_plainly_local_tags_are_told_as_the_rewriter_tells_them(attributes: bytes, markers: tuple) -> None:
+    """What lets a tag the memo does not hold pass in C: no URL that could leave the page's host,
+    no catalogued file name, in any case (``Rewriter._plainly_local``)."""
+    expected = not (rewrite_module.SUSPECT.search(attributes) or any(m in attributes.lower() for m in markers))
+    assert scanner.plainly_local(attributes, markers) == source.plainly_local(attributes, markers) == expected
