@@ -31,6 +31,7 @@ and the kept pages together stay under ``ECHO_BUDGET`` bytes.
 
 from __future__ import annotations
 
+import time
 from array import array
 from bisect import bisect_right
 from collections import OrderedDict
@@ -52,6 +53,9 @@ MAX_ECHOES = 512
 MARGIN = 16
 PROBE = 32  # bytes looked for in the earlier page to find where a changed part ends
 WINDOW = 4096  # how far from where it was expected
+# A page is kept by one rewrite at a time: the first requests for a URL all come at once, and each
+# recording holds the page twice over until it ends. One that never ended yields after this long.
+RECORDING_TIMEOUT = 10.0
 MAX_MISSES = 64  # tries that found nothing to copy, after which the page is read as usual
 SURE = 512  # bytes in common from where the pages were aligned before that need no look around
 
@@ -79,7 +83,8 @@ class EchoedPage:
 
     @property
     def size(self) -> int:
-        return len(self.source) + len(self.output)
+        """Bytes held: the page, its output and the marks (8 bytes per number)."""
+        return len(self.source) + len(self.output) + 5 * 8 * len(self.ins)
 
     def mark_at(self, place: int) -> int:
         """The index of the last mark at ``place``; -1 if none is there."""
@@ -99,6 +104,7 @@ class PageEchoes:
         self.entries = entries
         self._pages: OrderedDict[EchoKey, EchoedPage] = OrderedDict()
         self.size = 0
+        self._recording: dict[EchoKey, float] = {}  # when the page being kept for a key began
 
     def __len__(self) -> int:
         return len(self._pages)
@@ -108,6 +114,21 @@ class PageEchoes:
         if page is not None:
             self._pages.move_to_end(key)
         return page
+
+    def may_record(self, key: EchoKey) -> bool:
+        """Whether a page for ``key`` may be kept: not while another one for it is being kept."""
+        now = time.monotonic()
+        began = self._recording.get(key)
+        if began is not None and now - began < RECORDING_TIMEOUT:
+            return False
+        if len(self._recording) >= self.entries:  # rewrites that never ended, for many URLs
+            self._recording.clear()
+        self._recording[key] = now
+        return True
+
+    def recorded(self, key: EchoKey) -> None:
+        """The page being kept for ``key`` is done (kept or not)."""
+        self._recording.pop(key, None)
 
     def put(self, key: EchoKey, page: EchoedPage) -> None:
         self.forget(key)

@@ -360,11 +360,12 @@ class Rewriter:
         self.recording: Recording | None = None
         self.replay: Replay | None = None
         if policy.echoes is not None and self.remembered is not None and SCANNER_COMPILED:
-            kept = policy.echoes.get((policy.page_url, policy.granted))
-            if kept is None:
-                self.recording = Recording()
-            else:
+            key = (policy.page_url, policy.granted)
+            kept = policy.echoes.get(key)
+            if kept is not None:
                 self.replay = Replay(kept)
+            elif policy.echoes.may_record(key):
+                self.recording = Recording()
 
     def feed(self, data: bytes) -> bytes:
         self.buffer += data
@@ -505,6 +506,7 @@ class Rewriter:
             page = self.recording.page(self.policy.blocked)
             if page is not None:
                 echoes.put(key, page)
+            echoes.recorded(key)
             self.recording = None
         elif self.replay is not None:
             self.copied = self.replay.copied

@@ -152,6 +152,35 @@ def test_a_page_kept_before_the_memo_knew_its_tags_is_kept_anew() -> None:
     assert fifth.copied > 0.9 * len(body) and result == rewrite(body)[0]
 
 
+def test_one_page_of_a_url_is_kept_at_a_time(monkeypatch) -> None:
+    """The first requests for a URL come together: one of them keeps its page, the others are
+    rewritten as usual instead of each holding the page twice over. One that never ends yields."""
+    import gateway.pages.echo as echo_module
+
+    memo, echoes = TagMemo(), PageEchoes()
+    body = learning_page(b"a" * 32)
+    warm(memo, body)
+
+    def started() -> Rewriter:
+        policy = RewritePolicy(STRICT, NOTHING, SITE, head_injection=BANNER, page_url=PAGE, memo=memo, echoes=echoes)
+        rewriter = Rewriter(policy)
+        rewriter.feed(body[:100])
+        return rewriter
+
+    first, second = started(), started()
+    assert first.recording is not None and second.recording is None
+    for rewriter in (second, first):
+        rewriter.feed(body[100:])
+        rewriter.finish()
+    assert len(echoes) == 1 and started().replay is not None
+    echoes.forget((PAGE, NOTHING))
+    abandoned = started()  # its visitor went away: it never finishes
+    assert abandoned.recording is not None and started().recording is None
+    later = echo_module.time.monotonic() + echo_module.RECORDING_TIMEOUT + 1
+    monkeypatch.setattr(echo_module.time, "monotonic", lambda: later)
+    assert started().recording is not None
+
+
 def test_without_a_memo_nothing_is_kept() -> None:
     echoes = PageEchoes()
     rewrite(learning_page(b"b" * 32), echoes=echoes)
