@@ -5,8 +5,8 @@ and name) is new bytes every time, yet nearly all of it is what the same
 URL sent the time before: the same menus, the same tag manager, the same
 course text. The tag memo (``gateway.pages.tagmemo``) already spares the
 rewriter deciding those tags again, but every page is still scanned tag by
-tag and every tag looked up. Here the rewriter keeps, per page URL, one
-earlier page as it came and as it went out, with the places between two
+tag and every tag looked up. Here the rewriter keeps, per page URL and
+granted categories, one earlier page as it came and as it went out, with the places between two
 constructs where its compiled pass (``scanner.remembered_run``) stood
 ("marks"). A later page is compared with it byte by byte (``memcmp``), and
 every stretch that is the same from one mark to another, with the same
@@ -24,9 +24,12 @@ rewriter did in Python (``<head>``, ``<style>``, a tag it had to decide),
 which can change its state. A property test holds pages rewritten with an
 echo to pages rewritten without one, for any change and any chunking.
 
-An echo whose pages stop matching (less than half copied) is dropped, and
-the next page is kept instead. Pages over ``MAX_ECHOED_PAGE`` are not kept,
-and the kept pages together stay under ``ECHO_BUDGET`` bytes.
+A kept page that stops serving (less than half copied, or kept before the
+memo knew its tags) is dropped, and the next page is kept instead; one page
+of a URL is recorded at a time. Pages over ``MAX_ECHOED_PAGE`` are not
+kept, and the kept pages with their marks stay under ``ECHO_BUDGET`` bytes.
+The kept pages never leave the worker: a stretch is copied only where the
+new page has the very same bytes.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ except ImportError:  # no compiled scanner: the rewriter does not use echoes
     common_length = None
 
 MAX_ECHOED_PAGE = 1024 * 1024  # bytes of a page as it came; a larger one is rewritten as usual
-ECHO_BUDGET = 8 * 1024 * 1024  # bytes kept in all, pages as they came and as they went out
+ECHO_BUDGET = 8 * 1024 * 1024  # bytes kept in all: pages as they came and went out, and their marks
 MAX_ECHOES = 512
 # Bytes past a stretch that must be the same too: the compiled pass reads at most nine past a
 # construct (a "</script" that begins inside it and the byte after the name).
