@@ -168,15 +168,16 @@ class Recording:
         self.counted = 0  # how many of its pieces ``written`` counts
         self.written = 0
 
-    def take(self, data: bytes) -> None:
-        if self.chunks is None:
-            return
+    def take(self, data: bytes) -> bool:
+        """Note a piece of the page; False once the page is too large to keep (and nothing is held)."""
         self.taken += len(data)
-        if self.taken > MAX_ECHOED_PAGE:
+        if self.taken > MAX_ECHOED_PAGE or self.chunks is None:
             self.chunks = None
+            self.outputs.clear()
             self.marks = array("q")
-        else:
-            self.chunks.append(data)
+            return False
+        self.chunks.append(data)
+        return True
 
     def follows(self, context: Context) -> bool:
         """Whether marks are noted for the pass that begins, in ``context``."""

@@ -369,8 +369,8 @@ class Rewriter:
 
     def feed(self, data: bytes) -> bytes:
         self.buffer += data
-        if self.recording is not None:
-            self.recording.take(data)
+        if self.recording is not None and not self.recording.take(data):
+            self._forgo_recording()  # too large to keep: nothing of it is held
         return self._run(final=False)
 
     def finish(self) -> bytes:
@@ -497,6 +497,11 @@ class Rewriter:
             )
             if until < 0 or position < until or position >= size:
                 return position
+
+    def _forgo_recording(self) -> None:
+        assert self.policy.echoes is not None
+        self.policy.echoes.recorded((self.policy.page_url, self.policy.granted))
+        self.recording = None
 
     def _echo_done(self) -> None:
         """Keep this page for the next, or drop a kept page that no longer matches."""

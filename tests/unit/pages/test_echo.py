@@ -181,6 +181,26 @@ def test_one_page_of_a_url_is_kept_at_a_time(monkeypatch) -> None:
     assert started().recording is not None
 
 
+def test_a_page_too_large_to_keep_holds_nothing_of_itself() -> None:
+    """Past ``MAX_ECHOED_PAGE`` the recording lets go of the page and its output at once (a 100 MB
+    stream goes through in constant memory), and another page of the URL may be kept."""
+    memo, echoes = TagMemo(), PageEchoes()
+    piece = learning_page(b"a" * 32)
+    warm(memo, piece)
+    policy = RewritePolicy(STRICT, NOTHING, SITE, head_injection=BANNER, page_url=PAGE, memo=memo, echoes=echoes)
+    rewriter = Rewriter(policy)
+    recording = rewriter.recording
+    assert recording is not None
+    fed = 0
+    while fed <= MAX_ECHOED_PAGE:
+        rewriter.feed(piece)
+        fed += len(piece)
+    assert rewriter.recording is None and recording.chunks is None and not recording.outputs
+    assert echoes.may_record((PAGE, NOTHING))
+    rewriter.finish()
+    assert len(echoes) == 0
+
+
 def test_without_a_memo_nothing_is_kept() -> None:
     echoes = PageEchoes()
     rewrite(learning_page(b"b" * 32), echoes=echoes)
