@@ -223,14 +223,12 @@ class Response(asyncio.BufferedProtocol):
             if self.complete:
                 return None
             await self._wait()
-        chunk = chunks.popleft()
-        if chunks and len(chunk) + len(chunks[0]) <= JOINED:
-            pieces = [chunk]
-            size = len(chunk)
-            while chunks and size + len(chunks[0]) <= JOINED:
-                size += len(chunks[0])
-                pieces.append(chunks.popleft())
-            chunk = b"".join(pieces)
+        pieces = [chunks.popleft()]
+        size = len(pieces[0])
+        while chunks and size + len(chunks[0]) <= JOINED:
+            size += len(chunks[0])
+            pieces.append(chunks.popleft())
+        chunk = pieces[0] if len(pieces) == 1 else b"".join(pieces)
         self.buffered -= len(chunk)
         if self.paused and self.buffered < LOW_WATER:
             self.paused = False

@@ -359,12 +359,12 @@ class Rewriter:
         self.copied = 0  # bytes of the page copied from its last rewrite (``gateway.pages.echo``)
         self.recording: Recording | None = None
         self.replay: Replay | None = None
+        self.echo_key = (policy.page_url, policy.granted)
         if policy.echoes is not None and self.remembered is not None and SCANNER_COMPILED:
-            key = (policy.page_url, policy.granted)
-            kept = policy.echoes.get(key)
+            kept = policy.echoes.get(self.echo_key)
             if kept is not None:
                 self.replay = Replay(kept)
-            elif policy.echoes.may_record(key):
+            elif policy.echoes.may_record(self.echo_key):
                 self.recording = Recording()
 
     def feed(self, data: bytes) -> bytes:
@@ -395,24 +395,12 @@ class Rewriter:
             else:
                 if SCANNER_COMPILED and self.remembered is not None and not self.foreign:
                     # Plain stretches and remembered tags in C, up to the first tag to look at here.
-                    if self.replay is None and self.recording is None:
-                        position = remembered_run(
-                            buffer,
-                            position,
-                            self.remembered,
-                            out,
-                            HANDED_BACK,
-                            MAX_REMEMBERED_TAG,
-                            MAX_REMEMBERED_SCRIPT,
-                            self.policy.blocked,
-                            self.sightings,
-                            markers=None if self.base_foreign else self.markers,
-                        )
-                    elif self.replay is not None:
+                    if self.replay is not None:
                         position = self._replayed_run(self.replay, buffer, position, out, final)
-                    else:
-                        assert self.recording is not None
+                    elif self.recording is not None:
                         position = self._recorded_run(self.recording, buffer, position, out)
+                    else:
+                        position = self._compiled_pass(buffer, position, out)
                 else:
                     if SCANNER_COMPILED:
                         end = plain_end(buffer, position, self.foreign > 0)
@@ -444,15 +432,18 @@ class Rewriter:
             self._echo_done()
         return result
 
-    # --- the page's last rewrite (``gateway.pages.echo``) ----------------------------------------
-
-    def _recorded_run(self, recording: Recording, buffer: bytes, position: int, out: list[bytes]) -> int:
-        """The compiled pass, noting its marks for the pages that follow."""
-        marks, seens, written, segment = None, None, 0, 0
-        if self.context is not None and recording.follows(self.context):
-            marks, seens, segment = recording.marks, recording.seens, recording.segment
-            written = recording.written_before(out, self.emitted)
-        position = remembered_run(
+    def _compiled_pass(
+        self,
+        buffer: bytes,
+        position: int,
+        out: list[bytes],
+        until: int = -1,
+        recording: Recording | None = None,
+        written: int = 0,
+    ) -> int:
+        """``scanner.remembered_run`` from ``position`` with this page's table, lists and markers
+        (none when relative URLs lead off the host): up to ``until``, noting marks in ``recording``."""
+        return remembered_run(
             buffer,
             position,
             self.remembered,
@@ -462,16 +453,25 @@ class Rewriter:
             MAX_REMEMBERED_SCRIPT,
             self.policy.blocked,
             self.sightings,
-            -1,
-            marks,
-            seens,
+            until,
+            None if recording is None else recording.marks,
+            None if recording is None else recording.seens,
             self.consumed,
             written,
-            segment,
+            0 if recording is None else recording.segment,
             None if self.base_foreign else self.markers,
         )
-        if marks is not None:
-            recording.ran(out)
+
+    # --- the page's last rewrite (``gateway.pages.echo``) ----------------------------------------
+
+    def _recorded_run(self, recording: Recording, buffer: bytes, position: int, out: list[bytes]) -> int:
+        """The compiled pass, noting its marks for the pages that follow."""
+        if self.context is None or not recording.follows(self.context):
+            return self._compiled_pass(buffer, position, out)
+        position = self._compiled_pass(
+            buffer, position, out, -1, recording, recording.written_before(out, self.emitted)
+        )
+        recording.ran(out)
         return position
 
     def _replayed_run(self, replay: Replay, buffer: bytes, position: int, out: list[bytes], final: bool) -> int:
@@ -482,30 +482,18 @@ class Rewriter:
         while True:
             position = replay.copy(buffer, position, self.consumed, out, blocked, self.sightings, self.context, final)
             until = replay.until
-            position = remembered_run(
-                buffer,
-                position,
-                self.remembered,
-                out,
-                HANDED_BACK,
-                MAX_REMEMBERED_TAG,
-                MAX_REMEMBERED_SCRIPT,
-                blocked,
-                self.sightings,
-                until,
-                markers=None if self.base_foreign else self.markers,
-            )
+            position = self._compiled_pass(buffer, position, out, until)
             if until < 0 or position < until or position >= size:
                 return position
 
     def _forgo_recording(self) -> None:
         assert self.policy.echoes is not None
-        self.policy.echoes.recorded((self.policy.page_url, self.policy.granted))
+        self.policy.echoes.recorded(self.echo_key)
         self.recording = None
 
     def _echo_done(self) -> None:
         """Keep this page for the next, or drop a kept page that no longer matches."""
-        echoes, key = self.policy.echoes, (self.policy.page_url, self.policy.granted)
+        echoes, key = self.policy.echoes, self.echo_key
         assert echoes is not None
         if self.recording is not None:
             page = self.recording.page(self.policy.blocked)
@@ -1081,7 +1069,6 @@ class Rewriter:
 
 
 @functools.lru_cache(maxsize=8)
-@functools.lru_cache(maxsize=16)
 def _lowered(path_markers: tuple[bytes, ...]) -> tuple[bytes, ...]:
     """The names of catalogued files (``matomo.js``), to look for in lower-cased attributes: a few
     ``in`` tests cost less than a case-blind regular expression tried at every byte."""
